@@ -1,0 +1,451 @@
+package cookiesession
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults applied by [New] to zero fields of [Options].
+const (
+	DefaultName   = "session"
+	DefaultMaxAge = 24 * time.Hour
+)
+
+// maxCookieLifetime is the longest Max-Age browsers honour (RFC 6265bis
+// caps cookie lifetime at 400 days); a longer session would outlive its
+// cookie without anyone noticing.
+const maxCookieLifetime = 400 * 24 * time.Hour
+
+// Options configures a [Manager]. The zero value of every field but Keys is
+// a safe default: a cookie named "session", HttpOnly, Secure,
+// SameSite=Lax, Path=/, encrypted and signed, valid for 24 hours, in one
+// cookie of at most 4096 bytes.
+type Options struct {
+	// Keys are the secrets, newest first, each at least MinKeyLength (32)
+	// bytes; see GenerateKey and KeysFromEnv. The first key seals every
+	// cookie written; every key opens cookies. A cookie that only an older
+	// key opens is re-issued with the first key on the same response. Use
+	// random keys: anyone who has or guesses one can forge sessions.
+	Keys [][]byte
+
+	// Name is the cookie name, "session" by default. Chunks are named
+	// Name.1, Name.2 and so on. A name starting with "__Host-" makes the
+	// browser enforce Secure, Path=/ and no Domain, which New checks too;
+	// it is the safest choice for production.
+	Name string
+
+	// Path and Domain scope the cookie. Path defaults to "/"; Domain to
+	// none, which keeps the cookie to the exact host that set it. Setting
+	// Domain shares the session with every subdomain.
+	Path   string
+	Domain string
+
+	// Insecure drops the Secure attribute, so the cookie is also sent over
+	// plain HTTP. Browsers treat http://localhost as secure, so local
+	// development works without it. Behind a proxy that terminates TLS,
+	// keep Secure: the browser sees HTTPS.
+	Insecure bool
+
+	// ScriptAccess drops the HttpOnly attribute, so page scripts can read
+	// the cookie. It only makes sense with FormatSignOnly, and it lets any
+	// injected script copy the session.
+	ScriptAccess bool
+
+	// SameSite defaults to http.SameSiteLaxMode, which keeps the cookie off
+	// cross-site subrequests and POSTs (a CSRF defence). SameSiteNoneMode
+	// requires Secure.
+	SameSite http.SameSite
+
+	// Partitioned sets the Partitioned attribute (CHIPS), for sessions in
+	// third-party iframes. It requires Secure.
+	Partitioned bool
+
+	// MaxAge is the absolute lifetime of a session from its creation (or
+	// its last Renew), 24 hours by default, 400 days at most. It is
+	// enforced from the time inside the sealed payload, not from the
+	// cookie's Max-Age, so a client that keeps the cookie longer gains
+	// nothing. Session.SetMaxAge overrides it for one session.
+	MaxAge time.Duration
+
+	// IdleTimeout, when set, ends a session that has not been used for
+	// that long. Activity is recorded (and the cookie re-sent) at most once
+	// per tenth of IdleTimeout, so the effective window lies between 90%
+	// and 100% of it, and responses in between carry no Set-Cookie. Only
+	// requests whose handler touches the session count as activity.
+	IdleTimeout time.Duration
+
+	// Transient makes the cookie last only until the browser closes (no
+	// Max-Age), as for a "remember me" box left unticked. MaxAge and
+	// IdleTimeout still apply. Session.SetPersistent overrides it for one
+	// session.
+	Transient bool
+
+	// Format selects how the session is sealed: FormatSecureCookie (the
+	// default) or FormatSignOnly.
+	Format Format
+
+	// MaxChunks is how many cookies one session may span, 1 by default
+	// (no chunking), 16 at most. A session too large for them is an
+	// ErrTooLarge error, never a cookie the browser would drop. Every
+	// chunk travels on every request, and proxies limit the whole Cookie
+	// header (nginx and Apache to 8 KB), so keep this small.
+	MaxChunks int
+
+	// MaxCookieSize is the per-cookie budget in bytes: the whole
+	// Set-Cookie line after the header name, attributes included.
+	// DefaultMaxCookieSize (4096) fits every current browser; lower it to
+	// leave room for other cookies under a proxy's header limit.
+	MaxCookieSize int
+
+	// ErrorHandler is called by Middleware when the session cannot be
+	// saved, before any header has been written, typically with an
+	// ErrTooLarge error. The default logs the error and answers 500.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+
+	// Logger receives rejected cookies (at debug level, with the reason,
+	// never the contents) and save errors. It defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Manager reads and writes sessions for one cookie configuration. It is
+// safe for concurrent use; create it once with [New].
+type Manager struct {
+	name       string
+	format     Format
+	ring       keyRing
+	chunks     chunker
+	cookie     http.Cookie // the attributes every cookie is written with
+	maxAge     time.Duration
+	idle       time.Duration
+	transient  bool
+	onError    func(http.ResponseWriter, *http.Request, error)
+	logger     *slog.Logger
+	now        func() time.Time
+	contextKey contextKey
+}
+
+type contextKey struct{ m *Manager }
+
+// New validates opts, derives the keys and returns a Manager. Every
+// configuration error, weak keys included, is reported here rather than on
+// the first request.
+func New(opts Options) (*Manager, error) {
+	ring, err := newKeyRing(opts.Keys)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{
+		name:      cmp.Or(opts.Name, DefaultName),
+		format:    opts.Format,
+		ring:      ring,
+		maxAge:    cmp.Or(opts.MaxAge, DefaultMaxAge),
+		idle:      opts.IdleTimeout,
+		transient: opts.Transient,
+		onError:   opts.ErrorHandler,
+		logger:    opts.Logger,
+		now:       time.Now,
+	}
+	m.contextKey = contextKey{m}
+	m.cookie = http.Cookie{
+		Name:        m.name,
+		Path:        cmp.Or(opts.Path, "/"),
+		Domain:      opts.Domain,
+		HttpOnly:    !opts.ScriptAccess,
+		Secure:      !opts.Insecure,
+		SameSite:    cmp.Or(opts.SameSite, http.SameSiteLaxMode),
+		Partitioned: opts.Partitioned,
+	}
+	if err := validate(opts, &m.cookie, m.maxAge); err != nil {
+		return nil, err
+	}
+	// Everything after "name=value" that does not vary per response.
+	attrLen := len(m.cookie.String()) - len(m.name) - len("=")
+	budget := cmp.Or(opts.MaxCookieSize, DefaultMaxCookieSize)
+	m.chunks = newChunker(m.name, cmp.Or(opts.MaxChunks, 1), budget, attrLen)
+	if m.chunks.room(len(m.chunks.names)-1, len("; Max-Age=")+len("34560000")) < 64 {
+		return nil, fmt.Errorf("cookiesession: MaxCookieSize %d leaves no room for a value", budget)
+	}
+	return m, nil
+}
+
+func validate(opts Options, c *http.Cookie, maxAge time.Duration) error {
+	probe := *c
+	probe.Value = "x"
+	switch {
+	case probe.Valid() != nil:
+		return fmt.Errorf("cookiesession: invalid cookie options: %w", probe.Valid())
+	case strings.HasPrefix(c.Name, "__Host-") && (!c.Secure || c.Path != "/" || c.Domain != ""):
+		return errors.New("cookiesession: a __Host- cookie needs Secure, Path \"/\" and no Domain")
+	case strings.HasPrefix(c.Name, "__Secure-") && !c.Secure:
+		return errors.New("cookiesession: a __Secure- cookie needs Secure")
+	case c.SameSite == http.SameSiteNoneMode && !c.Secure:
+		return errors.New("cookiesession: SameSite=None needs Secure (browsers reject it otherwise)")
+	case c.Partitioned && !c.Secure:
+		return errors.New("cookiesession: Partitioned needs Secure")
+	case strings.ContainsAny(c.Path, ";\x7f") || strings.IndexFunc(c.Path, func(r rune) bool { return r < 0x20 }) >= 0:
+		return fmt.Errorf("cookiesession: invalid Path %q", c.Path)
+	case c.Domain != "" && !strings.Contains(probe.String(), "; Domain="):
+		return fmt.Errorf("cookiesession: invalid Domain %q", c.Domain)
+	case maxAge < 0 || maxAge > maxCookieLifetime:
+		return fmt.Errorf("cookiesession: MaxAge %s outside 0..%s (browsers cap cookies at 400 days)", maxAge, maxCookieLifetime)
+	case opts.IdleTimeout < 0:
+		return fmt.Errorf("cookiesession: negative IdleTimeout %s", opts.IdleTimeout)
+	case opts.MaxChunks < 0 || opts.MaxChunks > maxChunksLimit:
+		return fmt.Errorf("cookiesession: MaxChunks %d outside 1..%d", opts.MaxChunks, maxChunksLimit)
+	case opts.MaxCookieSize < 0:
+		return fmt.Errorf("cookiesession: negative MaxCookieSize %d", opts.MaxCookieSize)
+	case opts.Format != FormatSecureCookie && opts.Format != FormatSignOnly:
+		return fmt.Errorf("cookiesession: unknown %v", opts.Format)
+	}
+	return nil
+}
+
+func (m *Manager) log() *slog.Logger {
+	if m.logger != nil {
+		return m.logger
+	}
+	return slog.Default()
+}
+
+// decoded is what the cookies of one request hold.
+type decoded struct {
+	received
+	env      envelope
+	chunks   int // cookies the value spans; 0 when none was sent
+	size     int // bytes of the joined encoded value
+	keyIndex int // index in Options.Keys of the key that verified it
+}
+
+// decode joins, verifies and checks the session cookies in Cookie header
+// lines. Every failure is an error wrapping ErrInvalid or ErrExpired; the
+// received cookies are returned either way so they can be cleared.
+func (m *Manager) decode(lines []string, now time.Time) (decoded, error) {
+	d := decoded{received: m.chunks.scan(lines)}
+	value, n, err := m.chunks.join(&d.received)
+	if err != nil || n == 0 {
+		return d, err
+	}
+	d.size = len(value)
+	plain, keyIndex, err := m.ring.open(m.format, m.name, value)
+	if err != nil {
+		return d, err
+	}
+	env, err := decodeEnvelope(plain)
+	if err != nil {
+		return d, err
+	}
+	if err := env.check(now, m.idle); err != nil {
+		return d, err
+	}
+	d.env, d.chunks, d.keyIndex = env, n, keyIndex
+	return d, nil
+}
+
+// encode seals e and splits it into cookie values. maxAge is the cookie
+// Max-Age in seconds, 0 for a browser-session cookie.
+func (m *Manager) encode(e *envelope, now time.Time) (values []string, maxAge int, err error) {
+	e.Seen = 0
+	if m.idle > 0 {
+		e.Seen = now.Unix()
+	}
+	plain, err := json.Marshal(e)
+	if err != nil {
+		return nil, 0, fmt.Errorf("cookiesession: encode: %w", err)
+	}
+	value, err := m.ring.seal(m.format, m.name, plain)
+	if err != nil {
+		return nil, 0, err
+	}
+	extra := 0
+	if maxAge = m.cookieMaxAge(e, now); maxAge > 0 {
+		extra = len("; Max-Age=") + len(strconv.Itoa(maxAge))
+	}
+	values, err = m.chunks.split(value, extra)
+	return values, maxAge, err
+}
+
+// cookieMaxAge is the browser's hint: until the payload's expiry or the
+// idle timeout, whichever is sooner.
+func (m *Manager) cookieMaxAge(e *envelope, now time.Time) int {
+	persist := !m.transient
+	if e.Persist != nil {
+		persist = *e.Persist
+	}
+	if !persist {
+		return 0
+	}
+	d := time.Duration(e.Expires-now.Unix()) * time.Second
+	if m.idle > 0 {
+		d = min(d, m.idle)
+	}
+	return max(1, int(min(d, maxCookieLifetime)/time.Second))
+}
+
+// setCookie returns a Set-Cookie line for name with the configured
+// attributes. maxAge < 0 deletes the cookie.
+func (m *Manager) setCookie(name, value string, maxAge int) string {
+	c := m.cookie
+	c.Name, c.Value, c.MaxAge = name, value, maxAge
+	if maxAge < 0 {
+		// For browsers that predate Max-Age.
+		c.Expires = time.Unix(1, 0)
+	}
+	return c.String()
+}
+
+// Load returns the session carried by r's cookies. The cookies are only
+// verified when the session is first used. A missing, invalid or expired
+// session gives a new empty one, whose response clears the bad cookies.
+// Use Load and [Manager.Save] where [Manager.Middleware] does not fit.
+func (m *Manager) Load(r *http.Request) *Session {
+	return m.LoadHeader(r.Header.Values("Cookie")...)
+}
+
+// LoadHeader is [Manager.Load] for runtimes without net/http requests: it
+// takes the values of the request's Cookie header fields (HTTP/2 and
+// HTTP/3 clients may send several).
+func (m *Manager) LoadHeader(cookieHeader ...string) *Session {
+	return &Session{m: m, lines: cookieHeader}
+}
+
+// Save adds to w's header the Set-Cookie lines that s needs, if any; call
+// it before the response header is written. It returns ErrTooLarge (with a
+// *SizeError) when the session does not fit, and an error when a value
+// given to Session.Set could not be encoded as JSON. Saving twice writes
+// nothing new unless s changed in between.
+func (m *Manager) Save(w http.ResponseWriter, s *Session) error {
+	return m.save(w.Header(), s)
+}
+
+// SaveHeader is [Manager.Save] for runtimes without net/http responses: it
+// returns the values of the Set-Cookie header fields to send.
+func (m *Manager) SaveHeader(s *Session) ([]string, error) {
+	if s.m != m {
+		return nil, errors.New("cookiesession: session belongs to another Manager")
+	}
+	return s.commit(m.now())
+}
+
+func (m *Manager) save(h http.Header, s *Session) error {
+	lines, err := m.SaveHeader(s)
+	if err != nil {
+		return err
+	}
+	if s.accessed() {
+		// The response depends on the cookie: shared caches must not serve
+		// it to another client.
+		h.Add("Vary", "Cookie")
+	}
+	for _, line := range lines {
+		h.Add("Set-Cookie", line)
+	}
+	if len(lines) > 0 {
+		h.Add("Cache-Control", `no-cache="Set-Cookie"`)
+	}
+	return nil
+}
+
+// FromContext returns the session that m's [Manager.Middleware] attached to
+// ctx. It panics when there is none: a handler outside the middleware
+// would otherwise lose every change silently.
+func (m *Manager) FromContext(ctx context.Context) *Session {
+	s, ok := ctx.Value(m.contextKey).(*Session)
+	if !ok {
+		panic("cookiesession: no session in context; is the handler wrapped in Manager.Middleware?")
+	}
+	return s
+}
+
+// Middleware attaches a session to each request's context, for
+// [Manager.FromContext], and saves it before the response header goes out:
+// on the first WriteHeader (other than 1xx), Write, ReadFrom or Flush, or
+// when next returns without writing. Requests whose handler never uses the
+// session cost no decoding and get no Set-Cookie.
+//
+// When saving fails, ErrorHandler answers instead of next, and next's
+// later writes are discarded with the error.
+func (m *Manager) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := m.LoadHeader(r.Header["Cookie"]...)
+		sw := &writer{ResponseWriter: w, m: m, s: s, r: r}
+		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), m.contextKey, s)))
+		_ = sw.commit()
+	})
+}
+
+// writer saves the session exactly once, just before the response header
+// is written.
+type writer struct {
+	http.ResponseWriter
+	m    *Manager
+	s    *Session
+	r    *http.Request
+	done bool
+	err  error
+}
+
+func (w *writer) commit() error {
+	if w.done {
+		return w.err
+	}
+	w.done = true
+	if w.err = w.m.save(w.Header(), w.s); w.err != nil {
+		onError := w.m.onError
+		if onError == nil {
+			onError = w.m.serverError
+		}
+		onError(w.ResponseWriter, w.r, w.err)
+	}
+	w.s.markSent()
+	return w.err
+}
+
+func (m *Manager) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	m.log().ErrorContext(r.Context(), "cookiesession: cannot save session", "err", err, "path", r.URL.Path)
+	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+}
+
+func (w *writer) WriteHeader(code int) {
+	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
+		// Informational responses (103 Early Hints) precede the real header.
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	if w.commit() == nil {
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (w *writer) Write(b []byte) (int, error) {
+	if err := w.commit(); err != nil {
+		return 0, err
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// ReadFrom keeps io.Copy's sendfile fast path of the underlying writer.
+func (w *writer) ReadFrom(src io.Reader) (int64, error) {
+	if err := w.commit(); err != nil {
+		return 0, err
+	}
+	return io.Copy(w.ResponseWriter, src)
+}
+
+// Flush implements http.Flusher.
+func (w *writer) Flush() {
+	if w.commit() == nil {
+		_ = http.NewResponseController(w.ResponseWriter).Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *writer) Unwrap() http.ResponseWriter { return w.ResponseWriter }

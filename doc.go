@@ -1,0 +1,51 @@
+// Package cookiesession keeps HTTP sessions entirely in the client's
+// cookies, encrypted and signed, so a service needs no session store: every
+// replica that holds the keys reads every session.
+//
+// A [Manager] is built once with [New]; its [Manager.Middleware] gives each
+// request a [Session], found with [Manager.FromContext]:
+//
+//	keys, err := cookiesession.KeysFromEnv("COOKIESESSION_KEYS")
+//	...
+//	sessions, err := cookiesession.New(cookiesession.Options{Keys: keys})
+//	...
+//	http.ListenAndServe(addr, sessions.Middleware(mux))
+//
+//	func handler(w http.ResponseWriter, r *http.Request) {
+//		s := sessions.FromContext(r.Context())
+//		visits, _ := cookiesession.Value[int](s, "visits")
+//		s.Set("visits", visits+1)
+//	}
+//
+// Values are stored as JSON and read back into the caller's type with
+// [Value]. The session also carries an ID, its creation time, an absolute
+// expiry and (with an idle timeout) its last activity, all inside the
+// sealed payload and checked on every read.
+//
+// # What is sent, and when
+//
+// The cookie is decoded only when a handler first uses the session, and a
+// Set-Cookie header is sent only when the session changed, was destroyed or
+// renewed, was sealed with an older key, or its idle window needs renewing.
+// A cookie that is missing, tampered with, sealed with an unknown key,
+// expired or otherwise invalid gives the handler a new empty session, and
+// the response clears the bad cookies.
+//
+// # Size
+//
+// Browsers drop a cookie over about 4 KB silently. The Manager counts every
+// cookie it writes against Options.MaxCookieSize (4096 bytes for the whole
+// Set-Cookie line) and returns [ErrTooLarge], with a [*SizeError] naming the
+// sizes, rather than write one the browser would drop. With
+// Options.MaxChunks above 1 a large session is split across several
+// cookies, and cookies it no longer needs are deleted.
+//
+// # Keys
+//
+// Options.Keys lists secrets newest first, each at least 32 random bytes
+// ([GenerateKey]). Sub-keys for each purpose are derived with HKDF-SHA256.
+// The first key seals; every key opens; a cookie opened by an older key is
+// re-issued with the first. The default format is gorilla/securecookie's
+// (AES-256-CTR, then HMAC-SHA256 over the cookie name and the ciphertext),
+// so the cookie name is bound into the MAC.
+package cookiesession

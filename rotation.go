@@ -1,0 +1,116 @@
+package cookiesession
+
+import (
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/gorilla/securecookie"
+)
+
+// MinKeyLength is the shortest secret [New] accepts, in bytes.
+//
+// A session cookie is forged by anyone who knows or guesses the secret, and
+// an attacker can test guesses offline against a single captured cookie. 32
+// bytes from a CSPRNG (256 bits, what [GenerateKey] returns) puts that out of
+// reach; a human-chosen password does not, whatever its length.
+const MinKeyLength = 32
+
+// ErrWeakKey is returned by [New] and [KeysFromEnv] when there is no key or
+// a key is shorter than [MinKeyLength].
+var ErrWeakKey = errors.New("cookiesession: weak or missing key")
+
+// HKDF info labels. Each purpose gets its own sub-key, so a value made for
+// one format can never verify under another, and one secret per generation
+// is all an operator has to manage.
+const (
+	labelSCHash    = "cookiesession v1 securecookie hmac-sha256"
+	labelSCBlock   = "cookiesession v1 securecookie aes-256-ctr"
+	labelSignHash  = "cookiesession v1 sign-only hmac-sha256"
+	derivedKeySize = 32
+)
+
+// key holds everything derived from one secret, built once in [New] so no
+// request pays for key setup.
+type key struct {
+	sealed   *securecookie.SecureCookie // FormatSecureCookie
+	signOnly *securecookie.SecureCookie // FormatSignOnly
+}
+
+// keyRing holds the keys newest first: index 0 encodes, every index
+// decodes. The index of the key that verified a value tells the caller
+// whether the value must be re-issued.
+type keyRing []key
+
+func newKeyRing(secrets [][]byte) (keyRing, error) {
+	if len(secrets) == 0 {
+		return nil, fmt.Errorf("%w: no keys given", ErrWeakKey)
+	}
+	ring := make(keyRing, len(secrets))
+	for i, secret := range secrets {
+		if len(secret) < MinKeyLength {
+			return nil, fmt.Errorf("%w: key %d is %d bytes, need at least %d", ErrWeakKey, i, len(secret), MinKeyLength)
+		}
+		ring[i] = key{
+			sealed:   newSecureCookie(derive(secret, labelSCHash), derive(secret, labelSCBlock)),
+			signOnly: newSecureCookie(derive(secret, labelSignHash), nil),
+		}
+	}
+	return ring, nil
+}
+
+// derive returns a sub-key of secret for one purpose (RFC 5869). The secret
+// is used as HKDF input keying material without a salt: it is already
+// uniformly random, and a fixed salt would add nothing an attacker lacks.
+func derive(secret []byte, label string) []byte {
+	k, err := hkdf.Key(sha256.New, secret, nil, label, derivedKeySize)
+	if err != nil {
+		// Only possible for an output length HKDF-SHA256 cannot produce.
+		panic("cookiesession: hkdf: " + err.Error())
+	}
+	return k
+}
+
+// GenerateKey returns a new random secret of 32 bytes from crypto/rand,
+// base64url-encoded (43 characters) so it fits in an environment variable
+// or a configuration file. Use it as-is: the encoded string is the secret.
+func GenerateKey() string {
+	return base64.RawURLEncoding.EncodeToString(randomBytes(MinKeyLength))
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	// crypto/rand.Read never fails since Go 1.24; it crashes the program
+	// instead of returning predictable bytes.
+	_, _ = rand.Read(b)
+	return b
+}
+
+// KeysFromEnv reads secrets, newest first, from the comma-separated
+// environment variable name (conventionally COOKIESESSION_KEYS). Spaces
+// around each secret are ignored. It fails when the variable is unset or
+// holds no secret; [New] checks their length.
+//
+// To rotate, put a new key in front, deploy, and remove the old key once
+// every cookie it issued has expired.
+func KeysFromEnv(name string) ([][]byte, error) {
+	v, ok := os.LookupEnv(name)
+	if !ok {
+		return nil, fmt.Errorf("cookiesession: environment variable %s is not set", name)
+	}
+	var keys [][]byte
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			keys = append(keys, []byte(s))
+		}
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%w: environment variable %s holds no key", ErrWeakKey, name)
+	}
+	return keys, nil
+}

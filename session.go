@@ -1,0 +1,339 @@
+package cookiesession
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Session is one client's session: JSON values plus metadata, read from the
+// request's cookies the first time a method is called and written back by
+// [Manager.Middleware] or [Manager.Save] when something changed.
+//
+// A Session is safe for use by several goroutines serving the same
+// request. Two concurrent requests from one client each get their own
+// copy, and the response that arrives last wins: that is inherent to
+// keeping the state in the client.
+type Session struct {
+	m  *Manager
+	mu sync.Mutex
+
+	lines  []string // the request's Cookie header lines, until loaded
+	loaded bool
+
+	env     envelope
+	isNew   bool     // the request carried no valid session
+	changed bool     // values, flashes, lifetime or id changed
+	reissue bool     // verified by an older key: write with the newest
+	touched bool     // the idle window needs renewing
+	chunks  int      // cookies the browser holds for this session
+	present uint32   // chunk indexes the request carried (bit i: names[i])
+	foreign []string // other chunk cookies the request carried
+	sent    bool     // the response header is out: changes are lost
+	err     error    // from Set, reported when saving
+}
+
+// load decodes the cookies on first use. The caller holds s.mu.
+func (s *Session) load() {
+	if s.loaded {
+		return
+	}
+	s.loaded = true
+	m := s.m
+	now := m.now()
+	d, err := m.decode(s.lines, now)
+	s.lines = nil
+	s.present, s.foreign = d.present, d.foreign
+	if err != nil || d.chunks == 0 {
+		if err != nil {
+			// The reason only: cookie contents and keys never go to logs.
+			m.log().Debug("cookiesession: starting a new session", "cookie", m.name, "reason", err)
+		}
+		s.reset(now)
+		return
+	}
+	s.env, s.chunks = d.env, d.chunks
+	s.reissue = d.keyIndex > 0
+	s.touched = m.idle > 0 && now.Unix()-s.env.lastSeen() >= int64(m.idle/10/time.Second)
+}
+
+// reset makes s a new empty session; cookies the request carried will be
+// cleared unless the session is written again.
+func (s *Session) reset(now time.Time) {
+	s.env = envelope{Created: now.Unix(), Expires: now.Add(s.m.maxAge).Unix()}
+	s.isNew = true
+	s.chunks = 0
+	s.reissue, s.touched = false, false
+}
+
+// change records a modification. The caller holds s.mu.
+func (s *Session) change() {
+	s.changed = true
+	if s.sent {
+		s.m.log().Warn("cookiesession: session changed after the response header was written; the change is lost", "cookie", s.m.name)
+	}
+}
+
+// lock locks s and loads it; callers defer s.mu.Unlock().
+func (s *Session) lock() {
+	s.mu.Lock()
+	s.load()
+}
+
+// ID returns the session's identifier: 22 random characters, kept for the
+// life of the session and replaced by Renew. Use it to recognise a session
+// in logs or a revocation list; it is not a secret.
+func (s *Session) ID() string {
+	s.lock()
+	defer s.mu.Unlock()
+	return s.id()
+}
+
+// id assigns the identifier on first need, so that requests which only
+// read a new session pay nothing for it.
+func (s *Session) id() string {
+	if s.env.ID == "" {
+		s.env.ID = base64.RawURLEncoding.EncodeToString(randomBytes(16))
+	}
+	return s.env.ID
+}
+
+// IsNew reports whether the request carried no valid session: none at
+// all, or one that was invalid or expired, or Destroy was called.
+func (s *Session) IsNew() bool {
+	s.lock()
+	defer s.mu.Unlock()
+	return s.isNew
+}
+
+// IsChanged reports whether the session was modified during this request
+// and not yet saved.
+func (s *Session) IsChanged() bool {
+	s.lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+// CreatedAt returns when the session was created or last renewed.
+func (s *Session) CreatedAt() time.Time {
+	s.lock()
+	defer s.mu.Unlock()
+	return time.Unix(s.env.Created, 0)
+}
+
+// ExpiresAt returns the session's absolute expiry. An idle timeout may end
+// it sooner.
+func (s *Session) ExpiresAt() time.Time {
+	s.lock()
+	defer s.mu.Unlock()
+	return time.Unix(s.env.Expires, 0)
+}
+
+// Get decodes the JSON value stored under key into dst, as json.Unmarshal
+// does, and reports whether the key exists and its value decodes into dst.
+func (s *Session) Get(key string, dst any) bool {
+	s.lock()
+	defer s.mu.Unlock()
+	raw, ok := s.env.Values[key]
+	return ok && json.Unmarshal(raw, dst) == nil
+}
+
+// Value returns the value stored under key as a T. ok is false when the
+// key is missing or its value does not decode into a T. A number stored as
+// an int reads back as an int, since the value is decoded into T itself.
+func Value[T any](s *Session, key string) (v T, ok bool) {
+	if !s.Get(key, &v) {
+		var zero T
+		return zero, false
+	}
+	return v, true
+}
+
+// Keys returns the keys of the stored values, sorted.
+func (s *Session) Keys() []string {
+	s.lock()
+	defer s.mu.Unlock()
+	return slices.Sorted(maps.Keys(s.env.Values))
+}
+
+// Set stores value under key, encoded as JSON now, so later changes to
+// value are not seen. Setting the value a key already holds is not a
+// change. A value that cannot be encoded (a channel, a func) makes the
+// save fail with an error that names the key.
+func (s *Session) Set(key string, value any) {
+	b, err := json.Marshal(value)
+	s.lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		if s.err == nil {
+			s.err = fmt.Errorf("cookiesession: value for %q: %w", key, err)
+		}
+		return
+	}
+	if old, ok := s.env.Values[key]; ok && bytes.Equal(old, b) {
+		return
+	}
+	if s.env.Values == nil {
+		s.env.Values = make(map[string]json.RawMessage)
+	}
+	s.env.Values[key] = b
+	s.change()
+}
+
+// Delete removes key, if present.
+func (s *Session) Delete(key string) {
+	s.lock()
+	defer s.mu.Unlock()
+	if _, ok := s.env.Values[key]; ok {
+		delete(s.env.Values, key)
+		s.change()
+	}
+}
+
+// Clear removes every value and flash message but keeps the session, its
+// ID and its lifetime.
+func (s *Session) Clear() {
+	s.lock()
+	defer s.mu.Unlock()
+	if len(s.env.Values) > 0 || len(s.env.Flashes) > 0 {
+		s.env.Values, s.env.Flashes = nil, nil
+		s.change()
+	}
+}
+
+// Destroy ends the session: the response deletes its cookies. Values set
+// afterwards start a new session with a new ID (a "logged out" flash
+// message, say).
+//
+// Destroy clears only this client's cookies. A copy of the cookie taken
+// earlier stays valid until it expires; see the README on revocation.
+func (s *Session) Destroy() {
+	s.lock()
+	defer s.mu.Unlock()
+	s.reset(s.m.now())
+	s.change()
+}
+
+// Renew gives the session a new ID and restarts its lifetime (Options.MaxAge
+// from now), keeping its values. Call it when the user's privileges
+// change, at login and logout, so an ID recorded before cannot be
+// confused with the new session. Call SetMaxAge after Renew to override
+// the lifetime.
+func (s *Session) Renew() {
+	s.lock()
+	defer s.mu.Unlock()
+	now := s.m.now()
+	s.env.ID = ""
+	s.env.Created = now.Unix()
+	s.env.Expires = now.Add(s.m.maxAge).Unix()
+	s.change()
+}
+
+// SetMaxAge makes the session expire d from now instead of at the time
+// Options.MaxAge gave it, for example 30 days for "remember me". The new
+// expiry is stored in the session, so it holds for later requests too. It
+// is capped at 400 days; d <= 0 destroys the session.
+func (s *Session) SetMaxAge(d time.Duration) {
+	if d <= 0 {
+		s.Destroy()
+		return
+	}
+	s.lock()
+	defer s.mu.Unlock()
+	s.env.Expires = s.m.now().Add(min(d, maxCookieLifetime)).Unix()
+	s.change()
+}
+
+// SetPersistent overrides Options.Transient for this session: true gives
+// the cookie a Max-Age so it survives a browser restart, false makes it
+// last until the browser closes. The choice is stored in the session.
+func (s *Session) SetPersistent(persist bool) {
+	s.lock()
+	defer s.mu.Unlock()
+	if s.env.Persist == nil || *s.env.Persist != persist {
+		s.env.Persist = &persist
+		s.change()
+	}
+}
+
+// AddFlash adds a message to show once, typically on the page after a
+// redirect.
+func (s *Session) AddFlash(msg string) {
+	s.lock()
+	defer s.mu.Unlock()
+	s.env.Flashes = append(s.env.Flashes, msg)
+	s.change()
+}
+
+// Flashes returns the flash messages in the order they were added and
+// removes them from the session.
+func (s *Session) Flashes() []string {
+	s.lock()
+	defer s.mu.Unlock()
+	msgs := s.env.Flashes
+	if len(msgs) > 0 {
+		s.env.Flashes = nil
+		s.change()
+	}
+	return msgs
+}
+
+// accessed reports whether the handler used the session, so the response
+// depends on the cookie.
+func (s *Session) accessed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.loaded
+}
+
+func (s *Session) markSent() {
+	s.mu.Lock()
+	s.sent = true
+	s.mu.Unlock()
+}
+
+// commit returns the Set-Cookie lines that bring the browser's cookies in
+// line with s, and marks s saved.
+func (s *Session) commit(now time.Time) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.loaded {
+		return nil, nil
+	}
+	if s.err != nil {
+		return nil, s.err
+	}
+	m := s.m
+	var lines []string
+	keep := s.chunks
+	populated := len(s.env.Values) > 0 || len(s.env.Flashes) > 0
+	if (s.changed || s.reissue || s.touched) && (populated || !s.isNew) {
+		s.id()
+		values, maxAge, err := m.encode(&s.env, now)
+		if err != nil {
+			return nil, err
+		}
+		for i, v := range values {
+			lines = append(lines, m.setCookie(m.chunks.names[i], v, maxAge))
+		}
+		keep = len(values)
+	}
+	// Delete what the browser holds beyond the cookies the session needs
+	// now: stale chunks, or everything after Destroy or a bad cookie.
+	for i := keep; i < len(m.chunks.names); i++ {
+		if s.present&(1<<i) != 0 {
+			lines = append(lines, m.setCookie(m.chunks.names[i], "", -1))
+		}
+	}
+	for _, name := range s.foreign {
+		lines = append(lines, m.setCookie(name, "", -1))
+	}
+	s.chunks, s.present, s.foreign = keep, 1<<keep-1, nil
+	s.changed, s.reissue, s.touched = false, false, false
+	return lines, nil
+}
