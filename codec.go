@@ -1,12 +1,18 @@
 package cookiesession
 
 import (
-	"encoding/json"
+	"bytes"
+	"compress/flate"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
-	"time"
+	"io"
+	"strings"
+	"sync"
 
 	"github.com/gorilla/securecookie"
+	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // Format selects how a session is sealed into its cookie value.
@@ -25,6 +31,15 @@ const (
 	// preferences, or when page scripts must read it (see
 	// Options.ScriptAccess). Its values are shorter by the 16-byte IV.
 	FormatSignOnly
+
+	// FormatCompact seals the session with XChaCha20-Poly1305 (a random
+	// 192-bit nonce; the cookie name and the format version are
+	// authenticated) and encodes it once in base64url: "~" followed by the
+	// version byte, a one-byte key hint, the nonce and the ciphertext. It
+	// holds about a third more in a cookie than FormatSecureCookie and is
+	// faster. A manager of either encrypted format reads both, so
+	// switching logs nobody out.
+	FormatCompact
 )
 
 // String returns the format's name as used in logs and by the command-line
@@ -35,23 +50,10 @@ func (f Format) String() string {
 		return "securecookie"
 	case FormatSignOnly:
 		return "sign-only"
+	case FormatCompact:
+		return "compact"
 	}
 	return fmt.Sprintf("Format(%d)", int(f))
-}
-
-// envelope is the session as it travels: the application's values plus the
-// metadata the server checks on every read. It is inside the authenticated
-// (and, but for FormatSignOnly, encrypted) payload, so a client cannot
-// extend its own session: cookie Max-Age is only a hint to the browser.
-// Field names are one letter because every byte is sent on every request.
-type envelope struct {
-	ID      string                     `json:"i"`
-	Created int64                      `json:"c"`           // Unix seconds
-	Expires int64                      `json:"e"`           // absolute expiry, Unix seconds
-	Seen    int64                      `json:"s,omitempty"` // last activity, only with an idle timeout
-	Persist *bool                      `json:"p,omitempty"` // per-session override of Options.Transient
-	Values  map[string]json.RawMessage `json:"v,omitempty"`
-	Flashes []string                   `json:"f,omitempty"`
 }
 
 // Reasons a cookie is not accepted. The middleware logs them at debug level
@@ -65,35 +67,6 @@ var (
 	// idle timeout.
 	ErrExpired = errors.New("cookiesession: session expired")
 )
-
-// clockSkew is how far in the future a created-at may lie, to allow for
-// replicas whose clocks disagree a little. Beyond it the value is refused.
-const clockSkew = time.Minute
-
-// check enforces the times inside a verified envelope.
-func (e *envelope) check(now time.Time, idle time.Duration) error {
-	t := now.Unix()
-	switch {
-	case e.ID == "" || e.Created == 0 || e.Expires == 0:
-		return fmt.Errorf("%w: payload is not a session envelope", ErrInvalid)
-	case e.Created > now.Add(clockSkew).Unix():
-		return fmt.Errorf("%w: created in the future", ErrInvalid)
-	case t >= e.Expires:
-		return fmt.Errorf("%w: absolute lifetime ended %s", ErrExpired, time.Unix(e.Expires, 0).UTC().Format(time.RFC3339))
-	case idle > 0 && t-e.lastSeen() >= int64(idle/time.Second):
-		return fmt.Errorf("%w: idle since %s", ErrExpired, time.Unix(e.lastSeen(), 0).UTC().Format(time.RFC3339))
-	}
-	return nil
-}
-
-// lastSeen falls back to the creation time for sessions written while no
-// idle timeout was configured.
-func (e *envelope) lastSeen() int64 {
-	if e.Seen != 0 {
-		return e.Seen
-	}
-	return e.Created
-}
 
 // rawJSON hands securecookie the JSON we have already produced, so the
 // session is serialised once (securecookie would otherwise encode it again
@@ -127,13 +100,28 @@ func newSecureCookie(hashKey, blockKey []byte) *securecookie.SecureCookie {
 		MaxLength(0)
 }
 
+// Compact format layout, after the "~" prefix and base64url decoding.
+const (
+	compactPrefix  = "~" // never in securecookie's base64url output
+	compactVersion = 1
+	compactHeader  = 2 // version byte, key hint
+	compactNonce   = compactHeader + chacha20poly1305.NonceSizeX
+	compactMin     = compactNonce + chacha20poly1305.Overhead
+)
+
 // seal encodes plain (the envelope JSON) for the cookie name with the
 // newest key.
 func (r keyRing) seal(f Format, name string, plain []byte) (string, error) {
-	sc := r[0].sealed
-	if f == FormatSignOnly {
-		sc = r[0].signOnly
+	switch f {
+	case FormatCompact:
+		return r[0].sealCompact(name, plain), nil
+	case FormatSignOnly:
+		return encodeSecureCookie(r[0].signOnly, name, plain)
 	}
+	return encodeSecureCookie(r[0].sealed, name, plain)
+}
+
+func encodeSecureCookie(sc *securecookie.SecureCookie, name string, plain []byte) (string, error) {
 	v, err := sc.Encode(name, plain)
 	if err != nil {
 		return "", fmt.Errorf("cookiesession: encode: %w", err)
@@ -141,28 +129,114 @@ func (r keyRing) seal(f Format, name string, plain []byte) (string, error) {
 	return v, nil
 }
 
-// open verifies value for the cookie name and returns the plaintext and
-// the index of the key that verified it. A sealed manager only accepts
-// sealed values and a sign-only manager only signed ones: the two use
-// different sub-keys, so a value of one kind never verifies as the other.
-func (r keyRing) open(f Format, name, value string) (plain []byte, keyIndex int, err error) {
-	for i, k := range r {
-		sc := k.sealed
-		if f == FormatSignOnly {
-			sc = k.signOnly
+func (k *key) sealCompact(name string, plain []byte) string {
+	raw := make([]byte, compactNonce, compactMin+len(plain))
+	raw[0], raw[1] = compactVersion, k.hint
+	_, _ = rand.Read(raw[compactHeader:compactNonce])
+	raw = k.compact.Seal(raw, raw[compactHeader:compactNonce], plain, compactAAD(raw, name))
+	out := make([]byte, len(compactPrefix), len(compactPrefix)+base64.RawURLEncoding.EncodedLen(len(raw)))
+	copy(out, compactPrefix)
+	return string(base64.RawURLEncoding.AppendEncode(out, raw))
+}
+
+// compactAAD authenticates the version, the key hint and the cookie name,
+// so a value cannot be replayed under another name or read as another
+// version.
+func compactAAD(raw []byte, name string) []byte {
+	return append(append(make([]byte, 0, compactHeader+len(name)), raw[:compactHeader]...), name...)
+}
+
+// open verifies value for the cookie name and returns the plaintext, the
+// index of the key that verified it and the value's format. Managers of
+// the encrypted formats read both of them; a sign-only manager reads only
+// sign-only values. The formats use different sub-keys, so a value of one
+// never verifies as another.
+func (r keyRing) open(f Format, name, value string) (plain []byte, keyIndex int, format Format, err error) {
+	switch {
+	case f == FormatSignOnly:
+		keyIndex, err = openSecureCookie(r, name, value, &plain, func(k *key) *securecookie.SecureCookie { return k.signOnly })
+		return plain, keyIndex, FormatSignOnly, err
+	case strings.HasPrefix(value, compactPrefix):
+		plain, keyIndex, err = r.openCompact(name, value[len(compactPrefix):])
+		return plain, keyIndex, FormatCompact, err
+	}
+	keyIndex, err = openSecureCookie(r, name, value, &plain, func(k *key) *securecookie.SecureCookie { return k.sealed })
+	return plain, keyIndex, FormatSecureCookie, err
+}
+
+func openSecureCookie(r keyRing, name, value string, plain *[]byte, codec func(*key) *securecookie.SecureCookie) (int, error) {
+	for i := range r {
+		if codec(&r[i]).Decode(name, value, plain) == nil {
+			return i, nil
 		}
-		if sc.Decode(name, value, &plain) == nil {
+	}
+	return 0, ErrInvalid
+}
+
+func (r keyRing) openCompact(name, encoded string) ([]byte, int, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(encoded)
+	switch {
+	case err != nil:
+		return nil, 0, fmt.Errorf("%w: compact value is not base64url", ErrInvalid)
+	case len(raw) < compactMin:
+		return nil, 0, fmt.Errorf("%w: compact value too short", ErrInvalid)
+	case raw[0] != compactVersion:
+		return nil, 0, fmt.Errorf("%w: unknown compact version %d", ErrInvalid, raw[0])
+	}
+	aad := compactAAD(raw, name)
+	// Several keys may share a hint; only those are tried.
+	for i := range r {
+		if r[i].hint != raw[1] {
+			continue
+		}
+		if plain, err := r[i].compact.Open(nil, raw[compactHeader:compactNonce], raw[compactNonce:], aad); err == nil {
 			return plain, i, nil
 		}
 	}
 	return nil, 0, ErrInvalid
 }
 
-// decodeEnvelope parses verified plaintext.
-func decodeEnvelope(plain []byte) (envelope, error) {
-	var e envelope
-	if err := json.Unmarshal(plain, &e); err != nil {
-		return envelope{}, fmt.Errorf("%w: payload is not JSON: %v", ErrInvalid, err)
+// Optional compression (Options.Compress). The marker byte cannot start
+// JSON, so compressed and plain payloads are told apart inside the sealed
+// value, and managers with and without compression read each other's
+// cookies.
+const (
+	compressedMarker = 0x01
+	// maxInflated bounds decompression, so a small value cannot expand
+	// into a large allocation. Only our own keys can produce a compressed
+	// payload, but the bound costs nothing.
+	maxInflated = 1 << 20
+)
+
+var flateWriters = sync.Pool{New: func() any {
+	w, _ := flate.NewWriter(nil, flate.BestCompression)
+	return w
+}}
+
+// compress returns plain deflated behind the marker byte, or plain itself
+// when deflate does not make it smaller.
+func compress(plain []byte) []byte {
+	var buf bytes.Buffer
+	buf.WriteByte(compressedMarker)
+	w := flateWriters.Get().(*flate.Writer)
+	w.Reset(&buf)
+	_, _ = w.Write(plain)
+	_ = w.Close()
+	flateWriters.Put(w)
+	if buf.Len() >= len(plain) {
+		return plain
 	}
-	return e, nil
+	return buf.Bytes()
+}
+
+// decompress undoes compress; plain JSON passes through.
+func decompress(plain []byte) ([]byte, error) {
+	if len(plain) == 0 || plain[0] != compressedMarker {
+		return plain, nil
+	}
+	out, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(plain[1:])), maxInflated+1))
+	if err != nil || len(out) > maxInflated {
+		return nil, fmt.Errorf("%w: bad compressed payload", ErrInvalid)
+	}
+	return out, nil
 }

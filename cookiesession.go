@@ -3,7 +3,6 @@ package cookiesession
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -90,8 +89,19 @@ type Options struct {
 	Transient bool
 
 	// Format selects how the session is sealed: FormatSecureCookie (the
-	// default) or FormatSignOnly.
+	// default), FormatCompact or FormatSignOnly. Managers of the two
+	// encrypted formats read each other's cookies and re-issue them in
+	// their own format.
 	Format Format
+
+	// Compress deflates the session JSON before sealing it, when that
+	// makes it smaller. Off by default: when a session holds a secret
+	// (a CSRF token, say) next to data an attacker can influence, the
+	// length of the compressed cookie tells the attacker whether a guess
+	// matched part of the secret (the CRIME/BREACH attacks). Turn it on
+	// only for sessions without such a mix. Managers with and without
+	// it read each other's cookies.
+	Compress bool
 
 	// MaxChunks is how many cookies one session may span, 1 by default
 	// (no chunking), 16 at most. A session too large for them is an
@@ -119,18 +129,22 @@ type Options struct {
 // Manager reads and writes sessions for one cookie configuration. It is
 // safe for concurrent use; create it once with [New].
 type Manager struct {
-	name       string
-	format     Format
-	ring       keyRing
-	chunks     chunker
-	cookie     http.Cookie // the attributes every cookie is written with
-	maxAge     time.Duration
-	idle       time.Duration
-	transient  bool
-	onError    func(http.ResponseWriter, *http.Request, error)
-	logger     *slog.Logger
-	now        func() time.Time
-	contextKey contextKey
+	name   string
+	format Format
+	ring   keyRing
+	chunks chunker
+	cookie http.Cookie // the attributes every cookie is written with
+	// cookie's attributes as net/http renders them, before and after
+	// Max-Age
+	attrsBefore, attrsAfter string
+	maxAge                  time.Duration
+	idle                    time.Duration
+	transient               bool
+	compress                bool
+	onError                 func(http.ResponseWriter, *http.Request, error)
+	logger                  *slog.Logger
+	now                     func() time.Time
+	contextKey              contextKey
 }
 
 type contextKey struct{ m *Manager }
@@ -150,6 +164,7 @@ func New(opts Options) (*Manager, error) {
 		maxAge:    cmp.Or(opts.MaxAge, DefaultMaxAge),
 		idle:      opts.IdleTimeout,
 		transient: opts.Transient,
+		compress:  opts.Compress,
 		onError:   opts.ErrorHandler,
 		logger:    opts.Logger,
 		now:       time.Now,
@@ -167,10 +182,15 @@ func New(opts Options) (*Manager, error) {
 	if err := validate(opts, &m.cookie, m.maxAge); err != nil {
 		return nil, err
 	}
-	// Everything after "name=value" that does not vary per response.
-	attrLen := len(m.cookie.String()) - len(m.name) - len("=")
+	// net/http renders the attributes once; each response only splices in
+	// its name, value and Max-Age (our values need no sanitising).
+	probe := m.cookie
+	probe.MaxAge = 1
+	line := probe.String()
+	at := strings.Index(line, "; Max-Age=1")
+	m.attrsBefore, m.attrsAfter = line[len(m.name)+len("="):at], line[at+len("; Max-Age=1"):]
 	budget := cmp.Or(opts.MaxCookieSize, DefaultMaxCookieSize)
-	m.chunks = newChunker(m.name, cmp.Or(opts.MaxChunks, 1), budget, attrLen)
+	m.chunks = newChunker(m.name, cmp.Or(opts.MaxChunks, 1), budget, len(m.attrsBefore)+len(m.attrsAfter))
 	if m.chunks.room(len(m.chunks.names)-1, len("; Max-Age=")+len("34560000")) < 64 {
 		return nil, fmt.Errorf("cookiesession: MaxCookieSize %d leaves no room for a value", budget)
 	}
@@ -203,7 +223,7 @@ func validate(opts Options, c *http.Cookie, maxAge time.Duration) error {
 		return fmt.Errorf("cookiesession: MaxChunks %d outside 1..%d", opts.MaxChunks, maxChunksLimit)
 	case opts.MaxCookieSize < 0:
 		return fmt.Errorf("cookiesession: negative MaxCookieSize %d", opts.MaxCookieSize)
-	case opts.Format != FormatSecureCookie && opts.Format != FormatSignOnly:
+	case opts.Format < FormatSecureCookie || opts.Format > FormatCompact:
 		return fmt.Errorf("cookiesession: unknown %v", opts.Format)
 	}
 	return nil
@@ -220,9 +240,10 @@ func (m *Manager) log() *slog.Logger {
 type decoded struct {
 	received
 	env      envelope
-	chunks   int // cookies the value spans; 0 when none was sent
-	size     int // bytes of the joined encoded value
-	keyIndex int // index in Options.Keys of the key that verified it
+	chunks   int    // cookies the value spans; 0 when none was sent
+	size     int    // bytes of the joined encoded value
+	keyIndex int    // index in Options.Keys of the key that verified it
+	format   Format // the format the value was sealed in
 }
 
 // decode joins, verifies and checks the session cookies in Cookie header
@@ -235,18 +256,21 @@ func (m *Manager) decode(lines []string, now time.Time) (decoded, error) {
 		return d, err
 	}
 	d.size = len(value)
-	plain, keyIndex, err := m.ring.open(m.format, m.name, value)
+	plain, keyIndex, format, err := m.ring.open(m.format, m.name, value)
 	if err != nil {
 		return d, err
 	}
-	env, err := decodeEnvelope(plain)
+	if plain, err = decompress(plain); err != nil {
+		return d, err
+	}
+	env, err := parseEnvelope(plain)
 	if err != nil {
 		return d, err
 	}
 	if err := env.check(now, m.idle); err != nil {
 		return d, err
 	}
-	d.env, d.chunks, d.keyIndex = env, n, keyIndex
+	d.env, d.chunks, d.keyIndex, d.format = env, n, keyIndex, format
 	return d, nil
 }
 
@@ -257,9 +281,9 @@ func (m *Manager) encode(e *envelope, now time.Time) (values []string, maxAge in
 	if m.idle > 0 {
 		e.Seen = now.Unix()
 	}
-	plain, err := json.Marshal(e)
-	if err != nil {
-		return nil, 0, fmt.Errorf("cookiesession: encode: %w", err)
+	plain := e.appendJSON(make([]byte, 0, 512))
+	if m.compress {
+		plain = compress(plain)
 	}
 	value, err := m.ring.seal(m.format, m.name, plain)
 	if err != nil {
@@ -291,15 +315,17 @@ func (m *Manager) cookieMaxAge(e *envelope, now time.Time) int {
 }
 
 // setCookie returns a Set-Cookie line for name with the configured
-// attributes. maxAge < 0 deletes the cookie.
+// attributes, in net/http's order. maxAge > 0 sets Max-Age, 0 makes a
+// browser-session cookie, < 0 deletes the cookie.
 func (m *Manager) setCookie(name, value string, maxAge int) string {
-	c := m.cookie
-	c.Name, c.Value, c.MaxAge = name, value, maxAge
-	if maxAge < 0 {
-		// For browsers that predate Max-Age.
-		c.Expires = time.Unix(1, 0)
+	switch {
+	case maxAge > 0:
+		return name + "=" + value + m.attrsBefore + "; Max-Age=" + strconv.Itoa(maxAge) + m.attrsAfter
+	case maxAge < 0:
+		// Expires too, for browsers that predate Max-Age.
+		return name + "=" + m.attrsBefore + "; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0" + m.attrsAfter
 	}
-	return c.String()
+	return name + "=" + value + m.attrsBefore + m.attrsAfter
 }
 
 // Load returns the session carried by r's cookies. The cookies are only

@@ -1,6 +1,7 @@
 package cookiesession
 
 import (
+	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
@@ -11,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/gorilla/securecookie"
+	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // MinKeyLength is the shortest secret [New] accepts, in bytes.
@@ -32,6 +34,8 @@ const (
 	labelSCHash    = "cookiesession v1 securecookie hmac-sha256"
 	labelSCBlock   = "cookiesession v1 securecookie aes-256-ctr"
 	labelSignHash  = "cookiesession v1 sign-only hmac-sha256"
+	labelCompact   = "cookiesession v1 compact xchacha20-poly1305"
+	labelKeyHint   = "cookiesession v1 compact key hint"
 	derivedKeySize = 32
 )
 
@@ -40,6 +44,8 @@ const (
 type key struct {
 	sealed   *securecookie.SecureCookie // FormatSecureCookie
 	signOnly *securecookie.SecureCookie // FormatSignOnly
+	compact  cipher.AEAD                // FormatCompact
+	hint     byte                       // FormatCompact: names the key in the value
 }
 
 // keyRing holds the keys newest first: index 0 encodes, every index
@@ -56,9 +62,19 @@ func newKeyRing(secrets [][]byte) (keyRing, error) {
 		if len(secret) < MinKeyLength {
 			return nil, fmt.Errorf("%w: key %d is %d bytes, need at least %d", ErrWeakKey, i, len(secret), MinKeyLength)
 		}
+		// XChaCha20-Poly1305 comes from x/crypto because the standard
+		// library has no AEAD with a nonce long enough to pick at random
+		// for every cookie: AES-GCM's 96-bit random nonces allow only 2^32
+		// messages per key (NIST SP 800-38D), which a busy site reaches.
+		aead, err := chacha20poly1305.NewX(derive(secret, labelCompact))
+		if err != nil {
+			return nil, fmt.Errorf("cookiesession: key %d: %w", i, err)
+		}
 		ring[i] = key{
 			sealed:   newSecureCookie(derive(secret, labelSCHash), derive(secret, labelSCBlock)),
 			signOnly: newSecureCookie(derive(secret, labelSignHash), nil),
+			compact:  aead,
+			hint:     derive(secret, labelKeyHint)[0],
 		}
 	}
 	return ring, nil

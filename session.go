@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -29,7 +28,7 @@ type Session struct {
 	env     envelope
 	isNew   bool     // the request carried no valid session
 	changed bool     // values, flashes, lifetime or id changed
-	reissue bool     // verified by an older key: write with the newest
+	reissue bool     // verified by an older key or in another format
 	touched bool     // the idle window needs renewing
 	chunks  int      // cookies the browser holds for this session
 	present uint32   // chunk indexes the request carried (bit i: names[i])
@@ -58,7 +57,7 @@ func (s *Session) load() {
 		return
 	}
 	s.env, s.chunks = d.env, d.chunks
-	s.reissue = d.keyIndex > 0
+	s.reissue = d.keyIndex > 0 || d.format != m.format
 	s.touched = m.idle > 0 && now.Unix()-s.env.lastSeen() >= int64(m.idle/10/time.Second)
 }
 
@@ -139,8 +138,8 @@ func (s *Session) ExpiresAt() time.Time {
 func (s *Session) Get(key string, dst any) bool {
 	s.lock()
 	defer s.mu.Unlock()
-	raw, ok := s.env.Values[key]
-	return ok && json.Unmarshal(raw, dst) == nil
+	i := s.env.find(key)
+	return i >= 0 && json.Unmarshal(s.env.Values[i].raw, dst) == nil
 }
 
 // Value returns the value stored under key as a T. ok is false when the
@@ -158,7 +157,12 @@ func Value[T any](s *Session, key string) (v T, ok bool) {
 func (s *Session) Keys() []string {
 	s.lock()
 	defer s.mu.Unlock()
-	return slices.Sorted(maps.Keys(s.env.Values))
+	keys := make([]string, len(s.env.Values))
+	for i, f := range s.env.Values {
+		keys[i] = f.key
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // Set stores value under key, encoded as JSON now, so later changes to
@@ -175,13 +179,14 @@ func (s *Session) Set(key string, value any) {
 		}
 		return
 	}
-	if old, ok := s.env.Values[key]; ok && bytes.Equal(old, b) {
+	switch i := s.env.find(key); {
+	case i < 0:
+		s.env.Values = append(s.env.Values, field{key, b})
+	case bytes.Equal(s.env.Values[i].raw, b):
 		return
+	default:
+		s.env.Values[i].raw = b
 	}
-	if s.env.Values == nil {
-		s.env.Values = make(map[string]json.RawMessage)
-	}
-	s.env.Values[key] = b
 	s.change()
 }
 
@@ -189,8 +194,8 @@ func (s *Session) Set(key string, value any) {
 func (s *Session) Delete(key string) {
 	s.lock()
 	defer s.mu.Unlock()
-	if _, ok := s.env.Values[key]; ok {
-		delete(s.env.Values, key)
+	if i := s.env.find(key); i >= 0 {
+		s.env.Values = slices.Delete(s.env.Values, i, i+1)
 		s.change()
 	}
 }

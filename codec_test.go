@@ -1,0 +1,252 @@
+package cookiesession
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func compactValue(t *testing.T, m *Manager) string {
+	t.Helper()
+	v := issue(t, m, func(s *Session) { s.Set("user", "ada") })["session"].Value
+	require.True(t, strings.HasPrefix(v, compactPrefix))
+	return v
+}
+
+func TestCompactRoundTrip(t *testing.T) {
+	m, _ := newTestManager(t, Options{Format: FormatCompact})
+	b := issue(t, m, func(s *Session) {
+		s.Set("user", 7)
+		s.Set("name", "Ada; Lovelace")
+	})
+	resp := b.visit(m, func(_ http.ResponseWriter, s *Session) {
+		assert.False(t, s.IsNew())
+		n, _ := Value[int](s, "user")
+		assert.Equal(t, 7, n)
+		name, _ := Value[string](s, "name")
+		assert.Equal(t, "Ada; Lovelace", name)
+	})
+	assert.Empty(t, resp.Cookies(), "unchanged compact session is not re-issued")
+}
+
+func TestCompactRejectsEveryTamperedByte(t *testing.T) {
+	m, _ := newTestManager(t, Options{Format: FormatCompact})
+	value := compactValue(t, m)
+	raw, err := base64.RawURLEncoding.DecodeString(value[1:])
+	require.NoError(t, err)
+	require.Len(t, raw, compactMin+len(`{"i":"0123456789012345678901","c":1795867200,"e":1795953600,"v":{"user":"ada"}}`))
+
+	for i := range raw {
+		for _, bit := range []byte{0x01, 0x80} {
+			forged := append([]byte(nil), raw...)
+			forged[i] ^= bit
+			header := "session=" + compactPrefix + base64.RawURLEncoding.EncodeToString(forged)
+			_, err := m.decode([]string{header}, m.now())
+			require.ErrorIs(t, err, ErrInvalid, "byte %d bit %#x", i, bit)
+		}
+	}
+	_, err = m.decode([]string{"session=" + value}, m.now())
+	require.NoError(t, err, "the untampered value still opens")
+}
+
+func TestCompactWrongVersionOrNameOrKey(t *testing.T) {
+	m, _ := newTestManager(t, Options{Format: FormatCompact})
+	value := compactValue(t, m)
+	raw, _ := base64.RawURLEncoding.DecodeString(value[1:])
+
+	raw[0] = compactVersion + 1
+	_, err := m.decode([]string{"session=~" + base64.RawURLEncoding.EncodeToString(raw)}, m.now())
+	assert.ErrorContains(t, err, "unknown compact version 2")
+
+	other, _ := newTestManager(t, Options{Format: FormatCompact, Name: "other"})
+	_, err = other.decode([]string{"other=" + value}, other.now())
+	assert.ErrorIs(t, err, ErrInvalid, "a value sealed for one name does not open under another")
+
+	foreign, _ := newTestManager(t, Options{Format: FormatCompact, Keys: [][]byte{testKey(2)}})
+	_, err = foreign.decode([]string{"session=" + value}, foreign.now())
+	assert.ErrorIs(t, err, ErrInvalid)
+
+	signOnly, _ := newTestManager(t, Options{Format: FormatSignOnly})
+	_, err = signOnly.decode([]string{"session=" + value}, signOnly.now())
+	assert.ErrorIs(t, err, ErrInvalid, "a sign-only manager does not read encrypted values")
+}
+
+func TestCompactKeyHintCollision(t *testing.T) {
+	// Find two secrets whose hints collide: with 256 hints this takes a
+	// few dozen tries.
+	seen := map[byte][]byte{}
+	var first, second []byte
+	for n := 0; second == nil; n++ {
+		k := testKey(n)
+		ring, err := newKeyRing([][]byte{k})
+		require.NoError(t, err)
+		if prev, ok := seen[ring[0].hint]; ok {
+			first, second = prev, k
+		}
+		seen[ring[0].hint] = k
+	}
+	older, _ := newTestManager(t, Options{Format: FormatCompact, Keys: [][]byte{second}})
+	value := compactValue(t, older)
+
+	ring, _ := newTestManager(t, Options{Format: FormatCompact, Keys: [][]byte{first, second}})
+	require.Equal(t, ring.ring[0].hint, ring.ring[1].hint)
+	d, err := ring.decode([]string{"session=" + value}, ring.now())
+	require.NoError(t, err)
+	assert.Equal(t, 1, d.keyIndex, "the second key with the same hint opens it")
+	user, _ := json.Marshal("ada")
+	assert.JSONEq(t, string(user), string(d.env.Values[d.env.find("user")].raw))
+}
+
+func TestSwitchingFormatLogsNobodyOut(t *testing.T) {
+	for _, tt := range []struct{ from, to Format }{
+		{FormatSecureCookie, FormatCompact},
+		{FormatCompact, FormatSecureCookie},
+	} {
+		t.Run(fmt.Sprintf("%v to %v", tt.from, tt.to), func(t *testing.T) {
+			before, _ := newTestManager(t, Options{Format: tt.from, Keys: [][]byte{testKey(1)}})
+			b := issue(t, before, func(s *Session) { s.Set("user", 42) })
+
+			after, _ := newTestManager(t, Options{Format: tt.to, Keys: [][]byte{testKey(2), testKey(1)}})
+			resp := b.visit(after, func(_ http.ResponseWriter, s *Session) {
+				assert.False(t, s.IsNew())
+				v, _ := Value[int](s, "user")
+				assert.Equal(t, 42, v)
+			})
+			require.Len(t, resp.Cookies(), 1, "re-issued in the new format")
+			assert.Equal(t, tt.to == FormatCompact, strings.HasPrefix(b["session"].Value, compactPrefix))
+
+			resp = b.visit(after, touch)
+			assert.Empty(t, resp.Cookies(), "and then left alone")
+		})
+	}
+}
+
+func TestCompression(t *testing.T) {
+	typical := strings.Repeat(`{"sku":"BOOK-1234","qty":1,"price":"12.50"},`, 20)
+	plainM, _ := newTestManager(t, Options{Format: FormatCompact})
+	zipM, _ := newTestManager(t, Options{Format: FormatCompact, Compress: true})
+
+	plain := issue(t, plainM, func(s *Session) { s.Set("cart", typical) })
+	zipped := issue(t, zipM, func(s *Session) { s.Set("cart", typical) })
+	assert.Less(t, len(zipped["session"].Value), len(plain["session"].Value)/2)
+
+	// Each reads the other's cookies.
+	for _, tt := range []struct {
+		m *Manager
+		b browser
+	}{{plainM, zipped}, {zipM, plain}} {
+		serve(tt.m, tt.b.header(), func(_ http.ResponseWriter, s *Session) {
+			v, _ := Value[string](s, "cart")
+			assert.Equal(t, typical, v)
+		})
+	}
+
+	// Data deflate cannot shrink is stored as it is.
+	tiny := []byte(`{"i":"x"}`)
+	assert.Equal(t, tiny, compress(tiny))
+
+	// Compression applies to the default format too.
+	scZip, _ := newTestManager(t, Options{Compress: true})
+	b := issue(t, scZip, func(s *Session) { s.Set("cart", typical) })
+	sc, _ := newTestManager(t, Options{})
+	serve(sc, b.header(), func(_ http.ResponseWriter, s *Session) {
+		v, _ := Value[string](s, "cart")
+		assert.Equal(t, typical, v)
+	})
+}
+
+func TestDecompressionIsBounded(t *testing.T) {
+	bomb := compress([]byte(strings.Repeat("a", maxInflated+10)))
+	require.Equal(t, byte(compressedMarker), bomb[0])
+	_, err := decompress(bomb)
+	assert.ErrorIs(t, err, ErrInvalid)
+	_, err = decompress([]byte{compressedMarker, 0xff, 0xfe})
+	assert.ErrorIs(t, err, ErrInvalid)
+}
+
+// capacity returns the largest JSON of the session's values that one
+// 4096-byte cookie holds, with values built by fill(n).
+func capacity(t *testing.T, opts Options, fill func(n int) string) int {
+	t.Helper()
+	m, _ := newTestManager(t, opts)
+	fits := func(n int) bool {
+		s := m.LoadHeader()
+		s.Set("d", fill(n))
+		_, err := m.SaveHeader(s)
+		return err == nil
+	}
+	lo, hi := 0, 64*1024 // fits(lo), !fits(hi)
+	require.True(t, fits(lo))
+	require.False(t, fits(hi))
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if fits(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	values, err := json.Marshal(map[string]string{"d": fill(lo)})
+	require.NoError(t, err)
+	return len(values)
+}
+
+// cookieBytes returns the Set-Cookie line for a session of about 300 bytes
+// of JSON values.
+func cookieBytes(t *testing.T, opts Options) (jsonBytes, lineBytes int) {
+	t.Helper()
+	m, _ := newTestManager(t, opts)
+	s := m.LoadHeader()
+	values := typicalValues()
+	for k, v := range values {
+		s.Set(k, v)
+	}
+	lines, err := m.SaveHeader(s)
+	require.NoError(t, err)
+	require.Len(t, lines, 1)
+	j, _ := json.Marshal(values)
+	return len(j), len(lines[0])
+}
+
+// TestCapacityTable measures what one 4096-byte cookie holds in each
+// format; `go test -run CapacityTable -v` prints the README's table.
+func TestCapacityTable(t *testing.T) {
+	// Random text does not compress; a list of similar records does.
+	noise := randomText(64 * 1024)
+	incompressible := func(n int) string { return noise[:n] }
+	record := `{"sku":"BOOK-%04d","qty":1,"price":"12.50"},`
+	typicalJSON := func(n int) string {
+		var b strings.Builder
+		for i := 0; b.Len() < n; i++ {
+			fmt.Fprintf(&b, record, i%10000)
+		}
+		return b.String()[:n]
+	}
+	rows := []struct {
+		name string
+		opts Options
+	}{
+		{"securecookie (default)", Options{}},
+		{"sign-only", Options{Format: FormatSignOnly}},
+		{"compact", Options{Format: FormatCompact}},
+		{"compact + Compress", Options{Format: FormatCompact, Compress: true}},
+	}
+	got := map[string]int{}
+	t.Log("| format | incompressible JSON in one cookie | typical JSON in one cookie | cookie bytes for a ~300-byte session |")
+	t.Log("| --- | ---: | ---: | ---: |")
+	for _, row := range rows {
+		inc := capacity(t, row.opts, incompressible)
+		typ := capacity(t, row.opts, typicalJSON)
+		j, line := cookieBytes(t, row.opts)
+		got[row.name] = inc
+		t.Logf("| %s | %d | %d | %d (for %d bytes of JSON) |", row.name, inc, typ, line, j)
+	}
+	assert.GreaterOrEqual(t, got["compact"], 2900, "target: compact holds at least 2,900 bytes of incompressible JSON")
+	assert.Greater(t, got["compact"], got["securecookie (default)"]*4/3-50, "compact holds about a third more")
+}

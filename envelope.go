@@ -1,0 +1,354 @@
+package cookiesession
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// envelope is the session as it travels: the application's values plus the
+// metadata the server checks on every read. It is inside the authenticated
+// (and, but for FormatSignOnly, encrypted) payload, so a client cannot
+// extend its own session: cookie Max-Age is only a hint to the browser.
+//
+// Its JSON is written and read by hand, below, because that is most of
+// the cost of a request that uses the session: each value stays the raw
+// JSON it was stored as, decoded only when read (Session.Get) and encoded
+// only when set (Session.Set). Field names are one letter because every
+// byte is sent on every request:
+//
+//	{"i":"<id>","c":<created>,"e":<expires>,"s":<last seen>,"p":<persist>,
+//	 "v":{"<key>":<value>,...},"f":["<flash>",...]}
+//
+// Times are Unix seconds; "s", "p", "v" and "f" are omitted when empty.
+type envelope struct {
+	ID      string
+	Created int64
+	Expires int64   // absolute expiry
+	Seen    int64   // last activity, only with an idle timeout
+	Persist *bool   // per-session override of Options.Transient
+	Values  []field // in the order they were first set
+	Flashes []string
+}
+
+// field is one stored value. A session holds a few dozen at most, so a
+// slice searched in order beats a map: no hashing, no sorting to encode
+// deterministically, and the order survives the round trip.
+type field struct {
+	key string
+	raw json.RawMessage // a valid JSON value
+}
+
+// find returns the index of key in e.Values, or -1.
+func (e *envelope) find(key string) int {
+	for i := range e.Values {
+		if e.Values[i].key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// clockSkew is how far in the future a created-at may lie, to allow for
+// replicas whose clocks disagree a little. Beyond it the value is refused.
+const clockSkew = time.Minute
+
+// check enforces the times inside a verified envelope.
+func (e *envelope) check(now time.Time, idle time.Duration) error {
+	t := now.Unix()
+	switch {
+	case e.ID == "" || e.Created == 0 || e.Expires == 0:
+		return fmt.Errorf("%w: payload is not a session envelope", ErrInvalid)
+	case e.Created > now.Add(clockSkew).Unix():
+		return fmt.Errorf("%w: created in the future", ErrInvalid)
+	case t >= e.Expires:
+		return fmt.Errorf("%w: absolute lifetime ended %s", ErrExpired, time.Unix(e.Expires, 0).UTC().Format(time.RFC3339))
+	case idle > 0 && t-e.lastSeen() >= int64(idle/time.Second):
+		return fmt.Errorf("%w: idle since %s", ErrExpired, time.Unix(e.lastSeen(), 0).UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// lastSeen falls back to the creation time for sessions written while no
+// idle timeout was configured.
+func (e *envelope) lastSeen() int64 {
+	if e.Seen != 0 {
+		return e.Seen
+	}
+	return e.Created
+}
+
+// appendJSON appends e's JSON to b.
+func (e *envelope) appendJSON(b []byte) []byte {
+	b = append(b, `{"i":`...)
+	b = appendString(b, e.ID)
+	b = append(b, `,"c":`...)
+	b = strconv.AppendInt(b, e.Created, 10)
+	b = append(b, `,"e":`...)
+	b = strconv.AppendInt(b, e.Expires, 10)
+	if e.Seen != 0 {
+		b = append(b, `,"s":`...)
+		b = strconv.AppendInt(b, e.Seen, 10)
+	}
+	if e.Persist != nil {
+		b = append(b, `,"p":`...)
+		b = strconv.AppendBool(b, *e.Persist)
+	}
+	if len(e.Values) > 0 {
+		b = append(b, `,"v":{`...)
+		for i, f := range e.Values {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, f.key)
+			b = append(b, ':')
+			b = append(b, f.raw...)
+		}
+		b = append(b, '}')
+	}
+	if len(e.Flashes) > 0 {
+		b = append(b, `,"f":[`...)
+		for i, f := range e.Flashes {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, f)
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}
+
+// appendString appends s as a JSON string. Plain printable ASCII, which is
+// what keys and IDs almost always are, is copied as it is; anything else
+// goes through encoding/json.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// parseEnvelope reads what appendJSON wrote (decompressed). Each value is
+// kept as a sub-slice of data, which the caller hands over. Unknown fields
+// are skipped, so later versions may add some.
+func parseEnvelope(data []byte) (envelope, error) {
+	var e envelope
+	p := parser{data: data}
+	err := p.object(func(key []byte) error {
+		switch string(key[1 : len(key)-1]) {
+		case "i":
+			return p.string(&e.ID)
+		case "c":
+			return p.int(&e.Created)
+		case "e":
+			return p.int(&e.Expires)
+		case "s":
+			return p.int(&e.Seen)
+		case "p":
+			raw, err := p.value()
+			if err != nil {
+				return err
+			}
+			persist := string(raw) == "true"
+			e.Persist = &persist
+			return nil
+		case "v":
+			e.Values = make([]field, 0, 16)
+			return p.object(func(key []byte) error {
+				k, err := unquote(key)
+				if err != nil {
+					return err
+				}
+				raw, err := p.value()
+				e.Values = append(e.Values, field{k, raw})
+				return err
+			})
+		case "f":
+			raw, err := p.value()
+			if err != nil {
+				return err
+			}
+			return json.Unmarshal(raw, &e.Flashes)
+		}
+		_, err := p.value()
+		return err
+	})
+	if err == nil {
+		p.space()
+		if p.pos != len(p.data) {
+			err = p.fail("trailing data")
+		}
+	}
+	if err != nil {
+		return envelope{}, fmt.Errorf("%w: payload is not a session envelope: %v", ErrInvalid, err)
+	}
+	return e, nil
+}
+
+// parser walks one JSON document without building it, to find the
+// envelope's fields and the extent of each value. Nesting is tracked with a
+// counter, not recursion, so no input can exhaust the stack.
+type parser struct {
+	data []byte
+	pos  int
+}
+
+func (p *parser) fail(what string) error {
+	return fmt.Errorf("%s at offset %d", what, p.pos)
+}
+
+func (p *parser) space() {
+	for p.pos < len(p.data) {
+		switch p.data[p.pos] {
+		case ' ', '\t', '\n', '\r':
+			p.pos++
+		default:
+			return
+		}
+	}
+}
+
+// consume skips white space and then c, if it is next.
+func (p *parser) consume(c byte) bool {
+	p.space()
+	if p.pos < len(p.data) && p.data[p.pos] == c {
+		p.pos++
+		return true
+	}
+	return false
+}
+
+// object reads {"key": value, ...}, calling field with each key (quotes
+// included) when the parser stands before its value.
+func (p *parser) object(field func(key []byte) error) error {
+	if !p.consume('{') {
+		return p.fail("expected object")
+	}
+	if p.consume('}') {
+		return nil
+	}
+	for {
+		p.space()
+		key, err := p.quoted()
+		if err != nil {
+			return err
+		}
+		if !p.consume(':') {
+			return p.fail("expected colon")
+		}
+		if err := field(key); err != nil {
+			return err
+		}
+		if p.consume('}') {
+			return nil
+		}
+		if !p.consume(',') {
+			return p.fail("expected comma")
+		}
+	}
+}
+
+// quoted reads a JSON string, returning it with its quotes.
+func (p *parser) quoted() ([]byte, error) {
+	start := p.pos
+	if p.pos >= len(p.data) || p.data[p.pos] != '"' {
+		return nil, p.fail("expected string")
+	}
+	for p.pos++; p.pos < len(p.data); p.pos++ {
+		switch p.data[p.pos] {
+		case '\\':
+			p.pos++
+		case '"':
+			p.pos++
+			return p.data[start:p.pos], nil
+		}
+	}
+	return nil, p.fail("unterminated string")
+}
+
+// value skips one JSON value and returns its bytes. Nested strings,
+// objects and arrays are matched; scalars are validated when the caller
+// decodes them.
+func (p *parser) value() ([]byte, error) {
+	p.space()
+	start := p.pos
+	depth := 0
+	for p.pos < len(p.data) {
+		switch c := p.data[p.pos]; c {
+		case '"':
+			if _, err := p.quoted(); err != nil {
+				return nil, err
+			}
+			if depth == 0 {
+				return p.data[start:p.pos], nil
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return p.scalar(start)
+			}
+			depth--
+			if depth == 0 {
+				p.pos++
+				return p.data[start:p.pos], nil
+			}
+		case ',', ' ', '\t', '\n', '\r', ':':
+			if depth == 0 {
+				return p.scalar(start)
+			}
+		}
+		p.pos++
+	}
+	if depth > 0 {
+		return nil, p.fail("unterminated value")
+	}
+	return p.scalar(start)
+}
+
+func (p *parser) scalar(start int) ([]byte, error) {
+	if p.pos == start {
+		return nil, p.fail("expected value")
+	}
+	return p.data[start:p.pos], nil
+}
+
+func (p *parser) string(dst *string) error {
+	p.space()
+	raw, err := p.quoted()
+	if err != nil {
+		return err
+	}
+	*dst, err = unquote(raw)
+	return err
+}
+
+func (p *parser) int(dst *int64) error {
+	raw, err := p.value()
+	if err != nil {
+		return err
+	}
+	*dst, err = strconv.ParseInt(string(raw), 10, 64)
+	return err
+}
+
+// unquote decodes a JSON string (quotes included); only strings with
+// escapes need encoding/json.
+func unquote(raw []byte) (string, error) {
+	for _, c := range raw[1 : len(raw)-1] {
+		if c == '\\' {
+			var s string
+			err := json.Unmarshal(raw, &s)
+			return s, err
+		}
+	}
+	return string(raw[1 : len(raw)-1]), nil
+}
