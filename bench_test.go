@@ -10,14 +10,14 @@ func typicalValues() map[string]any {
 	return map[string]any{
 		"user_id":    918273,
 		"username":   "ada.lovelace",
-		"email":      "ada@example.com",
+		"email":      "ada.lovelace@example.com",
 		"role":       "admin",
 		"locale":     "en-GB",
 		"theme":      "dark",
 		"cart_count": 3,
 		"last_login": "2026-11-27T18:04:05Z",
 		"csrf":       "q3Z1bXlMb3JlbUlwc3VtRG9sb3JTaXRBbWV0",
-		"return_to":  "/account/orders?page=2",
+		"return_to":  "/account/orders?page=2&sort=newest",
 	}
 }
 

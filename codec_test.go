@@ -220,11 +220,14 @@ func TestCapacityTable(t *testing.T) {
 	// Random text does not compress; a list of similar records does.
 	noise := randomText(64 * 1024)
 	incompressible := func(n int) string { return noise[:n] }
-	record := `{"sku":"BOOK-%04d","qty":1,"price":"12.50"},`
+	// Typical: a list of cart items, similar in shape, different in data.
+	words := []string{"atlas", "novel", "guide", "poems", "letters", "essays", "history", "manual", "stories", "diary"}
 	typicalJSON := func(n int) string {
 		var b strings.Builder
 		for i := 0; b.Len() < n; i++ {
-			fmt.Fprintf(&b, record, i%10000)
+			h := uint32(i) * 2654435761
+			fmt.Fprintf(&b, `{"line":"%s","sku":"BK-%05d","title":"The %s of %s","qty":%d,"price":"%d.%02d"},`,
+				noise[i*10:i*10+10], h%100000, words[h%10], words[(h/10)%10], 1+h%3, 5+h%40, h%100)
 		}
 		return b.String()[:n]
 	}
@@ -238,7 +241,7 @@ func TestCapacityTable(t *testing.T) {
 		{"compact + Compress", Options{Format: FormatCompact, Compress: true}},
 	}
 	got := map[string]int{}
-	t.Log("| format | incompressible JSON in one cookie | typical JSON in one cookie | cookie bytes for a ~300-byte session |")
+	t.Log("| format | random text (JSON bytes) in one cookie | typical JSON in one cookie | Set-Cookie bytes for the typical session |")
 	t.Log("| --- | ---: | ---: | ---: |")
 	for _, row := range rows {
 		inc := capacity(t, row.opts, incompressible)

@@ -3,6 +3,7 @@ package cookiesession
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -274,6 +275,54 @@ func (m *Manager) decode(lines []string, now time.Time) (decoded, error) {
 	return d, nil
 }
 
+// Inspection is what a session cookie holds and how it was sealed, as
+// [Manager.Inspect] reports it.
+type Inspection struct {
+	Format   Format    // the format the value was sealed in
+	KeyIndex int       // index in Options.Keys of the key that verified it
+	Chunks   int       // cookies the value spans
+	Bytes    int       // bytes of the encoded value, chunks joined
+	ID       string    // the session ID
+	Created  time.Time // creation or last Renew
+	Expires  time.Time // absolute expiry
+	LastSeen time.Time // last recorded activity; zero without IdleTimeout
+	Values   map[string]json.RawMessage
+	Flashes  []string
+}
+
+// Inspect verifies the session cookies in Cookie header values, as a
+// request would, and reports what they hold. It is meant for debugging
+// tools such as the cookiesession command. When a request would get a new
+// session instead, it returns the reason: an error wrapping ErrInvalid or
+// ErrExpired, or http.ErrNoCookie when there is no session cookie.
+func (m *Manager) Inspect(cookieHeader ...string) (*Inspection, error) {
+	d, err := m.decode(cookieHeader, m.now())
+	if err != nil {
+		return nil, err
+	}
+	if d.chunks == 0 {
+		return nil, fmt.Errorf("cookiesession: no %q cookie: %w", m.name, http.ErrNoCookie)
+	}
+	in := &Inspection{
+		Format:   d.format,
+		KeyIndex: d.keyIndex,
+		Chunks:   d.chunks,
+		Bytes:    d.size,
+		ID:       d.env.ID,
+		Created:  time.Unix(d.env.Created, 0),
+		Expires:  time.Unix(d.env.Expires, 0),
+		Values:   make(map[string]json.RawMessage, len(d.env.Values)),
+		Flashes:  d.env.Flashes,
+	}
+	if d.env.Seen != 0 {
+		in.LastSeen = time.Unix(d.env.Seen, 0)
+	}
+	for _, f := range d.env.Values {
+		in.Values[f.key] = f.raw
+	}
+	return in, nil
+}
+
 // encode seals e and splits it into cookie values. maxAge is the cookie
 // Max-Age in seconds, 0 for a browser-session cookie.
 func (m *Manager) encode(e *envelope, now time.Time) (values []string, maxAge int, err error) {
@@ -366,7 +415,7 @@ func (m *Manager) save(h http.Header, s *Session) error {
 	if err != nil {
 		return err
 	}
-	if s.accessed() {
+	if s.accessed() && !varies(h) {
 		// The response depends on the cookie: shared caches must not serve
 		// it to another client.
 		h.Add("Vary", "Cookie")
@@ -378,6 +427,18 @@ func (m *Manager) save(h http.Header, s *Session) error {
 		h.Add("Cache-Control", `no-cache="Set-Cookie"`)
 	}
 	return nil
+}
+
+// varies reports whether h already has Vary: Cookie (or Vary: *).
+func varies(h http.Header) bool {
+	for _, v := range h.Values("Vary") {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, "Cookie") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // FromContext returns the session that m's [Manager.Middleware] attached to

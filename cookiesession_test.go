@@ -54,6 +54,15 @@ func TestVaryOnlyWhenAccessed(t *testing.T) {
 
 	resp := serve(m, "", func(_ http.ResponseWriter, s *Session) { s.Set("a", 1) })
 	assert.Equal(t, `no-cache="Set-Cookie"`, resp.Header.Get("Cache-Control"))
+
+	// An explicit Save inside the middleware does not repeat headers.
+	resp = serve(m, "", func(w http.ResponseWriter, s *Session) {
+		s.Set("a", 1)
+		require.NoError(t, m.Save(w, s))
+	})
+	assert.Equal(t, []string{"Cookie"}, resp.Header.Values("Vary"))
+	assert.Len(t, resp.Header.Values("Set-Cookie"), 1)
+	assert.Len(t, resp.Header.Values("Cache-Control"), 1)
 }
 
 func TestDefaultCookieAttributes(t *testing.T) {

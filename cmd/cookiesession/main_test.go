@@ -1,0 +1,279 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cookiesession/cookiesession"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var (
+	keyNew = "test-key-new-0123456789-0123456789-abcdef"
+	keyOld = "test-key-old-0123456789-0123456789-abcdef"
+)
+
+// runCmd runs the command in-process with the given COOKIESESSION_KEYS and
+// standard input, and returns the exit code and both outputs.
+func runCmd(t *testing.T, keys, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	getenv := func(name string) string {
+		if name == keysEnv {
+			return keys
+		}
+		return ""
+	}
+	code := run(context.Background(), args, env{strings.NewReader(stdin), &stdout, &stderr, getenv})
+	return code, stdout.String(), stderr.String()
+}
+
+// sessionCookie returns the Set-Cookie values a manager with keys writes for
+// values, joined as a Cookie header.
+func sessionCookie(t *testing.T, opts cookiesession.Options, values map[string]any) string {
+	t.Helper()
+	m, err := cookiesession.New(opts)
+	require.NoError(t, err)
+	s := m.LoadHeader()
+	for k, v := range values {
+		s.Set(k, v)
+	}
+	lines, err := m.SaveHeader(s)
+	require.NoError(t, err)
+	parts := make([]string, len(lines))
+	for i, l := range lines {
+		parts[i] = strings.SplitN(l, ";", 2)[0]
+	}
+	return strings.Join(parts, "; ")
+}
+
+func TestKeygen(t *testing.T) {
+	code, out, errOut := runCmd(t, "", "", "keygen", "-n", "2")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, errOut, "rotate")
+
+	t.Setenv(keysEnv, strings.TrimSpace(out))
+	keys, err := cookiesession.KeysFromEnv(keysEnv)
+	require.NoError(t, err)
+	require.Len(t, keys, 2)
+	assert.NotEqual(t, keys[0], keys[1])
+	_, err = cookiesession.New(cookiesession.Options{Keys: keys})
+	assert.NoError(t, err, "keygen output is accepted by New")
+}
+
+func TestInspect(t *testing.T) {
+	keys := keyNew + "," + keyOld
+	// Sealed with the older key: inspect reports key index 1.
+	header := sessionCookie(t, cookiesession.Options{Keys: [][]byte{[]byte(keyOld)}}, map[string]any{"user": "ada", "n": 3})
+	value := strings.TrimPrefix(header, "session=")
+
+	for name, args := range map[string][]string{
+		"value":  {"inspect", value},
+		"header": {"inspect", "-header", "Cookie: " + header},
+		"stdin":  {"inspect", "-"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			code, out, errOut := runCmd(t, keys, value+"\n", args...)
+			require.Equal(t, 0, code, errOut)
+			var got inspection
+			require.NoError(t, json.Unmarshal([]byte(out), &got))
+			assert.Equal(t, 1, got.KeyIndex)
+			assert.Equal(t, "securecookie", got.Format)
+			assert.Equal(t, 1, got.Chunks)
+			assert.Equal(t, len(value), got.Bytes)
+			assert.JSONEq(t, `"ada"`, string(got.Values["user"]))
+			assert.JSONEq(t, `3`, string(got.Values["n"]))
+			assert.Len(t, got.ID, 22)
+			assert.True(t, got.Expires.After(got.Created))
+			assert.Contains(t, out, "\n  \"values\": {", "indented JSON")
+		})
+	}
+
+	t.Run("chunked compact session from a keys file", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "keys")
+		require.NoError(t, os.WriteFile(file, []byte(keyNew+"\n"), 0o600))
+		opts := cookiesession.Options{Keys: [][]byte{[]byte(keyNew)}, Format: cookiesession.FormatCompact, MaxChunks: 3, Name: "s"}
+		header := sessionCookie(t, opts, map[string]any{"blob": strings.Repeat("x", 5000)})
+		code, out, errOut := runCmd(t, "", "", "inspect", "-name", "s", "-keys-file", file, "-header", header)
+		require.Equal(t, 0, code, errOut)
+		var got inspection
+		require.NoError(t, json.Unmarshal([]byte(out), &got))
+		assert.Equal(t, "compact", got.Format)
+		assert.Equal(t, 2, got.Chunks)
+	})
+
+	t.Run("sign-only", func(t *testing.T) {
+		header := sessionCookie(t, cookiesession.Options{Keys: [][]byte{[]byte(keyNew)}, Format: cookiesession.FormatSignOnly}, map[string]any{"theme": "dark"})
+		code, out, errOut := runCmd(t, keyNew, "", "inspect", "-header", header)
+		require.Equal(t, 0, code, errOut)
+		assert.Contains(t, out, `"format": "sign-only"`)
+	})
+}
+
+func TestInspectFailures(t *testing.T) {
+	header := sessionCookie(t, cookiesession.Options{Keys: [][]byte{[]byte(keyNew)}}, map[string]any{"user": "ada"})
+	value := strings.TrimPrefix(header, "session=")
+	tampered := []byte(value)
+	tampered[len(tampered)/2] ^= 1
+
+	tests := []struct {
+		name, keys, want string
+		args             []string
+	}{
+		{"tampered", keyNew, "not verified by any key", []string{"inspect", string(tampered)}},
+		{"wrong key", keyOld, "not verified by any key", []string{"inspect", value}},
+		{"not a session", keyNew, "not verified by any key", []string{"inspect", "hello"}},
+		{"no session cookie", keyNew, "no \"session\" cookie", []string{"inspect", "-header", "Cookie: other=1"}},
+		{"no keys", "", "no keys in COOKIESESSION_KEYS", []string{"inspect", value}},
+		{"weak key", "short", "weak or missing key", []string{"inspect", value}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCmd(t, tt.keys, "", tt.args...)
+			assert.Equal(t, 1, code)
+			assert.Empty(t, out)
+			assert.Contains(t, errOut, tt.want)
+			assert.Equal(t, 1, strings.Count(errOut, "\n"), "one line: %q", errOut)
+		})
+	}
+}
+
+func TestUsage(t *testing.T) {
+	for _, cmd := range []string{"demo", "keygen", "inspect"} {
+		t.Run(cmd+" -h", func(t *testing.T) {
+			code, out, _ := runCmd(t, "", "", cmd, "-h")
+			assert.Equal(t, 0, code)
+			assert.Contains(t, out, "usage: cookiesession "+cmd)
+			assert.Contains(t, out, "example:")
+		})
+	}
+	tests := map[string][]string{
+		"no command":         nil,
+		"unknown command":    {"serve"},
+		"unknown flag":       {"keygen", "-x"},
+		"bad -n":             {"keygen", "-n", "0"},
+		"inspect, no input":  {"inspect"},
+		"inspect, two input": {"inspect", "a", "b"},
+		"demo, bad format":   {"demo", "-format", "xml"},
+		"demo, extra arg":    {"demo", "now"},
+	}
+	for name, args := range tests {
+		t.Run(name, func(t *testing.T) {
+			code, out, errOut := runCmd(t, keyNew, "", args...)
+			assert.Equal(t, 2, code)
+			assert.Empty(t, out)
+			if args != nil {
+				assert.Equal(t, 1, strings.Count(errOut, "\n"), "one line: %q", errOut)
+			}
+		})
+	}
+}
+
+// demoClient is a browser for the demo: a TLS server, so Secure cookies
+// flow, and a cookie jar.
+type demoClient struct {
+	t   *testing.T
+	srv *httptest.Server
+	c   *http.Client
+}
+
+func newDemoClient(t *testing.T, maxChunks int) *demoClient {
+	h, err := newDemo(cookiesession.Options{Keys: [][]byte{[]byte(keyNew)}, MaxChunks: maxChunks})
+	require.NoError(t, err)
+	srv := httptest.NewTLSServer(h)
+	t.Cleanup(srv.Close)
+	c := srv.Client()
+	c.Jar, _ = cookiejar.New(nil)
+	return &demoClient{t, srv, c}
+}
+
+func (d *demoClient) get() (int, string) {
+	resp, err := d.c.Get(d.srv.URL + "/")
+	require.NoError(d.t, err)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func (d *demoClient) post(path string, form url.Values) (int, string) {
+	resp, err := d.c.PostForm(d.srv.URL+path, form)
+	require.NoError(d.t, err)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// sessionCookies returns the names of the session cookies the jar holds.
+func (d *demoClient) sessionCookies() []string {
+	u, _ := url.Parse(d.srv.URL)
+	var names []string
+	for _, c := range d.c.Jar.Cookies(u) {
+		names = append(names, c.Name)
+	}
+	return names
+}
+
+func TestDemoCounterLoginLogout(t *testing.T) {
+	d := newDemoClient(t, 1)
+	_, body := d.get()
+	assert.Contains(t, body, `<strong id="visits">1</strong>`)
+	assert.Contains(t, body, "none")
+	_, body = d.get()
+	assert.Contains(t, body, `<strong id="visits">2</strong>`)
+	assert.Contains(t, body, "format securecookie, verified by key 0, 1 cookie(s)")
+
+	_, body = d.post("/login", url.Values{"user": {"grace"}})
+	assert.Contains(t, body, `<strong id="user">grace</strong>`)
+	assert.Contains(t, body, "Logged in")
+
+	_, body = d.post("/logout", nil)
+	assert.Contains(t, body, "Logged out")
+	assert.Contains(t, body, "You are not logged in.")
+	assert.Contains(t, body, `<strong id="visits">1</strong>`, "destroy started a new session")
+}
+
+func TestDemoChunking(t *testing.T) {
+	d := newDemoClient(t, 3)
+	status, body := d.post("/note", url.Values{"size": {"6000"}})
+	require.Equal(t, http.StatusOK, status)
+	assert.Contains(t, body, `<span id="note-bytes">6000</span>`)
+	assert.ElementsMatch(t, []string{"session", "session.1", "session.2"}, d.sessionCookies(), "a 6 KB note spans three cookies")
+
+	_, body = d.get()
+	assert.Contains(t, body, `<span id="note-bytes">6000</span>`, "and survives a reload")
+	assert.Contains(t, body, "3 cookie(s)")
+
+	_, body = d.post("/note", url.Values{"size": {"20"}})
+	assert.Contains(t, body, `<span id="note-bytes">20</span>`)
+	assert.Equal(t, []string{"session"}, d.sessionCookies(), "shrinking deletes the stale chunks")
+
+	d.post("/note", url.Values{"size": {"6000"}})
+	require.Len(t, d.sessionCookies(), 3)
+	_, body = d.post("/logout", nil)
+	assert.Contains(t, body, "Logged out")
+	assert.Equal(t, []string{"session"}, d.sessionCookies(), "destroy deleted the chunks; the flash is a new session")
+}
+
+func TestDemoTooLarge(t *testing.T) {
+	d := newDemoClient(t, 1)
+	d.get()
+	status, body := d.post("/note", url.Values{"size": {"6000"}})
+	assert.Equal(t, http.StatusRequestEntityTooLarge, status)
+	assert.Contains(t, body, "cookiesession: encoded session is")
+	assert.Contains(t, body, "-max-chunks 3")
+
+	_, body = d.get()
+	assert.Contains(t, body, `<strong id="visits">2</strong>`, "the previous session is intact")
+	assert.Contains(t, body, `<span id="note-bytes">0</span>`)
+}
