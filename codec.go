@@ -66,6 +66,10 @@ var (
 	// ErrExpired reports a verified session past its absolute expiry or
 	// idle timeout.
 	ErrExpired = errors.New("cookiesession: session expired")
+
+	// ErrRevoked reports a verified session created before
+	// Options.NotBefore or rejected by Options.Revoked.
+	ErrRevoked = errors.New("cookiesession: session revoked")
 )
 
 // rawJSON hands securecookie the JSON we have already produced, so the

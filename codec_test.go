@@ -1,6 +1,7 @@
 package cookiesession
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -47,11 +48,11 @@ func TestCompactRejectsEveryTamperedByte(t *testing.T) {
 			forged := append([]byte(nil), raw...)
 			forged[i] ^= bit
 			header := "session=" + compactPrefix + base64.RawURLEncoding.EncodeToString(forged)
-			_, err := m.decode([]string{header}, m.now())
+			_, err := m.decode(context.Background(), []string{header}, m.now())
 			require.ErrorIs(t, err, ErrInvalid, "byte %d bit %#x", i, bit)
 		}
 	}
-	_, err = m.decode([]string{"session=" + value}, m.now())
+	_, err = m.decode(context.Background(), []string{"session=" + value}, m.now())
 	require.NoError(t, err, "the untampered value still opens")
 }
 
@@ -61,19 +62,19 @@ func TestCompactWrongVersionOrNameOrKey(t *testing.T) {
 	raw, _ := base64.RawURLEncoding.DecodeString(value[1:])
 
 	raw[0] = compactVersion + 1
-	_, err := m.decode([]string{"session=~" + base64.RawURLEncoding.EncodeToString(raw)}, m.now())
+	_, err := m.decode(context.Background(), []string{"session=~" + base64.RawURLEncoding.EncodeToString(raw)}, m.now())
 	assert.ErrorContains(t, err, "unknown compact version 2")
 
 	other, _ := newTestManager(t, Options{Format: FormatCompact, Name: "other"})
-	_, err = other.decode([]string{"other=" + value}, other.now())
+	_, err = other.decode(context.Background(), []string{"other=" + value}, other.now())
 	assert.ErrorIs(t, err, ErrInvalid, "a value sealed for one name does not open under another")
 
 	foreign, _ := newTestManager(t, Options{Format: FormatCompact, Keys: [][]byte{testKey(2)}})
-	_, err = foreign.decode([]string{"session=" + value}, foreign.now())
+	_, err = foreign.decode(context.Background(), []string{"session=" + value}, foreign.now())
 	assert.ErrorIs(t, err, ErrInvalid)
 
 	signOnly, _ := newTestManager(t, Options{Format: FormatSignOnly})
-	_, err = signOnly.decode([]string{"session=" + value}, signOnly.now())
+	_, err = signOnly.decode(context.Background(), []string{"session=" + value}, signOnly.now())
 	assert.ErrorIs(t, err, ErrInvalid, "a sign-only manager does not read encrypted values")
 }
 
@@ -96,7 +97,7 @@ func TestCompactKeyHintCollision(t *testing.T) {
 
 	ring, _ := newTestManager(t, Options{Format: FormatCompact, Keys: [][]byte{first, second}})
 	require.Equal(t, ring.ring[0].hint, ring.ring[1].hint)
-	d, err := ring.decode([]string{"session=" + value}, ring.now())
+	d, err := ring.decode(context.Background(), []string{"session=" + value}, ring.now())
 	require.NoError(t, err)
 	assert.Equal(t, 1, d.keyIndex, "the second key with the same hint opens it")
 	user, _ := json.Marshal("ada")

@@ -117,6 +117,21 @@ type Options struct {
 	// leave room for other cookies under a proxy's header limit.
 	MaxCookieSize int
 
+	// NotBefore, when set, rejects every session created (or last renewed)
+	// before it: a kill switch that logs everyone out without rotating
+	// keys, for example after a breach. Sessions renewed since are kept.
+	NotBefore time.Time
+
+	// Revoked, when set, is asked about every session that is otherwise
+	// valid, with its ID and creation time; returning true rejects it. It
+	// lets an application revoke single sessions, for example on logout
+	// or a password change, by keeping their IDs in its own deny list
+	// until they would have expired anyway. That puts server state back
+	// in the picture, so keep it for high-value sessions. It is called at
+	// most once per request, and only for requests that use the session;
+	// ctx is the request's context.
+	Revoked func(ctx context.Context, id string, created time.Time) bool
+
 	// ErrorHandler is called by Middleware when the session cannot be
 	// saved, before any header has been written, typically with an
 	// ErrTooLarge error. The default logs the error and answers 500.
@@ -142,6 +157,8 @@ type Manager struct {
 	idle                    time.Duration
 	transient               bool
 	compress                bool
+	notBefore               int64 // Unix seconds; 0: none
+	revoked                 func(context.Context, string, time.Time) bool
 	onError                 func(http.ResponseWriter, *http.Request, error)
 	logger                  *slog.Logger
 	now                     func() time.Time
@@ -166,11 +183,15 @@ func New(opts Options) (*Manager, error) {
 		idle:      opts.IdleTimeout,
 		transient: opts.Transient,
 		compress:  opts.Compress,
+		revoked:   opts.Revoked,
 		onError:   opts.ErrorHandler,
 		logger:    opts.Logger,
 		now:       time.Now,
 	}
 	m.contextKey = contextKey{m}
+	if !opts.NotBefore.IsZero() {
+		m.notBefore = opts.NotBefore.Unix()
+	}
 	m.cookie = http.Cookie{
 		Name:        m.name,
 		Path:        cmp.Or(opts.Path, "/"),
@@ -250,7 +271,7 @@ type decoded struct {
 // decode joins, verifies and checks the session cookies in Cookie header
 // lines. Every failure is an error wrapping ErrInvalid or ErrExpired; the
 // received cookies are returned either way so they can be cleared.
-func (m *Manager) decode(lines []string, now time.Time) (decoded, error) {
+func (m *Manager) decode(ctx context.Context, lines []string, now time.Time) (decoded, error) {
 	d := decoded{received: m.chunks.scan(lines)}
 	value, n, err := m.chunks.join(&d.received)
 	if err != nil || n == 0 {
@@ -270,6 +291,12 @@ func (m *Manager) decode(lines []string, now time.Time) (decoded, error) {
 	}
 	if err := env.check(now, m.idle); err != nil {
 		return d, err
+	}
+	if env.Created < m.notBefore {
+		return d, fmt.Errorf("%w: created before NotBefore", ErrRevoked)
+	}
+	if m.revoked != nil && m.revoked(ctx, env.ID, time.Unix(env.Created, 0)) {
+		return d, fmt.Errorf("%w: by the Revoked hook", ErrRevoked)
 	}
 	d.env, d.chunks, d.keyIndex, d.format = env, n, keyIndex, format
 	return d, nil
@@ -296,7 +323,7 @@ type Inspection struct {
 // session instead, it returns the reason: an error wrapping ErrInvalid or
 // ErrExpired, or http.ErrNoCookie when there is no session cookie.
 func (m *Manager) Inspect(cookieHeader ...string) (*Inspection, error) {
-	d, err := m.decode(cookieHeader, m.now())
+	d, err := m.decode(context.Background(), cookieHeader, m.now())
 	if err != nil {
 		return nil, err
 	}
@@ -382,14 +409,14 @@ func (m *Manager) setCookie(name, value string, maxAge int) string {
 // session gives a new empty one, whose response clears the bad cookies.
 // Use Load and [Manager.Save] where [Manager.Middleware] does not fit.
 func (m *Manager) Load(r *http.Request) *Session {
-	return m.LoadHeader(r.Header.Values("Cookie")...)
+	return &Session{m: m, ctx: r.Context(), lines: r.Header.Values("Cookie")}
 }
 
 // LoadHeader is [Manager.Load] for runtimes without net/http requests: it
 // takes the values of the request's Cookie header fields (HTTP/2 and
 // HTTP/3 clients may send several).
 func (m *Manager) LoadHeader(cookieHeader ...string) *Session {
-	return &Session{m: m, lines: cookieHeader}
+	return &Session{m: m, ctx: context.Background(), lines: cookieHeader}
 }
 
 // Save adds to w's header the Set-Cookie lines that s needs, if any; call
@@ -462,7 +489,7 @@ func (m *Manager) FromContext(ctx context.Context) *Session {
 // later writes are discarded with the error.
 func (m *Manager) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := m.LoadHeader(r.Header["Cookie"]...)
+		s := m.Load(r)
 		sw := &writer{ResponseWriter: w, m: m, s: s, r: r}
 		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), m.contextKey, s)))
 		_ = sw.commit()

@@ -2,9 +2,11 @@ package cookiesession
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // envelope is the session as it travels: the application's values plus the
@@ -349,6 +351,9 @@ func unquote(raw []byte) (string, error) {
 			err := json.Unmarshal(raw, &s)
 			return s, err
 		}
+	}
+	if !utf8.Valid(raw) {
+		return "", errors.New("invalid UTF-8 in string")
 	}
 	return string(raw[1 : len(raw)-1]), nil
 }

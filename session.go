@@ -2,6 +2,7 @@ package cookiesession
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -19,8 +20,9 @@ import (
 // copy, and the response that arrives last wins: that is inherent to
 // keeping the state in the client.
 type Session struct {
-	m  *Manager
-	mu sync.Mutex
+	m   *Manager
+	ctx context.Context // the request's, for the Revoked hook and logs
+	mu  sync.Mutex
 
 	lines  []string // the request's Cookie header lines, until loaded
 	loaded bool
@@ -45,13 +47,13 @@ func (s *Session) load() {
 	s.loaded = true
 	m := s.m
 	now := m.now()
-	d, err := m.decode(s.lines, now)
+	d, err := m.decode(s.ctx, s.lines, now)
 	s.lines = nil
 	s.present, s.foreign = d.present, d.foreign
 	if err != nil || d.chunks == 0 {
 		if err != nil {
 			// The reason only: cookie contents and keys never go to logs.
-			m.log().Debug("cookiesession: starting a new session", "cookie", m.name, "reason", err)
+			m.log().DebugContext(s.ctx, "cookiesession: starting a new session", "cookie", m.name, "reason", err)
 		}
 		s.reset(now)
 		return
@@ -74,7 +76,7 @@ func (s *Session) reset(now time.Time) {
 func (s *Session) change() {
 	s.changed = true
 	if s.sent {
-		s.m.log().Warn("cookiesession: session changed after the response header was written; the change is lost", "cookie", s.m.name)
+		s.m.log().WarnContext(s.ctx, "cookiesession: session changed after the response header was written; the change is lost", "cookie", s.m.name)
 	}
 }
 

@@ -1,0 +1,357 @@
+package cookiesession
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// hostileCase is one attack: the Cookie header it sends, and the reason
+// the log must give (empty: any).
+type hostileCase struct {
+	name   string
+	header string
+	reason string
+}
+
+// sessionNames returns the names in a Cookie header that belong to the
+// session cookie "session" (the head and any "session.N").
+func sessionNames(header string) []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, part := range strings.Split(header, ";") {
+		name, _, _ := strings.Cut(strings.TrimSpace(part), "=")
+		rest, chunk := strings.CutPrefix(name, "session.")
+		if (name == "session" || chunk && rest != "" && strings.Trim(rest, "0123456789") == "") && !seen[name] {
+			seen[name] = true
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// flipRegions returns values with one bit flipped in each region of an
+// encoded value: its first bytes (timestamp or version and key hint), the
+// nonce or IV, the ciphertext and the MAC or tag.
+func flipRegions(value string) map[string]string {
+	out := map[string]string{}
+	flipText := func(region string, i int) {
+		b := []byte(value)
+		b[i] ^= 0x01
+		out[region] = string(b)
+	}
+	if strings.HasPrefix(value, compactPrefix) {
+		raw, _ := base64.RawURLEncoding.DecodeString(value[1:])
+		for region, i := range map[string]int{"version": 0, "key hint": 1, "nonce": 10, "ciphertext": compactNonce + 5, "tag": len(raw) - 3} {
+			b := bytes.Clone(raw)
+			b[i] ^= 0x40
+			out[region] = compactPrefix + base64.RawURLEncoding.EncodeToString(b)
+		}
+		flipText("prefix", 0)
+		return out
+	}
+	// securecookie: base64("timestamp|base64(IV + ciphertext)|MAC").
+	outer, _ := base64.URLEncoding.DecodeString(value)
+	parts := bytes.SplitN(outer, []byte("|"), 3)
+	mid := len(parts[0]) + 1
+	for region, i := range map[string]int{"timestamp": 2, "IV": mid + 4, "ciphertext": mid + len(parts[1]) - 4, "MAC": len(outer) - 5} {
+		b := bytes.Clone(outer)
+		b[i] ^= 0x01
+		out[region] = base64.URLEncoding.EncodeToString(b)
+	}
+	flipText("base64 text", len(value)/3)
+	return out
+}
+
+func hostileCases(t *testing.T, opts Options) []hostileCase {
+	t.Helper()
+	m, clk := newTestManager(t, opts)
+	valid := issue(t, m, func(s *Session) { s.Set("role", "user") })["session"].Value
+
+	var cases []hostileCase
+	add := func(name, header, reason string) { cases = append(cases, hostileCase{name, header, reason}) }
+
+	for region, v := range flipRegions(valid) {
+		add("flipped bit in "+region, "session="+v, "")
+	}
+	for _, n := range []int{0, 1, 2, 4, 16, len(valid) / 2, len(valid) - 2, len(valid) - 1} {
+		add(fmt.Sprintf("truncated to %d", n), "session="+valid[:n], "")
+	}
+	for name, v := range map[string]string{
+		"extended":             valid + "AAAA",
+		"doubled":              valid + valid,
+		"whitespace":           " " + valid[:10] + " \t" + valid[10:],
+		"quoted garbage":       `"` + valid[:20] + `"`,
+		"inner quote":          valid[:10] + `"` + valid[11:],
+		"non-ASCII":            valid[:10] + "é€" + valid[12:],
+		"NUL byte":             valid[:10] + "\x00" + valid[11:],
+		"standard base64":      strings.NewReplacer("-", "+", "_", "/").Replace(valid),
+		"base64 padding":       valid + "==",
+		"invalid base64 chars": "!!!$$$***" + valid[9:],
+		"compact marker only":  "~",
+		"compact garbage":      "~" + strings.Repeat("A", 80),
+		"chunk header only":    "2|",
+	} {
+		add(name, "session="+v, "")
+	}
+
+	// Values that are genuine, but not for this manager or not any more.
+	named, _ := newTestManager(t, Options{Name: "other", Format: opts.Format, Keys: opts.Keys})
+	moved := issue(t, named, func(s *Session) { s.Set("role", "admin") })["other"].Value
+	add("valid value replayed under another name", "session="+moved, "")
+	otherFormat := FormatSignOnly
+	if opts.Format == FormatSignOnly {
+		otherFormat = FormatSecureCookie
+	}
+	crossed, _ := newTestManager(t, Options{Format: otherFormat, Keys: opts.Keys})
+	add("value of the other protection mode", "session="+issue(t, crossed, func(s *Session) { s.Set("role", "admin") })["session"].Value, "")
+	foreign, _ := newTestManager(t, Options{Format: opts.Format, Keys: [][]byte{testKey(66)}})
+	add("another application's keys", "session="+issue(t, foreign, func(s *Session) { s.Set("role", "admin") })["session"].Value, "")
+
+	future, futureClk := newTestManager(t, opts)
+	futureClk.t = clk.Now().Add(24 * time.Hour)
+	add("far-future created-at", "session="+issue(t, future, func(s *Session) { s.Set("role", "admin") })["session"].Value, "created in the future")
+	past, pastClk := newTestManager(t, opts)
+	pastClk.t = clk.Now().Add(-25 * time.Hour)
+	add("expired (absolute)", "session="+issue(t, past, func(s *Session) { s.Set("role", "admin") })["session"].Value, "absolute lifetime ended")
+	if opts.IdleTimeout > 0 {
+		idle, idleClk := newTestManager(t, opts)
+		idleClk.t = clk.Now().Add(-opts.IdleTimeout - time.Minute)
+		add("expired (idle)", "session="+issue(t, idle, func(s *Session) { s.Set("role", "admin") })["session"].Value, "idle since")
+	}
+	notOurs, err := m.ring.seal(m.format, "session", []byte(`{"role":"admin","user":1}`))
+	require.NoError(t, err)
+	add("valid JSON that is not our envelope", "session="+notOurs, "not a session envelope")
+
+	// Chunk attacks.
+	big := func() browser { return issue(t, m, func(s *Session) { s.Set("blob", randomText(3500)) }) }
+	a, b := big(), big()
+	require.Len(t, a, 2, "MaxChunks must be 2 for the chunk cases")
+	add("chunk count of 10^9", "session=1000000000|"+a["session"].Value[2:]+"; session.1="+a["session.1"].Value, "chunk count")
+	add("more chunk cookies than MaxChunks", a.header()+"; session.2=AAAA; session.3=AAAA", "unexpected chunk cookie")
+	add("duplicate chunk name", a.header()+"; session.1="+a["session.1"].Value, "sent twice")
+	add("duplicate head", "session="+valid+"; session="+valid, "sent twice")
+	add("chunks of two sessions", "session="+a["session"].Value+"; session.1="+b["session.1"].Value, "")
+	add("missing chunk", "session="+a["session"].Value, "missing")
+	add("chunk without the head", "session.1="+a["session.1"].Value, "without")
+	add("chunk index with leading zero", a.header()+"; session.01=x", "unexpected chunk cookie")
+
+	// Size attacks: bounded before any base64 or crypto runs.
+	add("1 MB session cookie", "session="+strings.Repeat("A", 1<<20), "more than the")
+	add("4 KB of pure garbage", "session="+randomText(4000), "")
+	var many strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&many, "c%d=v; ", i)
+	}
+	add("3,000 cookies and a forged session", many.String()+"session="+valid[:len(valid)-3]+"xyz", "")
+	add("1 MB Cookie header of other cookies and chunks", strings.Repeat("x=y; ", 200000)+"session.1=AAAA", "without")
+	return cases
+}
+
+// TestHostileInput sends every attack through the real middleware. The
+// handler must see a new, empty session, nothing of the forged content,
+// and the response must clear every session cookie the request carried.
+func TestHostileInput(t *testing.T) {
+	for _, opts := range []Options{
+		{MaxChunks: 2, IdleTimeout: time.Hour},
+		{MaxChunks: 2, Format: FormatCompact},
+		{MaxChunks: 2, Format: FormatSignOnly},
+	} {
+		opts.Keys = [][]byte{testKey(1)}
+		t.Run(opts.Format.String(), func(t *testing.T) {
+			m, _ := newTestManager(t, opts)
+			for _, tc := range hostileCases(t, opts) {
+				t.Run(tc.name, func(t *testing.T) {
+					var logs bytes.Buffer
+					m.logger = debugLogger(&logs)
+					resp := serve(m, tc.header, func(_ http.ResponseWriter, s *Session) {
+						assert.True(t, s.IsNew())
+						assert.Empty(t, s.Keys())
+						_, ok := Value[string](s, "role")
+						assert.False(t, ok)
+					})
+					assert.Equal(t, http.StatusOK, resp.StatusCode)
+					assert.Empty(t, written(resp))
+					want := sessionNames(tc.header)
+					assert.ElementsMatch(t, want, deleted(resp), "every session cookie sent is cleared")
+					if len(want) > 0 {
+						assert.Contains(t, logs.String(), "starting a new session")
+					}
+					assert.Contains(t, logs.String(), tc.reason)
+					assert.Less(t, logs.Len(), 2000, "the log never echoes the cookie")
+				})
+			}
+		})
+	}
+}
+
+func TestNotBefore(t *testing.T) {
+	m, clk := newTestManager(t, Options{})
+	old := issue(t, m, func(s *Session) { s.Set("user", 1) })
+	clk.Add(time.Hour)
+	renewed := issue(t, m, func(s *Session) { s.Set("user", 2) })
+
+	killed, kclk := newTestManager(t, Options{NotBefore: clk.Now().Add(-time.Minute)})
+	kclk.t = clk.Now()
+	_, err := killed.Inspect(old.header())
+	assert.ErrorIs(t, err, ErrRevoked)
+	resp := old.visit(killed, func(_ http.ResponseWriter, s *Session) { assert.True(t, s.IsNew()) })
+	assert.Equal(t, []string{"session"}, deleted(resp))
+	renewed.visit(killed, func(_ http.ResponseWriter, s *Session) {
+		assert.False(t, s.IsNew(), "sessions created after NotBefore stay")
+	})
+}
+
+// denyList is the in-memory revocation list of the README's example.
+type denyList struct {
+	mu  sync.Mutex
+	ids map[string]time.Time // revoked ID -> when its session expires anyway
+}
+
+func (d *denyList) revoke(id string, expires time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.ids[id] = expires
+}
+
+func (d *denyList) revoked(_ context.Context, id string, _ time.Time) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.ids[id]
+	return ok
+}
+
+func TestRevokedHook(t *testing.T) {
+	deny := &denyList{ids: map[string]time.Time{}}
+	m, _ := newTestManager(t, Options{Revoked: deny.revoked})
+	var id string
+	victim := issue(t, m, func(s *Session) { s.Set("user", 1); id = s.ID() })
+	stolen := browser{"session": victim["session"]}
+	other := issue(t, m, func(s *Session) { s.Set("user", 2) })
+
+	// Logout: destroy this browser's cookie and deny the ID, so a copy
+	// taken earlier stops working too.
+	victim.visit(m, func(_ http.ResponseWriter, s *Session) {
+		deny.revoke(s.ID(), s.ExpiresAt())
+		s.Destroy()
+	})
+	assert.Empty(t, victim)
+	stolen.visit(m, func(_ http.ResponseWriter, s *Session) {
+		assert.True(t, s.IsNew(), "the copied cookie of a revoked session is refused")
+		assert.NotEqual(t, id, s.ID())
+	})
+	other.visit(m, func(_ http.ResponseWriter, s *Session) { assert.False(t, s.IsNew()) })
+
+	// The hook gets the request's context.
+	type ctxKey struct{}
+	var got any
+	hooked, _ := newTestManager(t, Options{Revoked: func(ctx context.Context, _ string, _ time.Time) bool {
+		got = ctx.Value(ctxKey{})
+		return false
+	}})
+	req, _ := http.NewRequestWithContext(context.WithValue(context.Background(), ctxKey{}, "request"), http.MethodGet, "/", nil)
+	req.Header.Set("Cookie", issue(t, hooked, func(s *Session) { s.Set("a", 1) }).header())
+	assert.False(t, hooked.Load(req).IsNew())
+	assert.Equal(t, "request", got)
+}
+
+// fuzzSeeds adds Cookie headers of valid sessions in each format, one and
+// several cookies long, and returns the IDs they carry. The IDs are fixed
+// because the fuzzer's workers each run this setup again.
+func fuzzSeeds(f *testing.F, managers []*Manager) map[string]bool {
+	ids := map[string]bool{}
+	for _, m := range managers {
+		for _, size := range []int{10, 3000} {
+			now := m.now()
+			id := fmt.Sprintf("seed-%v-%d", m.format, size)
+			ids[id] = true
+			raw, _ := json.Marshal(strings.Repeat("x", size))
+			e := envelope{ID: id, Created: now.Unix(), Expires: now.Add(time.Hour).Unix(), Values: []field{{"v", raw}}}
+			values, maxAge, err := m.encode(&e, now)
+			require.NoError(f, err)
+			require.Positive(f, maxAge)
+			var parts []string
+			for i, v := range values {
+				parts = append(parts, m.chunks.names[i]+"="+v)
+			}
+			f.Add(strings.Join(parts, "; "))
+		}
+	}
+	f.Add("session=; session.1=x")
+	f.Add("session=3|abc; session.1=def; session.2=ghi")
+	return ids
+}
+
+// FuzzDecode: no input panics, and anything that decodes carries an ID
+// that our keys issued.
+func FuzzDecode(f *testing.F) {
+	var managers []*Manager
+	for _, format := range []Format{FormatSecureCookie, FormatCompact, FormatSignOnly} {
+		m, err := New(Options{Keys: [][]byte{testKey(1)}, Format: format, MaxChunks: 3})
+		require.NoError(f, err)
+		managers = append(managers, m)
+	}
+	ids := fuzzSeeds(f, managers)
+	f.Fuzz(func(t *testing.T, header string) {
+		for _, m := range managers {
+			d, err := m.decode(context.Background(), []string{header}, m.now())
+			if err == nil && d.chunks > 0 && !ids[d.env.ID] {
+				t.Fatalf("decoded a session we never issued: %q", d.env.ID)
+			}
+			// The middleware path must not panic either.
+			s := m.LoadHeader(header)
+			s.IsNew()
+			_, _ = m.SaveHeader(s)
+		}
+	})
+}
+
+// FuzzJoin: the chunk joiner never panics, never joins more than MaxChunks
+// cookies and never returns more than they can hold.
+func FuzzJoin(f *testing.F) {
+	c := newChunker("session", 3, 200, 40)
+	f.Add("session=2|abc; session.1=def")
+	f.Add("session=3|a; session.1=b; session.2=c; session.3=d")
+	f.Add("session=99|x; session.01=y; session.1=z; session.1=w")
+	f.Add(`session="quoted"; session.2=`)
+	f.Fuzz(func(t *testing.T, header string) {
+		r := c.scan([]string{header})
+		value, n, err := c.join(&r)
+		if err != nil {
+			return
+		}
+		if n < 0 || n > len(c.names) || len(value) > len(c.names)*c.budget {
+			t.Fatalf("joined %d cookies, %d bytes", n, len(value))
+		}
+	})
+}
+
+// FuzzParseEnvelope: the envelope parser never panics, and what it accepts
+// it writes back in a form it reads the same way.
+func FuzzParseEnvelope(f *testing.F) {
+	f.Add([]byte(`{"i":"abc","c":1,"e":2,"v":{"k":[1,{"x":"}"}]},"f":["a"]}`))
+	f.Add([]byte(`{"i":"a\"b","c":1,"e":2,"s":3,"p":true,"v":{}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := parseEnvelope(data)
+		if err != nil {
+			return
+		}
+		again, err := parseEnvelope(e.appendJSON(nil))
+		if err != nil {
+			t.Fatalf("re-encoded envelope does not parse: %v", err)
+		}
+		if again.ID != e.ID || len(again.Values) != len(e.Values) {
+			t.Fatalf("round trip changed the envelope")
+		}
+	})
+}
