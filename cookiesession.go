@@ -434,7 +434,7 @@ func (m *Manager) SaveHeader(s *Session) ([]string, error) {
 	if s.m != m {
 		return nil, errors.New("cookiesession: session belongs to another Manager")
 	}
-	return s.commit(m.now())
+	return s.commit()
 }
 
 func (m *Manager) save(h http.Header, s *Session) error {
@@ -489,9 +489,10 @@ func (m *Manager) FromContext(ctx context.Context) *Session {
 // later writes are discarded with the error.
 func (m *Manager) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := m.Load(r)
-		sw := &writer{ResponseWriter: w, m: m, s: s, r: r}
-		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), m.contextKey, s)))
+		// The session lives inside the writer: one allocation for both.
+		sw := &writer{ResponseWriter: w, r: r}
+		sw.s.m, sw.s.ctx, sw.s.lines = m, r.Context(), r.Header["Cookie"]
+		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), m.contextKey, &sw.s)))
 		_ = sw.commit()
 	})
 }
@@ -500,8 +501,7 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 // is written.
 type writer struct {
 	http.ResponseWriter
-	m    *Manager
-	s    *Session
+	s    Session
 	r    *http.Request
 	done bool
 	err  error
@@ -512,10 +512,11 @@ func (w *writer) commit() error {
 		return w.err
 	}
 	w.done = true
-	if w.err = w.m.save(w.Header(), w.s); w.err != nil {
-		onError := w.m.onError
+	m := w.s.m
+	if w.err = m.save(w.Header(), &w.s); w.err != nil {
+		onError := m.onError
 		if onError == nil {
-			onError = w.m.serverError
+			onError = m.serverError
 		}
 		onError(w.ResponseWriter, w.r, w.err)
 	}

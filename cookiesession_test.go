@@ -47,6 +47,19 @@ func TestWritesOnlyWhenNeeded(t *testing.T) {
 	}
 }
 
+func TestUntouchedRequestsDecodeNothing(t *testing.T) {
+	var logs bytes.Buffer
+	m, _ := newTestManager(t, Options{Logger: debugLogger(&logs)})
+	// A cookie that would be rejected (and cleared) if it were decoded.
+	resp := serve(m, "session=garbage", noop)
+	assert.Empty(t, resp.Header.Values("Set-Cookie"))
+	assert.Empty(t, logs.String(), "the cookie was never looked at")
+
+	resp = serve(m, "session=garbage", touch)
+	assert.Equal(t, []string{"session"}, deleted(resp))
+	assert.Contains(t, logs.String(), "starting a new session")
+}
+
 func TestVaryOnlyWhenAccessed(t *testing.T) {
 	m, _ := newTestManager(t, Options{})
 	assert.Empty(t, serve(m, "", noop).Header.Values("Vary"))

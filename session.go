@@ -306,7 +306,7 @@ func (s *Session) markSent() {
 
 // commit returns the Set-Cookie lines that bring the browser's cookies in
 // line with s, and marks s saved.
-func (s *Session) commit(now time.Time) ([]string, error) {
+func (s *Session) commit() ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.loaded {
@@ -321,7 +321,7 @@ func (s *Session) commit(now time.Time) ([]string, error) {
 	populated := len(s.env.Values) > 0 || len(s.env.Flashes) > 0
 	if (s.changed || s.reissue || s.touched) && (populated || !s.isNew) {
 		s.id()
-		values, maxAge, err := m.encode(&s.env, now)
+		values, maxAge, err := m.encode(&s.env, m.now())
 		if err != nil {
 			return nil, err
 		}
