@@ -47,10 +47,15 @@ func (e *SizeError) Is(target error) bool { return target == ErrTooLarge }
 // ("NAME.i"). The reader thus knows exactly which cookies belong together;
 // the MAC covers the joined value, so a missing, swapped or stale chunk
 // fails verification.
+//
+// FormatExpress is the exception: its sealed string is "VALUE.SIG", stored
+// as NAME=VALUE and NAME.sig=SIG the way Express's cookies library does,
+// and never chunked, since Express could not join chunks.
 type chunker struct {
 	names   []string // names[0] is the cookie name, names[i] "NAME.i"
 	budget  int      // Options.MaxCookieSize
 	attrLen int      // bytes of the attributes but Max-Age, from "; Path=/" on
+	express bool     // names are NAME and NAME.sig
 }
 
 func newChunker(name string, maxChunks, budget, attrLen int) chunker {
@@ -60,6 +65,10 @@ func newChunker(name string, maxChunks, budget, attrLen int) chunker {
 		names[i] = name + "." + strconv.Itoa(i)
 	}
 	return chunker{names: names, budget: budget, attrLen: attrLen}
+}
+
+func newExpressChunker(name string, budget, attrLen int) chunker {
+	return chunker{names: []string{name, name + ".sig"}, budget: budget, attrLen: attrLen, express: true}
 }
 
 // room returns how many value bytes cookie i can hold when its Max-Age
@@ -82,6 +91,13 @@ func (c *chunker) capacity(n, extra int) int {
 
 // split returns the cookie values for value, or a *SizeError.
 func (c *chunker) split(value string, extra int) ([]string, error) {
+	if c.express {
+		dot := strings.LastIndexByte(value, '.')
+		if room := c.room(0, extra); dot > room {
+			return nil, &SizeError{Size: dot, Max: room, Budget: c.budget, MaxChunks: 1}
+		}
+		return []string{value[:dot], value[dot+1:]}, nil
+	}
 	n := 1
 	for n <= len(c.names) && c.capacity(n, extra) < len(value) {
 		n++
@@ -173,8 +189,11 @@ func (r *received) fail(err error) {
 // leading zero) that this configuration never writes.
 func (c *chunker) index(name string) (int, bool) {
 	base := c.names[0]
-	if name == base {
+	switch {
+	case name == base:
 		return 0, true
+	case c.express:
+		return 1, name == c.names[1]
 	}
 	if len(name) < len(base)+2 || name[len(base)] != '.' || name[:len(base)] != base {
 		return 0, false
@@ -208,6 +227,12 @@ func (c *chunker) join(r *received) (string, int, error) {
 		return "", 0, nil
 	}
 	head := r.parts[0]
+	if c.express {
+		if r.present&2 == 0 {
+			return "", 0, fmt.Errorf("%w: no %q cookie", ErrInvalid, c.names[1])
+		}
+		return head + "." + r.parts[1], 2, nil
+	}
 	bar := strings.IndexByte(head, '|')
 	if bar < 0 {
 		return head, 1, nil

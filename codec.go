@@ -52,6 +52,8 @@ func (f Format) String() string {
 		return "sign-only"
 	case FormatCompact:
 		return "compact"
+	case FormatExpress:
+		return "express"
 	}
 	return fmt.Sprintf("Format(%d)", int(f))
 }
@@ -117,6 +119,8 @@ const (
 // newest key.
 func (r keyRing) seal(f Format, name string, plain []byte) (string, error) {
 	switch f {
+	case FormatExpress:
+		return r.sealExpress(name, plain), nil
 	case FormatCompact:
 		return r[0].sealCompact(name, plain), nil
 	case FormatSignOnly:
@@ -157,6 +161,9 @@ func compactAAD(raw []byte, name string) []byte {
 // never verifies as another.
 func (r keyRing) open(f Format, name, value string) (plain []byte, keyIndex int, format Format, err error) {
 	switch {
+	case f == FormatExpress:
+		plain, keyIndex, err = r.openExpress(name, value)
+		return plain, keyIndex, FormatExpress, err
 	case f == FormatSignOnly:
 		keyIndex, err = openSecureCookie(r, name, value, &plain, func(k *key) *securecookie.SecureCookie { return k.signOnly })
 		return plain, keyIndex, FormatSignOnly, err

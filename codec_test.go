@@ -85,7 +85,7 @@ func TestCompactKeyHintCollision(t *testing.T) {
 	var first, second []byte
 	for n := 0; second == nil; n++ {
 		k := testKey(n)
-		ring, err := newKeyRing([][]byte{k})
+		ring, err := newKeyRing([][]byte{k}, MinKeyLength)
 		require.NoError(t, err)
 		if prev, ok := seen[ring[0].hint]; ok {
 			first, second = prev, k

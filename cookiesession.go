@@ -90,7 +90,7 @@ type Options struct {
 	Transient bool
 
 	// Format selects how the session is sealed: FormatSecureCookie (the
-	// default), FormatCompact or FormatSignOnly. Managers of the two
+	// default), FormatCompact, FormatSignOnly or FormatExpress. Managers of the two
 	// encrypted formats read each other's cookies and re-issue them in
 	// their own format.
 	Format Format
@@ -171,7 +171,11 @@ type contextKey struct{ m *Manager }
 // configuration error, weak keys included, is reported here rather than on
 // the first request.
 func New(opts Options) (*Manager, error) {
-	ring, err := newKeyRing(opts.Keys)
+	minKey := MinKeyLength
+	if opts.Format == FormatExpress {
+		minKey = 0 // the Express application's keys, whatever they are
+	}
+	ring, err := newKeyRing(opts.Keys, minKey)
 	if err != nil {
 		return nil, err
 	}
@@ -213,6 +217,14 @@ func New(opts Options) (*Manager, error) {
 	m.attrsBefore, m.attrsAfter = line[len(m.name)+len("="):at], line[at+len("; Max-Age=1"):]
 	budget := cmp.Or(opts.MaxCookieSize, DefaultMaxCookieSize)
 	m.chunks = newChunker(m.name, cmp.Or(opts.MaxChunks, 1), budget, len(m.attrsBefore)+len(m.attrsAfter))
+	if m.format == FormatExpress {
+		m.chunks = newExpressChunker(m.name, budget, len(m.attrsBefore)+len(m.attrsAfter))
+		for i, k := range opts.Keys {
+			if len(k) < MinKeyLength {
+				m.log().Warn("cookiesession: FormatExpress key is short; anyone who guesses it can forge sessions", "key", i, "bytes", len(k))
+			}
+		}
+	}
 	if m.chunks.room(len(m.chunks.names)-1, len("; Max-Age=")+len("34560000")) < 64 {
 		return nil, fmt.Errorf("cookiesession: MaxCookieSize %d leaves no room for a value", budget)
 	}
@@ -245,8 +257,10 @@ func validate(opts Options, c *http.Cookie, maxAge time.Duration) error {
 		return fmt.Errorf("cookiesession: MaxChunks %d outside 1..%d", opts.MaxChunks, maxChunksLimit)
 	case opts.MaxCookieSize < 0:
 		return fmt.Errorf("cookiesession: negative MaxCookieSize %d", opts.MaxCookieSize)
-	case opts.Format < FormatSecureCookie || opts.Format > FormatCompact:
+	case opts.Format < FormatSecureCookie || opts.Format > FormatExpress:
 		return fmt.Errorf("cookiesession: unknown %v", opts.Format)
+	case opts.Format == FormatExpress && (opts.IdleTimeout != 0 || !opts.NotBefore.IsZero() || opts.Revoked != nil || opts.Compress || opts.MaxChunks > 1):
+		return errors.New("cookiesession: FormatExpress cookies carry no ID or times and cannot be chunked or compressed: IdleTimeout, NotBefore, Revoked, Compress and MaxChunks are not available")
 	}
 	return nil
 }
@@ -282,15 +296,24 @@ func (m *Manager) decode(ctx context.Context, lines []string, now time.Time) (de
 	if err != nil {
 		return d, err
 	}
-	if plain, err = decompress(plain); err != nil {
-		return d, err
-	}
-	env, err := parseEnvelope(plain)
-	if err != nil {
-		return d, err
-	}
-	if err := env.check(now, m.idle); err != nil {
-		return d, err
+	var env envelope
+	if format == FormatExpress {
+		// Express keeps no times in the cookie: the session lives as long
+		// as the browser keeps it, and each write extends it by MaxAge.
+		if env, err = parseExpress(plain); err != nil {
+			return d, err
+		}
+		env.Created, env.Expires = now.Unix(), now.Add(m.maxAge).Unix()
+	} else {
+		if plain, err = decompress(plain); err != nil {
+			return d, err
+		}
+		if env, err = parseEnvelope(plain); err != nil {
+			return d, err
+		}
+		if err := env.check(now, m.idle); err != nil {
+			return d, err
+		}
 	}
 	if env.Created < m.notBefore {
 		return d, fmt.Errorf("%w: created before NotBefore", ErrRevoked)
@@ -357,7 +380,12 @@ func (m *Manager) encode(e *envelope, now time.Time) (values []string, maxAge in
 	if m.idle > 0 {
 		e.Seen = now.Unix()
 	}
-	plain := e.appendJSON(make([]byte, 0, 512))
+	var plain []byte
+	if m.format == FormatExpress {
+		plain = e.appendExpressJSON(make([]byte, 0, 512))
+	} else {
+		plain = e.appendJSON(make([]byte, 0, 512))
+	}
 	if m.compress {
 		plain = compress(plain)
 	}

@@ -183,10 +183,7 @@ func parseEnvelope(data []byte) (envelope, error) {
 		return err
 	})
 	if err == nil {
-		p.space()
-		if p.pos != len(p.data) {
-			err = p.fail("trailing data")
-		}
+		err = p.end()
 	}
 	if err != nil {
 		return envelope{}, fmt.Errorf("%w: payload is not a session envelope: %v", ErrInvalid, err)
@@ -204,6 +201,15 @@ type parser struct {
 
 func (p *parser) fail(what string) error {
 	return fmt.Errorf("%s at offset %d", what, p.pos)
+}
+
+// end checks that only white space is left.
+func (p *parser) end() error {
+	p.space()
+	if p.pos != len(p.data) {
+		return p.fail("trailing data")
+	}
+	return nil
 }
 
 func (p *parser) space() {

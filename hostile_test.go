@@ -102,6 +102,9 @@ func hostileCases(t *testing.T, opts Options) []hostileCase {
 		"compact garbage":      "~" + strings.Repeat("A", 80),
 		"chunk header only":    "2|",
 	} {
+		if v == valid {
+			continue // e.g. no '-' or '_' to swap for the standard alphabet
+		}
 		add(name, "session="+v, "")
 	}
 

@@ -46,6 +46,7 @@ type key struct {
 	signOnly *securecookie.SecureCookie // FormatSignOnly
 	compact  cipher.AEAD                // FormatCompact
 	hint     byte                       // FormatCompact: names the key in the value
+	raw      []byte                     // FormatExpress: Keygrip signs with the secret itself
 }
 
 // keyRing holds the keys newest first: index 0 encodes, every index
@@ -53,14 +54,17 @@ type key struct {
 // whether the value must be re-issued.
 type keyRing []key
 
-func newKeyRing(secrets [][]byte) (keyRing, error) {
+// newKeyRing derives the keys. minLength is MinKeyLength, but for
+// FormatExpress, whose existing keys are whatever the Express application
+// was given.
+func newKeyRing(secrets [][]byte, minLength int) (keyRing, error) {
 	if len(secrets) == 0 {
 		return nil, fmt.Errorf("%w: no keys given", ErrWeakKey)
 	}
 	ring := make(keyRing, len(secrets))
 	for i, secret := range secrets {
-		if len(secret) < MinKeyLength {
-			return nil, fmt.Errorf("%w: key %d is %d bytes, need at least %d", ErrWeakKey, i, len(secret), MinKeyLength)
+		if len(secret) < max(minLength, 1) {
+			return nil, fmt.Errorf("%w: key %d is %d bytes, need at least %d", ErrWeakKey, i, len(secret), minLength)
 		}
 		// XChaCha20-Poly1305 comes from x/crypto because the standard
 		// library has no AEAD with a nonce long enough to pick at random
@@ -75,6 +79,7 @@ func newKeyRing(secrets [][]byte) (keyRing, error) {
 			signOnly: newSecureCookie(derive(secret, labelSignHash), nil),
 			compact:  aead,
 			hint:     derive(secret, labelKeyHint)[0],
+			raw:      secret,
 		}
 	}
 	return ring, nil

@@ -88,7 +88,8 @@ func (s *Session) lock() {
 
 // ID returns the session's identifier: 22 random characters, kept for the
 // life of the session and replaced by Renew. Use it to recognise a session
-// in logs or a revocation list; it is not a secret.
+// in logs or a revocation list; it is not a secret. FormatExpress sessions
+// have none: ID returns "".
 func (s *Session) ID() string {
 	s.lock()
 	defer s.mu.Unlock()
@@ -98,7 +99,7 @@ func (s *Session) ID() string {
 // id assigns the identifier on first need, so that requests which only
 // read a new session pay nothing for it.
 func (s *Session) id() string {
-	if s.env.ID == "" {
+	if s.env.ID == "" && s.m.format != FormatExpress {
 		s.env.ID = base64.RawURLEncoding.EncodeToString(randomBytes(16))
 	}
 	return s.env.ID

@@ -21,7 +21,7 @@ func demo(ctx context.Context, args []string, e env) error {
 		"cookiesession demo -max-chunks 3   # then open http://127.0.0.1:8080", e)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen `address`")
 	maxChunks := fs.Int("max-chunks", 1, "cookies one session may span (Options.MaxChunks)")
-	format := fs.String("format", "securecookie", "session `format`: securecookie, compact or sign-only")
+	format := fs.String("format", "securecookie", "session `format`: securecookie, compact, sign-only or express")
 	insecure := fs.Bool("insecure", false, "drop the Secure attribute, to test from hosts other than localhost over plain HTTP")
 	if err := fs.parse(args); err != nil {
 		return err
@@ -71,12 +71,12 @@ func isLoopback(host string) bool {
 }
 
 func parseFormat(s string) (cookiesession.Format, error) {
-	for _, f := range []cookiesession.Format{cookiesession.FormatSecureCookie, cookiesession.FormatCompact, cookiesession.FormatSignOnly} {
+	for _, f := range []cookiesession.Format{cookiesession.FormatSecureCookie, cookiesession.FormatCompact, cookiesession.FormatSignOnly, cookiesession.FormatExpress} {
 		if s == f.String() {
 			return f, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown format %q (want securecookie, compact or sign-only)", s)
+	return 0, fmt.Errorf("unknown format %q (want securecookie, compact, sign-only or express)", s)
 }
 
 // demoApp is the demo site: a visit counter, a note of any size, log in and

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"strings"
 	"time"
 
@@ -90,23 +91,37 @@ func hasCookiePrefix(s string) bool {
 	return len(s) >= len("cookie:") && strings.EqualFold(s[:len("cookie:")], "cookie:")
 }
 
-// open verifies the session in a Cookie header with every format: an
-// encrypting manager reads both encrypted formats, a sign-only one the
-// signed format.
+// open verifies the session in a Cookie header in every format: an
+// encrypting manager reads both encrypted formats, the others their own.
+// When none verifies it, the most telling reason is returned: expired or
+// revoked, then no cookie at all, then a weak key, then not verified.
 func open(keys [][]byte, name, header string) (*cookiesession.Inspection, error) {
-	var first error
-	for _, f := range []cookiesession.Format{cookiesession.FormatSecureCookie, cookiesession.FormatSignOnly} {
-		m, err := cookiesession.New(cookiesession.Options{Keys: keys, Name: name, Format: f, MaxChunks: maxChunks})
-		if err != nil {
-			return nil, err
-		}
-		in, err := m.Inspect(header)
+	var reasons []error
+	for _, f := range []cookiesession.Format{cookiesession.FormatSecureCookie, cookiesession.FormatSignOnly, cookiesession.FormatExpress} {
+		m, err := cookiesession.New(cookiesession.Options{Keys: keys, Name: name, Format: f, MaxChunks: maxChunks(f)})
 		if err == nil {
-			return in, nil
+			var in *cookiesession.Inspection
+			if in, err = m.Inspect(header); err == nil {
+				return in, nil
+			}
 		}
-		if first == nil || !errors.Is(err, cookiesession.ErrInvalid) {
-			first = err // the most telling reason: expired beats unverified
+		reasons = append(reasons, err)
+	}
+	for _, target := range []error{cookiesession.ErrExpired, cookiesession.ErrRevoked, http.ErrNoCookie, cookiesession.ErrWeakKey} {
+		for _, err := range reasons {
+			if errors.Is(err, target) {
+				return nil, err
+			}
 		}
 	}
-	return nil, first
+	return nil, reasons[0]
+}
+
+// maxChunks is the most cookies a session of format f may span: inspect
+// reads any session, however it was configured.
+func maxChunks(f cookiesession.Format) int {
+	if f == cookiesession.FormatExpress {
+		return 1
+	}
+	return 16 // the limit of Options.MaxChunks
 }

@@ -26,10 +26,6 @@ import (
 
 const keysEnv = "COOKIESESSION_KEYS"
 
-// maxChunks is the most cookies a session may span (the limit of
-// Options.MaxChunks): inspect reads any session, however configured.
-const maxChunks = 16
-
 const usage = `usage: cookiesession <command> [flags]
 
 commands:

@@ -113,6 +113,14 @@ func TestInspect(t *testing.T) {
 		assert.Equal(t, 2, got.Chunks)
 	})
 
+	t.Run("express", func(t *testing.T) {
+		header := sessionCookie(t, cookiesession.Options{Keys: [][]byte{[]byte("a")}, Format: cookiesession.FormatExpress}, map[string]any{"message": "hi"})
+		code, out, errOut := runCmd(t, "a", "", "inspect", "-header", header)
+		require.Equal(t, 0, code, errOut)
+		assert.Contains(t, out, `"format": "express"`)
+		assert.Contains(t, out, `"message": "hi"`)
+	})
+
 	t.Run("sign-only", func(t *testing.T) {
 		header := sessionCookie(t, cookiesession.Options{Keys: [][]byte{[]byte(keyNew)}, Format: cookiesession.FormatSignOnly}, map[string]any{"theme": "dark"})
 		code, out, errOut := runCmd(t, keyNew, "", "inspect", "-header", header)

@@ -1,0 +1,125 @@
+package cookiesession
+
+import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// FormatExpress reads and writes the cookies of the npm package
+// cookie-session (v2, with its default Keygrip signer), so that an Express
+// application and a Go service share sessions while routes move from one
+// to the other:
+//
+//	NAME     = base64(JSON of the session)
+//	NAME.sig = base64url(HMAC-SHA1(key, "NAME=" + value)), unpadded
+//
+// It is signed, not encrypted: the client can read the session. Keys are
+// the Express application's key strings, used as they are, so the 32-byte
+// minimum does not apply; New logs a warning for shorter ones. The cookies
+// carry no ID and no times: expiry is only the cookie's Max-Age, as in
+// Express, and IdleTimeout, NotBefore, Revoked, Compress and chunking are
+// refused. Flash messages are kept where connect-flash keeps them, under
+// "flash" as {"info": [...]}.
+const FormatExpress Format = FormatCompact + 1
+
+// keygrip signs data as Keygrip does: HMAC-SHA1, base64url without padding.
+func keygrip(key []byte, data string) string {
+	mac := hmac.New(sha1.New, key)
+	mac.Write([]byte(data))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// sealExpress returns "VALUE.SIG" for the chunker to store in NAME and
+// NAME.sig.
+func (r keyRing) sealExpress(name string, plain []byte) string {
+	value := base64.StdEncoding.EncodeToString(plain)
+	return value + "." + keygrip(r[0].raw, name+"="+value)
+}
+
+// openExpress verifies "VALUE.SIG" with every key, in constant time as
+// Keygrip does.
+func (r keyRing) openExpress(name, joined string) ([]byte, int, error) {
+	dot := strings.LastIndexByte(joined, '.')
+	if dot < 0 {
+		return nil, 0, ErrInvalid
+	}
+	value, sig := joined[:dot], []byte(joined[dot+1:])
+	for i := range r {
+		if hmac.Equal([]byte(keygrip(r[i].raw, name+"="+value)), sig) {
+			plain, err := base64.StdEncoding.DecodeString(value)
+			if err != nil {
+				return nil, 0, fmt.Errorf("%w: value is not base64", ErrInvalid)
+			}
+			return plain, i, nil
+		}
+	}
+	return nil, 0, ErrInvalid
+}
+
+// flashKey is where connect-flash keeps messages in an Express session.
+const flashKey = "flash"
+
+// appendExpressJSON writes the session as cookie-session stores it: the
+// values as the top-level object, in the order they were set.
+func (e *envelope) appendExpressJSON(b []byte) []byte {
+	b = append(b, '{')
+	for i, f := range e.Values {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, f.key)
+		b = append(b, ':')
+		b = append(b, f.raw...)
+	}
+	if len(e.Flashes) > 0 {
+		if len(e.Values) > 0 {
+			b = append(b, ',')
+		}
+		flash, _ := json.Marshal(map[string][]string{"info": e.Flashes}) // strings always marshal
+		b = appendString(b, flashKey)
+		b = append(b, ':')
+		b = append(b, flash...)
+	}
+	return append(b, '}')
+}
+
+// parseExpress reads a cookie-session JSON object into an envelope's values
+// and flashes; the caller sets the times.
+func parseExpress(data []byte) (envelope, error) {
+	var e envelope
+	p := parser{data: data}
+	err := p.object(func(key []byte) error {
+		k, err := unquote(key)
+		if err != nil {
+			return err
+		}
+		raw, err := p.value()
+		if err != nil {
+			return err
+		}
+		if k == flashKey {
+			var byType map[string][]string
+			if json.Unmarshal(raw, &byType) == nil {
+				for _, kind := range slices.Sorted(maps.Keys(byType)) {
+					e.Flashes = append(e.Flashes, byType[kind]...)
+				}
+				return nil
+			}
+		}
+		e.Values = append(e.Values, field{k, raw})
+		return nil
+	})
+	if err == nil {
+		err = p.end()
+	}
+	if err != nil {
+		return envelope{}, fmt.Errorf("%w: not a cookie-session object: %v", ErrInvalid, err)
+	}
+	return e, nil
+}
