@@ -19,6 +19,8 @@ import (
 	"github.com/gomodule/redigo/redis"
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // typicalValues is a session of ten values, about 275 bytes of JSON: what a
@@ -293,4 +295,88 @@ func BenchmarkCycle(b *testing.B) {
 		c.handler = m.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 		runCycle(b, c)
 	})
+}
+
+// capacity returns the largest JSON of the session's values that one
+// 4096-byte cookie holds, with values built by fill(n).
+func capacity(t *testing.T, opts Options, fill func(n int) string) int {
+	t.Helper()
+	m, _ := newTestManager(t, opts)
+	fits := func(n int) bool {
+		s := m.LoadHeader()
+		s.Set("d", fill(n))
+		_, err := m.SaveHeader(s)
+		return err == nil
+	}
+	lo, hi := 0, 64*1024 // fits(lo), !fits(hi)
+	require.True(t, fits(lo))
+	require.False(t, fits(hi))
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if fits(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	values, err := json.Marshal(map[string]string{"d": fill(lo)})
+	require.NoError(t, err)
+	return len(values)
+}
+
+// cookieBytes returns the Set-Cookie line for a session of about 300 bytes
+// of JSON values.
+func cookieBytes(t *testing.T, opts Options) (jsonBytes, lineBytes int) {
+	t.Helper()
+	m, _ := newTestManager(t, opts)
+	s := m.LoadHeader()
+	values := typicalValues()
+	for k, v := range values {
+		s.Set(k, v)
+	}
+	lines, err := m.SaveHeader(s)
+	require.NoError(t, err)
+	require.Len(t, lines, 1)
+	j, _ := json.Marshal(values)
+	return len(j), len(lines[0])
+}
+
+// TestCapacityTable measures what one 4096-byte cookie holds in each
+// format; `go test -run CapacityTable -v` prints the README's table.
+func TestCapacityTable(t *testing.T) {
+	// Random text does not compress; a list of similar records does.
+	noise := randomText(64 * 1024)
+	incompressible := func(n int) string { return noise[:n] }
+	// Typical: a list of cart items, similar in shape, different in data.
+	words := []string{"atlas", "novel", "guide", "poems", "letters", "essays", "history", "manual", "stories", "diary"}
+	typicalJSON := func(n int) string {
+		var b strings.Builder
+		for i := 0; b.Len() < n; i++ {
+			h := uint32(i) * 2654435761
+			fmt.Fprintf(&b, `{"line":"%s","sku":"BK-%05d","title":"The %s of %s","qty":%d,"price":"%d.%02d"},`,
+				noise[i*10:i*10+10], h%100000, words[h%10], words[(h/10)%10], 1+h%3, 5+h%40, h%100)
+		}
+		return b.String()[:n]
+	}
+	rows := []struct {
+		name string
+		opts Options
+	}{
+		{"securecookie (default)", Options{}},
+		{"sign-only", Options{Format: FormatSignOnly}},
+		{"compact", Options{Format: FormatCompact}},
+		{"compact + Compress", Options{Format: FormatCompact, Compress: true}},
+	}
+	got := map[string]int{}
+	t.Log("| format | random text (JSON bytes) in one cookie | typical JSON in one cookie | Set-Cookie bytes for the typical session |")
+	t.Log("| --- | ---: | ---: | ---: |")
+	for _, row := range rows {
+		inc := capacity(t, row.opts, incompressible)
+		typ := capacity(t, row.opts, typicalJSON)
+		j, line := cookieBytes(t, row.opts)
+		got[row.name] = inc
+		t.Logf("| %s | %d | %d | %d (for %d bytes of JSON) |", row.name, inc, typ, line, j)
+	}
+	assert.GreaterOrEqual(t, got["compact"], 2900, "target: compact holds at least 2,900 bytes of incompressible JSON")
+	assert.Greater(t, got["compact"], got["securecookie (default)"]*4/3-50, "compact holds about a third more")
 }

@@ -99,14 +99,7 @@ func (e *envelope) appendJSON(b []byte) []byte {
 	}
 	if len(e.Values) > 0 {
 		b = append(b, `,"v":{`...)
-		for i, f := range e.Values {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, f.key)
-			b = append(b, ':')
-			b = append(b, f.raw...)
-		}
+		b = appendFields(b, e.Values)
 		b = append(b, '}')
 	}
 	if len(e.Flashes) > 0 {
@@ -120,6 +113,19 @@ func (e *envelope) appendJSON(b []byte) []byte {
 		b = append(b, ']')
 	}
 	return append(b, '}')
+}
+
+// appendFields appends "key":value pairs, comma-separated.
+func appendFields(b []byte, fields []field) []byte {
+	for i, f := range fields {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, f.key)
+		b = append(b, ':')
+		b = append(b, f.raw...)
+	}
+	return b
 }
 
 // appendString appends s as a JSON string. Plain printable ASCII, which is
@@ -163,14 +169,9 @@ func parseEnvelope(data []byte) (envelope, error) {
 			return nil
 		case "v":
 			e.Values = make([]field, 0, 16)
-			return p.object(func(key []byte) error {
-				k, err := unquote(key)
-				if err != nil {
-					return err
-				}
-				raw, err := p.value()
-				e.Values = append(e.Values, field{k, raw})
-				return err
+			return p.fields(func(f field) error {
+				e.Values = append(e.Values, f)
+				return nil
 			})
 		case "f":
 			raw, err := p.value()
@@ -261,6 +262,22 @@ func (p *parser) object(field func(key []byte) error) error {
 			return p.fail("expected comma")
 		}
 	}
+}
+
+// fields reads an object whose values are kept raw, calling add with each
+// decoded key and its value.
+func (p *parser) fields(add func(field) error) error {
+	return p.object(func(key []byte) error {
+		k, err := unquote(key)
+		if err != nil {
+			return err
+		}
+		raw, err := p.value()
+		if err != nil {
+			return err
+		}
+		return add(field{k, raw})
+	})
 }
 
 // quoted reads a JSON string, returning it with its quotes.

@@ -68,25 +68,12 @@ const flashKey = "flash"
 // appendExpressJSON writes the session as cookie-session stores it: the
 // values as the top-level object, in the order they were set.
 func (e *envelope) appendExpressJSON(b []byte) []byte {
-	b = append(b, '{')
-	for i, f := range e.Values {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, f.key)
-		b = append(b, ':')
-		b = append(b, f.raw...)
-	}
+	fields := e.Values
 	if len(e.Flashes) > 0 {
-		if len(e.Values) > 0 {
-			b = append(b, ',')
-		}
 		flash, _ := json.Marshal(map[string][]string{"info": e.Flashes}) // strings always marshal
-		b = appendString(b, flashKey)
-		b = append(b, ':')
-		b = append(b, flash...)
+		fields = append(slices.Clip(fields), field{flashKey, flash})
 	}
-	return append(b, '}')
+	return append(appendFields(append(b, '{'), fields), '}')
 }
 
 // parseExpress reads a cookie-session JSON object into an envelope's values
@@ -94,25 +81,15 @@ func (e *envelope) appendExpressJSON(b []byte) []byte {
 func parseExpress(data []byte) (envelope, error) {
 	var e envelope
 	p := parser{data: data}
-	err := p.object(func(key []byte) error {
-		k, err := unquote(key)
-		if err != nil {
-			return err
-		}
-		raw, err := p.value()
-		if err != nil {
-			return err
-		}
-		if k == flashKey {
-			var byType map[string][]string
-			if json.Unmarshal(raw, &byType) == nil {
-				for _, kind := range slices.Sorted(maps.Keys(byType)) {
-					e.Flashes = append(e.Flashes, byType[kind]...)
-				}
-				return nil
+	err := p.fields(func(f field) error {
+		var byType map[string][]string
+		if f.key == flashKey && json.Unmarshal(f.raw, &byType) == nil {
+			for _, kind := range slices.Sorted(maps.Keys(byType)) {
+				e.Flashes = append(e.Flashes, byType[kind]...)
 			}
+			return nil
 		}
-		e.Values = append(e.Values, field{k, raw})
+		e.Values = append(e.Values, f)
 		return nil
 	})
 	if err == nil {

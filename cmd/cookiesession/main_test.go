@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -284,4 +285,31 @@ func TestDemoTooLarge(t *testing.T) {
 	_, body = d.get()
 	assert.Contains(t, body, `<strong id="visits">2</strong>`, "the previous session is intact")
 	assert.Contains(t, body, `<span id="note-bytes">0</span>`)
+}
+
+func TestDemoServesAndShutsDown(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout, w := io.Pipe()
+	var stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"demo", "-addr", "127.0.0.1:0"}, env{strings.NewReader(""), w, &stderr, func(string) string { return "" }})
+		w.Close()
+	}()
+
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err)
+	require.Contains(t, line, "listening on http://127.0.0.1:")
+	addr := strings.Fields(strings.SplitN(line, "http://", 2)[1])[0]
+	resp, err := http.Get("http://" + addr + "/")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(body), "cookiesession demo")
+
+	cancel() // as SIGINT does
+	assert.Equal(t, 0, <-done, "graceful shutdown exits 0")
+	assert.Contains(t, stderr.String(), "throw-away key, so sessions will not survive a restart")
 }
