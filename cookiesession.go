@@ -149,9 +149,8 @@ type Manager struct {
 	format Format
 	ring   keyRing
 	chunks chunker
-	cookie http.Cookie // the attributes every cookie is written with
-	// cookie's attributes as net/http renders them, before and after
-	// Max-Age
+	// The cookie attributes as net/http renders them, before and after
+	// Max-Age: each response only splices in name, value and Max-Age.
 	attrsBefore, attrsAfter string
 	maxAge                  time.Duration
 	idle                    time.Duration
@@ -196,7 +195,7 @@ func New(opts Options) (*Manager, error) {
 	if !opts.NotBefore.IsZero() {
 		m.notBefore = opts.NotBefore.Unix()
 	}
-	m.cookie = http.Cookie{
+	cookie := http.Cookie{
 		Name:        m.name,
 		Path:        cmp.Or(opts.Path, "/"),
 		Domain:      opts.Domain,
@@ -205,25 +204,25 @@ func New(opts Options) (*Manager, error) {
 		SameSite:    cmp.Or(opts.SameSite, http.SameSiteLaxMode),
 		Partitioned: opts.Partitioned,
 	}
-	if err := validate(opts, &m.cookie, m.maxAge); err != nil {
+	if err := validate(opts, &cookie, m.maxAge); err != nil {
 		return nil, err
 	}
-	// net/http renders the attributes once; each response only splices in
-	// its name, value and Max-Age (our values need no sanitising).
-	probe := m.cookie
-	probe.MaxAge = 1
-	line := probe.String()
+	// Our values are base64 and digits, so they need none of the
+	// sanitising that Cookie.String does on every call.
+	cookie.MaxAge = 1
+	line := cookie.String()
 	at := strings.Index(line, "; Max-Age=1")
 	m.attrsBefore, m.attrsAfter = line[len(m.name)+len("="):at], line[at+len("; Max-Age=1"):]
-	budget := cmp.Or(opts.MaxCookieSize, DefaultMaxCookieSize)
-	m.chunks = newChunker(m.name, cmp.Or(opts.MaxChunks, 1), budget, len(m.attrsBefore)+len(m.attrsAfter))
+	budget, attrLen := cmp.Or(opts.MaxCookieSize, DefaultMaxCookieSize), len(m.attrsBefore)+len(m.attrsAfter)
 	if m.format == FormatExpress {
-		m.chunks = newExpressChunker(m.name, budget, len(m.attrsBefore)+len(m.attrsAfter))
+		m.chunks = newExpressChunker(m.name, budget, attrLen)
 		for i, k := range opts.Keys {
 			if len(k) < MinKeyLength {
 				m.log().Warn("cookiesession: FormatExpress key is short; anyone who guesses it can forge sessions", "key", i, "bytes", len(k))
 			}
 		}
+	} else {
+		m.chunks = newChunker(m.name, cmp.Or(opts.MaxChunks, 1), budget, attrLen)
 	}
 	if m.chunks.room(len(m.chunks.names)-1, len("; Max-Age=")+len("34560000")) < 64 {
 		return nil, fmt.Errorf("cookiesession: MaxCookieSize %d leaves no room for a value", budget)
@@ -283,7 +282,8 @@ type decoded struct {
 }
 
 // decode joins, verifies and checks the session cookies in Cookie header
-// lines. Every failure is an error wrapping ErrInvalid or ErrExpired; the
+// lines. Every failure is an error wrapping ErrInvalid, ErrExpired or
+// ErrRevoked; the
 // received cookies are returned either way so they can be cleared.
 func (m *Manager) decode(ctx context.Context, lines []string, now time.Time) (decoded, error) {
 	d := decoded{received: m.chunks.scan(lines)}
@@ -343,8 +343,9 @@ type Inspection struct {
 // Inspect verifies the session cookies in Cookie header values, as a
 // request would, and reports what they hold. It is meant for debugging
 // tools such as the cookiesession command. When a request would get a new
-// session instead, it returns the reason: an error wrapping ErrInvalid or
-// ErrExpired, or http.ErrNoCookie when there is no session cookie.
+// session instead, it returns the reason: an error wrapping ErrInvalid,
+// ErrExpired or ErrRevoked, or http.ErrNoCookie when there is no session
+// cookie.
 func (m *Manager) Inspect(cookieHeader ...string) (*Inspection, error) {
 	d, err := m.decode(context.Background(), cookieHeader, m.now())
 	if err != nil {
@@ -380,11 +381,11 @@ func (m *Manager) encode(e *envelope, now time.Time) (values []string, maxAge in
 	if m.idle > 0 {
 		e.Seen = now.Unix()
 	}
-	var plain []byte
+	plain := make([]byte, 0, e.sizeHint())
 	if m.format == FormatExpress {
-		plain = e.appendExpressJSON(make([]byte, 0, 512))
+		plain = e.appendExpressJSON(plain)
 	} else {
-		plain = e.appendJSON(make([]byte, 0, 512))
+		plain = e.appendJSON(plain)
 	}
 	if m.compress {
 		plain = compress(plain)

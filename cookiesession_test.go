@@ -2,6 +2,7 @@ package cookiesession
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -589,7 +590,7 @@ func TestBudgetBoundary(t *testing.T) {
 	for _, opts := range []Options{{}, {Format: FormatSignOnly}, {Name: "__Host-s", IdleTimeout: time.Hour, Partitioned: true}, {MaxCookieSize: 3000}} {
 		t.Run(fmt.Sprintf("%+v", opts), func(t *testing.T) {
 			m, _ := newTestManager(t, opts)
-			budget := cmpOr(opts.MaxCookieSize, DefaultMaxCookieSize)
+			budget := cmp.Or(opts.MaxCookieSize, DefaultMaxCookieSize)
 			longest, fitted, refused := 0, false, false
 			for n := budget / 2; n < budget; n += 7 {
 				s := m.LoadHeader()
@@ -612,13 +613,6 @@ func TestBudgetBoundary(t *testing.T) {
 			assert.GreaterOrEqual(t, longest, budget-12, "the budget is used, not wasted")
 		})
 	}
-}
-
-func cmpOr(v, def int) int {
-	if v == 0 {
-		return def
-	}
-	return v
 }
 
 // randomText returns n characters that do not compress.

@@ -81,6 +81,18 @@ func (e *envelope) lastSeen() int64 {
 	return e.Created
 }
 
+// sizeHint is about the length of e's JSON, to allocate it once.
+func (e *envelope) sizeHint() int {
+	n := 128 + len(e.ID)
+	for _, f := range e.Values {
+		n += len(f.key) + len(f.raw) + 4
+	}
+	for _, f := range e.Flashes {
+		n += len(f) + 3
+	}
+	return n
+}
+
 // appendJSON appends e's JSON to b.
 func (e *envelope) appendJSON(b []byte) []byte {
 	b = append(b, `{"i":`...)

@@ -1,6 +1,7 @@
 package cookiesession
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"testing"
@@ -78,8 +79,14 @@ func TestSetCookieMatchesNetHTTP(t *testing.T) {
 	} {
 		m, _ := newTestManager(t, opts)
 		for _, maxAge := range []int{-1, 0, 1, 86400} {
-			c := m.cookie
-			c.Name, c.Value, c.MaxAge = m.name+".1", "v~al|ue=", maxAge
+			c := http.Cookie{
+				Name: m.name + ".1", Value: "v~al|ue=", MaxAge: maxAge,
+				Path: cmp.Or(opts.Path, "/"), Domain: opts.Domain, HttpOnly: !opts.ScriptAccess, Secure: !opts.Insecure,
+				SameSite: opts.SameSite, Partitioned: opts.Partitioned,
+			}
+			if c.SameSite == 0 {
+				c.SameSite = http.SameSiteLaxMode
+			}
 			if maxAge < 0 {
 				c.Value = ""
 			}

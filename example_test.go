@@ -75,15 +75,16 @@ func ExampleManager_SaveHeader() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(len(setCookies), strings.HasPrefix(setCookies[0], "session="))
-	fmt.Println(strings.SplitN(setCookies[0], "; ", 2)[1])
+	attrs := strings.Split(setCookies[0], "; ")
+	fmt.Println(len(setCookies), strings.HasPrefix(attrs[0], "session="))
+	fmt.Println(attrs[1], strings.HasPrefix(attrs[2], "Max-Age="), attrs[3:])
 
 	next := sessions.LoadHeader(strings.SplitN(setCookies[0], ";", 2)[0])
 	cart, _ := cookiesession.Value[[]string](next, "cart")
 	fmt.Println(cart)
 	// Output:
 	// 1 true
-	// Path=/; Max-Age=86400; HttpOnly; Secure; SameSite=Lax
+	// Path=/ true [HttpOnly Secure SameSite=Lax]
 	// [book]
 }
 

@@ -24,8 +24,10 @@ import (
 // minimum does not apply; New logs a warning for shorter ones. The cookies
 // carry no ID and no times: expiry is only the cookie's Max-Age, as in
 // Express, and IdleTimeout, NotBefore, Revoked, Compress and chunking are
-// refused. Flash messages are kept where connect-flash keeps them, under
-// "flash" as {"info": [...]}.
+// refused, and Session.SetMaxAge and SetPersistent shape only the cookie
+// they are called for, as Express's req.sessionOptions does. Flash
+// messages are kept where connect-flash keeps them, under "flash" as
+// {"info": [...]}.
 const FormatExpress Format = FormatCompact + 1
 
 // keygrip signs data as Keygrip does: HMAC-SHA1, base64url without padding.
