@@ -19,8 +19,9 @@ const DefaultMaxCookieSize = 4096
 // Apache), so more than a few chunks is already a production risk.
 const maxChunksLimit = 16
 
-// ErrTooLarge is returned when a session does not fit in the cookies it may
-// use. The error wraps a [*SizeError] with the figures.
+// ErrTooLarge reports a session that does not fit in the cookies it may
+// use. The error returned is a [*SizeError] with the figures, which
+// matches ErrTooLarge with errors.Is.
 var ErrTooLarge = errors.New("cookiesession: session too large for its cookies")
 
 // SizeError reports a session that does not fit. It matches [ErrTooLarge]

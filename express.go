@@ -11,24 +11,8 @@ import (
 	"strings"
 )
 
-// FormatExpress reads and writes the cookies of the npm package
-// cookie-session (v2, with its default Keygrip signer), so that an Express
-// application and a Go service share sessions while routes move from one
-// to the other:
-//
-//	NAME     = base64(JSON of the session)
-//	NAME.sig = base64url(HMAC-SHA1(key, "NAME=" + value)), unpadded
-//
-// It is signed, not encrypted: the client can read the session. Keys are
-// the Express application's key strings, used as they are, so the 32-byte
-// minimum does not apply; New logs a warning for shorter ones. The cookies
-// carry no ID and no times: expiry is only the cookie's Max-Age, as in
-// Express, and IdleTimeout, NotBefore, Revoked, Compress and chunking are
-// refused, and Session.SetMaxAge and SetPersistent shape only the cookie
-// they are called for, as Express's req.sessionOptions does. Flash
-// messages are kept where connect-flash keeps them, under "flash" as
-// {"info": [...]}.
-const FormatExpress Format = FormatCompact + 1
+// This file holds FormatExpress: the cookies of the npm package
+// cookie-session, signed by Keygrip.
 
 // keygrip signs data as Keygrip does: HMAC-SHA1, base64url without padding.
 func keygrip(key []byte, data string) string {
