@@ -171,11 +171,14 @@ func (a *demoApp) home(w http.ResponseWriter, r *http.Request) {
 		a.tooLarge(w, r, err)
 		return
 	}
-	values := map[string]json.RawMessage{}
+	values := map[string]any{}
 	for _, k := range s.Keys() {
 		var raw json.RawMessage
 		s.Get(k, &raw)
 		values[k] = raw
+		if len(raw) > 120 {
+			values[k] = fmt.Sprintf("%s… (%d bytes of JSON)", raw[:60], len(raw))
+		}
 	}
 	valuesJSON, _ := json.MarshalIndent(values, "", "  ")
 	user, _ := cookiesession.Value[string](s, "user")
