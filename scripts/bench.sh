@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Runs BenchmarkCycle against every implementation, with a throw-away
 # redis-server on 127.0.0.1 for scs-redisstore, and prints a benchstat
-# table. Usage: scripts/bench.sh [COUNT] (default 8).
+# table. Usage: scripts/bench.sh [COUNT] (default 6).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-count=${1:-8}
+count=${1:-6}
 port=6390
 out=${BENCH_OUT:-bench.out}
 
