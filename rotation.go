@@ -1,6 +1,7 @@
 package cookiesession
 
 import (
+	"bytes"
 	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/rand"
@@ -61,10 +62,11 @@ func newKeyRing(secrets [][]byte, minLength int) (keyRing, error) {
 	if len(secrets) == 0 {
 		return nil, fmt.Errorf("%w: no keys given", ErrWeakKey)
 	}
+	need := max(minLength, 1)
 	ring := make(keyRing, len(secrets))
 	for i, secret := range secrets {
-		if len(secret) < max(minLength, 1) {
-			return nil, fmt.Errorf("%w: key %d is %d bytes, need at least %d", ErrWeakKey, i, len(secret), minLength)
+		if len(secret) < need {
+			return nil, fmt.Errorf("%w: key %d is %d bytes, need at least %d", ErrWeakKey, i, len(secret), need)
 		}
 		// XChaCha20-Poly1305 comes from x/crypto because the standard
 		// library has no AEAD with a nonce long enough to pick at random
@@ -79,7 +81,7 @@ func newKeyRing(secrets [][]byte, minLength int) (keyRing, error) {
 			signOnly: newSecureCookie(derive(secret, labelSignHash), nil),
 			compact:  aead,
 			hint:     derive(secret, labelKeyHint)[0],
-			raw:      secret,
+			raw:      bytes.Clone(secret), // the caller may reuse its slice
 		}
 	}
 	return ring, nil
