@@ -240,7 +240,8 @@ func (c *chunker) join(r *received) (string, int, error) {
 	}
 	n := parseCount(head[:bar])
 	if n < 2 || n > len(c.names) {
-		return "", 0, fmt.Errorf("%w: chunk count %.12q out of range 2..%d", ErrInvalid, head[:bar], len(c.names))
+		// The prefix is attacker-controlled content: its length only.
+		return "", 0, fmt.Errorf("%w: chunk count (%d bytes) is not a number in 2..%d", ErrInvalid, bar, len(c.names))
 	}
 	size := len(head) - bar - 1
 	for i := 1; i < n; i++ {
