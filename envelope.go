@@ -161,47 +161,52 @@ func appendString(b []byte, s string) []byte {
 func parseEnvelope(data []byte) (envelope, error) {
 	var e envelope
 	p := parser{data: data}
-	err := p.object(func(key []byte) error {
-		switch string(key[1 : len(key)-1]) {
-		case "i":
-			return p.string(&e.ID)
-		case "c":
-			return p.int(&e.Created)
-		case "e":
-			return p.int(&e.Expires)
-		case "s":
-			return p.int(&e.Seen)
-		case "p":
-			raw, err := p.value()
-			if err != nil {
-				return err
-			}
-			persist := string(raw) == "true"
-			e.Persist = &persist
-			return nil
-		case "v":
-			e.Values = make([]field, 0, 16)
-			return p.fields(func(f field) error {
-				e.Values = append(e.Values, f)
-				return nil
-			})
-		case "f":
-			raw, err := p.value()
-			if err != nil {
-				return err
-			}
-			return json.Unmarshal(raw, &e.Flashes)
-		}
-		_, err := p.value()
-		return err
+	err := p.document(func() error {
+		return p.object(func(key []byte) error {
+			return e.readField(&p, key)
+		})
 	})
-	if err == nil {
-		err = p.end()
-	}
 	if err != nil {
 		return envelope{}, fmt.Errorf("%w: payload is not a session envelope: %v", ErrInvalid, err)
 	}
 	return e, nil
+}
+
+// readField reads the value of one envelope field; unknown fields are
+// skipped.
+func (e *envelope) readField(p *parser, key []byte) error {
+	switch string(key[1 : len(key)-1]) {
+	case "i":
+		return p.string(&e.ID)
+	case "c":
+		return p.int(&e.Created)
+	case "e":
+		return p.int(&e.Expires)
+	case "s":
+		return p.int(&e.Seen)
+	case "p":
+		raw, err := p.value()
+		if err != nil {
+			return err
+		}
+		persist := string(raw) == "true"
+		e.Persist = &persist
+		return nil
+	case "v":
+		e.Values = make([]field, 0, 16)
+		return p.fields(func(f field) error {
+			e.Values = append(e.Values, f)
+			return nil
+		})
+	case "f":
+		raw, err := p.value()
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(raw, &e.Flashes)
+	}
+	_, err := p.value()
+	return err
 }
 
 // parser walks one JSON document without building it, to find the
@@ -216,8 +221,12 @@ func (p *parser) fail(what string) error {
 	return fmt.Errorf("%s at offset %d", what, p.pos)
 }
 
-// end checks that only white space is left.
-func (p *parser) end() error {
+// document runs read, after which the data must hold nothing but white
+// space.
+func (p *parser) document(read func() error) error {
+	if err := read(); err != nil {
+		return err
+	}
 	p.space()
 	if p.pos != len(p.data) {
 		return p.fail("trailing data")

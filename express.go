@@ -67,20 +67,19 @@ func (e *envelope) appendExpressJSON(b []byte) []byte {
 func parseExpress(data []byte) (envelope, error) {
 	var e envelope
 	p := parser{data: data}
-	err := p.fields(func(f field) error {
-		var byType map[string][]string
-		if f.key == flashKey && json.Unmarshal(f.raw, &byType) == nil {
-			for _, kind := range slices.Sorted(maps.Keys(byType)) {
-				e.Flashes = append(e.Flashes, byType[kind]...)
+	err := p.document(func() error {
+		return p.fields(func(f field) error {
+			var byType map[string][]string
+			if f.key == flashKey && json.Unmarshal(f.raw, &byType) == nil {
+				for _, kind := range slices.Sorted(maps.Keys(byType)) {
+					e.Flashes = append(e.Flashes, byType[kind]...)
+				}
+				return nil
 			}
+			e.Values = append(e.Values, f)
 			return nil
-		}
-		e.Values = append(e.Values, f)
-		return nil
+		})
 	})
-	if err == nil {
-		err = p.end()
-	}
 	if err != nil {
 		return envelope{}, fmt.Errorf("%w: not a cookie-session object: %v", ErrInvalid, err)
 	}
