@@ -380,3 +380,35 @@ func TestCapacityTable(t *testing.T) {
 	assert.GreaterOrEqual(t, got["compact"], 2900, "target: compact holds at least 2,900 bytes of incompressible JSON")
 	assert.Greater(t, got["compact"], got["securecookie (default)"]*4/3-50, "compact holds about a third more")
 }
+
+// BenchmarkHostileHeader sends 1 MiB Cookie headers of different shapes
+// (hostileShapes) through the middleware to a handler that reads the
+// session. Every shape must cost about what the same length of unrelated
+// cookies costs, with a bounded number of allocations: an attacker gains
+// nothing by naming our cookies.
+func BenchmarkHostileHeader(b *testing.B) {
+	m, shapes := hostileShapes(b)
+	h := m.Middleware(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		m.FromContext(r.Context()).IsNew()
+	}))
+	for _, c := range shapes {
+		b.Run(c.name, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.Header.Set("Cookie", c.header)
+			w := &benchWriter{h: http.Header{}}
+			setCookie := 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				clear(w.h)
+				h.ServeHTTP(w, req)
+				setCookie = 0
+				for _, v := range w.h.Values("Set-Cookie") {
+					setCookie += len(v)
+				}
+			}
+			b.ReportMetric(float64(len(c.header)), "header-B")
+			b.ReportMetric(float64(setCookie), "set-cookie-B/op")
+		})
+	}
+}

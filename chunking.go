@@ -1,6 +1,7 @@
 package cookiesession
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strconv"
@@ -41,35 +42,40 @@ func (e *SizeError) Error() string {
 // Is makes errors.Is(err, ErrTooLarge) true for a *SizeError.
 func (e *SizeError) Is(target error) bool { return target == ErrTooLarge }
 
-// chunker turns one encoded value into at most len(names) cookie values and
-// back. A value that fits one cookie is stored as is, so a single-cookie
-// session is a plain securecookie value. A value split into n > 1 chunks
-// starts with "n|" in the first cookie, and chunk i goes into names[i]
-// ("NAME.i"). The reader thus knows exactly which cookies belong together;
-// the MAC covers the joined value, so a missing, swapped or stale chunk
-// fails verification.
+// chunker turns one encoded value into at most max cookie values and back.
+// A value that fits one cookie is stored as is, so a single-cookie session
+// is a plain securecookie value. A value split into n > 1 chunks starts
+// with "n|" in the first cookie, and chunk i goes into names[i] ("NAME.i").
+// The reader thus knows exactly which cookies belong together; the MAC
+// covers the joined value, so a missing, swapped or stale chunk fails
+// verification.
+//
+// names holds every name any configuration writes (up to maxChunksLimit),
+// not only the first max: a chunk this configuration no longer writes is a
+// leftover of a larger MaxChunks, which the response deletes.
 //
 // FormatExpress is the exception: its sealed string is "VALUE.SIG", stored
 // as NAME=VALUE and NAME.sig=SIG the way Express's cookies library does,
 // and never chunked, since Express could not join chunks.
 type chunker struct {
 	names   []string // names[0] is the cookie name, names[i] "NAME.i"
+	max     int      // how many of names this configuration writes
 	budget  int      // Options.MaxCookieSize
 	attrLen int      // bytes of the attributes but Max-Age, from "; Path=/" on
 	express bool     // names are NAME and NAME.sig
 }
 
 func newChunker(name string, maxChunks, budget, attrLen int) chunker {
-	names := make([]string, maxChunks)
+	names := make([]string, maxChunksLimit)
 	names[0] = name
-	for i := 1; i < maxChunks; i++ {
+	for i := 1; i < maxChunksLimit; i++ {
 		names[i] = name + "." + strconv.Itoa(i)
 	}
-	return chunker{names: names, budget: budget, attrLen: attrLen}
+	return chunker{names: names, max: maxChunks, budget: budget, attrLen: attrLen}
 }
 
 func newExpressChunker(name string, budget, attrLen int) chunker {
-	return chunker{names: []string{name, name + ".sig"}, budget: budget, attrLen: attrLen, express: true}
+	return chunker{names: []string{name, name + ".sig"}, max: 2, budget: budget, attrLen: attrLen, express: true}
 }
 
 // room returns how many value bytes cookie i can hold when its Max-Age
@@ -100,11 +106,11 @@ func (c *chunker) split(value string, extra int) ([]string, error) {
 		return []string{value[:dot], value[dot+1:]}, nil
 	}
 	n := 1
-	for n <= len(c.names) && c.capacity(n, extra) < len(value) {
+	for n <= c.max && c.capacity(n, extra) < len(value) {
 		n++
 	}
-	if n > len(c.names) {
-		return nil, &SizeError{Size: len(value), Max: c.capacity(len(c.names), extra), Budget: c.budget, MaxChunks: len(c.names)}
+	if n > c.max {
+		return nil, &SizeError{Size: len(value), Max: c.capacity(c.max, extra), Budget: c.budget, MaxChunks: c.max}
 	}
 	if n == 1 {
 		return []string{value}, nil
@@ -120,17 +126,41 @@ func (c *chunker) split(value string, extra int) ([]string, error) {
 	return parts, nil
 }
 
-// received is what one request carries of a session's cookies.
-type received struct {
-	parts   []string // parts[i] is the value of names[i]
-	present uint32   // bit i set: names[i] was sent
-	foreign []string // chunk names this configuration never writes, to clear
-	err     error    // why the set cannot be a session, found while scanning
+// Bounds on what one request can make the reader do. A browser sends two
+// cookies of one name when a sibling subdomain sets it for the parent
+// domain (cookie tossing), so a few distinct values per name are normal;
+// more is an attack, and the request gets a new session.
+const (
+	maxCandidates = 4 // distinct values kept per cookie name
+	maxTries      = 8 // chunk combinations verified per request
+)
+
+// Why a set of cookies gives no session. They are built once: a hostile
+// header can name our cookies thousands of times, and only the reason
+// matters, never the attacker's text.
+var (
+	errManyValues   = fmt.Errorf("%w: more than %d different values for one session cookie name", ErrInvalid, maxCandidates)
+	errManyCombos   = fmt.Errorf("%w: more than %d ways to join the session cookies", ErrInvalid, maxTries)
+	errOversized    = fmt.Errorf("%w: a session cookie longer than this configuration writes", ErrInvalid)
+	errNoHead       = fmt.Errorf("%w: chunk cookies without the first cookie", ErrInvalid)
+	errBadCount     = fmt.Errorf("%w: chunk count is not a number this configuration writes", ErrInvalid)
+	errMissingChunk = fmt.Errorf("%w: a chunk is missing", ErrInvalid)
+	errTwoSessions  = fmt.Errorf("%w: two different valid sessions under one name (a tossed cookie?)", ErrInvalid)
+)
+
+// candidate is one distinct value received for names[i].
+type candidate struct {
+	i     int
+	value string
 }
 
-// maxForeign bounds how many unexpected chunk cookies one response clears,
-// so a hostile request cannot make the response large.
-const maxForeign = 8
+// received is what one request carries of a session's cookies.
+type received struct {
+	values  []candidate // in the order sent; at most maxCandidates per name
+	count   [maxChunksLimit]uint8
+	present uint32 // bit i set: names[i] was sent, whatever its value
+	err     error  // why the set cannot be a session, found while scanning
+}
 
 // scan collects the session's cookies from Cookie header lines in one pass
 // over the bytes, without allocating for other cookies. It does the work
@@ -138,9 +168,12 @@ const maxForeign = 8
 // standard parser builds every cookie of the request, drops all of them
 // when there are more than GODEBUG httpcookiemaxnum, and cannot report a
 // name that was sent twice.
+//
+// The work is linear in the header's length: each cookie of ours is
+// compared with at most maxCandidates earlier values of at most budget
+// bytes, and what is kept is bounded by max × maxCandidates × budget.
 func (c *chunker) scan(lines []string) received {
-	r := received{parts: make([]string, len(c.names))}
-	size := 0
+	r := received{values: make([]candidate, 0, c.max)}
 	for _, line := range lines {
 		for line != "" {
 			var part string
@@ -149,32 +182,28 @@ func (c *chunker) scan(lines []string) received {
 			if !ok {
 				continue
 			}
-			i, ours := c.index(name)
-			switch {
-			case !ours:
+			i := c.index(name)
+			if i < 0 {
 				continue
-			case i < 0:
-				if len(r.foreign) < maxForeign {
-					r.foreign = append(r.foreign, name)
-				}
-				r.fail(fmt.Errorf("%w: unexpected chunk cookie %q (MaxChunks is %d)", ErrInvalid, name, len(c.names)))
-				continue
-			case r.present&(1<<i) != 0:
-				r.fail(fmt.Errorf("%w: cookie %q sent twice", ErrInvalid, name))
-				continue
+			}
+			r.present |= 1 << i
+			if i >= c.max {
+				continue // a leftover of a larger MaxChunks: deleted, never read
 			}
 			if len(value) >= 2 && value[0] == '"' && value[len(value)-1] == '"' {
 				value = value[1 : len(value)-1]
 			}
-			r.present |= 1 << i
-			r.parts[i] = value
-			size += len(value)
+			switch {
+			case len(value) > c.budget:
+				r.fail(errOversized)
+			case r.has(i, value):
+			case r.count[i] == maxCandidates:
+				r.fail(errManyValues)
+			default:
+				r.values = append(r.values, candidate{i, value})
+				r.count[i]++
+			}
 		}
-	}
-	// Bound the work before any base64 or crypto runs: no value we wrote
-	// can exceed what MaxChunks cookies of the budget hold.
-	if limit := len(c.names) * c.budget; size > limit {
-		r.fail(fmt.Errorf("%w: %d bytes of session cookies, more than the %d this configuration writes", ErrInvalid, size, limit))
 	}
 	return r
 }
@@ -185,83 +214,167 @@ func (r *received) fail(err error) {
 	}
 }
 
-// index reports whether name is one of the session's cookie names and, if
-// so, its chunk index, or -1 for a chunk name beyond MaxChunks (or with a
-// leading zero) that this configuration never writes.
-func (c *chunker) index(name string) (int, bool) {
+// has reports whether value was already received for names[i].
+func (r *received) has(i int, value string) bool {
+	if r.count[i] == 0 {
+		return false
+	}
+	for _, v := range r.values {
+		if v.i == i && v.value == value {
+			return true
+		}
+	}
+	return false
+}
+
+// index returns the chunk index of name, or -1 when the name is not one
+// that any configuration of this cookie writes: not NAME, and not NAME.i
+// for a canonical i below maxChunksLimit ("NAME.01", "NAME.99" and
+// "NAME.sig" belong to someone else and are left alone).
+func (c *chunker) index(name string) int {
 	base := c.names[0]
 	switch {
 	case name == base:
-		return 0, true
+		return 0
 	case c.express:
-		return 1, name == c.names[1]
-	}
-	if len(name) < len(base)+2 || name[len(base)] != '.' || name[:len(base)] != base {
-		return 0, false
-	}
-	digits := name[len(base)+1:]
-	for i := 0; i < len(digits); i++ {
-		if digits[i] < '0' || digits[i] > '9' {
-			return 0, false // e.g. "NAME.sig": not ours
+		if name == c.names[1] {
+			return 1
 		}
+		return -1
+	case len(name) < len(base)+2 || len(name) > len(base)+3 || name[len(base)] != '.' || name[:len(base)] != base:
+		return -1
 	}
-	if digits[0] == '0' || len(digits) > 2 {
-		return -1, true
+	i := parseCount(name[len(base)+1:])
+	if i < 1 || i >= maxChunksLimit || name != c.names[i] {
+		return -1
 	}
-	i, _ := strconv.Atoi(digits)
-	if i >= len(c.names) {
-		return -1, true
-	}
-	return i, true
+	return i
 }
 
-// join returns the encoded value the cookies carry and how many cookies it
-// spans; ("", 0, nil) when the request carries no session.
-func (c *chunker) join(r *received) (string, int, error) {
+// each calls try with every value the received cookies can be joined
+// into, and the number of cookies it spans, until try returns an error.
+// It tries at most maxTries values, and none when the cookies allow more:
+// the caller then cannot be made to pick one of several sessions.
+func (c *chunker) each(r *received, try func(value string, n int) error) error {
 	if r.err != nil {
-		return "", 0, r.err
+		return r.err
 	}
-	if r.present&1 == 0 {
-		if r.present != 0 {
-			return "", 0, fmt.Errorf("%w: chunk cookies without %q", ErrInvalid, c.names[0])
+	if r.count[0] == 0 {
+		if r.present&(1<<c.max-1) != 0 {
+			return errNoHead
 		}
-		return "", 0, nil
+		return nil
 	}
-	head := r.parts[0]
+	// Count first: either every combination is tried, or none.
+	total, err := 0, error(nil)
+	for _, head := range r.values {
+		if head.i != 0 {
+			continue
+		}
+		_, combos, e := c.combinations(r, head.value)
+		switch {
+		case e == errManyCombos:
+			return e
+		case e != nil:
+			err = cmp.Or(err, e)
+		}
+		if total += combos; total > maxTries {
+			return errManyCombos
+		}
+	}
+	for _, head := range r.values {
+		if head.i != 0 {
+			continue
+		}
+		n, combos, _ := c.combinations(r, head.value)
+		for k := range combos {
+			if e := try(c.join(r, head.value, n, k), n); e != nil {
+				return e
+			}
+		}
+	}
+	return err
+}
+
+// combinations returns how many cookies a value starting with head spans
+// and how many ways the received chunks can complete it.
+func (c *chunker) combinations(r *received, head string) (n, combos int, err error) {
+	n = c.count(head)
+	if n < 1 {
+		return 0, 0, errBadCount
+	}
+	combos = 1
+	for i := 1; i < n; i++ {
+		if r.count[i] == 0 {
+			return 0, 0, errMissingChunk
+		}
+		combos *= int(r.count[i])
+		if combos > maxTries {
+			return 0, 0, errManyCombos
+		}
+	}
+	return n, combos, nil
+}
+
+// count returns how many cookies a value whose first cookie holds head
+// spans, or -1 when head names a count this configuration never writes.
+func (c *chunker) count(head string) int {
 	if c.express {
-		if r.present&2 == 0 {
-			return "", 0, fmt.Errorf("%w: no %q cookie", ErrInvalid, c.names[1])
-		}
-		return head + "." + r.parts[1], 2, nil
+		return 2
 	}
 	bar := strings.IndexByte(head, '|')
 	if bar < 0 {
-		return head, 1, nil
+		return 1
 	}
 	n := parseCount(head[:bar])
-	if n < 2 || n > len(c.names) {
-		// The prefix is attacker-controlled content: its length only.
-		return "", 0, fmt.Errorf("%w: chunk count (%d bytes) is not a number in 2..%d", ErrInvalid, bar, len(c.names))
+	if n < 2 || n > c.max {
+		return -1
 	}
-	size := len(head) - bar - 1
-	for i := 1; i < n; i++ {
-		if r.present&(1<<i) == 0 {
-			return "", 0, fmt.Errorf("%w: chunk %q of %d missing", ErrInvalid, c.names[i], n)
-		}
-		size += len(r.parts[i])
+	return n
+}
+
+// join returns the k-th way (in mixed radix over the candidates of each
+// chunk) to complete head into an n-cookie value.
+func (c *chunker) join(r *received, head string, n, k int) string {
+	if c.express {
+		return head + "." + r.pick(1, k)
+	}
+	if n == 1 {
+		return head
+	}
+	head = head[strings.IndexByte(head, '|')+1:]
+	size := len(head)
+	for i, rest := 1, k; i < n; i++ {
+		size += len(r.pick(i, rest%int(r.count[i])))
+		rest /= int(r.count[i])
 	}
 	var b strings.Builder
 	b.Grow(size)
-	b.WriteString(head[bar+1:])
+	b.WriteString(head)
 	for i := 1; i < n; i++ {
-		b.WriteString(r.parts[i])
+		b.WriteString(r.pick(i, k%int(r.count[i])))
+		k /= int(r.count[i])
 	}
-	return b.String(), n, nil
+	return b.String()
 }
 
-// parseCount parses a chunk count of one or two digits, or returns -1.
+// pick returns the k-th value received for names[i].
+func (r *received) pick(i, k int) string {
+	for _, v := range r.values {
+		if v.i == i {
+			if k == 0 {
+				return v.value
+			}
+			k--
+		}
+	}
+	return ""
+}
+
+// parseCount parses a canonical number of one or two digits (no leading
+// zero), or returns -1.
 func parseCount(s string) int {
-	if len(s) == 0 || len(s) > 2 {
+	if len(s) == 0 || len(s) > 2 || s[0] == '0' {
 		return -1
 	}
 	n := 0

@@ -224,7 +224,7 @@ func New(opts Options) (*Manager, error) {
 	} else {
 		m.chunks = newChunker(m.name, cmp.Or(opts.MaxChunks, 1), budget, attrLen)
 	}
-	if m.chunks.room(len(m.chunks.names)-1, len("; Max-Age=")+len("34560000")) < 64 {
+	if m.chunks.room(m.chunks.max-1, len("; Max-Age=")+len("34560000")) < 64 {
 		return nil, fmt.Errorf("cookiesession: MaxCookieSize %d leaves no room for a value", budget)
 	}
 	return m, nil
@@ -273,7 +273,7 @@ func (m *Manager) log() *slog.Logger {
 
 // decoded is what the cookies of one request hold.
 type decoded struct {
-	received
+	present  uint32 // bit i set: the request carried names[i]
 	env      envelope
 	chunks   int    // cookies the value spans; 0 when none was sent
 	size     int    // bytes of the joined encoded value
@@ -281,48 +281,73 @@ type decoded struct {
 	format   Format // the format the value was sealed in
 }
 
-// decode joins, verifies and checks the session cookies in Cookie header
-// lines. Every failure is an error wrapping ErrInvalid, ErrExpired or
-// ErrRevoked; the
-// received cookies are returned either way so they can be cleared.
+// decode finds the session in Cookie header lines. Every failure is an
+// error wrapping ErrInvalid, ErrExpired or ErrRevoked; the names the
+// request carried are returned either way, so they can be cleared.
+//
+// A browser sends several cookies of one name when a sibling subdomain
+// has set it for the parent domain (cookie tossing). Each way to read
+// them is tried: exactly one valid session wins, so a junk cookie cannot
+// log the user out; two different valid sessions give none, so a tossed
+// session of the attacker's own cannot replace the user's (fixation).
 func (m *Manager) decode(ctx context.Context, lines []string, now time.Time) (decoded, error) {
-	d := decoded{received: m.chunks.scan(lines)}
-	value, n, err := m.chunks.join(&d.received)
-	if err != nil || n == 0 {
-		return d, err
+	r := m.chunks.scan(lines)
+	d := decoded{present: r.present}
+	var reason error // why the first value that failed was refused
+	err := m.chunks.each(&r, func(value string, n int) error {
+		got, err := m.open(ctx, value, now)
+		if err != nil {
+			reason = cmp.Or(reason, err)
+			return nil
+		}
+		if d.chunks > 0 {
+			return errTwoSessions
+		}
+		got.present, got.chunks, got.size = r.present, n, len(value)
+		d = got
+		return nil
+	})
+	switch {
+	case err != nil:
+		return decoded{present: r.present}, err
+	case d.chunks == 0:
+		return d, reason
 	}
-	d.size = len(value)
+	return d, nil
+}
+
+// open verifies one joined value and checks the session it holds.
+func (m *Manager) open(ctx context.Context, value string, now time.Time) (decoded, error) {
 	plain, keyIndex, format, err := m.ring.open(m.format, m.name, value)
 	if err != nil {
-		return d, err
+		return decoded{}, err
 	}
 	var env envelope
 	if format == FormatExpress {
 		// Express keeps no times in the cookie: the session lives as long
 		// as the browser keeps it, and each write extends it by MaxAge.
 		if env, err = parseExpress(plain); err != nil {
-			return d, err
+			return decoded{}, err
 		}
 		env.Created, env.Expires = now.Unix(), now.Add(m.maxAge).Unix()
 	} else {
 		if plain, err = decompress(plain); err != nil {
-			return d, err
+			return decoded{}, err
 		}
 		if env, err = parseEnvelope(plain); err != nil {
-			return d, err
+			return decoded{}, err
 		}
 		if err := env.check(now, m.idle); err != nil {
-			return d, err
+			return decoded{}, err
 		}
 	}
 	if env.Created < m.notBefore {
-		return d, fmt.Errorf("%w: created before NotBefore", ErrRevoked)
+		return decoded{}, fmt.Errorf("%w: created before NotBefore", ErrRevoked)
 	}
 	if m.revoked != nil && m.revoked(ctx, env.ID, time.Unix(env.Created, 0)) {
-		return d, fmt.Errorf("%w: by the Revoked hook", ErrRevoked)
+		return decoded{}, fmt.Errorf("%w: by the Revoked hook", ErrRevoked)
 	}
-	d.env, d.chunks, d.keyIndex, d.format = env, n, keyIndex, format
-	return d, nil
+	return decoded{env: env, keyIndex: keyIndex, format: format}, nil
 }
 
 // Inspection is what a session cookie holds and how it was sealed, as

@@ -32,11 +32,10 @@ type Session struct {
 	changed bool     // values, flashes, lifetime or id changed
 	reissue bool     // verified by an older key or in another format
 	touched bool     // the idle window needs renewing
-	chunks  int      // cookies the browser holds for this session
-	present uint32   // chunk indexes the request carried (bit i: names[i])
-	foreign []string // other chunk cookies the request carried
-	sent    bool     // the response header is out: changes are lost
-	err     error    // from Set, reported when saving
+	chunks  int    // cookies the browser holds for this session
+	present uint32 // chunk indexes the request carried (bit i: names[i])
+	sent    bool   // the response header is out: changes are lost
+	err     error  // from Set, reported when saving
 }
 
 // load decodes the cookies on first use. The caller holds s.mu.
@@ -49,7 +48,7 @@ func (s *Session) load() {
 	now := m.now()
 	d, err := m.decode(s.ctx, s.lines, now)
 	s.lines = nil
-	s.present, s.foreign = d.present, d.foreign
+	s.present = d.present
 	if err != nil || d.chunks == 0 {
 		if err != nil {
 			// The reason only: cookie contents and keys never go to logs.
@@ -332,16 +331,15 @@ func (s *Session) commit() ([]string, error) {
 		keep = len(values)
 	}
 	// Delete what the browser holds beyond the cookies the session needs
-	// now: stale chunks, or everything after Destroy or a bad cookie.
+	// now: stale chunks, leftovers of a larger MaxChunks, or everything
+	// after Destroy or a bad cookie. Only names this package writes, so a
+	// response never carries more than maxChunksLimit deletions.
 	for i := keep; i < len(m.chunks.names); i++ {
 		if s.present&(1<<i) != 0 {
 			lines = append(lines, m.setCookie(m.chunks.names[i], "", -1))
 		}
 	}
-	for _, name := range s.foreign {
-		lines = append(lines, m.setCookie(name, "", -1))
-	}
-	s.chunks, s.present, s.foreign = keep, 1<<keep-1, nil
+	s.chunks, s.present = keep, 1<<keep-1
 	s.changed, s.reissue, s.touched = false, false, false
 	return lines, nil
 }
