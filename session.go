@@ -28,10 +28,10 @@ type Session struct {
 	loaded bool
 
 	env     envelope
-	isNew   bool     // the request carried no valid session
-	changed bool     // values, flashes, lifetime or id changed
-	reissue bool     // verified by an older key or in another format
-	touched bool     // the idle window needs renewing
+	isNew   bool   // the request carried no valid session
+	changed bool   // values, flashes, lifetime or id changed
+	reissue bool   // verified by an older key or in another format
+	touched bool   // the idle window needs renewing
 	chunks  int    // cookies the browser holds for this session
 	present uint32 // chunk indexes the request carried (bit i: names[i])
 	sent    bool   // the response header is out: changes are lost
