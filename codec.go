@@ -194,7 +194,59 @@ func (r keyRing) open(f Format, name, value string) (plain []byte, keyIndex int,
 	return plain, keyIndex, FormatSecureCookie, err
 }
 
+// errNotCanonical refuses a value that is not the one encoding of its
+// bytes. Base64 decoders ignore the unused low bits of the last character
+// and line breaks, so without this check several strings would open the
+// same session.
+var errNotCanonical = fmt.Errorf("%w: not canonical base64url", ErrInvalid)
+
+// base64URLValues maps each base64url character to its 6-bit value, and
+// every other byte to 0xff.
+var base64URLValues = func() (v [256]byte) {
+	for i := range v {
+		v[i] = 0xff
+	}
+	for i, c := range "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" {
+		v[c] = byte(i)
+	}
+	return v
+}()
+
+// canonicalBase64 reports whether s is exactly what base64url encoding
+// (with padding if padded) writes for some bytes: only the alphabet,
+// padding only where it is due, and zero unused bits in the last
+// character.
+func canonicalBase64(s string, padded bool) bool {
+	if padded {
+		if len(s)%4 != 0 {
+			return false
+		}
+		for range 2 {
+			s = strings.TrimSuffix(s, "=")
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		if base64URLValues[s[i]] == 0xff {
+			return false
+		}
+	}
+	// 2 or 3 characters in the last group carry 4 or 2 unused bits.
+	switch len(s) % 4 {
+	case 1:
+		return false
+	case 2:
+		return base64URLValues[s[len(s)-1]]&0x0f == 0
+	case 3:
+		return base64URLValues[s[len(s)-1]]&0x03 == 0
+	}
+	return true
+}
+
 func openSecureCookie(r keyRing, name, value string, plain *[]byte, codec func(*key) *securecookie.SecureCookie) (int, error) {
+	// The MAC covers the inner value, but not the outer encoding around it.
+	if !canonicalBase64(value, true) {
+		return 0, errNotCanonical
+	}
 	for i := range r {
 		if codec(&r[i]).Decode(name, value, plain) == nil {
 			return i, nil
@@ -204,6 +256,9 @@ func openSecureCookie(r keyRing, name, value string, plain *[]byte, codec func(*
 }
 
 func (r keyRing) openCompact(name, encoded string) ([]byte, int, error) {
+	if !canonicalBase64(encoded, false) {
+		return nil, 0, errNotCanonical
+	}
 	raw, err := base64.RawURLEncoding.DecodeString(encoded)
 	switch {
 	case err != nil:
@@ -234,14 +289,20 @@ const (
 	compressedMarker = 0x01
 	// maxInflated bounds decompression, so a small value cannot expand
 	// into a large allocation. Only our own keys can produce a compressed
-	// payload, but the bound costs nothing.
+	// payload, and encode refuses to seal more than this, so every cookie
+	// written can be read back.
 	maxInflated = 1 << 20
 )
 
-var flateWriters = sync.Pool{New: func() any {
-	w, _ := flate.NewWriter(nil, flate.BestCompression)
-	return w
-}}
+// Deflate's state is tens of kilobytes each way; pooling it keeps that off
+// every request that uses Compress.
+var (
+	flateWriters = sync.Pool{New: func() any {
+		w, _ := flate.NewWriter(nil, flate.BestCompression)
+		return w
+	}}
+	flateReaders = sync.Pool{New: func() any { return flate.NewReader(nil) }}
+)
 
 // compress returns plain deflated behind the marker byte, or plain itself
 // when deflate does not make it smaller.
@@ -259,14 +320,41 @@ func compress(plain []byte) []byte {
 	return buf.Bytes()
 }
 
-// decompress undoes compress; plain JSON passes through.
+// decompress undoes compress; plain JSON passes through. The output
+// buffer grows from a guess up to exactly maxInflated bytes, so a payload
+// that inflates further costs no more than that.
 func decompress(plain []byte) ([]byte, error) {
 	if len(plain) == 0 || plain[0] != compressedMarker {
 		return plain, nil
 	}
-	out, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(plain[1:])), maxInflated+1))
-	if err != nil || len(out) > maxInflated {
-		return nil, fmt.Errorf("%w: bad compressed payload", ErrInvalid)
+	r := flateReaders.Get().(io.ReadCloser)
+	defer flateReaders.Put(r)
+	_ = r.(flate.Resetter).Reset(bytes.NewReader(plain[1:]), nil)
+	out := make([]byte, 0, min(4*len(plain), maxInflated))
+	for {
+		if len(out) == cap(out) {
+			if len(out) == maxInflated {
+				// Full: valid only if the stream ends here.
+				var one [1]byte
+				if n, err := r.Read(one[:]); n == 0 && err == io.EOF {
+					return out, nil
+				}
+				return nil, errInflated
+			}
+			// Quadruple, exactly: the buffers of a payload that reaches the
+			// limit add up to 4/3 of it.
+			grown := make([]byte, len(out), min(4*cap(out), maxInflated))
+			out = grown[:copy(grown, out)]
+		}
+		n, err := r.Read(out[len(out):cap(out)])
+		out = out[:len(out)+n]
+		switch {
+		case err == io.EOF:
+			return out, nil
+		case err != nil:
+			return nil, errInflated
+		}
 	}
-	return out, nil
 }
+
+var errInflated = fmt.Errorf("%w: bad compressed payload", ErrInvalid)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -165,8 +166,100 @@ func TestCompression(t *testing.T) {
 func TestDecompressionIsBounded(t *testing.T) {
 	bomb := compress([]byte(strings.Repeat("a", maxInflated+10)))
 	require.Equal(t, byte(compressedMarker), bomb[0])
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
 	_, err := decompress(bomb)
+	runtime.ReadMemStats(&after)
 	assert.ErrorIs(t, err, ErrInvalid)
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(maxInflated*3/2), "inflated into a buffer that stops at the limit")
 	_, err = decompress([]byte{compressedMarker, 0xff, 0xfe})
 	assert.ErrorIs(t, err, ErrInvalid)
+
+	exact := strings.Repeat("a", maxInflated)
+	out, err := decompress(compress([]byte(exact)))
+	require.NoError(t, err)
+	assert.Equal(t, exact, string(out), "exactly the limit inflates")
+}
+
+// TestNeverSealWhatCannotBeRead: a value that deflates into a cookie but
+// would inflate past the reader's limit is refused at Save, not written
+// and then silently rejected on the next request.
+func TestNeverSealWhatCannotBeRead(t *testing.T) {
+	m, _ := newTestManager(t, Options{Format: FormatCompact, Compress: true})
+	s := m.LoadHeader()
+	s.Set("blob", strings.Repeat("x", 2<<20))
+	_, err := m.SaveHeader(s)
+	require.ErrorIs(t, err, ErrTooLarge)
+	assert.Contains(t, err.Error(), "compressed sessions hold at most 1048576")
+
+	s = m.LoadHeader()
+	s.Set("blob", strings.Repeat("x", maxInflated-100))
+	lines, err := m.SaveHeader(s)
+	require.NoError(t, err)
+	v, ok := Value[string](m.LoadHeader(strings.SplitN(lines[0], ";", 2)[0]), "blob")
+	assert.True(t, ok, "what was written reads back")
+	assert.Len(t, v, maxInflated-100)
+}
+
+// TestOneCookieStringPerSession: base64 decoders accept several strings
+// for the same bytes (unused bits of the last character, line breaks,
+// missing or extra padding). Only the string the package wrote opens the
+// session.
+func TestOneCookieStringPerSession(t *testing.T) {
+	for _, f := range []Format{FormatSecureCookie, FormatSignOnly, FormatCompact} {
+		t.Run(f.String(), func(t *testing.T) {
+			m, _ := newTestManager(t, Options{Format: f})
+			var value string
+			// Find a value whose last group leaves unused bits to flip.
+			for n := 40; ; n++ {
+				value = issue(t, m, func(s *Session) { s.Set("a", randomText(n)) })["session"].Value
+				data := strings.TrimRight(strings.TrimPrefix(value, compactPrefix), "=")
+				if len(data)%4 != 0 {
+					break
+				}
+			}
+			_, err := m.Inspect("session=" + value)
+			require.NoError(t, err)
+
+			trimmed := strings.TrimRight(value, "=")
+			last := strings.IndexByte(base64URL, trimmed[len(trimmed)-1])
+			variants := map[string]string{
+				"line break":      value[:10] + "\n" + value[10:],
+				"carriage return": value[:10] + "\r" + value[10:],
+			}
+			for bit := 0; bit < 4; bit++ {
+				c := base64URL[last^(1<<bit)]
+				variant := trimmed[:len(trimmed)-1] + string(c) + value[len(trimmed):]
+				if same, ok := sameBytes(value, variant); ok && same {
+					variants[fmt.Sprintf("last character bit %d", bit)] = variant
+				}
+			}
+			require.Greater(t, len(variants), 2, "at least one unused bit to flip")
+			if trimmed != value {
+				variants["padding dropped"] = trimmed
+			} else {
+				variants["padding added"] = value + "="
+			}
+			for name, v := range variants {
+				_, err := m.Inspect("session=" + v)
+				assert.ErrorIs(t, err, ErrInvalid, name)
+			}
+		})
+	}
+}
+
+const base64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+// sameBytes reports whether a lenient decoder reads b as the same bytes
+// as a.
+func sameBytes(a, b string) (same, ok bool) {
+	dec := func(s string) ([]byte, error) {
+		if strings.HasPrefix(s, compactPrefix) {
+			return base64.RawURLEncoding.DecodeString(s[1:])
+		}
+		return base64.URLEncoding.DecodeString(s)
+	}
+	x, err1 := dec(a)
+	y, err2 := dec(b)
+	return string(x) == string(y), err1 == nil && err2 == nil
 }

@@ -413,6 +413,10 @@ func (m *Manager) encode(e *envelope, now time.Time) (values []string, maxAge in
 		plain = e.appendJSON(plain)
 	}
 	if m.compress {
+		if len(plain) > maxInflated {
+			// It might deflate into a cookie, but no reader would inflate it.
+			return nil, 0, fmt.Errorf("%w: session JSON is %d bytes; compressed sessions hold at most %d", ErrTooLarge, len(plain), maxInflated)
+		}
 		plain = compress(plain)
 	}
 	value, err := m.ring.seal(m.format, m.name, plain)
