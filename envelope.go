@@ -1,10 +1,13 @@
 package cookiesession
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -161,9 +164,10 @@ func appendString(b []byte, s string) []byte {
 func parseEnvelope(data []byte) (envelope, error) {
 	var e envelope
 	p := parser{data: data}
+	var seen uint8 // one bit per known field, to refuse duplicates
 	err := p.document(func() error {
 		return p.object(func(key []byte) error {
-			return e.readField(&p, key)
+			return e.readField(&p, key, &seen)
 		})
 	})
 	if err != nil {
@@ -172,10 +176,32 @@ func parseEnvelope(data []byte) (envelope, error) {
 	return e, nil
 }
 
+// envelopeFields are the envelope's field names, in the order of the bits
+// readField sets for them.
+const envelopeFields = "icespvf"
+
 // readField reads the value of one envelope field; unknown fields are
-// skipped.
-func (e *envelope) readField(p *parser, key []byte) error {
-	switch string(key[1 : len(key)-1]) {
+// skipped. A known field may appear once: encoding/json would take the
+// last of two, and two readers must never disagree on what a session
+// holds.
+func (e *envelope) readField(p *parser, key []byte, seen *uint8) error {
+	name := key[1 : len(key)-1]
+	if bytes.IndexByte(name, '\\') >= 0 {
+		k, err := unquote(key)
+		if err != nil {
+			return err
+		}
+		name = []byte(k)
+	}
+	if len(name) == 1 {
+		if bit := strings.IndexByte(envelopeFields, name[0]); bit >= 0 {
+			if *seen&(1<<bit) != 0 {
+				return p.fail("duplicate field")
+			}
+			*seen |= 1 << bit
+		}
+	}
+	switch string(name) {
 	case "i":
 		return p.string(&e.ID)
 	case "c":
@@ -188,6 +214,9 @@ func (e *envelope) readField(p *parser, key []byte) error {
 		raw, err := p.value()
 		if err != nil {
 			return err
+		}
+		if string(raw) != "true" && string(raw) != "false" {
+			return p.fail("expected true or false")
 		}
 		persist := string(raw) == "true"
 		e.Persist = &persist
@@ -210,8 +239,8 @@ func (e *envelope) readField(p *parser, key []byte) error {
 }
 
 // parser walks one JSON document without building it, to find the
-// envelope's fields and the extent of each value. Nesting is tracked with a
-// counter, not recursion, so no input can exhaust the stack.
+// envelope's fields and the extent of each value, and checks it against
+// the JSON grammar as it goes: what it accepts, encoding/json accepts.
 type parser struct {
 	data []byte
 	pos  int
@@ -222,8 +251,12 @@ func (p *parser) fail(what string) error {
 }
 
 // document runs read, after which the data must hold nothing but white
-// space.
+// space. The data must be valid UTF-8: encoding/json would silently
+// replace invalid bytes, so a value could read back other than written.
 func (p *parser) document(read func() error) error {
+	if !utf8.Valid(p.data) {
+		return errors.New("invalid UTF-8")
+	}
 	if err := read(); err != nil {
 		return err
 	}
@@ -286,12 +319,32 @@ func (p *parser) object(field func(key []byte) error) error {
 }
 
 // fields reads an object whose values are kept raw, calling add with each
-// decoded key and its value.
+// decoded key and its value. A key may appear once.
 func (p *parser) fields(add func(field) error) error {
+	var keys map[string]struct{} // only for objects too large to scan
+	var small [16]string
+	seen := small[:0]
 	return p.object(func(key []byte) error {
 		k, err := unquote(key)
 		if err != nil {
 			return err
+		}
+		if keys == nil && len(seen) == 16 {
+			keys = make(map[string]struct{}, 32)
+			for _, s := range seen {
+				keys[s] = struct{}{}
+			}
+		}
+		dup := false
+		if keys != nil {
+			_, dup = keys[k]
+			keys[k] = struct{}{}
+		} else {
+			dup = slices.Contains(seen, k)
+			seen = append(seen, k)
+		}
+		if dup {
+			return p.fail("duplicate key")
 		}
 		raw, err := p.value()
 		if err != nil {
@@ -301,70 +354,179 @@ func (p *parser) fields(add func(field) error) error {
 	})
 }
 
-// quoted reads a JSON string, returning it with its quotes.
+// quoted reads a JSON string, returning it with its quotes. It accepts
+// exactly what encoding/json does: no raw control characters, and only
+// the escapes JSON defines.
 func (p *parser) quoted() ([]byte, error) {
 	start := p.pos
 	if p.pos >= len(p.data) || p.data[p.pos] != '"' {
 		return nil, p.fail("expected string")
 	}
 	for p.pos++; p.pos < len(p.data); p.pos++ {
-		switch p.data[p.pos] {
-		case '\\':
-			p.pos++
-		case '"':
+		switch c := p.data[p.pos]; {
+		case c == '"':
 			p.pos++
 			return p.data[start:p.pos], nil
+		case c < 0x20:
+			return nil, p.fail("control character in string")
+		case c == '\\':
+			p.pos++
+			if p.pos >= len(p.data) {
+				return nil, p.fail("unterminated string")
+			}
+			switch p.data[p.pos] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if p.pos+4 >= len(p.data) || !isHex(p.data[p.pos+1:p.pos+5]) {
+					return nil, p.fail("bad unicode escape")
+				}
+				p.pos += 4
+			default:
+				return nil, p.fail("bad escape")
+			}
 		}
 	}
 	return nil, p.fail("unterminated string")
 }
 
-// value skips one JSON value and returns its bytes. Nested strings,
-// objects and arrays are matched; scalars are validated when the caller
-// decodes them.
+func isHex(b []byte) bool {
+	for _, c := range b {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// value reads one JSON value, checking its grammar, and returns its
+// bytes. Nesting is tracked on an explicit stack, not by recursion, so no
+// input can exhaust the goroutine's stack.
 func (p *parser) value() ([]byte, error) {
 	p.space()
 	start := p.pos
-	depth := 0
-	for p.pos < len(p.data) {
-		switch c := p.data[p.pos]; c {
-		case '"':
-			if _, err := p.quoted(); err != nil {
-				return nil, err
-			}
-			if depth == 0 {
-				return p.data[start:p.pos], nil
-			}
-			continue
-		case '{', '[':
-			depth++
-		case '}', ']':
-			if depth == 0 {
-				return p.scalar(start)
-			}
-			depth--
-			if depth == 0 {
-				p.pos++
-				return p.data[start:p.pos], nil
-			}
-		case ',', ' ', '\t', '\n', '\r', ':':
-			if depth == 0 {
-				return p.scalar(start)
-			}
+	var small [32]byte
+	open := small[:0] // the containers we are in: '}' or ']' to close each
+	for {
+		opened, err := p.scalarOrOpen()
+		if err != nil {
+			return nil, err
 		}
-		p.pos++
+		if opened != 0 {
+			open = append(open, opened)
+			continue // the container's first value
+		}
+		// After a value: close what ends here, or go on to the next value.
+		for {
+			if len(open) == 0 {
+				return p.data[start:p.pos], nil
+			}
+			closer := open[len(open)-1]
+			if p.consume(closer) {
+				open = open[:len(open)-1]
+				continue
+			}
+			if !p.consume(',') {
+				return nil, p.fail("expected comma")
+			}
+			if closer == '}' {
+				if err := p.key(); err != nil {
+					return nil, err
+				}
+			}
+			break
+		}
 	}
-	if depth > 0 {
-		return nil, p.fail("unterminated value")
-	}
-	return p.scalar(start)
 }
 
-func (p *parser) scalar(start int) ([]byte, error) {
-	if p.pos == start {
-		return nil, p.fail("expected value")
+// scalarOrOpen reads a scalar or an empty container, or opens a container
+// (and, in an object, reads its first key) and returns the byte that will
+// close it.
+func (p *parser) scalarOrOpen() (closer byte, err error) {
+	p.space()
+	if p.pos >= len(p.data) {
+		return 0, p.fail("expected value")
 	}
-	return p.data[start:p.pos], nil
+	switch c := p.data[p.pos]; c {
+	case '{':
+		p.pos++
+		if p.consume('}') {
+			return 0, nil
+		}
+		return '}', p.key()
+	case '[':
+		p.pos++
+		if p.consume(']') {
+			return 0, nil
+		}
+		return ']', nil
+	case '"':
+		_, err := p.quoted()
+		return 0, err
+	case 't':
+		return 0, p.literal("true")
+	case 'f':
+		return 0, p.literal("false")
+	case 'n':
+		return 0, p.literal("null")
+	}
+	return 0, p.number()
+}
+
+// key reads an object key and its colon.
+func (p *parser) key() error {
+	p.space()
+	if _, err := p.quoted(); err != nil {
+		return err
+	}
+	if !p.consume(':') {
+		return p.fail("expected colon")
+	}
+	return nil
+}
+
+func (p *parser) literal(word string) error {
+	if !bytes.HasPrefix(p.data[p.pos:], []byte(word)) {
+		return p.fail("bad literal")
+	}
+	p.pos += len(word)
+	return nil
+}
+
+// number reads -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func (p *parser) number() error {
+	p.skip('-')
+	switch {
+	case p.skip('0'):
+	case p.digits() == 0:
+		return p.fail("expected value")
+	}
+	if p.skip('.') && p.digits() == 0 {
+		return p.fail("bad number")
+	}
+	if p.skip('e') || p.skip('E') {
+		_ = p.skip('+') || p.skip('-')
+		if p.digits() == 0 {
+			return p.fail("bad number")
+		}
+	}
+	return nil
+}
+
+// skip consumes c if it is next, without skipping white space.
+func (p *parser) skip(c byte) bool {
+	if p.pos < len(p.data) && p.data[p.pos] == c {
+		p.pos++
+		return true
+	}
+	return false
+}
+
+func (p *parser) digits() int {
+	start := p.pos
+	for p.pos < len(p.data) && '0' <= p.data[p.pos] && p.data[p.pos] <= '9' {
+		p.pos++
+	}
+	return p.pos - start
 }
 
 func (p *parser) string(dst *string) error {

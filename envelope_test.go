@@ -1,11 +1,15 @@
 package cookiesession
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"net/http"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -68,6 +72,145 @@ func TestEnvelopeParseErrors(t *testing.T) {
 		_, err := parseEnvelope([]byte(in))
 		assert.ErrorIs(t, err, ErrInvalid, "%q", in)
 	}
+}
+
+// TestEnvelopeParserIsStrict: what the payload parser accepts is what
+// encoding/json accepts, and it never resolves a duplicate key.
+func TestEnvelopeParserIsStrict(t *testing.T) {
+	valid := func(v string) string { return `{"i":"x","c":1,"e":2,"v":{"k":` + v + `}}` }
+	for _, in := range []string{
+		valid(`tru`), valid(`nul`), valid(`[}`), valid(`{]`), valid(`+1`), valid(`01`), valid(`1.`),
+		valid(`.5`), valid(`1e`), valid(`-`), valid("\"raw\tcontrol\""),
+		valid(`"\x"`), valid(`"\u12"`), valid(`[1,]`), valid(`[,1]`), valid(`{"a" 1}`), valid(`{"a":1,}`),
+		valid(`{"":{""}}`), valid(`[1 2]`), valid(`{"a":1 "b":2}`),
+		`{"i":"x","c":1,"e":2,"zz":[garbage],"v":{}}`,
+		`{"i":"x","c":1,"e":2,"zz":{"":{""}}}`,
+		`{"i":"x","c":1,"e":2,"p":1}`,
+		`{"i":"x","c":1,"e":2,"p":null}`,
+		`{"i":"x","c":1.0,"e":2}`,
+		`{"i":"x","c":1,"e":2,"v":{"k":1,"k":2}}`,
+		`{"i":"x","c":1,"e":2,"i":"y"}`,
+		`{"i":"x","c":1,"e":2,"\u0069":"y"}`,
+		"{\"i\":\"x\xff\",\"c\":1,\"e\":2}",
+	} {
+		_, ok := oracleEnvelope([]byte(in))
+		require.False(t, ok, "the oracle accepts %q", in)
+		_, err := parseEnvelope([]byte(in))
+		assert.ErrorIs(t, err, ErrInvalid, "%q", in)
+	}
+	// What JSON allows, the parser allows.
+	for _, v := range []string{`-0`, `0.5e-3`, `1E+2`, `"\u00e9\/\b"`, `[[[]]]`, `{"a":{"b":[null,true,false]}}`, ` [ 1 , "x" ] `} {
+		in := valid(v)
+		want, ok := oracleEnvelope([]byte(in))
+		require.True(t, ok, in)
+		got, err := parseEnvelope([]byte(in))
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got)
+	}
+	_, err := parseExpress([]byte(`{"user":1,"user":2}`))
+	assert.ErrorIs(t, err, ErrInvalid, "Express objects too")
+}
+
+// jsonObject reads a JSON object with encoding/json, keeping its keys in
+// order, duplicates included.
+func jsonObject(raw []byte) ([]field, bool) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, false
+	}
+	var out []field
+	for dec.More() {
+		tok, err := dec.Token()
+		key, ok := tok.(string)
+		if err != nil || !ok {
+			return nil, false
+		}
+		var v json.RawMessage
+		if dec.Decode(&v) != nil {
+			return nil, false
+		}
+		out = append(out, field{key, v})
+	}
+	tok, err := dec.Token()
+	return out, err == nil && tok == json.Delim('}')
+}
+
+// oracleEnvelope decides with encoding/json what parseEnvelope must do
+// with data: accept valid UTF-8 JSON whose known fields have their types
+// (no null) and appear once, and whose "v" has each key once.
+func oracleEnvelope(data []byte) (envelope, bool) {
+	if !utf8.Valid(data) || !json.Valid(data) {
+		return envelope{}, false
+	}
+	top, ok := jsonObject(data)
+	if !ok {
+		return envelope{}, false
+	}
+	var e envelope
+	seen := map[string]bool{}
+	for _, f := range top {
+		if strings.Contains(envelopeFields, f.key) && len(f.key) == 1 {
+			if seen[f.key] || string(f.raw) == "null" {
+				return envelope{}, false
+			}
+			seen[f.key] = true
+		}
+		var err error
+		switch f.key {
+		case "i":
+			if f.raw[0] != '"' {
+				return envelope{}, false
+			}
+			err = json.Unmarshal(f.raw, &e.ID)
+		case "c":
+			err = json.Unmarshal(f.raw, &e.Created)
+		case "e":
+			err = json.Unmarshal(f.raw, &e.Expires)
+		case "s":
+			err = json.Unmarshal(f.raw, &e.Seen)
+		case "p":
+			e.Persist = new(bool)
+			err = json.Unmarshal(f.raw, e.Persist)
+		case "f":
+			err = json.Unmarshal(f.raw, &e.Flashes)
+		case "v":
+			values, ok := jsonObject(f.raw)
+			keys := map[string]bool{}
+			for _, v := range values {
+				ok = ok && !keys[v.key]
+				keys[v.key] = true
+			}
+			if !ok {
+				return envelope{}, false
+			}
+			e.Values = append(make([]field, 0, 16), values...)
+		}
+		if err != nil {
+			return envelope{}, false
+		}
+	}
+	return e, true
+}
+
+// FuzzEnvelopeJSON: the hand-written payload parser and encoding/json
+// agree on every input: both refuse it, or both read the same session.
+func FuzzEnvelopeJSON(f *testing.F) {
+	f.Add([]byte(`{"i":"abc","c":1,"e":2,"s":3,"p":true,"v":{"k":[1,{"x":"}"}],"n":-0.5e3},"f":["a"]}`))
+	f.Add([]byte(`{"i":"a\"b\u00e9","c":1,"e":2,"v":{"":null,"\u006b":"v"},"z":[[],{}]}`))
+	f.Add([]byte(`{"i":"x","c":1,"e":2,"v":{"k":tru}}`))
+	f.Add([]byte(`{"i":"x","c":1,"e":2,"v":{"k":1,"k":2}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		want, ok := oracleEnvelope(data)
+		got, err := parseEnvelope(data)
+		switch {
+		case ok && err != nil:
+			t.Fatalf("encoding/json accepts %q, the parser refuses it: %v", data, err)
+		case !ok && err == nil:
+			t.Fatalf("the parser accepts %q, encoding/json refuses it", data)
+		case ok && !reflect.DeepEqual(want, got):
+			t.Fatalf("the readers disagree on %q:\n%#v\n%#v", data, want, got)
+		}
+	})
 }
 
 func TestSetCookieMatchesNetHTTP(t *testing.T) {
