@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -56,8 +55,8 @@ type Options struct {
 	Insecure bool
 
 	// ScriptAccess drops the HttpOnly attribute, so page scripts can read
-	// the cookie. It only makes sense with FormatSignOnly, and it lets any
-	// injected script copy the session.
+	// the cookie. New refuses it with the encrypted formats, where scripts
+	// could not read the session but any injected script could copy it.
 	ScriptAccess bool
 
 	// SameSite defaults to http.SameSiteLaxMode, which keeps the cookie off
@@ -236,10 +235,13 @@ func validate(opts Options, c *http.Cookie, maxAge time.Duration) error {
 	switch {
 	case probe.Valid() != nil:
 		return fmt.Errorf("cookiesession: invalid cookie options: %w", probe.Valid())
-	case strings.HasPrefix(c.Name, "__Host-") && (!c.Secure || c.Path != "/" || c.Domain != ""):
+	// Browsers match the prefixes without regard to case.
+	case hasPrefixFold(c.Name, "__Host-") && (!c.Secure || c.Path != "/" || c.Domain != ""):
 		return errors.New("cookiesession: a __Host- cookie needs Secure, Path \"/\" and no Domain")
-	case strings.HasPrefix(c.Name, "__Secure-") && !c.Secure:
+	case hasPrefixFold(c.Name, "__Secure-") && !c.Secure:
 		return errors.New("cookiesession: a __Secure- cookie needs Secure")
+	case opts.ScriptAccess && opts.Format != FormatSignOnly && opts.Format != FormatExpress:
+		return errors.New("cookiesession: ScriptAccess needs FormatSignOnly or FormatExpress: page scripts cannot read an encrypted session, they could only copy it")
 	case c.SameSite == http.SameSiteNoneMode && !c.Secure:
 		return errors.New("cookiesession: SameSite=None needs Secure (browsers reject it otherwise)")
 	case c.Partitioned && !c.Secure:
@@ -262,6 +264,10 @@ func validate(opts Options, c *http.Cookie, maxAge time.Duration) error {
 		return errors.New("cookiesession: FormatExpress cookies carry no ID or times and cannot be chunked or compressed: IdleTimeout, NotBefore, Revoked, Compress and MaxChunks are not available")
 	}
 	return nil
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 func (m *Manager) log() *slog.Logger {
@@ -525,100 +531,3 @@ func varies(h http.Header) bool {
 	}
 	return false
 }
-
-// FromContext returns the session that m's [Manager.Middleware] attached to
-// ctx. It panics when there is none: a handler outside the middleware
-// would otherwise lose every change silently.
-func (m *Manager) FromContext(ctx context.Context) *Session {
-	s, ok := ctx.Value(m.contextKey).(*Session)
-	if !ok {
-		panic("cookiesession: no session in context; is the handler wrapped in Manager.Middleware?")
-	}
-	return s
-}
-
-// Middleware attaches a session to each request's context, for
-// [Manager.FromContext], and saves it before the response header goes out:
-// on the first WriteHeader (other than 1xx), Write, ReadFrom or Flush, or
-// when next returns without writing. Requests whose handler never uses the
-// session cost no decoding and get no Set-Cookie.
-//
-// When saving fails, ErrorHandler answers instead of next, and next's
-// later writes are discarded with the error.
-func (m *Manager) Middleware(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The session lives inside the writer: one allocation for both.
-		sw := &writer{ResponseWriter: w, r: r}
-		sw.s.m, sw.s.ctx, sw.s.lines = m, r.Context(), r.Header["Cookie"]
-		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), m.contextKey, &sw.s)))
-		_ = sw.commit()
-	})
-}
-
-// writer saves the session exactly once, just before the response header
-// is written.
-type writer struct {
-	http.ResponseWriter
-	s    Session
-	r    *http.Request
-	done bool
-	err  error
-}
-
-func (w *writer) commit() error {
-	if w.done {
-		return w.err
-	}
-	w.done = true
-	m := w.s.m
-	if w.err = m.save(w.Header(), &w.s); w.err != nil {
-		onError := m.onError
-		if onError == nil {
-			onError = m.serverError
-		}
-		onError(w.ResponseWriter, w.r, w.err)
-	}
-	w.s.markSent()
-	return w.err
-}
-
-func (m *Manager) serverError(w http.ResponseWriter, r *http.Request, err error) {
-	m.log().ErrorContext(r.Context(), "cookiesession: cannot save session", "err", err, "path", r.URL.Path)
-	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
-}
-
-func (w *writer) WriteHeader(code int) {
-	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
-		// Informational responses (103 Early Hints) precede the real header.
-		w.ResponseWriter.WriteHeader(code)
-		return
-	}
-	if w.commit() == nil {
-		w.ResponseWriter.WriteHeader(code)
-	}
-}
-
-func (w *writer) Write(b []byte) (int, error) {
-	if err := w.commit(); err != nil {
-		return 0, err
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// ReadFrom keeps io.Copy's sendfile fast path of the underlying writer.
-func (w *writer) ReadFrom(src io.Reader) (int64, error) {
-	if err := w.commit(); err != nil {
-		return 0, err
-	}
-	return io.Copy(w.ResponseWriter, src)
-}
-
-// Flush implements http.Flusher.
-func (w *writer) Flush() {
-	if w.commit() == nil {
-		_ = http.NewResponseController(w.ResponseWriter).Flush()
-	}
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *writer) Unwrap() http.ResponseWriter { return w.ResponseWriter }

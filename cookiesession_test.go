@@ -464,6 +464,10 @@ func TestOptionsValidation(t *testing.T) {
 		"MaxCookieSize without room":   {MaxCookieSize: 100},
 		"unknown format":               {Format: Format(99)},
 		"negative MaxCookieSize":       {MaxCookieSize: -1},
+		"__host- in lower case":        {Name: "__host-s", Insecure: true},
+		"__SECURE- in upper case":      {Name: "__SECURE-s", Insecure: true},
+		"ScriptAccess, securecookie":   {ScriptAccess: true},
+		"ScriptAccess, compact":        {ScriptAccess: true, Format: FormatCompact},
 		"__Host- accepted by defaults": {},
 	}
 	for name, opts := range tests {
@@ -479,6 +483,46 @@ func TestOptionsValidation(t *testing.T) {
 			assert.Error(t, err)
 			assert.True(t, strings.HasPrefix(err.Error(), "cookiesession: "), err.Error())
 		})
+	}
+	t.Run("ScriptAccess with the signed formats", func(t *testing.T) {
+		_, err := New(Options{Keys: [][]byte{testKey(1)}, ScriptAccess: true, Format: FormatSignOnly})
+		assert.NoError(t, err)
+		_, err = New(Options{Keys: [][]byte{[]byte("express-key")}, ScriptAccess: true, Format: FormatExpress})
+		assert.NoError(t, err)
+	})
+}
+
+// TestTextThatJSONWouldChange: encoding/json turns invalid UTF-8 into
+// U+FFFD, so a key or string stored that way could never be read back as
+// it was given. Save reports it instead.
+func TestTextThatJSONWouldChange(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	for name, set := range map[string]func(s *Session){
+		"key":           func(s *Session) { s.Set("user\xff", 1) },
+		"string value":  func(s *Session) { s.Set("name", "Ren\xe9") },
+		"nested value":  func(s *Session) { s.Set("tags", map[string][]string{"a": {"ok", "\xc3"}}) },
+		"map key":       func(s *Session) { s.Set("m", map[string]int{"\xff": 1}) },
+		"flash message": func(s *Session) { s.AddFlash("caf\xe9") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := m.LoadHeader()
+			set(s)
+			_, err := m.SaveHeader(s)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "not valid UTF-8")
+		})
+	}
+	// Text that only looks like a replacement is stored as it is.
+	s := m.LoadHeader()
+	for _, v := range []string{"\ufffd", `\ufffd`, `\\ufffd`, "é\\"} {
+		s.Set(v, v)
+	}
+	lines, err := m.SaveHeader(s)
+	require.NoError(t, err)
+	again := m.LoadHeader(strings.SplitN(lines[0], ";", 2)[0])
+	for _, v := range []string{"\ufffd", `\ufffd`, `\\ufffd`, "é\\"} {
+		got, _ := Value[string](again, v)
+		assert.Equal(t, v, got)
 	}
 }
 

@@ -217,7 +217,7 @@ func TestSetCookieMatchesNetHTTP(t *testing.T) {
 	for _, opts := range []Options{
 		{},
 		{Name: "__Host-s", Partitioned: true, SameSite: http.SameSiteNoneMode},
-		{Path: "/app", Domain: "example.com", Insecure: true, ScriptAccess: true, SameSite: http.SameSiteStrictMode},
+		{Path: "/app", Domain: "example.com", Insecure: true, ScriptAccess: true, Format: FormatSignOnly, SameSite: http.SameSiteStrictMode},
 		{SameSite: http.SameSiteDefaultMode},
 	} {
 		m, _ := newTestManager(t, opts)

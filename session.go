@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Session is one client's session: JSON values plus metadata, read from the
@@ -45,6 +47,9 @@ func (s *Session) load() {
 	}
 	s.loaded = true
 	m := s.m
+	if s.sent {
+		m.log().WarnContext(s.ctx, "cookiesession: session first used after the response header was written; the response lacks Vary: Cookie, so a shared cache may serve it to other clients", "cookie", m.name)
+	}
 	now := m.now()
 	d, err := m.decode(s.ctx, s.lines, now)
 	s.lines = nil
@@ -169,10 +174,18 @@ func (s *Session) Keys() []string {
 
 // Set stores value under key, encoded as JSON now, so later changes to
 // value are not seen. Setting the value a key already holds is not a
-// change. A value that cannot be encoded (a channel, a func) makes the
-// save fail with an error that names the key.
+// change. A value that cannot be stored as it is (a channel, a func, a key
+// or string that is not valid UTF-8, which JSON would turn into U+FFFD)
+// makes the save fail with an error that names the key.
 func (s *Session) Set(key string, value any) {
 	b, err := json.Marshal(value)
+	switch {
+	case err != nil:
+	case !utf8.ValidString(key):
+		err = errInvalidUTF8
+	case replacedInvalidUTF8(b):
+		err = fmt.Errorf("a string in it is %w", errInvalidUTF8)
+	}
 	s.lock()
 	defer s.mu.Unlock()
 	if err != nil {
@@ -269,10 +282,16 @@ func (s *Session) SetPersistent(persist bool) {
 }
 
 // AddFlash adds a message to show once, typically on the page after a
-// redirect.
+// redirect. A message that is not valid UTF-8 makes the save fail.
 func (s *Session) AddFlash(msg string) {
 	s.lock()
 	defer s.mu.Unlock()
+	if !utf8.ValidString(msg) {
+		if s.err == nil {
+			s.err = fmt.Errorf("cookiesession: flash message %q: %w", msg, errInvalidUTF8)
+		}
+		return
+	}
 	s.env.Flashes = append(s.env.Flashes, msg)
 	s.change()
 }
@@ -288,6 +307,30 @@ func (s *Session) Flashes() []string {
 		s.change()
 	}
 	return msgs
+}
+
+// errInvalidUTF8 reports text that JSON cannot carry unchanged.
+var errInvalidUTF8 = errors.New("not valid UTF-8")
+
+// replacedInvalidUTF8 reports whether encoding/json replaced invalid UTF-8
+// in b: it writes each invalid byte as the escape \ufffd, while a real
+// U+FFFD stays unescaped and a backslash in the text is doubled.
+func replacedInvalidUTF8(b []byte) bool {
+	for i := bytes.Index(b, []byte(`\ufffd`)); i >= 0; {
+		slashes := 0
+		for j := i - 1; j >= 0 && b[j] == '\\'; j-- {
+			slashes++
+		}
+		if slashes%2 == 0 {
+			return true
+		}
+		next := bytes.Index(b[i+1:], []byte(`\ufffd`))
+		if next < 0 {
+			return false
+		}
+		i += 1 + next
+	}
+	return false
 }
 
 // accessed reports whether the handler used the session, so the response
