@@ -2,6 +2,7 @@ package cookiesession
 
 import (
 	"context"
+	"encoding/binary"
 	"crypto/aes"
 	"crypto/cipher"
 	"encoding/base64"
@@ -10,8 +11,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/alexedwards/scs/redisstore"
 	"github.com/alexedwards/scs/v2"
@@ -268,6 +272,9 @@ func BenchmarkCycle(b *testing.B) {
 		b.Run("cookiesession-compact/"+size.name, func(b *testing.B) {
 			runCycle(b, cookiesessionCycle(b, Options{Format: FormatCompact}, size.values))
 		})
+		b.Run("cookiesession-revocations/"+size.name, func(b *testing.B) {
+			runCycle(b, cookiesessionCycle(b, Options{MaxChunks: size.chunks, Revocations: millionRevoked()}, size.values))
+		})
 		b.Run("gorilla-cookiestore/"+size.name, func(b *testing.B) {
 			runCycle(b, gorillaCycle(b, size.values))
 		})
@@ -411,4 +418,48 @@ func BenchmarkHostileHeader(b *testing.B) {
 			b.ReportMetric(float64(setCookie), "set-cookie-B/op")
 		})
 	}
+}
+
+// millionRevoked returns a list holding one million revoked session IDs
+// and a thousand revoked subjects, built once per process.
+var millionRevoked = sync.OnceValue(func() *MemoryRevocations {
+	l := NewMemoryRevocations()
+	fillRevocations(l, 1_000_000)
+	return l
+})
+
+func fillRevocations(l *MemoryRevocations, n int) {
+	until := time.Now().Add(24 * time.Hour)
+	for i := range n {
+		id := base64.RawURLEncoding.EncodeToString(binary.BigEndian.AppendUint64(make([]byte, 8, 16), uint64(i)))
+		_ = l.Revoke(context.Background(), Revocation{SessionID: id, Until: until})
+		if i%1000 == 0 {
+			_ = l.Revoke(context.Background(), Revocation{Subject: fmt.Sprintf("user-%d", i), Before: until, Until: until})
+		}
+	}
+}
+
+// BenchmarkRevocationList measures the list with one million revoked
+// session IDs: the memory per entry, and the check every request that
+// uses a session makes (a session that is not revoked, the common case).
+func BenchmarkRevocationList(b *testing.B) {
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	l := NewMemoryRevocations()
+	const n = 1_000_000
+	fillRevocations(l, n)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	info := SessionInfo{ID: GenerateKey()[:22], Subject: "user-7", Created: time.Now(), Expires: time.Now().Add(time.Hour)}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if l.Revoked(ctx, info) {
+			b.Fatal("revoked")
+		}
+	}
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(l.Len()), "heap-B/entry")
+	runtime.KeepAlive(l)
 }

@@ -118,18 +118,18 @@ type Options struct {
 
 	// NotBefore, when set, rejects every session created (or last renewed)
 	// before it: a kill switch that logs everyone out without rotating
-	// keys, for example after a breach. Sessions renewed since are kept.
+	// keys, fixed at start-up. Manager.RevokeAll does the same at run time
+	// through Revocations.
 	NotBefore time.Time
 
-	// Revoked, when set, is asked about every session that is otherwise
-	// valid, with its ID and creation time; returning true rejects it. It
-	// lets an application revoke single sessions, for example on logout
-	// or a password change, by keeping their IDs in its own deny list
-	// until they would have expired anyway. That puts server state back
-	// in the picture, so keep it for high-value sessions. It is called at
-	// most once per request, and only for requests that use the session;
-	// ctx is the request's context.
-	Revoked func(ctx context.Context, id string, created time.Time) bool
+	// Revocations, when set, is asked about every verified session and
+	// rejects those it lists: see Manager.RevokeSession, RevokeSubject and
+	// RevokeAll. NewMemoryRevocations serves one replica; with several,
+	// use a shared list such as the redisrevocation module's, which keeps
+	// a copy in each replica's memory so that no request waits on the
+	// network. It is asked at most once per request, and only for requests
+	// that use the session.
+	Revocations RevocationList
 
 	// ErrorHandler is called by Middleware when the session cannot be
 	// saved, before any header has been written, typically with an
@@ -156,7 +156,7 @@ type Manager struct {
 	transient               bool
 	compress                bool
 	notBefore               int64 // Unix seconds; 0: none
-	revoked                 func(context.Context, string, time.Time) bool
+	revocations             RevocationList
 	onError                 func(http.ResponseWriter, *http.Request, error)
 	logger                  *slog.Logger
 	now                     func() time.Time
@@ -178,17 +178,17 @@ func New(opts Options) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{
-		name:      cmp.Or(opts.Name, DefaultName),
-		format:    opts.Format,
-		ring:      ring,
-		maxAge:    cmp.Or(opts.MaxAge, DefaultMaxAge),
-		idle:      opts.IdleTimeout,
-		transient: opts.Transient,
-		compress:  opts.Compress,
-		revoked:   opts.Revoked,
-		onError:   opts.ErrorHandler,
-		logger:    opts.Logger,
-		now:       time.Now,
+		name:        cmp.Or(opts.Name, DefaultName),
+		format:      opts.Format,
+		ring:        ring,
+		maxAge:      cmp.Or(opts.MaxAge, DefaultMaxAge),
+		idle:        opts.IdleTimeout,
+		transient:   opts.Transient,
+		compress:    opts.Compress,
+		revocations: opts.Revocations,
+		onError:     opts.ErrorHandler,
+		logger:      opts.Logger,
+		now:         time.Now,
 	}
 	m.contextKey = contextKey{m}
 	if !opts.NotBefore.IsZero() {
@@ -260,8 +260,8 @@ func validate(opts Options, c *http.Cookie, maxAge time.Duration) error {
 		return fmt.Errorf("cookiesession: negative MaxCookieSize %d", opts.MaxCookieSize)
 	case opts.Format < FormatSecureCookie || opts.Format > FormatExpress:
 		return fmt.Errorf("cookiesession: unknown %v", opts.Format)
-	case opts.Format == FormatExpress && (opts.IdleTimeout != 0 || !opts.NotBefore.IsZero() || opts.Revoked != nil || opts.Compress || opts.MaxChunks > 1):
-		return errors.New("cookiesession: FormatExpress cookies carry no ID or times and cannot be chunked or compressed: IdleTimeout, NotBefore, Revoked, Compress and MaxChunks are not available")
+	case opts.Format == FormatExpress && (opts.IdleTimeout != 0 || !opts.NotBefore.IsZero() || opts.Revocations != nil || opts.Compress || opts.MaxChunks > 1):
+		return errors.New("cookiesession: FormatExpress cookies carry no ID or times and cannot be chunked or compressed: IdleTimeout, NotBefore, Revocations, Compress and MaxChunks are not available")
 	}
 	return nil
 }
@@ -350,8 +350,10 @@ func (m *Manager) open(ctx context.Context, value string, now time.Time) (decode
 	if env.Created < m.notBefore {
 		return decoded{}, fmt.Errorf("%w: created before NotBefore", ErrRevoked)
 	}
-	if m.revoked != nil && m.revoked(ctx, env.ID, time.Unix(env.Created, 0)) {
-		return decoded{}, fmt.Errorf("%w: by the Revoked hook", ErrRevoked)
+	if m.revocations != nil && m.revocations.Revoked(ctx, SessionInfo{
+		ID: env.ID, Subject: env.Subject, Created: time.Unix(env.Created, 0), Expires: time.Unix(env.Expires, 0),
+	}) {
+		return decoded{}, fmt.Errorf("%w: listed in Options.Revocations", ErrRevoked)
 	}
 	return decoded{env: env, keyIndex: keyIndex, format: format}, nil
 }

@@ -24,15 +24,17 @@ import (
 // byte is sent on every request:
 //
 //	{"i":"<id>","c":<created>,"e":<expires>,"s":<last seen>,"p":<persist>,
-//	 "v":{"<key>":<value>,...},"f":["<flash>",...]}
+//	 "u":"<subject>","v":{"<key>":<value>,...},"f":["<flash>",...]}
 //
-// Times are Unix seconds; "s", "p", "v" and "f" are omitted when empty.
+// Times are Unix seconds; "s", "p", "u", "v" and "f" are omitted when
+// empty.
 type envelope struct {
 	ID      string
 	Created int64
 	Expires int64   // absolute expiry
 	Seen    int64   // last activity, only with an idle timeout
 	Persist *bool   // per-session override of Options.Transient
+	Subject string  // whose session it is, for revocation
 	Values  []field // in the order they were first set
 	Flashes []string
 }
@@ -86,7 +88,7 @@ func (e *envelope) lastSeen() int64 {
 
 // sizeHint is about the length of e's JSON, to allocate it once.
 func (e *envelope) sizeHint() int {
-	n := 128 + len(e.ID)
+	n := 128 + len(e.ID) + len(e.Subject)
 	for _, f := range e.Values {
 		n += len(f.key) + len(f.raw) + 4
 	}
@@ -111,6 +113,10 @@ func (e *envelope) appendJSON(b []byte) []byte {
 	if e.Persist != nil {
 		b = append(b, `,"p":`...)
 		b = strconv.AppendBool(b, *e.Persist)
+	}
+	if e.Subject != "" {
+		b = append(b, `,"u":`...)
+		b = appendString(b, e.Subject)
 	}
 	if len(e.Values) > 0 {
 		b = append(b, `,"v":{`...)
@@ -178,7 +184,7 @@ func parseEnvelope(data []byte) (envelope, error) {
 
 // envelopeFields are the envelope's field names, in the order of the bits
 // readField sets for them.
-const envelopeFields = "icespvf"
+const envelopeFields = "icespvfu"
 
 // readField reads the value of one envelope field; unknown fields are
 // skipped. A known field may appear once: encoding/json would take the
@@ -204,6 +210,8 @@ func (e *envelope) readField(p *parser, key []byte, seen *uint8) error {
 	switch string(name) {
 	case "i":
 		return p.string(&e.ID)
+	case "u":
+		return p.string(&e.Subject)
 	case "c":
 		return p.int(&e.Created)
 	case "e":

@@ -3,7 +3,6 @@ package cookiesession
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -134,7 +132,7 @@ func sessionNamesExpress(header string) []string {
 func TestExpressOptions(t *testing.T) {
 	for name, opts := range map[string]Options{
 		"IdleTimeout": {IdleTimeout: 1},
-		"Revoked":     {Revoked: func(_ context.Context, _ string, _ time.Time) bool { return false }},
+		"Revocations": {Revocations: NewMemoryRevocations()},
 		"Compress":    {Compress: true},
 		"MaxChunks":   {MaxChunks: 2},
 	} {

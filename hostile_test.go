@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -366,59 +365,6 @@ func TestNotBefore(t *testing.T) {
 	renewed.visit(killed, func(_ http.ResponseWriter, s *Session) {
 		assert.False(t, s.IsNew(), "sessions created after NotBefore stay")
 	})
-}
-
-// denyList is the in-memory revocation list of the README's example.
-type denyList struct {
-	mu  sync.Mutex
-	ids map[string]time.Time // revoked ID -> when its session expires anyway
-}
-
-func (d *denyList) revoke(id string, expires time.Time) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.ids[id] = expires
-}
-
-func (d *denyList) revoked(_ context.Context, id string, _ time.Time) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	_, ok := d.ids[id]
-	return ok
-}
-
-func TestRevokedHook(t *testing.T) {
-	deny := &denyList{ids: map[string]time.Time{}}
-	m, _ := newTestManager(t, Options{Revoked: deny.revoked})
-	var id string
-	victim := issue(t, m, func(s *Session) { s.Set("user", 1); id = s.ID() })
-	stolen := browser{"session": victim["session"]}
-	other := issue(t, m, func(s *Session) { s.Set("user", 2) })
-
-	// Logout: destroy this browser's cookie and deny the ID, so a copy
-	// taken earlier stops working too.
-	victim.visit(m, func(_ http.ResponseWriter, s *Session) {
-		deny.revoke(s.ID(), s.ExpiresAt())
-		s.Destroy()
-	})
-	assert.Empty(t, victim)
-	stolen.visit(m, func(_ http.ResponseWriter, s *Session) {
-		assert.True(t, s.IsNew(), "the copied cookie of a revoked session is refused")
-		assert.NotEqual(t, id, s.ID())
-	})
-	other.visit(m, func(_ http.ResponseWriter, s *Session) { assert.False(t, s.IsNew()) })
-
-	// The hook gets the request's context.
-	type ctxKey struct{}
-	var got any
-	hooked, _ := newTestManager(t, Options{Revoked: func(ctx context.Context, _ string, _ time.Time) bool {
-		got = ctx.Value(ctxKey{})
-		return false
-	}})
-	req, _ := http.NewRequestWithContext(context.WithValue(context.Background(), ctxKey{}, "request"), http.MethodGet, "/", nil)
-	req.Header.Set("Cookie", issue(t, hooked, func(s *Session) { s.Set("a", 1) }).header())
-	assert.False(t, hooked.Load(req).IsNew())
-	assert.Equal(t, "request", got)
 }
 
 // fuzzSeeds adds Cookie headers of valid sessions in each format, one and

@@ -23,7 +23,7 @@ import (
 // keeping the state in the client.
 type Session struct {
 	m   *Manager
-	ctx context.Context // the request's, for the Revoked hook and logs
+	ctx context.Context // the request's, for Options.Revocations and logs
 	mu  sync.Mutex
 
 	lines  []string // the request's Cookie header lines, until loaded
@@ -109,6 +109,46 @@ func (s *Session) id() string {
 	return s.env.ID
 }
 
+// SetSubject records whose session this is, typically the user ID at
+// login (after Renew), so that Manager.RevokeSubject can end all of that
+// user's sessions at once. The subject is kept by Renew and cleared by
+// Destroy. FormatExpress cookies cannot carry one: the save fails.
+func (s *Session) SetSubject(subject string) {
+	s.lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.m.format == FormatExpress:
+		s.fail(errors.New("cookiesession: FormatExpress sessions carry no subject"))
+	case !utf8.ValidString(subject):
+		s.fail(fmt.Errorf("cookiesession: subject %q: %w", subject, errInvalidUTF8))
+	case subject != s.env.Subject:
+		s.env.Subject = subject
+		s.change()
+	}
+}
+
+// Subject returns what SetSubject recorded, or "".
+func (s *Session) Subject() string {
+	s.lock()
+	defer s.mu.Unlock()
+	return s.env.Subject
+}
+
+// info returns what a RevocationList is told about s.
+func (s *Session) info() (info SessionInfo, isNew bool) {
+	s.lock()
+	defer s.mu.Unlock()
+	return SessionInfo{ID: s.env.ID, Subject: s.env.Subject, Created: time.Unix(s.env.Created, 0), Expires: time.Unix(s.env.Expires, 0)}, s.isNew
+}
+
+// fail records the first error that makes the save fail. The caller
+// holds s.mu.
+func (s *Session) fail(err error) {
+	if s.err == nil {
+		s.err = err
+	}
+}
+
 // IsNew reports whether the request carried no valid session: none at
 // all, or one that was invalid or expired, or Destroy was called.
 func (s *Session) IsNew() bool {
@@ -189,9 +229,7 @@ func (s *Session) Set(key string, value any) {
 	s.lock()
 	defer s.mu.Unlock()
 	if err != nil {
-		if s.err == nil {
-			s.err = fmt.Errorf("cookiesession: value for %q: %w", key, err)
-		}
+		s.fail(fmt.Errorf("cookiesession: value for %q: %w", key, err))
 		return
 	}
 	switch i := s.env.find(key); {
@@ -287,9 +325,7 @@ func (s *Session) AddFlash(msg string) {
 	s.lock()
 	defer s.mu.Unlock()
 	if !utf8.ValidString(msg) {
-		if s.err == nil {
-			s.err = fmt.Errorf("cookiesession: flash message %q: %w", msg, errInvalidUTF8)
-		}
+		s.fail(fmt.Errorf("cookiesession: flash message %q: %w", msg, errInvalidUTF8))
 		return
 	}
 	s.env.Flashes = append(s.env.Flashes, msg)
@@ -361,7 +397,7 @@ func (s *Session) commit() ([]string, error) {
 	m := s.m
 	var lines []string
 	keep := s.chunks
-	populated := len(s.env.Values) > 0 || len(s.env.Flashes) > 0
+	populated := len(s.env.Values) > 0 || len(s.env.Flashes) > 0 || s.env.Subject != ""
 	if (s.changed || s.reissue || s.touched) && (populated || !s.isNew) {
 		s.id()
 		values, maxAge, err := m.encode(&s.env, m.now())

@@ -1,0 +1,205 @@
+package cookiesession
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// A copied cookie stays valid until it expires; revoking it needs some
+// server state. This file holds that state's interface, the in-memory
+// list, and the Manager's three ways to revoke. The list answers from
+// memory on every request that uses a session; a shared list (the
+// redisrevocation module) keeps that memory current across replicas.
+
+// SessionInfo is what a [RevocationList] is asked about: a session whose
+// cookie verified and has not expired.
+type SessionInfo struct {
+	ID      string
+	Subject string    // as set by Session.SetSubject; "" when none
+	Created time.Time // creation or last Renew, to the second
+	Expires time.Time
+}
+
+// Revocation is one entry of a [RevocationList]. Exactly one kind is set:
+//
+//   - SessionID: that session, whatever its creation time;
+//   - Subject: every session of that subject created before Before;
+//   - neither: every session created before Before.
+//
+// Until is when the entry may be forgotten, because every session it
+// revokes has expired by then. Times count in whole seconds, as sessions
+// do: a session created in the second of Before is kept, so that one
+// renewed right after the revocation (to keep the current device logged
+// in) survives it.
+type Revocation struct {
+	SessionID string
+	Subject   string
+	Before    time.Time
+	Until     time.Time
+}
+
+// A RevocationList is the server state that ends sessions before they
+// expire; pass it as Options.Revocations. Revoked is asked about every
+// verified session on every request that uses one, inside the session's
+// lazy decoding, so it must answer from memory and must not call back into
+// the Session. Revoke records an entry, on every replica that shares the
+// list; it returns an error, never dropping the entry silently, when that
+// cannot be done.
+type RevocationList interface {
+	Revoked(ctx context.Context, s SessionInfo) bool
+	Revoke(ctx context.Context, r Revocation) error
+}
+
+// errNoRevocations is returned by the Manager's Revoke methods when
+// Options.Revocations is not set.
+var errNoRevocations = errors.New("cookiesession: no Options.Revocations to record the revocation in")
+
+// RevokeSession logs s out everywhere: its ID is revoked until s would
+// have expired, on every replica sharing the list, and s is destroyed, so
+// this response deletes its cookies. A new session has nothing to revoke
+// and is only destroyed. s is destroyed even when the list returns an
+// error, which then says that copies of the cookie elsewhere still work.
+func (m *Manager) RevokeSession(ctx context.Context, s *Session) error {
+	info, isNew := s.info()
+	s.Destroy()
+	switch {
+	case isNew:
+		return nil
+	case m.revocations == nil:
+		return errNoRevocations
+	}
+	return m.revocations.Revoke(ctx, Revocation{SessionID: info.ID, Until: info.Expires})
+}
+
+// RevokeSubject revokes every session of subject (see Session.SetSubject)
+// created before now, on every replica sharing the list: for a password
+// change, "sign out of all devices" or a locked account. Sessions created
+// afterwards are not affected; to keep the current device logged in, call
+// Renew on its session after this. The entry is kept 400 days, the
+// longest a session can live.
+func (m *Manager) RevokeSubject(ctx context.Context, subject string) error {
+	if subject == "" {
+		return errors.New("cookiesession: RevokeSubject needs a subject")
+	}
+	return m.revokeBefore(ctx, subject)
+}
+
+// RevokeAll revokes every session created before now, on every replica
+// sharing the list and without a restart: a kill switch after a breach.
+func (m *Manager) RevokeAll(ctx context.Context) error {
+	return m.revokeBefore(ctx, "")
+}
+
+func (m *Manager) revokeBefore(ctx context.Context, subject string) error {
+	if m.revocations == nil {
+		return errNoRevocations
+	}
+	now := m.now()
+	return m.revocations.Revoke(ctx, Revocation{Subject: subject, Before: now, Until: now.Add(maxCookieLifetime)})
+}
+
+// MemoryRevocations is a [RevocationList] in this process's memory: for a
+// single replica, for tests, and as the local copy that a shared list
+// keeps current. Entries are dropped once they are past Until. It is safe
+// for concurrent use; create it with [NewMemoryRevocations].
+type MemoryRevocations struct {
+	mu       sync.RWMutex
+	sessions map[string]int64 // ID -> Until, Unix seconds
+	subjects map[string]span
+	all      int64 // sessions created before it are revoked; Unix seconds
+	kept     int   // entries after the last pruning
+	now      func() time.Time
+}
+
+// span is a subject's entry: sessions created before before are revoked
+// until until (Unix seconds).
+type span struct{ before, until int64 }
+
+// NewMemoryRevocations returns an empty list.
+func NewMemoryRevocations() *MemoryRevocations {
+	return &MemoryRevocations{sessions: map[string]int64{}, subjects: map[string]span{}, now: time.Now}
+}
+
+// Revoked reports whether s is revoked by an entry of the list. It takes
+// a read lock and makes no allocation.
+func (l *MemoryRevocations) Revoked(_ context.Context, s SessionInfo) bool {
+	created := s.Created.Unix()
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if created < l.all {
+		return true
+	}
+	if _, ok := l.sessions[s.ID]; ok {
+		return true
+	}
+	if s.Subject != "" {
+		if e, ok := l.subjects[s.Subject]; ok && created < e.before {
+			return true
+		}
+	}
+	return false
+}
+
+// Revoke adds r to the list. Entries only ever widen: a later Before or
+// Until for the same subject replaces an earlier one, never the other way
+// round, so entries can arrive in any order and more than once.
+func (l *MemoryRevocations) Revoke(_ context.Context, r Revocation) error {
+	if err := r.check(); err != nil {
+		return err
+	}
+	until := r.Until.Unix()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case r.SessionID != "":
+		l.sessions[r.SessionID] = max(l.sessions[r.SessionID], until)
+	case r.Subject != "":
+		e := l.subjects[r.Subject]
+		l.subjects[r.Subject] = span{max(e.before, r.Before.Unix()), max(e.until, until)}
+	default:
+		l.all = max(l.all, r.Before.Unix())
+	}
+	// Drop expired entries whenever the list has doubled since the last
+	// time: linear work, paid once per doubling.
+	if n := len(l.sessions) + len(l.subjects); n >= 2*l.kept+1024 {
+		l.prune(l.now().Unix())
+	}
+	return nil
+}
+
+func (l *MemoryRevocations) prune(now int64) {
+	for id, until := range l.sessions {
+		if until <= now {
+			delete(l.sessions, id)
+		}
+	}
+	for subject, e := range l.subjects {
+		if e.until <= now {
+			delete(l.subjects, subject)
+		}
+	}
+	l.kept = len(l.sessions) + len(l.subjects)
+}
+
+// Len returns how many session and subject entries the list holds.
+func (l *MemoryRevocations) Len() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return len(l.sessions) + len(l.subjects)
+}
+
+// check reports a Revocation that names no clear set of sessions.
+func (r Revocation) check() error {
+	switch {
+	case r.SessionID != "" && r.Subject != "":
+		return errors.New("cookiesession: a Revocation names a session or a subject, not both")
+	case r.SessionID == "" && r.Before.IsZero():
+		return errors.New("cookiesession: a Revocation of a subject or of every session needs Before")
+	case r.Until.IsZero():
+		return fmt.Errorf("cookiesession: a Revocation needs Until, when the sessions it revokes have expired")
+	}
+	return nil
+}

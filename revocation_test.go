@@ -1,0 +1,205 @@
+package cookiesession
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// replicas returns two Managers sharing one revocation list, on one clock,
+// as two replicas of a service would.
+func replicas(t *testing.T) (a, b *Manager, list *MemoryRevocations, clk *clock) {
+	t.Helper()
+	list = NewMemoryRevocations()
+	a, clk = newTestManager(t, Options{Revocations: list})
+	b, _ = newTestManager(t, Options{Revocations: list})
+	b.now = clk.Now
+	list.now = clk.Now
+	return a, b, list, clk
+}
+
+// within fails the test instead of hanging when f deadlocks.
+func within(t *testing.T, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { defer close(done); f() }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("deadlock: the call did not return")
+	}
+}
+
+func TestRevokeSession(t *testing.T) {
+	a, b, _, _ := replicas(t)
+	victim := issue(t, a, func(s *Session) { s.Set("user", 1) })
+	stolen := browser{"session": victim["session"]}
+	stolenHeader := stolen.header()
+	other := issue(t, a, func(s *Session) { s.Set("user", 2) })
+
+	// The logout handler, as the README writes it: revoking calls back
+	// into the session's lazy decoding, which asks the list.
+	within(t, func() {
+		victim.visit(a, func(_ http.ResponseWriter, s *Session) {
+			require.NoError(t, a.RevokeSession(context.Background(), s))
+		})
+	})
+	assert.Empty(t, victim, "this browser's cookies are deleted")
+	for _, m := range []*Manager{a, b} {
+		resp := serve(m, stolenHeader, func(_ http.ResponseWriter, s *Session) {
+			assert.True(t, s.IsNew(), "a copy of the cookie is refused on every replica")
+		})
+		assert.Equal(t, []string{"session"}, deleted(resp))
+		other.visit(m, func(_ http.ResponseWriter, s *Session) { assert.False(t, s.IsNew()) })
+	}
+	_, err := b.Inspect(stolenHeader)
+	assert.ErrorIs(t, err, ErrRevoked)
+
+	// A new session has nothing to revoke.
+	fresh := browser{}
+	fresh.visit(a, func(_ http.ResponseWriter, s *Session) { require.NoError(t, a.RevokeSession(context.Background(), s)) })
+	assert.Empty(t, fresh)
+}
+
+func TestRevokeSubject(t *testing.T) {
+	a, b, _, clk := replicas(t)
+	login := func(user string) func(s *Session) {
+		return func(s *Session) { s.Renew(); s.SetSubject(user); s.Set("user", user) }
+	}
+	laptop := issue(t, a, login("ada"))
+	phone := issue(t, b, login("ada"))
+	grace := issue(t, a, login("grace"))
+	clk.Add(time.Minute)
+
+	// "Sign out of all other devices" from the laptop: revoke, then renew
+	// the laptop's session so it is newer than the revocation.
+	within(t, func() {
+		laptop.visit(a, func(_ http.ResponseWriter, s *Session) {
+			assert.Equal(t, "ada", s.Subject())
+			require.NoError(t, a.RevokeSubject(context.Background(), s.Subject()))
+			s.Renew()
+		})
+	})
+	for _, m := range []*Manager{a, b} {
+		phone.visit(m, func(_ http.ResponseWriter, s *Session) { assert.True(t, s.IsNew(), "ada's other session is gone") })
+		laptop.visit(m, func(_ http.ResponseWriter, s *Session) { assert.False(t, s.IsNew(), "the renewed session stays") })
+		grace.visit(m, func(_ http.ResponseWriter, s *Session) { assert.False(t, s.IsNew(), "other subjects are untouched") })
+	}
+	again := issue(t, b, login("ada"))
+	again.visit(a, func(_ http.ResponseWriter, s *Session) { assert.False(t, s.IsNew(), "a later login works") })
+	assert.Error(t, a.RevokeSubject(context.Background(), ""))
+}
+
+func TestRevokeAll(t *testing.T) {
+	a, b, _, clk := replicas(t)
+	before := issue(t, a, func(s *Session) { s.Set("n", 1) })
+	clk.Add(time.Second)
+	require.NoError(t, b.RevokeAll(context.Background()))
+	after := issue(t, a, func(s *Session) { s.Set("n", 2) })
+	for _, m := range []*Manager{a, b} {
+		before.visit(m, func(_ http.ResponseWriter, s *Session) { assert.True(t, s.IsNew()) })
+		after.visit(m, func(_ http.ResponseWriter, s *Session) { assert.False(t, s.IsNew()) })
+	}
+}
+
+func TestRevokeWithoutAList(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	b := issue(t, m, func(s *Session) { s.Set("n", 1) })
+	b.visit(m, func(_ http.ResponseWriter, s *Session) {
+		assert.ErrorIs(t, m.RevokeSession(context.Background(), s), errNoRevocations)
+	})
+	assert.Empty(t, b, "the session is still destroyed")
+	assert.ErrorIs(t, m.RevokeAll(context.Background()), errNoRevocations)
+}
+
+// TestRevocationListGetsTheRequest: the list is asked with the request's
+// context and the session's identity, once per request.
+func TestRevocationListGetsTheRequest(t *testing.T) {
+	list := &recordingList{}
+	m, clk := newTestManager(t, Options{Revocations: list})
+	b := issue(t, m, func(s *Session) { s.SetSubject("ada"); s.Set("n", 1) })
+	type ctxKey struct{}
+	req, _ := http.NewRequestWithContext(context.WithValue(context.Background(), ctxKey{}, "request"), http.MethodGet, "/", nil)
+	req.Header.Set("Cookie", b.header())
+	s := m.Load(req)
+	assert.False(t, s.IsNew())
+	s.Set("n", 2)
+	require.Len(t, list.asked, 1)
+	assert.Equal(t, "request", list.ctx.Value(ctxKey{}))
+	assert.Equal(t, "ada", list.asked[0].Subject)
+	assert.Equal(t, clk.Now().Unix(), list.asked[0].Created.Unix())
+	assert.Equal(t, s.ID(), list.asked[0].ID)
+}
+
+type recordingList struct {
+	ctx   context.Context
+	asked []SessionInfo
+}
+
+func (l *recordingList) Revoked(ctx context.Context, s SessionInfo) bool {
+	l.ctx = ctx
+	l.asked = append(l.asked, s)
+	return false
+}
+
+func (l *recordingList) Revoke(context.Context, Revocation) error { return nil }
+
+func TestMemoryRevocations(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	l := NewMemoryRevocations()
+	l.now = func() time.Time { return now }
+	info := func(id, subject string, created time.Time) SessionInfo {
+		return SessionInfo{ID: id, Subject: subject, Created: created, Expires: created.Add(time.Hour)}
+	}
+
+	t.Run("entries that name no clear set are refused", func(t *testing.T) {
+		for _, r := range []Revocation{
+			{SessionID: "a", Subject: "b", Until: now},
+			{Subject: "b", Until: now},
+			{Until: now},
+			{SessionID: "a"},
+		} {
+			assert.Error(t, l.Revoke(ctx, r), "%+v", r)
+		}
+	})
+	t.Run("entries only widen", func(t *testing.T) {
+		require.NoError(t, l.Revoke(ctx, Revocation{Subject: "ada", Before: now, Until: now.Add(time.Hour)}))
+		require.NoError(t, l.Revoke(ctx, Revocation{Subject: "ada", Before: now.Add(-time.Hour), Until: now.Add(time.Minute)}))
+		assert.True(t, l.Revoked(ctx, info("x", "ada", now.Add(-time.Minute))), "an older entry arriving late does not narrow it")
+		assert.False(t, l.Revoked(ctx, info("x", "ada", now)), "created in the second of Before: kept")
+		assert.False(t, l.Revoked(ctx, info("x", "", now.Add(-time.Minute))), "no subject, no match")
+	})
+	t.Run("expired entries are pruned", func(t *testing.T) {
+		for i := range 3000 {
+			require.NoError(t, l.Revoke(ctx, Revocation{SessionID: string(rune('a'+i%26)) + time.Duration(i).String(), Until: now.Add(time.Minute)}))
+		}
+		assert.Greater(t, l.Len(), 2000)
+		now = now.Add(2 * time.Hour)
+		for i := range 3000 {
+			require.NoError(t, l.Revoke(ctx, Revocation{SessionID: "late" + time.Duration(i).String(), Until: now.Add(time.Minute)}))
+		}
+		assert.Less(t, l.Len(), 3000+1024, "the first 3,000 expired and were dropped")
+		assert.True(t, l.Revoked(ctx, info("late0s", "", now)))
+	})
+}
+
+func TestSubjectSurvivesRenewAndNotDestroy(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	b := issue(t, m, func(s *Session) { s.SetSubject("ada") })
+	b.visit(m, func(_ http.ResponseWriter, s *Session) {
+		s.Renew()
+		assert.Equal(t, "ada", s.Subject())
+		s.Destroy()
+		assert.Empty(t, s.Subject())
+	})
+	express := newExpressManager(t, "k")
+	s := express.LoadHeader()
+	s.SetSubject("ada")
+	_, err := express.SaveHeader(s)
+	assert.ErrorContains(t, err, "no subject")
+}
