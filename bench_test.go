@@ -2,10 +2,10 @@ package cookiesession
 
 import (
 	"context"
-	"encoding/binary"
 	"crypto/aes"
 	"crypto/cipher"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net/http"
