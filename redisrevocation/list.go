@@ -1,0 +1,364 @@
+// Package redisrevocation shares a cookiesession revocation list between
+// the replicas of a service through Redis or Valkey, without a network
+// round trip on the request path.
+//
+// Each replica keeps every live revocation in its own memory (a
+// [cookiesession.MemoryRevocations]) and answers from it. Redis holds each
+// entry under a key that expires when the sessions it revokes would have,
+// and pushes every new entry to all replicas over pub/sub, within
+// milliseconds. A replica loads every entry when it starts and again after
+// each reconnect, so it misses nothing that happened while it was away.
+//
+// It uses github.com/redis/rueidis: a well-kept client whose dedicated
+// connections report a lost subscription on a channel, which is what the
+// reload after a reconnect hangs on. The commands used (SET with EXAT,
+// GET, MGET, SCAN, EVAL, PUBLISH, SUBSCRIBE) are the same in Valkey.
+package redisrevocation
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cookiesession/cookiesession"
+	"github.com/redis/rueidis"
+)
+
+// Options configures a [List]. Every zero value is a default.
+type Options struct {
+	// Prefix starts every key and the channel name,
+	// "cookiesession:revocations:" by default. Replicas that share
+	// sessions share a prefix.
+	Prefix string
+
+	// MaxStale is how long the local copy is trusted after the connection
+	// to Redis is lost, one minute by default. Until then revocations made
+	// elsewhere may be missed for that long at most.
+	MaxStale time.Duration
+
+	// RejectWhenStale decides what happens once the copy is older than
+	// MaxStale. By default sessions are still accepted (those the copy
+	// lists stay rejected), and a warning is logged once per MaxStale: a
+	// Redis outage then costs revocations made during it, not every user's
+	// session. Set it where a revoked session must never be honoured, at
+	// the price of logging everyone out while Redis is away.
+	RejectWhenStale bool
+
+	// Timeout bounds each Redis call Revoke makes, 2 seconds by default.
+	Timeout time.Duration
+
+	// Logger receives connection changes and staleness warnings. It
+	// defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// maxPending bounds the revocations kept while Redis is unreachable.
+const maxPending = 100_000
+
+// List is a [cookiesession.RevocationList] shared through Redis. Create it
+// with [New]; it is safe for concurrent use.
+type List struct {
+	client  rueidis.Client
+	local   *cookiesession.MemoryRevocations
+	prefix  string
+	channel string
+	opts    Options
+
+	lostAt   atomic.Int64 // UnixNano when the subscription was lost; 0 while current
+	warnedAt atomic.Int64 // UnixNano of the last staleness warning
+
+	mu      sync.Mutex
+	pending []cookiesession.Revocation // made while Redis was unreachable
+
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// New subscribes to the list's channel, loads every live entry, and
+// returns once the list is current, so a replica started after
+// revocations were made rejects those sessions from its first request.
+// It keeps the list current in the background until Close, reconnecting
+// and reloading after any outage. ctx bounds only the first load; New
+// fails if Redis cannot be reached before it ends. The client stays the
+// caller's to close, after Close.
+func New(ctx context.Context, client rueidis.Client, opts Options) (*List, error) {
+	opts.Prefix = cmp.Or(opts.Prefix, "cookiesession:revocations:")
+	opts.MaxStale = cmp.Or(opts.MaxStale, time.Minute)
+	opts.Timeout = cmp.Or(opts.Timeout, 2*time.Second)
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	l := &List{
+		client:  client,
+		local:   cookiesession.NewMemoryRevocations(),
+		prefix:  opts.Prefix,
+		channel: opts.Prefix + "channel",
+		opts:    opts,
+		done:    make(chan struct{}),
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	l.stop = stop
+	ready := make(chan struct{})
+	go l.run(runCtx, ready)
+	select {
+	case <-ready:
+		return l, nil
+	case <-ctx.Done():
+		l.Close()
+		return nil, fmt.Errorf("redisrevocation: first load: %w", ctx.Err())
+	}
+}
+
+// Close stops keeping the list current. Revoked then answers from the
+// last copy.
+func (l *List) Close() {
+	l.stop()
+	<-l.done
+}
+
+// Revoked reports whether s is revoked, from this replica's memory: no
+// network round trip and no allocation.
+func (l *List) Revoked(ctx context.Context, s cookiesession.SessionInfo) bool {
+	if l.local.Revoked(ctx, s) {
+		return true
+	}
+	lost := l.lostAt.Load()
+	if lost == 0 {
+		return false
+	}
+	now := time.Now().UnixNano()
+	if now-lost <= int64(l.opts.MaxStale) {
+		return false
+	}
+	if last := l.warnedAt.Load(); now-last > int64(l.opts.MaxStale) && l.warnedAt.CompareAndSwap(last, now) {
+		l.opts.Logger.WarnContext(ctx, "redisrevocation: revocation list is stale; Redis unreachable",
+			"since", time.Unix(0, lost), "reject_sessions", l.opts.RejectWhenStale)
+	}
+	return l.opts.RejectWhenStale
+}
+
+// Stale returns how long the list has been out of touch with Redis, or 0
+// while it is current. Health checks can report it.
+func (l *List) Stale() time.Duration {
+	if lost := l.lostAt.Load(); lost != 0 {
+		return time.Since(time.Unix(0, lost))
+	}
+	return 0
+}
+
+// Revoke puts r in force on this replica at once, and shares it through
+// Redis with every other. When Redis cannot be reached it returns an
+// error: r is then in force here only, and kept to be shared as soon as
+// Redis is back.
+func (l *List) Revoke(ctx context.Context, r cookiesession.Revocation) error {
+	if err := l.local.Revoke(ctx, r); err != nil {
+		return err
+	}
+	if err := l.share(ctx, r); err != nil {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if len(l.pending) >= maxPending {
+			return fmt.Errorf("redisrevocation: revocation in force on this replica only; %d others wait for Redis already: %w", maxPending, err)
+		}
+		l.pending = append(l.pending, r)
+		return fmt.Errorf("redisrevocation: revocation in force on this replica only, to be shared when Redis is back: %w", err)
+	}
+	return nil
+}
+
+// revokeScript merges an entry with what Redis holds (entries only widen,
+// as in MemoryRevocations), stores it until its sessions have expired, and
+// publishes the result, in one atomic step.
+var revokeScript = rueidis.NewLuaScript(`
+local before, untl = tonumber(ARGV[1]), tonumber(ARGV[2])
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local b, u = string.match(cur, '^(%d+),(%d+)$')
+  if b then
+    before = math.max(before, tonumber(b))
+    untl = math.max(untl, tonumber(u))
+  end
+end
+local v = string.format('%d,%d', before, untl)
+redis.call('SET', KEYS[1], v, 'EXAT', untl)
+redis.call('PUBLISH', ARGV[3], KEYS[1] .. '\n' .. v)
+return v
+`)
+
+func (l *List) share(ctx context.Context, r cookiesession.Revocation) error {
+	if !r.Until.After(time.Now()) {
+		return nil // every session it names has expired: nothing to share
+	}
+	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
+	defer cancel()
+	before := max(r.Before.Unix(), 0)
+	return revokeScript.Exec(ctx, l.client, []string{l.key(r)},
+		[]string{strconv.FormatInt(before, 10), strconv.FormatInt(r.Until.Unix(), 10), l.channel}).Error()
+}
+
+// Key layout under the prefix: "s:<session ID>", "u:<subject>" and "all".
+// The value is "<before>,<until>" in Unix seconds.
+func (l *List) key(r cookiesession.Revocation) string {
+	switch {
+	case r.SessionID != "":
+		return l.prefix + "s:" + r.SessionID
+	case r.Subject != "":
+		return l.prefix + "u:" + r.Subject
+	}
+	return l.prefix + "all"
+}
+
+// parse turns a key and its value back into a Revocation.
+func (l *List) parse(key, value string) (cookiesession.Revocation, bool) {
+	before, until, ok := strings.Cut(value, ",")
+	b, err1 := strconv.ParseInt(before, 10, 64)
+	u, err2 := strconv.ParseInt(until, 10, 64)
+	name, ours := strings.CutPrefix(key, l.prefix)
+	if !ok || err1 != nil || err2 != nil || !ours {
+		return cookiesession.Revocation{}, false
+	}
+	r := cookiesession.Revocation{Before: time.Unix(b, 0), Until: time.Unix(u, 0)}
+	switch {
+	case strings.HasPrefix(name, "s:"):
+		r.SessionID, r.Before = name[2:], time.Time{}
+	case strings.HasPrefix(name, "u:"):
+		r.Subject = name[2:]
+	case name != "all":
+		return cookiesession.Revocation{}, false
+	}
+	return r, true
+}
+
+// apply takes one entry from Redis into the local copy.
+func (l *List) apply(key, value string) {
+	if r, ok := l.parse(key, value); ok {
+		_ = l.local.Revoke(context.Background(), r)
+	}
+}
+
+// run keeps the list current until ctx ends: subscribe, share what waited,
+// load everything, then wait for the connection to drop, and again.
+func (l *List) run(ctx context.Context, ready chan<- struct{}) {
+	defer close(l.done)
+	first := true
+	for backoff := 50 * time.Millisecond; ctx.Err() == nil; backoff = min(2*backoff, 2*time.Second) {
+		err := l.follow(ctx, func() {
+			backoff = 50 * time.Millisecond
+			if lost := l.lostAt.Swap(0); lost != 0 {
+				l.opts.Logger.Info("redisrevocation: reconnected and reloaded", "after", time.Since(time.Unix(0, lost)))
+			}
+			if first {
+				first = false
+				close(ready)
+			}
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		if l.lostAt.CompareAndSwap(0, time.Now().UnixNano()) {
+			l.opts.Logger.Warn("redisrevocation: lost Redis; serving the last known list", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+	}
+}
+
+var errLost = errors.New("subscription ended")
+
+// follow runs one connection's life: it returns when the connection is
+// lost. synced is called once the list is current.
+func (l *List) follow(ctx context.Context, synced func()) error {
+	c, release := l.client.Dedicate()
+	defer release()
+	subscribed := make(chan struct{}, 1)
+	lost := c.SetPubSubHooks(rueidis.PubSubHooks{
+		OnMessage: func(m rueidis.PubSubMessage) {
+			// The message is "<key>\n<value>"; a subject may hold "\n".
+			if i := strings.LastIndexByte(m.Message, '\n'); i >= 0 {
+				l.apply(m.Message[:i], m.Message[i+1:])
+			}
+		},
+		OnSubscription: func(s rueidis.PubSubSubscription) {
+			if s.Kind == "subscribe" {
+				select {
+				case subscribed <- struct{}{}:
+				default:
+				}
+			}
+		},
+	})
+	if err := c.Do(ctx, c.B().Subscribe().Channel(l.channel).Build()).Error(); err != nil {
+		return err
+	}
+	// Subscribed first, loaded second: an entry written in between arrives
+	// both ways, which is harmless, rather than neither.
+	select {
+	case <-subscribed:
+	case err := <-lost:
+		return cmp.Or(err, errLost)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err := l.sharePending(ctx); err != nil {
+		return err
+	}
+	if err := l.load(ctx); err != nil {
+		return err
+	}
+	synced()
+	select {
+	case err := <-lost:
+		return cmp.Or(err, errLost)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// sharePending sends the revocations made while Redis was unreachable.
+func (l *List) sharePending(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for len(l.pending) > 0 {
+		if err := l.share(ctx, l.pending[0]); err != nil {
+			return err
+		}
+		l.pending = l.pending[1:]
+	}
+	l.pending = nil
+	return nil
+}
+
+// load reads every live entry into the local copy.
+func (l *List) load(ctx context.Context) error {
+	var cursor uint64
+	for {
+		entry, err := l.client.Do(ctx, l.client.B().Scan().Cursor(cursor).Match(l.prefix+"*").Count(1000).Build()).AsScanEntry()
+		if err != nil {
+			return err
+		}
+		if len(entry.Elements) > 0 {
+			values, err := l.client.Do(ctx, l.client.B().Mget().Key(entry.Elements...).Build()).ToArray()
+			if err != nil {
+				return err
+			}
+			for i, v := range values {
+				if s, err := v.ToString(); err == nil { // nil: expired since the SCAN
+					l.apply(entry.Elements[i], s)
+				}
+			}
+		}
+		if cursor = entry.Cursor; cursor == 0 {
+			return nil
+		}
+	}
+}

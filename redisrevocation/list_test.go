@@ -1,0 +1,313 @@
+package redisrevocation
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cookiesession/cookiesession"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var testKeys = [][]byte{[]byte("redisrevocation-test-key-0001-not-for-production")}
+
+func info(id, subject string, created time.Time) cookiesession.SessionInfo {
+	return cookiesession.SessionInfo{ID: id, Subject: subject, Created: created, Expires: created.Add(time.Hour)}
+}
+
+// eventually polls cond every 50 µs for up to d and returns how long it
+// took to hold.
+func eventually(t *testing.T, d time.Duration, cond func() bool, what string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > d {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+	return time.Since(start)
+}
+
+// syncBuffer is a log destination safe for the list's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestPropagation: three replicas, each with its own client. A revocation
+// made on one is enforced on the other two within 100 ms at p99, over 200
+// revocations.
+func TestPropagation(t *testing.T) {
+	srv := startRedis(t)
+	ctx := context.Background()
+	var lists [3]*List
+	for i := range lists {
+		lists[i] = srv.list(t, Options{})
+	}
+	now := time.Now()
+	const n = 200
+	var latencies []time.Duration
+	for i := range n {
+		from := lists[i%3]
+		s := info(fmt.Sprintf("session-%03d", i), "", now)
+		start := time.Now()
+		require.NoError(t, from.Revoke(ctx, cookiesession.Revocation{SessionID: s.ID, Until: s.Expires}))
+		require.True(t, from.Revoked(ctx, s), "in force at once where it was made")
+		for j, other := range lists {
+			if j != i%3 {
+				eventually(t, 5*time.Second, func() bool { return other.Revoked(ctx, s) }, "propagation")
+				latencies = append(latencies, time.Since(start))
+			}
+		}
+	}
+	slices.Sort(latencies)
+	p50, p99 := latencies[len(latencies)/2], latencies[len(latencies)*99/100]
+	t.Logf("revoke on one replica -> enforced on another, %d samples: p50 %v, p99 %v, max %v",
+		len(latencies), p50.Round(time.Microsecond), p99.Round(time.Microsecond), latencies[len(latencies)-1].Round(time.Microsecond))
+	assert.Less(t, p99, 100*time.Millisecond)
+}
+
+// TestReplicasThroughManagers: the three kinds of revocation, made through
+// one replica's Manager, end sessions on the others; sessions made after
+// them live on.
+func TestReplicasThroughManagers(t *testing.T) {
+	srv := startRedis(t)
+	ctx := context.Background()
+	var managers [3]*cookiesession.Manager
+	for i := range managers {
+		m, err := cookiesession.New(cookiesession.Options{Keys: testKeys, Revocations: srv.list(t, Options{})})
+		require.NoError(t, err)
+		managers[i] = m
+	}
+	login := func(m *cookiesession.Manager, user string) string {
+		s := m.LoadHeader()
+		s.SetSubject(user)
+		s.Set("user", user)
+		lines, err := m.SaveHeader(s)
+		require.NoError(t, err)
+		return strings.SplitN(lines[0], ";", 2)[0]
+	}
+	valid := func(m *cookiesession.Manager, cookie string) bool {
+		_, err := m.Inspect(cookie)
+		return err == nil
+	}
+	ada, phone, grace := login(managers[0], "ada"), login(managers[1], "ada"), login(managers[2], "grace")
+
+	// Logout of one session, made on replica 0.
+	s := managers[0].LoadHeader(ada)
+	require.NoError(t, managers[0].RevokeSession(ctx, s))
+	for _, m := range managers {
+		eventually(t, 2*time.Second, func() bool { return !valid(m, ada) }, "session revoked everywhere")
+		assert.True(t, valid(m, phone))
+	}
+
+	// Every session of a subject, made on replica 1: sessions created in
+	// the same second survive (to keep the current device), so wait one.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+	require.NoError(t, managers[1].RevokeSubject(ctx, "ada"))
+	for _, m := range managers {
+		eventually(t, 2*time.Second, func() bool { return !valid(m, phone) }, "subject revoked everywhere")
+		assert.True(t, valid(m, grace))
+	}
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+	adaAgain := login(managers[2], "ada")
+
+	// Everyone, made on replica 2.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+	require.NoError(t, managers[2].RevokeAll(ctx))
+	for _, m := range managers {
+		eventually(t, 2*time.Second, func() bool { return !valid(m, grace) && !valid(m, adaAgain) }, "everyone revoked everywhere")
+	}
+	assert.True(t, valid(managers[0], login(managers[1], "grace")), "a session created afterwards lives")
+}
+
+// TestLateReplica: a replica started after revocations were made rejects
+// those sessions from its first request.
+func TestLateReplica(t *testing.T) {
+	srv := startRedis(t)
+	ctx := context.Background()
+	early := srv.list(t, Options{})
+	now := time.Now()
+	require.NoError(t, early.Revoke(ctx, cookiesession.Revocation{SessionID: "s1", Until: now.Add(time.Hour)}))
+	require.NoError(t, early.Revoke(ctx, cookiesession.Revocation{Subject: "ada", Before: now, Until: now.Add(time.Hour)}))
+	require.NoError(t, early.Revoke(ctx, cookiesession.Revocation{Subject: "line\nbreak", Before: now, Until: now.Add(time.Hour)}))
+
+	late := srv.list(t, Options{})
+	assert.True(t, late.Revoked(ctx, info("s1", "", now)))
+	assert.True(t, late.Revoked(ctx, info("s2", "ada", now.Add(-time.Minute))))
+	assert.True(t, late.Revoked(ctx, info("s3", "line\nbreak", now.Add(-time.Minute))))
+	assert.False(t, late.Revoked(ctx, info("s4", "grace", now.Add(-time.Minute))))
+}
+
+// TestEntriesExpireWithTheirSessions: Redis keeps an entry only until the
+// sessions it revokes would have expired.
+func TestEntriesExpireWithTheirSessions(t *testing.T) {
+	srv := startRedis(t)
+	ctx := context.Background()
+	l := srv.list(t, Options{})
+	until := time.Now().Add(90 * time.Second)
+	require.NoError(t, l.Revoke(ctx, cookiesession.Revocation{SessionID: "s1", Until: until}))
+	c := srv.client(t)
+	ttl, err := c.Do(ctx, c.B().Ttl().Key("cookiesession:revocations:s:s1").Build()).AsInt64()
+	require.NoError(t, err)
+	assert.InDelta(t, 90, ttl, 2)
+	// An entry whose sessions have all expired is not stored at all.
+	require.NoError(t, l.Revoke(ctx, cookiesession.Revocation{SessionID: "old", Until: time.Now().Add(-time.Second)}))
+	n, err := c.Do(ctx, c.B().Exists().Key("cookiesession:revocations:s:old").Build()).AsInt64()
+	require.NoError(t, err)
+	assert.Zero(t, n)
+}
+
+// TestRedisRestart: Redis stops and comes back with its append-only file.
+// Replicas serve from memory meanwhile; a revocation made during the
+// outage is an error to its caller, in force on its replica, and shared
+// once Redis is back; nothing made before or during the outage is lost.
+func TestRedisRestart(t *testing.T) {
+	srv := startRedis(t)
+	ctx := context.Background()
+	a, b := srv.list(t, Options{}), srv.list(t, Options{})
+	now := time.Now()
+	before, during := info("before", "", now), info("during", "", now)
+	require.NoError(t, a.Revoke(ctx, cookiesession.Revocation{SessionID: before.ID, Until: before.Expires}))
+	eventually(t, time.Second, func() bool { return b.Revoked(ctx, before) }, "before the outage")
+
+	srv.stop()
+	eventually(t, 15*time.Second, func() bool { return a.Stale() > 0 && b.Stale() > 0 }, "outage noticed")
+	err := a.Revoke(ctx, cookiesession.Revocation{SessionID: during.ID, Until: during.Expires})
+	require.Error(t, err, "revoking while Redis is down is an error")
+	assert.Contains(t, err.Error(), "in force on this replica only")
+	assert.True(t, a.Revoked(ctx, during))
+	assert.True(t, b.Revoked(ctx, before), "serving from the last known list")
+	assert.False(t, b.Revoked(ctx, during))
+
+	srv.restart()
+	eventually(t, 20*time.Second, func() bool { return a.Stale() == 0 && b.Stale() == 0 }, "reconnected")
+	eventually(t, 2*time.Second, func() bool { return b.Revoked(ctx, during) }, "the outage's revocation shared")
+	late := srv.list(t, Options{})
+	assert.True(t, late.Revoked(ctx, before), "kept by the append-only file")
+	assert.True(t, late.Revoked(ctx, during))
+}
+
+// TestStalePolicy: once the list has been out of touch for MaxStale, the
+// default keeps accepting sessions (and logs it); RejectWhenStale refuses
+// them. What the list knew stays rejected either way.
+func TestStalePolicy(t *testing.T) {
+	srv := startRedis(t)
+	ctx := context.Background()
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	accept := srv.list(t, Options{MaxStale: 300 * time.Millisecond, Logger: logger})
+	reject := srv.list(t, Options{MaxStale: 300 * time.Millisecond, RejectWhenStale: true})
+	now := time.Now()
+	known, other := info("known", "", now), info("other", "", now)
+	require.NoError(t, accept.Revoke(ctx, cookiesession.Revocation{SessionID: known.ID, Until: known.Expires}))
+	eventually(t, time.Second, func() bool { return reject.Revoked(ctx, known) }, "shared")
+
+	srv.stop()
+	eventually(t, 15*time.Second, func() bool { return accept.Stale() > 0 && reject.Stale() > 0 }, "outage noticed")
+	assert.False(t, reject.Revoked(ctx, other), "within MaxStale the copy is trusted")
+	eventually(t, 5*time.Second, func() bool { return accept.Stale() > 400*time.Millisecond && reject.Stale() > 400*time.Millisecond }, "stale")
+	assert.False(t, accept.Revoked(ctx, other), "default: accept")
+	assert.True(t, accept.Revoked(ctx, known))
+	assert.True(t, reject.Revoked(ctx, other), "RejectWhenStale: reject")
+	assert.Contains(t, logs.String(), "revocation list is stale")
+	assert.Equal(t, 1, strings.Count(logs.String(), "revocation list is stale"), "logged once per MaxStale, not per request")
+}
+
+// typicalValues is the typical session of the package's own benchmarks
+// (bench_test.go): ten values, about 275 bytes of JSON.
+var typicalValues = map[string]any{
+	"user_id": 918273, "username": "ada.lovelace", "email": "ada.lovelace@example.com",
+	"role": "admin", "locale": "en-GB", "theme": "dark", "cart_count": 3,
+	"last_login": "2026-11-27T18:04:05Z", "csrf": "q3Z1bXlMb3JlbUlwc3VtRG9sb3JTaXRBbWV0",
+	"return_to": "/account/orders?page=2&sort=newest",
+}
+
+// redisList returns a List on a redis-server of its own holding 10,000
+// revoked sessions and 100 revoked subjects.
+func redisList(b *testing.B) *List {
+	l := startRedis(b).list(b, Options{})
+	ctx, now := context.Background(), time.Now()
+	for i := range 10_000 {
+		require.NoError(b, l.Revoke(ctx, cookiesession.Revocation{SessionID: fmt.Sprint("revoked-", i), Until: now.Add(time.Hour)}))
+		if i%100 == 0 {
+			require.NoError(b, l.Revoke(ctx, cookiesession.Revocation{Subject: fmt.Sprint("user-", i), Before: now, Until: now.Add(time.Hour)}))
+		}
+	}
+	return l
+}
+
+// BenchmarkCycle measures a request cycle (the typical session in the
+// default format: read one value, change one) with the Redis-backed list
+// on, against the same cycle without a list. The list answers from
+// memory, so it adds no network round trip and no allocation. Needs
+// redis-server, as the tests do.
+func BenchmarkCycle(b *testing.B) {
+	for _, name := range []string{"no-list", "redis-list"} {
+		b.Run(name, func(b *testing.B) {
+			opts := cookiesession.Options{Keys: testKeys}
+			if name == "redis-list" {
+				opts.Revocations = redisList(b)
+			}
+			m, err := cookiesession.New(opts)
+			require.NoError(b, err)
+			h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				s := m.FromContext(r.Context())
+				n, _ := cookiesession.Value[int](s, "cart_count")
+				s.Set("cart_count", n+1)
+			}))
+			s := m.LoadHeader()
+			s.SetSubject("user-918273")
+			for k, v := range typicalValues {
+				s.Set(k, v)
+			}
+			lines, err := m.SaveHeader(s)
+			require.NoError(b, err)
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.Header.Set("Cookie", strings.SplitN(lines[0], ";", 2)[0])
+			w := httptest.NewRecorder()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				clear(w.Header())
+				h.ServeHTTP(w, req)
+			}
+		})
+	}
+}
+
+// BenchmarkRevoked measures the check itself, for a session that is not
+// revoked (the common case).
+func BenchmarkRevoked(b *testing.B) {
+	l := redisList(b)
+	s := info("not-revoked-session-id", "user-7", time.Now())
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if l.Revoked(ctx, s) {
+			b.Fatal("revoked")
+		}
+	}
+}
