@@ -111,5 +111,3 @@ func (s *server) list(t testing.TB, opts Options) *List {
 	t.Cleanup(l.Close)
 	return l
 }
-
-
