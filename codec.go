@@ -53,7 +53,7 @@ const (
 	// the Express application's key strings, used as they are, so the 32-byte
 	// minimum does not apply; New logs a warning for shorter ones. The cookies
 	// carry no ID and no times: expiry is only the cookie's Max-Age, as in
-	// Express, and IdleTimeout, NotBefore, Revoked, Compress and chunking are
+	// Express, and IdleTimeout, NotBefore, Revocations, Compress and chunking are
 	// refused, and Session.SetMaxAge and SetPersistent shape only the cookie
 	// they are called for, as Express's req.sessionOptions does. Flash
 	// messages are kept where connect-flash keeps them, under "flash" as
@@ -89,7 +89,7 @@ var (
 	ErrExpired = errors.New("cookiesession: session expired")
 
 	// ErrRevoked reports a verified session created before
-	// Options.NotBefore or rejected by Options.Revoked.
+	// Options.NotBefore or listed in Options.Revocations.
 	ErrRevoked = errors.New("cookiesession: session revoked")
 )
 

@@ -54,7 +54,11 @@
 //
 // # Revocation
 //
-// A copied cookie stays valid until it expires. [Options] NotBefore logs
-// everyone out at once, and Revoked lets the application reject single
-// sessions by ID from a deny list of its own.
+// A copied cookie stays valid until it expires, unless it is revoked.
+// With Options.Revocations set to a [RevocationList],
+// [Manager.RevokeSession] logs one session out everywhere,
+// [Manager.RevokeSubject] every session of a user (see
+// [Session.SetSubject]) and [Manager.RevokeAll] everyone. The check runs
+// from memory on every request that uses a session; the redisrevocation
+// module shares the list between replicas through Redis.
 package cookiesession

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"time"
 
 	"github.com/cookiesession/cookiesession"
 )
@@ -130,4 +131,70 @@ func ExampleNew_weakKey() {
 	// Output:
 	// true
 	// cookiesession: weak or missing key: key 0 is 7 bytes, need at least 32
+}
+
+// Revocation: log one session out everywhere, or every session of a user.
+// With several replicas, use a shared list (the redisrevocation module)
+// in place of the in-memory one.
+func ExampleManager_RevokeSubject() {
+	revoked := cookiesession.NewMemoryRevocations()
+	sessions, err := cookiesession.New(cookiesession.Options{
+		Keys:        [][]byte{exampleKey},
+		Revocations: revoked,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		s := sessions.FromContext(r.Context())
+		s.Renew()
+		s.SetSubject("user-42") // whose session it is, for RevokeSubject
+		s.Set("user_id", 42)
+	})
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		// Ends this session on every replica, copies of the cookie included,
+		// and deletes this browser's cookies.
+		s := sessions.FromContext(r.Context())
+		if err := sessions.RevokeSession(r.Context(), s); err != nil {
+			log.Print(err) // logged out here; copies elsewhere still work
+		}
+	})
+	mux.HandleFunc("POST /password", func(w http.ResponseWriter, r *http.Request) {
+		// Signs the user out of every other device, then keeps this one.
+		s := sessions.FromContext(r.Context())
+		if err := sessions.RevokeSubject(r.Context(), s.Subject()); err != nil {
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		s.Renew()
+	})
+	handler := sessions.Middleware(mux)
+
+	post := func(path, cookie string) (string, bool) {
+		req := httptest.NewRequest(http.MethodPost, path, nil)
+		req.Header.Set("Cookie", cookie)
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		set := rec.Header().Get("Set-Cookie")
+		return strings.SplitN(set, ";", 2)[0], strings.Contains(set, "Max-Age=0")
+	}
+	laptop, _ := post("/login", "")
+	phone, _ := post("/login", "")
+	copied := laptop
+
+	_, deleted := post("/logout", laptop)
+	_, err = sessions.Inspect(copied)
+	fmt.Println("logout deletes the cookie:", deleted, "and a copy is refused:", errors.Is(err, cookiesession.ErrRevoked))
+
+	tablet, _ := post("/login", "")
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second))) // revocations count in seconds
+	phone, _ = post("/password", phone)
+	_, errPhone := sessions.Inspect(phone)
+	_, errTablet := sessions.Inspect(tablet)
+	fmt.Println("after a password change the phone stays:", errPhone == nil, "and the tablet is out:", errors.Is(errTablet, cookiesession.ErrRevoked))
+	// Output:
+	// logout deletes the cookie: true and a copy is refused: true
+	// after a password change the phone stays: true and the tablet is out: true
 }
