@@ -335,7 +335,8 @@ func (m *Manager) open(ctx context.Context, value string, now time.Time) (decode
 		if env, err = parseExpress(plain); err != nil {
 			return decoded{}, err
 		}
-		env.Created, env.Expires = now.Unix(), now.Add(m.maxAge).Unix()
+		env.setCreated(now)
+		env.Expires = now.Add(m.maxAge).Unix()
 	} else {
 		if plain, err = decompress(plain); err != nil {
 			return decoded{}, err
@@ -351,7 +352,7 @@ func (m *Manager) open(ctx context.Context, value string, now time.Time) (decode
 		return decoded{}, fmt.Errorf("%w: created before NotBefore", ErrRevoked)
 	}
 	if m.revocations != nil && m.revocations.Revoked(ctx, SessionInfo{
-		ID: env.ID, Subject: env.Subject, Created: time.Unix(env.Created, 0), Expires: time.Unix(env.Expires, 0),
+		ID: env.ID, Subject: env.Subject, Created: env.created(), Expires: time.Unix(env.Expires, 0),
 	}) {
 		return decoded{}, fmt.Errorf("%w: listed in Options.Revocations", ErrRevoked)
 	}
@@ -393,7 +394,7 @@ func (m *Manager) Inspect(cookieHeader ...string) (*Inspection, error) {
 		Chunks:   d.chunks,
 		Bytes:    d.size,
 		ID:       d.env.ID,
-		Created:  time.Unix(d.env.Created, 0),
+		Created:  d.env.created(),
 		Expires:  time.Unix(d.env.Expires, 0),
 		Values:   make(map[string]json.RawMessage, len(d.env.Values)),
 		Flashes:  d.env.Flashes,

@@ -23,14 +23,17 @@ import (
 // only when set (Session.Set). Field names are one letter because every
 // byte is sent on every request:
 //
-//	{"i":"<id>","c":<created>,"e":<expires>,"s":<last seen>,"p":<persist>,
-//	 "u":"<subject>","v":{"<key>":<value>,...},"f":["<flash>",...]}
+//	{"i":"<id>","c":<created>,"m":<ms>,"e":<expires>,"s":<last seen>,
+//	 "p":<persist>,"u":"<subject>","v":{"<key>":<value>,...},"f":["<flash>",...]}
 //
-// Times are Unix seconds; "s", "p", "u", "v" and "f" are omitted when
-// empty.
+// Times are Unix seconds; "m" is the milliseconds of the creation time,
+// which revocation compares to (a session revoked in the second it was
+// created is still told apart from one created just after). "m", "s",
+// "p", "u", "v" and "f" are omitted when empty.
 type envelope struct {
 	ID      string
 	Created int64
+	Milli   int64   // milliseconds of Created, 0..999
 	Expires int64   // absolute expiry
 	Seen    int64   // last activity, only with an idle timeout
 	Persist *bool   // per-session override of Options.Transient
@@ -65,7 +68,7 @@ const clockSkew = time.Minute
 func (e *envelope) check(now time.Time, idle time.Duration) error {
 	t := now.Unix()
 	switch {
-	case e.ID == "" || e.Created == 0 || e.Expires == 0:
+	case e.ID == "" || e.Created == 0 || e.Expires == 0 || e.Milli < 0 || e.Milli > 999:
 		return fmt.Errorf("%w: payload is not a session envelope", ErrInvalid)
 	case e.Created > now.Add(clockSkew).Unix():
 		return fmt.Errorf("%w: created in the future", ErrInvalid)
@@ -75,6 +78,16 @@ func (e *envelope) check(now time.Time, idle time.Duration) error {
 		return fmt.Errorf("%w: idle since %s", ErrExpired, time.Unix(e.lastSeen(), 0).UTC().Format(time.RFC3339))
 	}
 	return nil
+}
+
+// created returns the creation time, to the millisecond.
+func (e *envelope) created() time.Time {
+	return time.Unix(e.Created, e.Milli*int64(time.Millisecond))
+}
+
+// setCreated records now as the creation time.
+func (e *envelope) setCreated(now time.Time) {
+	e.Created, e.Milli = now.Unix(), int64(now.Nanosecond())/int64(time.Millisecond)
 }
 
 // lastSeen falls back to the creation time for sessions written while no
@@ -104,6 +117,10 @@ func (e *envelope) appendJSON(b []byte) []byte {
 	b = appendString(b, e.ID)
 	b = append(b, `,"c":`...)
 	b = strconv.AppendInt(b, e.Created, 10)
+	if e.Milli != 0 {
+		b = append(b, `,"m":`...)
+		b = strconv.AppendInt(b, e.Milli, 10)
+	}
 	b = append(b, `,"e":`...)
 	b = strconv.AppendInt(b, e.Expires, 10)
 	if e.Seen != 0 {
@@ -184,7 +201,7 @@ func parseEnvelope(data []byte) (envelope, error) {
 
 // envelopeFields are the envelope's field names, in the order of the bits
 // readField sets for them.
-const envelopeFields = "icespvfu"
+const envelopeFields = "icespvfum"
 
 // readField reads the value of one envelope field; unknown fields are
 // skipped. A known field may appear once: encoding/json would take the
@@ -214,6 +231,8 @@ func (e *envelope) readField(p *parser, key []byte, seen *uint8) error {
 		return p.string(&e.Subject)
 	case "c":
 		return p.int(&e.Created)
+	case "m":
+		return p.int(&e.Milli)
 	case "e":
 		return p.int(&e.Expires)
 	case "s":

@@ -18,7 +18,7 @@ import (
 func TestEnvelopeJSON(t *testing.T) {
 	persist := false
 	e := envelope{
-		ID: "abc", Created: 1, Expires: 2, Seen: 3, Persist: &persist, Subject: "user é",
+		ID: "abc", Created: 1, Milli: 7, Expires: 2, Seen: 3, Persist: &persist, Subject: "user é",
 		Flashes: []string{"saved", "quote \" and \\ and \u00e9"},
 	}
 	for _, kv := range []struct {
@@ -164,6 +164,8 @@ func oracleEnvelope(data []byte) (envelope, bool) {
 			err = json.Unmarshal(f.raw, map[string]*string{"i": &e.ID, "u": &e.Subject}[f.key])
 		case "c":
 			err = json.Unmarshal(f.raw, &e.Created)
+		case "m":
+			err = json.Unmarshal(f.raw, &e.Milli)
 		case "e":
 			err = json.Unmarshal(f.raw, &e.Expires)
 		case "s":
@@ -195,7 +197,7 @@ func oracleEnvelope(data []byte) (envelope, bool) {
 // FuzzEnvelopeJSON: the hand-written payload parser and encoding/json
 // agree on every input: both refuse it, or both read the same session.
 func FuzzEnvelopeJSON(f *testing.F) {
-	f.Add([]byte(`{"i":"abc","c":1,"e":2,"s":3,"p":true,"u":"user-1","v":{"k":[1,{"x":"}"}],"n":-0.5e3},"f":["a"]}`))
+	f.Add([]byte(`{"i":"abc","c":1,"m":999,"e":2,"s":3,"p":true,"u":"user-1","v":{"k":[1,{"x":"}"}],"n":-0.5e3},"f":["a"]}`))
 	f.Add([]byte(`{"i":"a\"b\u00e9","c":1,"e":2,"v":{"":null,"\u006b":"v"},"z":[[],{}]}`))
 	f.Add([]byte(`{"i":"x","c":1,"e":2,"v":{"k":tru}}`))
 	f.Add([]byte(`{"i":"x","c":1,"e":2,"v":{"k":1,"k":2}}`))

@@ -19,7 +19,7 @@ import (
 type SessionInfo struct {
 	ID      string
 	Subject string    // as set by Session.SetSubject; "" when none
-	Created time.Time // creation or last Renew, to the second
+	Created time.Time // creation or last Renew, to the millisecond
 	Expires time.Time
 }
 
@@ -30,10 +30,9 @@ type SessionInfo struct {
 //   - neither: every session created before Before.
 //
 // Until is when the entry may be forgotten, because every session it
-// revokes has expired by then. Times count in whole seconds, as sessions
-// do: a session created in the second of Before is kept, so that one
-// renewed right after the revocation (to keep the current device logged
-// in) survives it.
+// revokes has expired by then. Times count in milliseconds: a session
+// created in the millisecond of Before is kept, so that one renewed right
+// after the revocation (to keep the current device logged in) survives it.
 type Revocation struct {
 	SessionID string
 	Subject   string
@@ -107,15 +106,15 @@ func (m *Manager) revokeBefore(ctx context.Context, subject string) error {
 // for concurrent use; create it with [NewMemoryRevocations].
 type MemoryRevocations struct {
 	mu       sync.RWMutex
-	sessions map[string]int64 // ID -> Until, Unix seconds
+	sessions map[string]int64 // ID -> Until, Unix milliseconds
 	subjects map[string]span
-	all      int64 // sessions created before it are revoked; Unix seconds
+	all      int64 // sessions created before it are revoked; Unix milliseconds
 	kept     int   // entries after the last pruning
 	now      func() time.Time
 }
 
 // span is a subject's entry: sessions created before before are revoked
-// until until (Unix seconds).
+// until until (Unix milliseconds).
 type span struct{ before, until int64 }
 
 // NewMemoryRevocations returns an empty list.
@@ -126,7 +125,7 @@ func NewMemoryRevocations() *MemoryRevocations {
 // Revoked reports whether s is revoked by an entry of the list. It takes
 // a read lock and makes no allocation.
 func (l *MemoryRevocations) Revoked(_ context.Context, s SessionInfo) bool {
-	created := s.Created.Unix()
+	created := s.Created.UnixMilli()
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if created < l.all {
@@ -150,7 +149,7 @@ func (l *MemoryRevocations) Revoke(_ context.Context, r Revocation) error {
 	if err := r.check(); err != nil {
 		return err
 	}
-	until := r.Until.Unix()
+	until := r.Until.UnixMilli()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
@@ -158,14 +157,14 @@ func (l *MemoryRevocations) Revoke(_ context.Context, r Revocation) error {
 		l.sessions[r.SessionID] = max(l.sessions[r.SessionID], until)
 	case r.Subject != "":
 		e := l.subjects[r.Subject]
-		l.subjects[r.Subject] = span{max(e.before, r.Before.Unix()), max(e.until, until)}
+		l.subjects[r.Subject] = span{max(e.before, r.Before.UnixMilli()), max(e.until, until)}
 	default:
-		l.all = max(l.all, r.Before.Unix())
+		l.all = max(l.all, r.Before.UnixMilli())
 	}
 	// Drop expired entries whenever the list has doubled since the last
 	// time: linear work, paid once per doubling.
 	if n := len(l.sessions) + len(l.subjects); n >= 2*l.kept+1024 {
-		l.prune(l.now().Unix())
+		l.prune(l.now().UnixMilli())
 	}
 	return nil
 }

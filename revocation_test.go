@@ -171,7 +171,8 @@ func TestMemoryRevocations(t *testing.T) {
 		require.NoError(t, l.Revoke(ctx, Revocation{Subject: "ada", Before: now, Until: now.Add(time.Hour)}))
 		require.NoError(t, l.Revoke(ctx, Revocation{Subject: "ada", Before: now.Add(-time.Hour), Until: now.Add(time.Minute)}))
 		assert.True(t, l.Revoked(ctx, info("x", "ada", now.Add(-time.Minute))), "an older entry arriving late does not narrow it")
-		assert.False(t, l.Revoked(ctx, info("x", "ada", now)), "created in the second of Before: kept")
+		assert.False(t, l.Revoked(ctx, info("x", "ada", now)), "created in the millisecond of Before: kept")
+		assert.True(t, l.Revoked(ctx, info("x", "ada", now.Add(-time.Millisecond))), "a millisecond earlier: revoked")
 		assert.False(t, l.Revoked(ctx, info("x", "", now.Add(-time.Minute))), "no subject, no match")
 	})
 	t.Run("expired entries are pruned", func(t *testing.T) {

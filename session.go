@@ -70,7 +70,8 @@ func (s *Session) load() {
 // reset makes s a new empty session; cookies the request carried will be
 // cleared unless the session is written again.
 func (s *Session) reset(now time.Time) {
-	s.env = envelope{Created: now.Unix(), Expires: now.Add(s.m.maxAge).Unix()}
+	s.env = envelope{Expires: now.Add(s.m.maxAge).Unix()}
+	s.env.setCreated(now)
 	s.isNew = true
 	s.chunks = 0
 	s.reissue, s.touched = false, false
@@ -138,7 +139,7 @@ func (s *Session) Subject() string {
 func (s *Session) info() (info SessionInfo, isNew bool) {
 	s.lock()
 	defer s.mu.Unlock()
-	return SessionInfo{ID: s.env.ID, Subject: s.env.Subject, Created: time.Unix(s.env.Created, 0), Expires: time.Unix(s.env.Expires, 0)}, s.isNew
+	return SessionInfo{ID: s.env.ID, Subject: s.env.Subject, Created: s.env.created(), Expires: time.Unix(s.env.Expires, 0)}, s.isNew
 }
 
 // fail records the first error that makes the save fail. The caller
@@ -169,7 +170,7 @@ func (s *Session) IsChanged() bool {
 func (s *Session) CreatedAt() time.Time {
 	s.lock()
 	defer s.mu.Unlock()
-	return time.Unix(s.env.Created, 0)
+	return s.env.created()
 }
 
 // ExpiresAt returns the session's absolute expiry. An idle timeout may end
@@ -287,7 +288,7 @@ func (s *Session) Renew() {
 	defer s.mu.Unlock()
 	now := s.m.now()
 	s.env.ID = ""
-	s.env.Created = now.Unix()
+	s.env.setCreated(now)
 	s.env.Expires = now.Add(s.m.maxAge).Unix()
 	s.change()
 }

@@ -11,7 +11,7 @@
 //
 // It uses github.com/redis/rueidis: a well-kept client whose dedicated
 // connections report a lost subscription on a channel, which is what the
-// reload after a reconnect hangs on. The commands used (SET with EXAT,
+// reload after a reconnect hangs on. The commands used (SET with PXAT,
 // GET, MGET, SCAN, EVAL, PUBLISH, SUBSCRIBE) are the same in Valkey.
 package redisrevocation
 
@@ -187,7 +187,7 @@ if cur then
   end
 end
 local v = string.format('%d,%d', before, untl)
-redis.call('SET', KEYS[1], v, 'EXAT', untl)
+redis.call('SET', KEYS[1], v, 'PXAT', untl)
 redis.call('PUBLISH', ARGV[3], KEYS[1] .. '\n' .. v)
 return v
 `)
@@ -198,13 +198,13 @@ func (l *List) share(ctx context.Context, r cookiesession.Revocation) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
 	defer cancel()
-	before := max(r.Before.Unix(), 0)
+	before := max(r.Before.UnixMilli(), 0)
 	return revokeScript.Exec(ctx, l.client, []string{l.key(r)},
-		[]string{strconv.FormatInt(before, 10), strconv.FormatInt(r.Until.Unix(), 10), l.channel}).Error()
+		[]string{strconv.FormatInt(before, 10), strconv.FormatInt(r.Until.UnixMilli(), 10), l.channel}).Error()
 }
 
 // Key layout under the prefix: "s:<session ID>", "u:<subject>" and "all".
-// The value is "<before>,<until>" in Unix seconds.
+// The value is "<before>,<until>" in Unix milliseconds.
 func (l *List) key(r cookiesession.Revocation) string {
 	switch {
 	case r.SessionID != "":
@@ -224,7 +224,7 @@ func (l *List) parse(key, value string) (cookiesession.Revocation, bool) {
 	if !ok || err1 != nil || err2 != nil || !ours {
 		return cookiesession.Revocation{}, false
 	}
-	r := cookiesession.Revocation{Before: time.Unix(b, 0), Until: time.Unix(u, 0)}
+	r := cookiesession.Revocation{Before: time.UnixMilli(b), Until: time.UnixMilli(u)}
 	switch {
 	case strings.HasPrefix(name, "s:"):
 		r.SessionID, r.Before = name[2:], time.Time{}

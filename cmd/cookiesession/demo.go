@@ -82,8 +82,9 @@ func parseFormat(s string) (cookiesession.Format, error) {
 // demoApp is the demo site: a visit counter, a note of any size, log in and
 // log out, and a view of the cookies behind it all.
 type demoApp struct {
-	m    *cookiesession.Manager
-	opts cookiesession.Options
+	m       *cookiesession.Manager
+	opts    cookiesession.Options
+	revoked *cookiesession.MemoryRevocations // nil for FormatExpress, which has no IDs
 }
 
 func newDemo(opts cookiesession.Options) (http.Handler, error) {
@@ -91,6 +92,12 @@ func newDemo(opts cookiesession.Options) (http.Handler, error) {
 	// A session too large for its cookies gets a page that says so, with
 	// the sizes, rather than a bare 500.
 	opts.ErrorHandler = app.tooLarge
+	if opts.Format != cookiesession.FormatExpress {
+		// One process, so the in-memory list; replicas would share one
+		// through the redisrevocation module.
+		app.revoked = cookiesession.NewMemoryRevocations()
+		opts.Revocations = app.revoked
+	}
 	m, err := cookiesession.New(opts)
 	if err != nil {
 		return nil, err
@@ -101,6 +108,7 @@ func newDemo(opts cookiesession.Options) (http.Handler, error) {
 	mux.HandleFunc("POST /note", app.note)
 	mux.HandleFunc("POST /login", app.login)
 	mux.HandleFunc("POST /logout", app.logout)
+	mux.HandleFunc("POST /logout-everywhere", app.logoutEverywhere)
 	return m.Middleware(mux), nil
 }
 
@@ -136,7 +144,11 @@ func filler(n int) string {
 func (a *demoApp) login(w http.ResponseWriter, r *http.Request) {
 	s := a.m.FromContext(r.Context())
 	s.Renew() // a new ID at every change of privilege
-	s.Set("user", cmp.Or(strings.TrimSpace(r.FormValue("user")), "ada"))
+	user := cmp.Or(strings.TrimSpace(r.FormValue("user")), "ada")
+	s.Set("user", user)
+	if a.revoked != nil {
+		s.SetSubject(user) // so that "log out everywhere" finds this session
+	}
 	s.AddFlash("Logged in; the session got a new ID.")
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
@@ -145,6 +157,28 @@ func (a *demoApp) logout(w http.ResponseWriter, r *http.Request) {
 	s := a.m.FromContext(r.Context())
 	s.Destroy()
 	s.AddFlash("Logged out: the old session's cookies were deleted.")
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// logoutEverywhere revokes every session of the logged-in user created
+// before now, in every browser: a copy of the cookie taken earlier gets a
+// new session from now on.
+func (a *demoApp) logoutEverywhere(w http.ResponseWriter, r *http.Request) {
+	s := a.m.FromContext(r.Context())
+	user := s.Subject()
+	switch {
+	case a.revoked == nil:
+		s.AddFlash("FormatExpress cookies carry no ID or subject, so they cannot be revoked.")
+	case user == "":
+		s.AddFlash("Log in first: revocation finds a user's sessions by the subject set at login.")
+	default:
+		if err := a.m.RevokeSubject(r.Context(), user); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		s.Destroy()
+		s.AddFlash(fmt.Sprintf("Logged out everywhere: every session of %s created before now is refused, in this browser and any other, even from a copied cookie (%d entries in the revocation list).", user, a.revoked.Len()))
+	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
@@ -255,6 +289,7 @@ The note holds <span id="note-bytes">{{.NoteBytes}}</span> bytes.</p>
 
 <form method="post" action="/login"><input name="user" placeholder="name" value="ada"> <button>Log in</button></form>
 <form method="post" action="/logout"><button>Log out (destroy)</button></form>
+<form method="post" action="/logout-everywhere"><button>Log out everywhere (revoke)</button></form>
 <br>
 <form method="post" action="/note"><textarea name="note" rows="2" cols="50" placeholder="a note of any size"></textarea> <button>Store note</button></form>
 <form method="post" action="/note"><input type="hidden" name="size" value="6000"><button>Store a 6 KB note</button></form>

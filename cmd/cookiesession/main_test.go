@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cookiesession/cookiesession"
 	"github.com/stretchr/testify/assert"
@@ -250,6 +251,38 @@ func TestDemoCounterLoginLogout(t *testing.T) {
 	assert.Contains(t, body, "Logged out")
 	assert.Contains(t, body, "You are not logged in.")
 	assert.Contains(t, body, `<strong id="visits">1</strong>`, "destroy started a new session")
+}
+
+// TestDemoLogoutEverywhere: a copy of the cookie, taken while logged in,
+// is refused after "log out everywhere".
+func TestDemoLogoutEverywhere(t *testing.T) {
+	d := newDemoClient(t, 1)
+	d.post("/login", url.Values{"user": {"grace"}})
+	u, _ := url.Parse(d.srv.URL)
+	copied := d.c.Jar.Cookies(u)
+	time.Sleep(2 * time.Millisecond) // revocations count in milliseconds
+
+	_, body := d.post("/logout-everywhere", nil)
+	assert.Contains(t, body, "Logged out everywhere")
+	assert.Contains(t, body, "You are not logged in.")
+
+	thief := newJarClient(t, d, copied)
+	resp, err := thief.Get(d.srv.URL + "/")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	stolen, _ := io.ReadAll(resp.Body)
+	assert.Contains(t, string(stolen), "You are not logged in.", "the copied cookie no longer works")
+	assert.Contains(t, string(stolen), "session revoked")
+}
+
+// newJarClient returns a client of d's server holding cookies.
+func newJarClient(t *testing.T, d *demoClient, cookies []*http.Cookie) *http.Client {
+	t.Helper()
+	c := d.srv.Client()
+	c.Jar, _ = cookiejar.New(nil)
+	u, _ := url.Parse(d.srv.URL)
+	c.Jar.SetCookies(u, cookies)
+	return c
 }
 
 func TestDemoChunking(t *testing.T) {
