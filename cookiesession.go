@@ -367,6 +367,7 @@ type Inspection struct {
 	Chunks   int       // cookies the value spans
 	Bytes    int       // bytes of the encoded value, chunks joined
 	ID       string    // the session ID
+	Subject  string    // as set by Session.SetSubject
 	Created  time.Time // creation or last Renew
 	Expires  time.Time // absolute expiry
 	LastSeen time.Time // last recorded activity; zero without IdleTimeout
@@ -394,6 +395,7 @@ func (m *Manager) Inspect(cookieHeader ...string) (*Inspection, error) {
 		Chunks:   d.chunks,
 		Bytes:    d.size,
 		ID:       d.env.ID,
+		Subject:  d.env.Subject,
 		Created:  d.env.created(),
 		Expires:  time.Unix(d.env.Expires, 0),
 		Values:   make(map[string]json.RawMessage, len(d.env.Values)),

@@ -18,7 +18,9 @@ import (
 func TestHijack(t *testing.T) {
 	var logs bytes.Buffer
 	m, _ := newTestManager(t, Options{Logger: debugLogger(&logs)})
+	handled := make(chan struct{})
 	srv := httptest.NewServer(m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(handled)
 		s := m.FromContext(r.Context())
 		s.Set("user", 1)
 		hj, ok := w.(http.Hijacker)
@@ -39,6 +41,7 @@ func TestHijack(t *testing.T) {
 	require.Len(t, resp.Cookies(), 1)
 	v, _ := Value[int](m.LoadHeader("session="+resp.Cookies()[0].Value), "user")
 	assert.Equal(t, 1, v)
+	<-handled
 	assert.Contains(t, logs.String(), "the change is lost")
 
 	// Where the connection cannot be hijacked, the error says so.

@@ -20,6 +20,7 @@ type inspection struct {
 	Chunks   int                        `json:"chunks"`
 	Bytes    int                        `json:"encoded_bytes"`
 	ID       string                     `json:"id"`
+	Subject  string                     `json:"subject,omitempty"`
 	Created  time.Time                  `json:"created"`
 	Expires  time.Time                  `json:"expires"`
 	LastSeen *time.Time                 `json:"last_seen,omitempty"`
@@ -73,6 +74,7 @@ func inspect(_ context.Context, args []string, e env) error {
 		Chunks:   in.Chunks,
 		Bytes:    in.Bytes,
 		ID:       in.ID,
+		Subject:  in.Subject,
 		Created:  in.Created.UTC(),
 		Expires:  in.Expires.UTC(),
 		Values:   in.Values,

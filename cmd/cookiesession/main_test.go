@@ -51,6 +51,9 @@ func sessionCookie(t *testing.T, opts cookiesession.Options, values map[string]a
 	for k, v := range values {
 		s.Set(k, v)
 	}
+	if user, ok := values["user"].(string); ok && opts.Format != cookiesession.FormatExpress {
+		s.SetSubject(user)
+	}
 	lines, err := m.SaveHeader(s)
 	require.NoError(t, err)
 	parts := make([]string, len(lines))
@@ -97,6 +100,7 @@ func TestInspect(t *testing.T) {
 			assert.JSONEq(t, `"ada"`, string(got.Values["user"]))
 			assert.JSONEq(t, `3`, string(got.Values["n"]))
 			assert.Len(t, got.ID, 22)
+			assert.Equal(t, "ada", got.Subject)
 			assert.True(t, got.Expires.After(got.Created))
 			assert.Contains(t, out, "\n  \"values\": {", "indented JSON")
 		})
