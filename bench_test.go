@@ -2,47 +2,28 @@ package cookiesession
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/alexedwards/scs/redisstore"
-	"github.com/alexedwards/scs/v2"
-	"github.com/alexedwards/scs/v2/memstore"
-	"github.com/gomodule/redigo/redis"
-	"github.com/gorilla/securecookie"
-	"github.com/gorilla/sessions"
+	"github.com/cookiesession/cookiesession/internal/benchcycle"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// typicalValues is a session of ten values, about 275 bytes of JSON: what a
-// logged-in user of a shop carries.
-func typicalValues() map[string]any {
-	return map[string]any{
-		"user_id":    918273,
-		"username":   "ada.lovelace",
-		"email":      "ada.lovelace@example.com",
-		"role":       "admin",
-		"locale":     "en-GB",
-		"theme":      "dark",
-		"cart_count": 3,
-		"last_login": "2026-11-27T18:04:05Z",
-		"csrf":       "q3Z1bXlMb3JlbUlwc3VtRG9sb3JTaXRBbWV0",
-		"return_to":  "/account/orders?page=2&sort=newest",
-	}
-}
+// This file holds the package's own benchmarks. The comparisons with other
+// session packages live in the benchmarks module, so that their
+// dependencies stay out of this module's go.mod.
+
+func typicalValues() map[string]any { return benchcycle.TypicalValues() }
 
 func setAll(s *Session, values map[string]any) {
 	for k, v := range values {
@@ -85,174 +66,27 @@ func BenchmarkRoundTrip(b *testing.B) {
 	}
 }
 
-// largeValues is the typical session plus notes, about 2.5 KB of JSON:
-// more than one default-format cookie holds.
-func largeValues() map[string]any {
-	v := typicalValues()
-	v["notes"] = filler(2200)
-	return v
-}
-
-// filler returns n characters of text that compresses like prose.
-func filler(n int) string {
-	var b strings.Builder
-	for i := 0; b.Len() < n; i++ {
-		fmt.Fprintf(&b, "note %d: order %x shipped to %s; ", i, uint32(i)*2654435761, []string{"Leeds", "Oslo", "Lyon"}[i%3])
-	}
-	return b.String()[:n]
-}
-
-// benchWriter is a reusable http.ResponseWriter that keeps headers and
-// discards the body, so the benchmarks measure the session work.
-type benchWriter struct{ h http.Header }
-
-func (w *benchWriter) Header() http.Header         { return w.h }
-func (w *benchWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (w *benchWriter) WriteHeader(int)             {}
-
-// cycle is one implementation under test: a handler behind the
-// implementation's own middleware (or load/save path) that reads
-// "cart_count" and sets it to a new value.
-type cycle struct {
-	handler http.Handler
-	// cookie is the Cookie header of a request that carries the session.
-	cookie string
-}
-
-// runCycle measures full request cycles and reports the bytes on the wire:
-// the Cookie request header plus the Set-Cookie response headers.
-func runCycle(b *testing.B, c cycle) {
-	base := httptest.NewRequest(http.MethodGet, "/", nil)
-	base.Header.Set("Cookie", c.cookie)
-	w := &benchWriter{h: http.Header{}}
-	wire := 0
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		clear(w.h)
-		// A fresh shallow copy per request: gorilla/sessions caches the
-		// session in the request's context.
-		c.handler.ServeHTTP(w, base.WithContext(context.Background()))
-		wire = len(c.cookie)
-		for _, v := range w.h.Values("Set-Cookie") {
-			wire += len(v)
-		}
-	}
-	b.ReportMetric(float64(wire), "wire-B/op")
-}
-
-// firstCookies serves one request that stores values and returns the
-// Cookie header the client sends next.
-func firstCookies(b *testing.B, h http.Handler) string {
-	b.Helper()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/?init=1", nil))
-	var parts []string
-	for _, c := range rec.Result().Cookies() {
-		parts = append(parts, c.Name+"="+c.Value)
-	}
-	if len(parts) == 0 {
-		b.Fatal("no session cookie was set")
-	}
-	return strings.Join(parts, "; ")
-}
-
-func cookiesessionCycle(b *testing.B, opts Options, values map[string]any) cycle {
+func cookiesessionCycle(b *testing.B, opts Options, values map[string]any) benchcycle.Cycle {
 	opts.Keys = [][]byte{testKey(1)}
 	m, err := New(opts)
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return benchcycle.New(b, m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := m.FromContext(r.Context())
-		if r.URL.RawQuery == "init=1" {
+		if benchcycle.IsInit(r) {
 			setAll(s, values)
 			return
 		}
 		n, _ := Value[int](s, "cart_count")
 		s.Set("cart_count", n+1)
-	}))
-	return cycle{h, firstCookies(b, h)}
+	})))
 }
 
-func gorillaCycle(b *testing.B, values map[string]any) cycle {
-	store := sessions.NewCookieStore(derive(testKey(1), labelSCHash), derive(testKey(1), labelSCBlock))
-	for _, c := range store.Codecs {
-		c.(*securecookie.SecureCookie).MaxLength(16 * 1024) // the large session exceeds its 4096 default
-	}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, _ := store.Get(r, "session")
-		if r.URL.RawQuery == "init=1" {
-			for k, v := range values {
-				s.Values[k] = v
-			}
-		} else {
-			n, _ := s.Values["cart_count"].(int)
-			s.Values["cart_count"] = n + 1
-		}
-		if err := s.Save(r, w); err != nil {
-			b.Fatal(err)
-		}
-	})
-	return cycle{h, firstCookies(b, h)}
-}
-
-func scsCycle(b *testing.B, store scs.Store, values map[string]any) cycle {
-	sm := scs.New()
-	sm.Store = store
-	h := sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.RawQuery == "init=1" {
-			for k, v := range values {
-				sm.Put(r.Context(), k, v)
-			}
-			return
-		}
-		sm.Put(r.Context(), "cart_count", sm.GetInt(r.Context(), "cart_count")+1)
-	}))
-	return cycle{h, firstCookies(b, h)}
-}
-
-// floorCycle is the least work the job needs with the standard library:
-// base64url, AES-256-GCM and encoding/json, both ways, without HTTP.
-func floorCycle(b *testing.B, values map[string]any) {
-	block, _ := aes.NewCipher(derive(testKey(1), "floor"))
-	gcm, _ := cipher.NewGCM(block)
-	seal := func(v map[string]any) string {
-		plain, err := json.Marshal(v)
-		if err != nil {
-			b.Fatal(err)
-		}
-		nonce := randomBytes(gcm.NonceSize())
-		return "session=" + base64.RawURLEncoding.EncodeToString(gcm.Seal(nonce, nonce, plain, nil))
-	}
-	cookie := seal(values)
-	var setCookie string
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		raw, err := base64.RawURLEncoding.DecodeString(cookie[len("session="):])
-		if err != nil {
-			b.Fatal(err)
-		}
-		plain, err := gcm.Open(nil, raw[:gcm.NonceSize()], raw[gcm.NonceSize():], nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		var v map[string]any
-		if err := json.Unmarshal(plain, &v); err != nil {
-			b.Fatal(err)
-		}
-		n, _ := v["cart_count"].(float64)
-		v["cart_count"] = n + 1
-		setCookie = seal(v)
-	}
-	b.ReportMetric(float64(len(cookie)+len(setCookie)), "wire-B/op")
-}
-
-// BenchmarkCycle compares full request cycles: a request carrying the
-// session goes through each implementation's middleware, the handler reads
-// one value and changes one, and the Set-Cookie is produced. scs-redisstore
-// needs a redis-server at REDIS_ADDR (scripts/bench.sh starts one).
+// BenchmarkCycle measures full request cycles through the middleware: a
+// request carrying the session, a handler that reads one value and changes
+// one, and the Set-Cookie produced. The benchmarks module runs the same
+// cycle against gorilla/sessions, scs and a standard-library floor.
 func BenchmarkCycle(b *testing.B) {
 	sizes := []struct {
 		name   string
@@ -260,38 +94,20 @@ func BenchmarkCycle(b *testing.B) {
 		chunks int
 	}{
 		{"typical", typicalValues(), 1},
-		{"large", largeValues(), 2},
+		{"large", benchcycle.LargeValues(), 2},
 	}
 	for _, size := range sizes {
 		b.Run("cookiesession/"+size.name, func(b *testing.B) {
-			runCycle(b, cookiesessionCycle(b, Options{MaxChunks: size.chunks}, size.values))
+			benchcycle.Run(b, cookiesessionCycle(b, Options{MaxChunks: size.chunks}, size.values))
 		})
 		b.Run("cookiesession-signonly/"+size.name, func(b *testing.B) {
-			runCycle(b, cookiesessionCycle(b, Options{Format: FormatSignOnly, MaxChunks: size.chunks}, size.values))
+			benchcycle.Run(b, cookiesessionCycle(b, Options{Format: FormatSignOnly, MaxChunks: size.chunks}, size.values))
 		})
 		b.Run("cookiesession-compact/"+size.name, func(b *testing.B) {
-			runCycle(b, cookiesessionCycle(b, Options{Format: FormatCompact}, size.values))
+			benchcycle.Run(b, cookiesessionCycle(b, Options{Format: FormatCompact}, size.values))
 		})
 		b.Run("cookiesession-revocations/"+size.name, func(b *testing.B) {
-			runCycle(b, cookiesessionCycle(b, Options{MaxChunks: size.chunks, Revocations: millionRevoked()}, size.values))
-		})
-		b.Run("gorilla-cookiestore/"+size.name, func(b *testing.B) {
-			runCycle(b, gorillaCycle(b, size.values))
-		})
-		b.Run("scs-memstore/"+size.name, func(b *testing.B) {
-			runCycle(b, scsCycle(b, memstore.New(), size.values))
-		})
-		b.Run("scs-redisstore/"+size.name, func(b *testing.B) {
-			addr := os.Getenv("REDIS_ADDR")
-			if addr == "" {
-				b.Skip("REDIS_ADDR is not set; scripts/bench.sh starts a redis-server")
-			}
-			pool := &redis.Pool{MaxIdle: 4, Dial: func() (redis.Conn, error) { return redis.Dial("tcp", addr) }}
-			defer pool.Close()
-			runCycle(b, scsCycle(b, redisstore.New(pool), size.values))
-		})
-		b.Run("floor/"+size.name, func(b *testing.B) {
-			floorCycle(b, size.values)
+			benchcycle.Run(b, cookiesessionCycle(b, Options{MaxChunks: size.chunks, Revocations: millionRevoked()}, size.values))
 		})
 	}
 	// A request whose handler never touches the session: no decoding, no
@@ -299,16 +115,26 @@ func BenchmarkCycle(b *testing.B) {
 	b.Run("cookiesession/untouched", func(b *testing.B) {
 		c := cookiesessionCycle(b, Options{}, typicalValues())
 		m, _ := New(Options{Keys: [][]byte{testKey(1)}})
-		c.handler = m.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-		runCycle(b, c)
+		c.Handler = m.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+		benchcycle.Run(b, c)
 	})
+}
+
+// realisticManager is a test manager whose clock is not on a whole
+// second, as real creation times almost never are: their milliseconds
+// travel in the cookie too.
+func realisticManager(t *testing.T, opts Options) *Manager {
+	t.Helper()
+	m, clk := newTestManager(t, opts)
+	clk.Add(123 * time.Millisecond)
+	return m
 }
 
 // capacity returns the largest JSON of the session's values that one
 // 4096-byte cookie holds, with values built by fill(n).
 func capacity(t *testing.T, opts Options, fill func(n int) string) int {
 	t.Helper()
-	m, _ := newTestManager(t, opts)
+	m := realisticManager(t, opts)
 	fits := func(n int) bool {
 		s := m.LoadHeader()
 		s.Set("d", fill(n))
@@ -335,7 +161,7 @@ func capacity(t *testing.T, opts Options, fill func(n int) string) int {
 // of JSON values.
 func cookieBytes(t *testing.T, opts Options) (jsonBytes, lineBytes int) {
 	t.Helper()
-	m, _ := newTestManager(t, opts)
+	m := realisticManager(t, opts)
 	s := m.LoadHeader()
 	values := typicalValues()
 	for k, v := range values {
@@ -402,15 +228,15 @@ func BenchmarkHostileHeader(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			req := httptest.NewRequest(http.MethodGet, "/", nil)
 			req.Header.Set("Cookie", c.header)
-			w := &benchWriter{h: http.Header{}}
+			w := &benchcycle.Writer{H: http.Header{}}
 			setCookie := 0
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				clear(w.h)
+				clear(w.H)
 				h.ServeHTTP(w, req)
 				setCookie = 0
-				for _, v := range w.h.Values("Set-Cookie") {
+				for _, v := range w.H.Values("Set-Cookie") {
 					setCookie += len(v)
 				}
 			}

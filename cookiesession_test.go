@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -967,4 +968,34 @@ func TestErrorsAreTyped(t *testing.T) {
 	var se error = &SizeError{Size: 5000, Max: 4000, Budget: 4096, MaxChunks: 1}
 	assert.True(t, errors.Is(fmt.Errorf("wrapped: %w", se), ErrTooLarge))
 	assert.False(t, errors.Is(se, ErrWeakKey))
+}
+
+// TestGoModRequiresOnlyTheLibrarysDependencies: whatever a user's module
+// requires this package for, it pulls in only what the library uses.
+// Anything else (comparisons, browsers, Redis) lives in a module of its
+// own beside this one.
+func TestGoModRequiresOnlyTheLibrarysDependencies(t *testing.T) {
+	data, err := os.ReadFile("go.mod")
+	require.NoError(t, err)
+	var direct []string
+	inBlock := false
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "require (":
+			inBlock = true
+			continue
+		case inBlock && line == ")":
+			inBlock = false
+			continue
+		case strings.HasPrefix(line, "require "):
+			line = strings.TrimPrefix(line, "require ")
+		case !inBlock:
+			continue
+		}
+		if f := strings.Fields(line); len(f) >= 2 && !strings.Contains(line, "// indirect") {
+			direct = append(direct, f[0])
+		}
+	}
+	assert.ElementsMatch(t, []string{"github.com/gorilla/securecookie", "golang.org/x/crypto", "github.com/stretchr/testify"}, direct)
 }
