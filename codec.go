@@ -73,6 +73,8 @@ func (f Format) String() string {
 		return "compact"
 	case FormatExpress:
 		return "express"
+	case formatGorilla:
+		return "gorilla/sessions"
 	}
 	return fmt.Sprintf("Format(%d)", int(f))
 }

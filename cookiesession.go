@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gorilla/securecookie"
 )
 
 // Defaults applied by [New] to zero fields of [Options].
@@ -131,6 +133,13 @@ type Options struct {
 	// that use the session.
 	Revocations RevocationList
 
+	// Gorilla, when set, also reads the cookies of a gorilla/sessions
+	// CookieStore with these keys, converts each to a session of this
+	// Manager and re-issues it in Format on the same response, so moving
+	// from gorilla/sessions logs nobody out. Keep it until every such
+	// cookie has expired (the store's MaxAge).
+	Gorilla *GorillaCookies
+
 	// ErrorHandler is called by Middleware when the session cannot be
 	// saved, before any header has been written, typically with an
 	// ErrTooLarge error. The default logs the error and answers 500.
@@ -157,6 +166,8 @@ type Manager struct {
 	compress                bool
 	notBefore               int64 // Unix seconds; 0: none
 	revocations             RevocationList
+	gorilla                 *GorillaCookies
+	gorillaCodecs           []securecookie.Codec
 	onError                 func(http.ResponseWriter, *http.Request, error)
 	logger                  *slog.Logger
 	now                     func() time.Time
@@ -191,6 +202,12 @@ func New(opts Options) (*Manager, error) {
 		now:         time.Now,
 	}
 	m.contextKey = contextKey{m}
+	if opts.Gorilla != nil {
+		if m.gorillaCodecs, err = gorillaCodecs(opts.Gorilla); err != nil {
+			return nil, err
+		}
+		m.gorilla = opts.Gorilla
+	}
 	if !opts.NotBefore.IsZero() {
 		m.notBefore = opts.NotBefore.Unix()
 	}
@@ -260,8 +277,8 @@ func validate(opts Options, c *http.Cookie, maxAge time.Duration) error {
 		return fmt.Errorf("cookiesession: negative MaxCookieSize %d", opts.MaxCookieSize)
 	case opts.Format < FormatSecureCookie || opts.Format > FormatExpress:
 		return fmt.Errorf("cookiesession: unknown %v", opts.Format)
-	case opts.Format == FormatExpress && (opts.IdleTimeout != 0 || !opts.NotBefore.IsZero() || opts.Revocations != nil || opts.Compress || opts.MaxChunks > 1):
-		return errors.New("cookiesession: FormatExpress cookies carry no ID or times and cannot be chunked or compressed: IdleTimeout, NotBefore, Revocations, Compress and MaxChunks are not available")
+	case opts.Format == FormatExpress && (opts.IdleTimeout != 0 || !opts.NotBefore.IsZero() || opts.Revocations != nil || opts.Compress || opts.MaxChunks > 1 || opts.Gorilla != nil):
+		return errors.New("cookiesession: FormatExpress cookies carry no ID or times and cannot be chunked or compressed: IdleTimeout, NotBefore, Revocations, Compress, MaxChunks and Gorilla are not available")
 	}
 	return nil
 }
@@ -325,11 +342,20 @@ func (m *Manager) decode(ctx context.Context, lines []string, now time.Time) (de
 // open verifies one joined value and checks the session it holds.
 func (m *Manager) open(ctx context.Context, value string, now time.Time) (decoded, error) {
 	plain, keyIndex, format, err := m.ring.open(m.format, m.name, value)
-	if err != nil {
-		return decoded{}, err
-	}
 	var env envelope
-	if format == FormatExpress {
+	switch {
+	case err != nil && m.gorilla != nil:
+		var cannot *migrationError
+		if env, err = m.openGorilla(value, now); errors.As(err, &cannot) {
+			m.log().WarnContext(ctx, "cookiesession: starting a new session", "cookie", m.name, "reason", err)
+		}
+		if err != nil {
+			return decoded{}, err
+		}
+		format = formatGorilla
+	case err != nil:
+		return decoded{}, err
+	case format == FormatExpress:
 		// Express keeps no times in the cookie: the session lives as long
 		// as the browser keeps it, and each write extends it by MaxAge.
 		if env, err = parseExpress(plain); err != nil {
@@ -337,7 +363,7 @@ func (m *Manager) open(ctx context.Context, value string, now time.Time) (decode
 		}
 		env.setCreated(now)
 		env.Expires = now.Add(m.maxAge).Unix()
-	} else {
+	default:
 		if plain, err = decompress(plain); err != nil {
 			return decoded{}, err
 		}

@@ -198,3 +198,21 @@ func ExampleManager_RevokeSubject() {
 	// logout deletes the cookie: true and a copy is refused: true
 	// after a password change the phone stays: true and the tablet is out: true
 }
+
+// Moving from gorilla/sessions: the Manager also reads the CookieStore's
+// cookies and re-issues each in its own format, so nobody is logged out.
+func ExampleGorillaCookies() {
+	hashKey := []byte("the-hash-key-given-to-NewCookieStore")
+	blockKey := []byte("the-32-byte-block-key-of-the-app")
+	keys := [][]byte{exampleKey}
+	sessions, err := cookiesession.New(cookiesession.Options{
+		Keys: keys,
+		Name: "session", // the name the application passed to store.Get
+		Gorilla: &cookiesession.GorillaCookies{
+			KeyPairs: [][]byte{hashKey, blockKey}, // as given to sessions.NewCookieStore
+		},
+	})
+	fmt.Println(sessions != nil, err)
+	// Output:
+	// true <nil>
+}
