@@ -6,6 +6,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"time"
 
@@ -215,4 +216,28 @@ func ExampleGorillaCookies() {
 	fmt.Println(sessions != nil, err)
 	// Output:
 	// true <nil>
+}
+
+// Sharing sessions with an Express application that uses cookie-session:
+// its cookie name and keys, as they are.
+func ExampleFormatExpress() {
+	os.Setenv("EXPRESS_KEY", "the key string the Express app was given")
+	sessions, err := cookiesession.New(cookiesession.Options{
+		Format: cookiesession.FormatExpress,
+		Name:   "session",                                  // cookie-session's `name`
+		Keys:   [][]byte{[]byte(os.Getenv("EXPRESS_KEY"))}, // its `keys`, in the same order
+		// Path, Domain, SameSite and Insecure as in the Express cookie options.
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	s := sessions.LoadHeader()
+	s.Set("message", "hi")
+	lines, _ := sessions.SaveHeader(s)
+	for _, line := range lines {
+		fmt.Println(strings.SplitN(line, "=", 2)[0])
+	}
+	// Output:
+	// session
+	// session.sig
 }

@@ -278,11 +278,13 @@ func (s *Session) Destroy() {
 	s.change()
 }
 
-// Renew gives the session a new ID and restarts its lifetime (Options.MaxAge
-// from now), keeping its values. Call it when the user's privileges
-// change, at login and logout, so an ID recorded before cannot be
-// confused with the new session. Call SetMaxAge after Renew to override
-// the lifetime.
+// Renew gives the session a new ID and a fresh lifetime: its creation time
+// becomes now and its expiry Options.MaxAge from now (call SetMaxAge after
+// Renew for another). It keeps the values, the flash messages, the subject
+// and the SetPersistent choice, so a login that offers "remember me" must
+// call SetPersistent either way. Call it when the user's privileges change,
+// at login and logout, so an ID recorded before cannot be confused with
+// the new session.
 func (s *Session) Renew() {
 	s.lock()
 	defer s.mu.Unlock()

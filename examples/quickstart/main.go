@@ -1,0 +1,61 @@
+// Command quickstart is the README's Quick start: log in (with "remember
+// me"), a page that reads the session, and log out.
+package main
+
+import (
+	"fmt"
+	"log"
+	"net/http"
+	"time"
+
+	"github.com/cookiesession/cookiesession"
+)
+
+func main() {
+	keys, err := cookiesession.KeysFromEnv("COOKIESESSION_KEYS")
+	if err != nil {
+		log.Fatal(err)
+	}
+	handler, err := newHandler(keys)
+	if err != nil {
+		log.Fatal(err) // weak keys and bad options are refused here
+	}
+	log.Fatal(http.ListenAndServe(":8080", handler))
+}
+
+func newHandler(keys [][]byte) (http.Handler, error) {
+	sessions, err := cookiesession.New(cookiesession.Options{
+		Keys: keys,
+		Name: "__Host-session", // no other host, not even a subdomain, can set it
+	})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		s := sessions.FromContext(r.Context())
+		s.Renew() // a new session ID whenever privileges change
+		s.Set("user_id", 42)
+		if r.FormValue("remember") == "" {
+			s.SetPersistent(false) // gone when the browser closes
+		} else {
+			s.SetPersistent(true) // the choice is kept in the session: set it either way
+			s.SetMaxAge(30 * 24 * time.Hour)
+		}
+		s.AddFlash("Welcome back!")
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		s := sessions.FromContext(r.Context())
+		id, ok := cookiesession.Value[int](s, "user_id") // an int stays an int
+		for _, msg := range s.Flashes() {
+			fmt.Fprintln(w, msg)
+		}
+		fmt.Fprintln(w, id, ok)
+	})
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		sessions.FromContext(r.Context()).Destroy() // deletes every session cookie
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+	})
+	return sessions.Middleware(mux), nil
+}
