@@ -34,6 +34,8 @@ type SizeError struct {
 	MaxChunks int // cookies the session may span (Options.MaxChunks)
 }
 
+// Error names the encoded size, the chunk limit, the per-cookie budget and
+// what they hold together, and what to do about it.
 func (e *SizeError) Error() string {
 	return fmt.Sprintf("cookiesession: encoded session is %d bytes, but %d cookie(s) of at most %d bytes each hold %d; store less, raise MaxChunks, or use a server-side store",
 		e.Size, e.MaxChunks, e.Budget, e.Max)

@@ -44,10 +44,14 @@ type Options struct {
 	// it is the safest choice for production.
 	Name string
 
-	// Path and Domain scope the cookie. Path defaults to "/"; Domain to
-	// none, which keeps the cookie to the exact host that set it. Setting
-	// Domain shares the session with every subdomain.
-	Path   string
+	// Path scopes the cookie to a path prefix, "/" by default.
+	Path string
+
+	// Domain, when set, shares the cookie with every subdomain of it; by
+	// default the cookie stays with the exact host that set it. A shared
+	// domain lets any subdomain read the session and set cookies of its
+	// name (cookie tossing, which a __Host- name rules out); set it only
+	// when the subdomains must share the session.
 	Domain string
 
 	// Insecure drops the Secure attribute, so the cookie is also sent over
@@ -388,17 +392,17 @@ func (m *Manager) open(ctx context.Context, value string, now time.Time) (decode
 // Inspection is what a session cookie holds and how it was sealed, as
 // [Manager.Inspect] reports it.
 type Inspection struct {
-	Format   Format    // the format the value was sealed in
-	KeyIndex int       // index in Options.Keys of the key that verified it
-	Chunks   int       // cookies the value spans
-	Bytes    int       // bytes of the encoded value, chunks joined
-	ID       string    // the session ID
-	Subject  string    // as set by Session.SetSubject
-	Created  time.Time // creation or last Renew
-	Expires  time.Time // absolute expiry
-	LastSeen time.Time // last recorded activity; zero without IdleTimeout
-	Values   map[string]json.RawMessage
-	Flashes  []string
+	Format   Format                     // the format the value was sealed in
+	KeyIndex int                        // index in Options.Keys of the key that verified it
+	Chunks   int                        // cookies the value spans
+	Bytes    int                        // bytes of the encoded value, chunks joined
+	ID       string                     // the session ID
+	Subject  string                     // as set by Session.SetSubject
+	Created  time.Time                  // creation or last Renew
+	Expires  time.Time                  // absolute expiry
+	LastSeen time.Time                  // last recorded activity; zero without IdleTimeout
+	Values   map[string]json.RawMessage // each value as the JSON stored
+	Flashes  []string                   // flash messages not yet read
 }
 
 // Inspect verifies the session cookies in Cookie header values, as a
@@ -515,7 +519,10 @@ func (m *Manager) LoadHeader(cookieHeader ...string) *Session {
 }
 
 // Save adds to w's header the Set-Cookie lines that s needs, if any; call
-// it before the response header is written. It returns ErrTooLarge (with a
+// it before the response header is written. A response that sets the
+// cookie also gets Cache-Control: no-cache="Set-Cookie", as a field of its
+// own next to any the handler set, so shared caches never pass one
+// client's session to another. It returns ErrTooLarge (with a
 // *SizeError) when the session does not fit, and an error when a value
 // given to Session.Set could not be encoded as JSON. Saving twice writes
 // nothing new unless s changed in between.
