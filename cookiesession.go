@@ -310,7 +310,9 @@ type decoded struct {
 
 // decode finds the session in Cookie header lines. Every failure is an
 // error wrapping ErrInvalid, ErrExpired or ErrRevoked; the names the
-// request carried are returned either way, so they can be cleared.
+// request carried are returned either way, so they can be cleared. A
+// session that verified but was refused (expired, revoked) is returned
+// with its error, for Inspect; callers must check the error first.
 //
 // A browser sends several cookies of one name when a sibling subdomain
 // has set it for the parent domain (cookie tossing). Each way to read
@@ -320,11 +322,18 @@ type decoded struct {
 func (m *Manager) decode(ctx context.Context, lines []string, now time.Time) (decoded, error) {
 	r := m.chunks.scan(lines)
 	d := decoded{present: r.present}
-	var reason error // why the first value that failed was refused
+	var reason error    // why the first value that failed was refused
+	var refused decoded // that value's session, if it verified
 	err := m.chunks.each(&r, func(value string, n int) error {
 		got, err := m.open(ctx, value, now)
 		if err != nil {
-			reason = cmp.Or(reason, err)
+			if reason == nil {
+				reason = err
+				if got.env.ID != "" {
+					refused = got
+					refused.present, refused.chunks, refused.size = r.present, n, len(value)
+				}
+			}
 			return nil
 		}
 		if d.chunks > 0 {
@@ -337,13 +346,16 @@ func (m *Manager) decode(ctx context.Context, lines []string, now time.Time) (de
 	switch {
 	case err != nil:
 		return decoded{present: r.present}, err
+	case d.chunks == 0 && refused.chunks > 0:
+		return refused, reason
 	case d.chunks == 0:
 		return d, reason
 	}
 	return d, nil
 }
 
-// open verifies one joined value and checks the session it holds.
+// open verifies one joined value and checks the session it holds. A
+// session that verifies but is refused comes back with the error.
 func (m *Manager) open(ctx context.Context, value string, now time.Time) (decoded, error) {
 	plain, keyIndex, format, err := m.ring.open(m.format, m.name, value)
 	var env envelope
@@ -375,16 +387,20 @@ func (m *Manager) open(ctx context.Context, value string, now time.Time) (decode
 			return decoded{}, err
 		}
 		if err := env.check(now, m.idle); err != nil {
+			if errors.Is(err, ErrExpired) {
+				return decoded{env: env, keyIndex: keyIndex, format: format}, err
+			}
 			return decoded{}, err
 		}
 	}
+	refused := decoded{env: env, keyIndex: keyIndex, format: format}
 	if env.Created < m.notBefore {
-		return decoded{}, fmt.Errorf("%w: created before NotBefore", ErrRevoked)
+		return refused, fmt.Errorf("%w: created before NotBefore", ErrRevoked)
 	}
 	if m.revocations != nil && m.revocations.Revoked(ctx, SessionInfo{
 		ID: env.ID, Subject: env.Subject, Created: env.created(), Expires: time.Unix(env.Expires, 0),
 	}) {
-		return decoded{}, fmt.Errorf("%w: listed in Options.Revocations", ErrRevoked)
+		return refused, fmt.Errorf("%w: listed in Options.Revocations", ErrRevoked)
 	}
 	return decoded{env: env, keyIndex: keyIndex, format: format}, nil
 }
@@ -410,10 +426,11 @@ type Inspection struct {
 // tools such as the cookiesession command. When a request would get a new
 // session instead, it returns the reason: an error wrapping ErrInvalid,
 // ErrExpired or ErrRevoked, or http.ErrNoCookie when there is no session
-// cookie.
+// cookie. For ErrExpired and ErrRevoked the cookie did verify, and the
+// Inspection of the refused session comes with the error.
 func (m *Manager) Inspect(cookieHeader ...string) (*Inspection, error) {
 	d, err := m.decode(context.Background(), cookieHeader, m.now())
-	if err != nil {
+	if err != nil && d.chunks == 0 {
 		return nil, err
 	}
 	if d.chunks == 0 {
@@ -437,7 +454,7 @@ func (m *Manager) Inspect(cookieHeader ...string) (*Inspection, error) {
 	for _, f := range d.env.Values {
 		in.Values[f.key] = f.raw
 	}
-	return in, nil
+	return in, err
 }
 
 // encode seals e and splits it into cookie values. maxAge is the cookie

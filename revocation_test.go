@@ -56,8 +56,10 @@ func TestRevokeSession(t *testing.T) {
 		assert.Equal(t, []string{"session"}, deleted(resp))
 		other.visit(m, func(_ http.ResponseWriter, s *Session) { assert.False(t, s.IsNew()) })
 	}
-	_, err := b.Inspect(stolenHeader)
+	in, err := b.Inspect(stolenHeader)
 	assert.ErrorIs(t, err, ErrRevoked)
+	require.NotNil(t, in, "a refused session that verified is still shown to tools")
+	assert.JSONEq(t, "1", string(in.Values["user"]))
 
 	// A new session has nothing to revoke.
 	fresh := browser{}

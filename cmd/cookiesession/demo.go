@@ -41,7 +41,7 @@ func demo(ctx context.Context, args []string, e env) error {
 	}
 	h, err := newDemo(cookiesession.Options{Keys: keys, MaxChunks: *maxChunks, Format: f, Insecure: *insecure})
 	if err != nil {
-		return err
+		return usageError{err} // the flags (or the keys) do not make a valid configuration
 	}
 
 	ln, err := net.Listen("tcp", *addr)
@@ -302,7 +302,7 @@ The note holds <span id="note-bytes">{{.NoteBytes}}</span> bytes.</p>
 <tr><th>id</th><td class="v">{{.ID}}</td></tr>
 <tr><th>created</th><td>{{.Created}}</td></tr>
 <tr><th>expires</th><td>{{.Expires}}</td></tr>
-<tr><th>received</th><td>{{with .Inspected}}format {{.Format}}, verified by key {{.KeyIndex}}, {{.Chunks}} cookie(s), {{.Bytes}} encoded bytes{{else}}{{with .InspectErr}}{{.}}{{end}}{{end}}</td></tr>
+<tr><th>received</th><td>{{with .InspectErr}}{{.}}{{else}}{{with .Inspected}}format {{.Format}}, verified by key {{.KeyIndex}}, {{.Chunks}} cookie(s), {{.Bytes}} encoded bytes{{end}}{{end}}</td></tr>
 <tr><th>configuration</th><td>format {{.Format}}, MaxChunks {{if .Opts.MaxChunks}}{{.Opts.MaxChunks}}{{else}}1{{end}}, 4096 bytes per cookie</td></tr>
 </table>
 <h3>Values</h3>

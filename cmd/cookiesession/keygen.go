@@ -22,6 +22,6 @@ func keygen(_ context.Context, args []string, e env) error {
 		keys[i] = cookiesession.GenerateKey()
 	}
 	fmt.Fprintln(e.stdout, strings.Join(keys, ","))
-	fmt.Fprintln(e.stderr, "To rotate: put a new key first in COOKIESESSION_KEYS, and drop an old key once the cookies it sealed have expired (MaxAge).")
+	fmt.Fprintln(e.stderr, "To rotate: add the new key second in COOKIESESSION_KEYS and deploy; once every replica has it, move it first and deploy; drop the old key once the cookies it sealed have expired (MaxAge).")
 	return nil
 }

@@ -5,7 +5,7 @@
 //
 //	cookiesession demo [-addr 127.0.0.1:8080] [-max-chunks N] [-format F] [-insecure]
 //	cookiesession keygen [-n 2]
-//	cookiesession inspect [-name session] [-keys-file F] [VALUE | -header 'Cookie: ...' | -]
+//	cookiesession inspect [-name session] [-keys-file F] [-expired] [- | -header 'Cookie: ...' | VALUE]
 //
 // Keys come from the COOKIESESSION_KEYS environment variable (secrets
 // newest first, comma-separated) or, for inspect, a file; never from the

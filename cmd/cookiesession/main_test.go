@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -66,7 +67,9 @@ func sessionCookie(t *testing.T, opts cookiesession.Options, values map[string]a
 func TestKeygen(t *testing.T) {
 	code, out, errOut := runCmd(t, "", "", "keygen", "-n", "2")
 	require.Equal(t, 0, code, errOut)
-	assert.Contains(t, errOut, "rotate")
+	// The hint follows the README's safe rotation: second, then first.
+	assert.Contains(t, errOut, "add the new key second")
+	assert.Contains(t, errOut, "move it first")
 
 	t.Setenv(keysEnv, strings.TrimSpace(out))
 	keys, err := cookiesession.KeysFromEnv(keysEnv)
@@ -163,6 +166,51 @@ func TestInspectFailures(t *testing.T) {
 	}
 }
 
+// TestInspectShortKey: a short key gives the weak-key error alone, not a
+// warning about FormatExpress's keys first.
+func TestInspectShortKey(t *testing.T) {
+	var logs bytes.Buffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	code, _, errOut := runCmd(t, "short", "", "inspect", "abc")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "weak or missing key")
+	assert.Empty(t, logs.String(), "no warning besides the error")
+}
+
+// TestInspectExpired: a cookie that verifies but has expired is refused;
+// with -expired its contents are shown, marked as no longer valid, and the
+// exit code still says it is not a valid session.
+func TestInspectExpired(t *testing.T) {
+	m, err := cookiesession.New(cookiesession.Options{Keys: [][]byte{[]byte(keyNew)}, MaxAge: time.Second})
+	require.NoError(t, err)
+	s := m.LoadHeader()
+	s.Set("user", "ada")
+	lines, err := m.SaveHeader(s)
+	require.NoError(t, err)
+	value := strings.TrimPrefix(strings.SplitN(lines[0], ";", 2)[0], "session=")
+	time.Sleep(1100 * time.Millisecond) // expiry counts whole seconds
+
+	code, out, errOut := runCmd(t, keyNew, value, "inspect", "-")
+	assert.Equal(t, 1, code)
+	assert.Empty(t, out)
+	assert.Contains(t, errOut, "session expired")
+
+	code, out, errOut = runCmd(t, keyNew, value, "inspect", "-expired", "-")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "session expired")
+	var got inspection
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	assert.Contains(t, got.NoLongerValid, "session expired")
+	assert.JSONEq(t, `"ada"`, string(got.Values["user"]))
+	assert.True(t, strings.HasPrefix(out, "{\n  \"NO_LONGER_VALID\""), "the mark comes first: %s", out)
+
+	code, out, _ = runCmd(t, keyNew, value, "inspect", "-h")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "[- | -header", "standard input comes first in the usage")
+	assert.Contains(t, out, "inspect -   # standard input")
+}
+
 func TestUsage(t *testing.T) {
 	for _, cmd := range []string{"demo", "keygen", "inspect"} {
 		t.Run(cmd+" -h", func(t *testing.T) {
@@ -173,14 +221,16 @@ func TestUsage(t *testing.T) {
 		})
 	}
 	tests := map[string][]string{
-		"no command":         nil,
-		"unknown command":    {"serve"},
-		"unknown flag":       {"keygen", "-x"},
-		"bad -n":             {"keygen", "-n", "0"},
-		"inspect, no input":  {"inspect"},
-		"inspect, two input": {"inspect", "a", "b"},
-		"demo, bad format":   {"demo", "-format", "xml"},
-		"demo, extra arg":    {"demo", "now"},
+		"no command":                nil,
+		"unknown command":           {"serve"},
+		"unknown flag":              {"keygen", "-x"},
+		"bad -n":                    {"keygen", "-n", "0"},
+		"inspect, no input":         {"inspect"},
+		"inspect, two input":        {"inspect", "a", "b"},
+		"demo, bad format":          {"demo", "-format", "xml"},
+		"demo, extra arg":           {"demo", "now"},
+		"demo, 17 chunks":           {"demo", "-max-chunks", "17"},
+		"demo, express with chunks": {"demo", "-format", "express", "-max-chunks", "3"},
 	}
 	for name, args := range tests {
 		t.Run(name, func(t *testing.T) {
