@@ -270,6 +270,14 @@ func (d *demoClient) get() (int, string) {
 	return resp.StatusCode, string(body)
 }
 
+func (d *demoClient) getPath(path string) (int, string) {
+	resp, err := d.c.Get(d.srv.URL + path)
+	require.NoError(d.t, err)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
 func (d *demoClient) post(path string, form url.Values) (int, string) {
 	resp, err := d.c.PostForm(d.srv.URL+path, form)
 	require.NoError(d.t, err)
@@ -326,7 +334,7 @@ func TestDemoLogoutEverywhere(t *testing.T) {
 	defer resp.Body.Close()
 	stolen, _ := io.ReadAll(resp.Body)
 	assert.Contains(t, string(stolen), "You are not logged in.", "the copied cookie no longer works")
-	assert.Contains(t, string(stolen), "session revoked")
+	assert.Contains(t, string(stolen), "its session was revoked")
 }
 
 // newJarClient returns a client of d's server holding cookies.
@@ -359,6 +367,89 @@ func TestDemoChunking(t *testing.T) {
 	_, body = d.post("/logout", nil)
 	assert.Contains(t, body, "Logged out")
 	assert.Equal(t, []string{"session"}, d.sessionCookies(), "destroy deleted the chunks; the flash is a new session")
+}
+
+// TestDemoTeaches: the page shows whole Set-Cookie lines with their
+// budgets, the previous response's lines (where chunks are deleted), a
+// read that sends nothing, and reasons in plain sentences.
+func TestDemoTeaches(t *testing.T) {
+	d := newDemoClient(t, 3)
+	_, body := d.post("/note", url.Values{"size": {"6000"}})
+	assert.Contains(t, body, `id="prev-sent"`, "the POST's own Set-Cookie lines")
+	assert.Contains(t, body, "Sent by the previous response (POST /note")
+	assert.Equal(t, 3, strings.Count(body[strings.Index(body, `id="prev-sent"`):], "Max-Age=86400"), "three chunks written, attributes shown")
+	assert.Contains(t, body, `class="meter"`)
+	assert.Contains(t, body, `id="header-budget"`)
+	assert.Contains(t, body, "What am I looking at?")
+	assert.Contains(t, body, "<th>note</th><td class=\"v\">", "the note shown as text")
+
+	_, body = d.post("/note", url.Values{"size": {"20"}})
+	prev := body[strings.Index(body, `id="prev-sent"`):]
+	assert.Contains(t, prev, "(deletes session.1)")
+	assert.Contains(t, prev, "(deletes session.2)")
+
+	status, body := d.getPath("/read")
+	assert.Equal(t, http.StatusOK, status)
+	assert.Contains(t, body, "none: nothing changed, so no Set-Cookie was sent (this page only read the session)")
+
+	tampered := newJarClient(t, d, []*http.Cookie{{Name: "session", Value: "MTIzfGFiY3xkZWY="}})
+	resp, err := tampered.Get(d.srv.URL + "/read")
+	require.NoError(t, err)
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Contains(t, string(page), "The session cookie did not verify")
+	assert.NotContains(t, string(page), "named cookie not present")
+}
+
+func TestDemoExpressHidesWhatItsCookiesLack(t *testing.T) {
+	h, err := newDemo(cookiesession.Options{Keys: [][]byte{[]byte("express key")}, Format: cookiesession.FormatExpress})
+	require.NoError(t, err)
+	srv := httptest.NewTLSServer(h)
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL + "/")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.NotContains(t, string(body), "<th>id</th>")
+	assert.NotContains(t, string(body), "<th>created</th>")
+	assert.Contains(t, string(body), "signed the way Express")
+}
+
+// TestDemoAdviceFitsTheConfiguration: the size-error page suggests only
+// what the running demo does not do already.
+func TestDemoAdviceFitsTheConfiguration(t *testing.T) {
+	for name, tc := range map[string]struct {
+		opts      cookiesession.Options
+		want, not []string
+	}{
+		"default, one cookie": {cookiesession.Options{}, []string{"-format compact", "-max-chunks 3", "8 KB"}, nil},
+		"compact, 3 chunks":   {cookiesession.Options{Format: cookiesession.FormatCompact, MaxChunks: 3}, []string{"smaller note"}, []string{"-format compact", "-max-chunks 3"}},
+		"express":             {cookiesession.Options{Format: cookiesession.FormatExpress}, []string{"cannot split"}, []string{"-max-chunks"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tc.opts.Keys = [][]byte{[]byte(keyNew)}
+			h, err := newDemo(tc.opts)
+			require.NoError(t, err)
+			srv := httptest.NewTLSServer(h)
+			defer srv.Close()
+			size := "6000"
+			if tc.opts.MaxChunks == 3 {
+				size = "30000"
+			}
+			resp, err := srv.Client().PostForm(srv.URL+"/note", url.Values{"size": {size}})
+			require.NoError(t, err)
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+			advice := string(body[strings.Index(string(body), `id="advice"`):])
+			for _, w := range tc.want {
+				assert.Contains(t, advice, w)
+			}
+			for _, w := range tc.not {
+				assert.NotContains(t, advice, w)
+			}
+		})
+	}
 }
 
 func TestDemoTooLarge(t *testing.T) {

@@ -1,0 +1,84 @@
+package e2e
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// startDemo builds the cookiesession command and runs its demo on a free
+// loopback port with args, stopping it by its PID when the test ends. It
+// returns the demo's URL.
+func startDemo(t *testing.T, args ...string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "cookiesession")
+	build := exec.Command("go", "build", "-o", bin, "github.com/cookiesession/cookiesession/cmd/cookiesession")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "build: %s", out)
+	cmd := exec.Command(bin, append([]string{"demo", "-addr", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(os.Environ(), "COOKIESESSION_KEYS=")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err)
+	_, addr, ok := strings.Cut(line, "http://")
+	require.True(t, ok, line)
+	return "http://" + strings.Fields(addr)[0]
+}
+
+// TestDemoPage: the demo's teaching elements, as Chromium renders them:
+// the previous response's Set-Cookie lines with their attributes, the
+// budget bars, the explanation, and a read that sends no Set-Cookie.
+func TestDemoPage(t *testing.T) {
+	ctx := newBrowser(t)
+	url := startDemo(t, "-max-chunks", "3")
+	text := func(sel string) string {
+		t.Helper()
+		out, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		require.NoError(t, err, sel)
+		return out
+	}
+	click := func(sel, waitFor string) {
+		t.Helper()
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible)), sel)
+		require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(waitFor))), waitFor)
+	}
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(url+"/")))
+	click(`form[action="/note"] input[value="6000"] ~ button`, `#prev-sent`)
+	prev := text(`#prev-sent`)
+	assert.Equal(t, 3, strings.Count(prev, "Max-Age=86400; HttpOnly; Secure; SameSite=Lax"), "three chunks, attributes shown: %s", prev)
+	assert.Contains(t, text(`#explain`), "6,000 bytes of note need about")
+	meters, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(".meter .bar").length`))
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, meters, 6, "a bar for each cookie received and sent")
+
+	click(`form[action="/note"] input[value="20"] ~ button`, `#prev-sent`)
+	prev = text(`#prev-sent`)
+	assert.Contains(t, prev, "(deletes session.1)")
+	assert.Contains(t, prev, "(deletes session.2)")
+
+	click(`#just-read`, `#sent`)
+	assert.Contains(t, text(`#sent`), "nothing changed, so no Set-Cookie was sent")
+
+	if dir := os.Getenv("DEMO_SCREENSHOT_DIR"); dir != "" {
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(url+"/")))
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(80))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "demo.jpg"), png, 0o644))
+	}
+}
