@@ -42,7 +42,7 @@ func TestCompactRejectsEveryTamperedByte(t *testing.T) {
 	value := compactValue(t, m)
 	raw, err := base64.RawURLEncoding.DecodeString(value[1:])
 	require.NoError(t, err)
-	require.Len(t, raw, compactMin+len(`{"i":"0123456789012345678901","c":1795867200,"e":1795953600,"v":{"user":"ada"}}`))
+	require.Len(t, raw, compactMin+len(`{"i":"0123456789012345678901","c":1795867200,"m":"000","e":1795953600,"v":{"user":"ada"}}`))
 
 	for i := range raw {
 		for _, bit := range []byte{0x01, 0x80} {

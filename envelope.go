@@ -23,12 +23,15 @@ import (
 // only when set (Session.Set). Field names are one letter because every
 // byte is sent on every request:
 //
-//	{"i":"<id>","c":<created>,"m":<ms>,"e":<expires>,"s":<last seen>,
+//	{"i":"<id>","c":<created>,"m":"<ms>","e":<expires>,"s":<last seen>,
 //	 "p":<persist>,"u":"<subject>","v":{"<key>":<value>,...},"f":["<flash>",...]}
 //
 // Times are Unix seconds; "m" is the milliseconds of the creation time,
 // which revocation compares to (a session revoked in the second it was
-// created is still told apart from one created just after). "m", "s",
+// created is still told apart from one created just after). "m" is always
+// three digits, as a string: with a number's varying width, whether a
+// session at the size limit fits would depend on the millisecond it was
+// created. Cookies written before "m" existed read as millisecond 0. "s",
 // "p", "u", "v" and "f" are omitted when empty.
 type envelope struct {
 	ID      string
@@ -117,10 +120,8 @@ func (e *envelope) appendJSON(b []byte) []byte {
 	b = appendString(b, e.ID)
 	b = append(b, `,"c":`...)
 	b = strconv.AppendInt(b, e.Created, 10)
-	if e.Milli != 0 {
-		b = append(b, `,"m":`...)
-		b = strconv.AppendInt(b, e.Milli, 10)
-	}
+	b = append(b, `,"m":"`...)
+	b = append(b, byte('0'+e.Milli/100), byte('0'+e.Milli/10%10), byte('0'+e.Milli%10), '"')
 	b = append(b, `,"e":`...)
 	b = strconv.AppendInt(b, e.Expires, 10)
 	if e.Seen != 0 {
@@ -232,7 +233,11 @@ func (e *envelope) readField(p *parser, key []byte, seen *uint8) error {
 	case "c":
 		return p.int(&e.Created)
 	case "m":
-		return p.int(&e.Milli)
+		var ms string
+		if err := p.string(&ms); err != nil {
+			return err
+		}
+		return parseMilli(ms, &e.Milli, p)
 	case "e":
 		return p.int(&e.Expires)
 	case "s":
@@ -573,6 +578,15 @@ func (p *parser) int(dst *int64) error {
 	}
 	*dst, err = strconv.ParseInt(string(raw), 10, 64)
 	return err
+}
+
+// parseMilli reads the three digits of the "m" field.
+func parseMilli(s string, dst *int64, p *parser) error {
+	if len(s) != 3 || strings.Trim(s, "0123456789") != "" {
+		return p.fail("milliseconds are not three digits")
+	}
+	*dst = int64(s[0]-'0')*100 + int64(s[1]-'0')*10 + int64(s[2]-'0')
+	return nil
 }
 
 // unquote decodes a JSON string (quotes included); only strings with

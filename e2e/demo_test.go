@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
@@ -52,27 +53,36 @@ func TestDemoPage(t *testing.T) {
 		require.NoError(t, err, sel)
 		return out
 	}
-	click := func(sel, waitFor string) {
+	// click clicks sel and waits for the page that shows want: waiting
+	// for an element alone could match the page being left.
+	click := func(sel, want string) {
 		t.Helper()
 		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible)), sel)
-		require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(waitFor))), waitFor)
+		shows := func() bool {
+			body, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+			return err == nil && strings.Contains(body, want) // err: mid-navigation
+		}
+		for deadline := time.Now().Add(10 * time.Second); !shows(); time.Sleep(50 * time.Millisecond) {
+			require.True(t, time.Now().Before(deadline), "no page with %q after clicking %s", want, sel)
+		}
 	}
 
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(url+"/")))
-	click(`form[action="/note"] input[value="6000"] ~ button`, `#prev-sent`)
+	click(`form[action="/note"] input[value="6000"] ~ button`, "Stored a note of 6000 bytes.")
 	prev := text(`#prev-sent`)
-	assert.Equal(t, 3, strings.Count(prev, "Max-Age=86400; HttpOnly; Secure; SameSite=Lax"), "three chunks, attributes shown: %s", prev)
+	assert.Equal(t, 3, strings.Count(prev, "; HttpOnly; Secure; SameSite=Lax"), "three chunks, attributes shown: %s", prev)
+	assert.Equal(t, 3, strings.Count(prev, "; Path=/; Max-Age="), prev)
 	assert.Contains(t, text(`#explain`), "6,000 bytes of note need about")
 	meters, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(".meter .bar").length`))
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, meters, 6, "a bar for each cookie received and sent")
 
-	click(`form[action="/note"] input[value="20"] ~ button`, `#prev-sent`)
+	click(`form[action="/note"] input[value="20"] ~ button`, "Stored a note of 20 bytes.")
 	prev = text(`#prev-sent`)
 	assert.Contains(t, prev, "(deletes session.1)")
 	assert.Contains(t, prev, "(deletes session.2)")
 
-	click(`#just-read`, `#sent`)
+	click(`#just-read`, "this page only read the session")
 	assert.Contains(t, text(`#sent`), "nothing changed, so no Set-Cookie was sent")
 
 	if dir := os.Getenv("DEMO_SCREENSHOT_DIR"); dir != "" {
