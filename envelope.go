@@ -233,11 +233,12 @@ func (e *envelope) readField(p *parser, key []byte, seen *uint8) error {
 	case "c":
 		return p.int(&e.Created)
 	case "m":
-		var ms string
-		if err := p.string(&ms); err != nil {
+		p.space()
+		raw, err := p.quoted()
+		if err != nil {
 			return err
 		}
-		return parseMilli(ms, &e.Milli, p)
+		return parseMilli(raw, &e.Milli, p)
 	case "e":
 		return p.int(&e.Expires)
 	case "s":
@@ -580,12 +581,19 @@ func (p *parser) int(dst *int64) error {
 	return err
 }
 
-// parseMilli reads the three digits of the "m" field.
-func parseMilli(s string, dst *int64, p *parser) error {
-	if len(s) != 3 || strings.Trim(s, "0123456789") != "" {
+// parseMilli reads the "m" field, quotes included, without allocating:
+// exactly three digits.
+func parseMilli(raw []byte, dst *int64, p *parser) error {
+	if len(raw) != 5 {
 		return p.fail("milliseconds are not three digits")
 	}
-	*dst = int64(s[0]-'0')*100 + int64(s[1]-'0')*10 + int64(s[2]-'0')
+	*dst = 0
+	for _, c := range raw[1:4] {
+		if c < '0' || c > '9' {
+			return p.fail("milliseconds are not three digits")
+		}
+		*dst = *dst*10 + int64(c-'0')
+	}
 	return nil
 }
 
