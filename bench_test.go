@@ -1,7 +1,13 @@
 package cookiesession
 
 import (
+	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -9,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +24,7 @@ import (
 	"github.com/cookiesession/cookiesession/internal/benchcycle"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // This file holds the package's own benchmarks. The comparisons with other
@@ -288,4 +296,82 @@ func BenchmarkRevocationList(b *testing.B) {
 	}
 	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(l.Len()), "heap-B/entry")
 	runtime.KeepAlive(l)
+}
+
+// typicalPayload returns the envelope JSON of the typical session: what
+// every format seals.
+func typicalPayload() []byte {
+	e := envelope{ID: GenerateKey()[:22], Created: time.Now().Unix(), Expires: time.Now().Add(time.Hour).Unix()}
+	for k, v := range typicalValues() {
+		raw, _ := json.Marshal(v)
+		e.Values = append(e.Values, field{k, raw})
+	}
+	return e.appendJSON(nil)
+}
+
+// BenchmarkFloor is the least work a round trip of the typical session
+// needs in each layout, with no JSON and no HTTP: seal with a fresh random
+// nonce or IV, encode, decode, open. BenchmarkRoundTrip's figures divided
+// by these say how far each format is from what is physically necessary.
+func BenchmarkFloor(b *testing.B) {
+	plain := typicalPayload()
+	aad := []byte("\x01\x00session")
+
+	// FormatCompact's layout: XChaCha20-Poly1305, base64url once.
+	b.Run("aead", func(b *testing.B) {
+		aead, err := chacha20poly1305.NewX(derive(testKey(1), labelCompact))
+		require.NoError(b, err)
+		sealed := make([]byte, 0, chacha20poly1305.NonceSizeX+len(plain)+chacha20poly1305.Overhead)
+		b.ReportAllocs()
+		for b.Loop() {
+			nonce := sealed[:chacha20poly1305.NonceSizeX]
+			_, _ = rand.Read(nonce)
+			value := base64.RawURLEncoding.EncodeToString(aead.Seal(nonce, nonce, plain, aad))
+			raw, err := base64.RawURLEncoding.DecodeString(value)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := aead.Open(nil, raw[:chacha20poly1305.NonceSizeX], raw[chacha20poly1305.NonceSizeX:], aad); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(base64.RawURLEncoding.EncodedLen(chacha20poly1305.NonceSizeX+len(plain)+chacha20poly1305.Overhead)), "value-B")
+	})
+
+	// FormatSecureCookie's layout: AES-256-CTR with a random IV, base64,
+	// HMAC-SHA256 over "name|timestamp|value", base64 again.
+	b.Run("securecookie", func(b *testing.B) {
+		block, err := aes.NewCipher(derive(testKey(1), labelSCBlock))
+		require.NoError(b, err)
+		mac := hmac.New(sha256.New, derive(testKey(1), labelSCHash))
+		b.ReportAllocs()
+		for b.Loop() {
+			// Seal.
+			ct := make([]byte, aes.BlockSize+len(plain))
+			_, _ = rand.Read(ct[:aes.BlockSize])
+			cipher.NewCTR(block, ct[:aes.BlockSize]).XORKeyStream(ct[aes.BlockSize:], plain)
+			inner := base64.URLEncoding.EncodeToString(ct)
+			signed := "session|" + strconv.FormatInt(time.Now().Unix(), 10) + "|" + inner
+			mac.Reset()
+			mac.Write([]byte(signed))
+			value := base64.URLEncoding.EncodeToString(mac.Sum([]byte(signed[len("session|"):] + "|")))
+			// Open.
+			outer, err := base64.URLEncoding.DecodeString(value)
+			if err != nil {
+				b.Fatal(err)
+			}
+			parts := bytes.SplitN(outer, []byte("|"), 3)
+			mac.Reset()
+			mac.Write([]byte("session|"))
+			mac.Write(outer[:len(parts[0])+1+len(parts[1])])
+			if !hmac.Equal(mac.Sum(nil), parts[2]) {
+				b.Fatal("MAC")
+			}
+			ct, err = base64.URLEncoding.DecodeString(string(parts[1]))
+			if err != nil {
+				b.Fatal(err)
+			}
+			cipher.NewCTR(block, ct[:aes.BlockSize]).XORKeyStream(ct[aes.BlockSize:], ct[aes.BlockSize:])
+		}
+	})
 }
