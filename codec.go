@@ -162,7 +162,7 @@ func (k *key) sealCompact(name string, plain []byte) string {
 	raw := make([]byte, compactNonce, compactMin+len(plain))
 	raw[0], raw[1] = compactVersion, k.hint
 	_, _ = rand.Read(raw[compactHeader:compactNonce])
-	raw = k.compact.Seal(raw, raw[compactHeader:compactNonce], plain, compactAAD(raw, name))
+	raw = k.compact.Seal(raw, raw[compactHeader:compactNonce], plain, k.aad)
 	out := make([]byte, len(compactPrefix), len(compactPrefix)+base64.RawURLEncoding.EncodedLen(len(raw)))
 	copy(out, compactPrefix)
 	return string(base64.RawURLEncoding.AppendEncode(out, raw))
@@ -170,9 +170,9 @@ func (k *key) sealCompact(name string, plain []byte) string {
 
 // compactAAD authenticates the version, the key hint and the cookie name,
 // so a value cannot be replayed under another name or read as another
-// version.
-func compactAAD(raw []byte, name string) []byte {
-	return append(append(make([]byte, 0, compactHeader+len(name)), raw[:compactHeader]...), name...)
+// version. New computes it once per key (key.aad).
+func compactAAD(hint byte, name string) []byte {
+	return append([]byte{compactVersion, hint}, name...)
 }
 
 // open verifies value for the cookie name and returns the plaintext, the
@@ -270,13 +270,12 @@ func (r keyRing) openCompact(name, encoded string) ([]byte, int, error) {
 	case raw[0] != compactVersion:
 		return nil, 0, fmt.Errorf("%w: unknown compact version %d", ErrInvalid, raw[0])
 	}
-	aad := compactAAD(raw, name)
 	// Several keys may share a hint; only those are tried.
 	for i := range r {
 		if r[i].hint != raw[1] {
 			continue
 		}
-		if plain, err := r[i].compact.Open(nil, raw[compactHeader:compactNonce], raw[compactNonce:], aad); err == nil {
+		if plain, err := r[i].compact.Open(nil, raw[compactHeader:compactNonce], raw[compactNonce:], r[i].aad); err == nil {
 			return plain, i, nil
 		}
 	}

@@ -206,6 +206,9 @@ func New(opts Options) (*Manager, error) {
 		now:         time.Now,
 	}
 	m.contextKey = contextKey{m}
+	for i := range m.ring {
+		m.ring[i].aad = compactAAD(m.ring[i].hint, m.name)
+	}
 	if opts.Gorilla != nil {
 		if m.gorillaCodecs, err = gorillaCodecs(opts.Gorilla); err != nil {
 			return nil, err
@@ -483,7 +486,8 @@ func (m *Manager) encode(e *envelope, now time.Time) (values []string, maxAge in
 	}
 	extra := 0
 	if maxAge = m.cookieMaxAge(e, now); maxAge > 0 {
-		extra = len("; Max-Age=") + len(strconv.Itoa(maxAge))
+		var digits [20]byte
+		extra = len("; Max-Age=") + len(strconv.AppendInt(digits[:0], int64(maxAge), 10))
 	}
 	values, err = m.chunks.split(value, extra)
 	return values, maxAge, err
@@ -512,7 +516,10 @@ func (m *Manager) cookieMaxAge(e *envelope, now time.Time) int {
 func (m *Manager) setCookie(name, value string, maxAge int) string {
 	switch {
 	case maxAge > 0:
-		return name + "=" + value + m.attrsBefore + "; Max-Age=" + strconv.Itoa(maxAge) + m.attrsAfter
+		// The digits go in without a string of their own: a []byte
+		// converted inside a concatenation is not copied first.
+		var digits [20]byte
+		return name + "=" + value + m.attrsBefore + "; Max-Age=" + string(strconv.AppendInt(digits[:0], int64(maxAge), 10)) + m.attrsAfter
 	case maxAge < 0:
 		// Expires too, for browsers that predate Max-Age.
 		return name + "=" + m.attrsBefore + "; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0" + m.attrsAfter

@@ -211,7 +211,7 @@ const envelopeFields = "icespvfum"
 func (e *envelope) readField(p *parser, key []byte, seen *uint8) error {
 	name := key[1 : len(key)-1]
 	if bytes.IndexByte(name, '\\') >= 0 {
-		k, err := unquote(key)
+		k, err := p.unquote(key)
 		if err != nil {
 			return err
 		}
@@ -277,6 +277,7 @@ func (e *envelope) readField(p *parser, key []byte, seen *uint8) error {
 type parser struct {
 	data []byte
 	pos  int
+	text string // string(data), for the strings unquote returns
 }
 
 func (p *parser) fail(what string) error {
@@ -358,7 +359,7 @@ func (p *parser) fields(add func(field) error) error {
 	var small [16]string
 	seen := small[:0]
 	return p.object(func(key []byte) error {
-		k, err := unquote(key)
+		k, err := p.unquote(key)
 		if err != nil {
 			return err
 		}
@@ -568,7 +569,7 @@ func (p *parser) string(dst *string) error {
 	if err != nil {
 		return err
 	}
-	*dst, err = unquote(raw)
+	*dst, err = p.unquote(raw)
 	return err
 }
 
@@ -597,18 +598,21 @@ func parseMilli(raw []byte, dst *int64, p *parser) error {
 	return nil
 }
 
-// unquote decodes a JSON string (quotes included); only strings with
-// escapes need encoding/json.
-func unquote(raw []byte) (string, error) {
-	for _, c := range raw[1 : len(raw)-1] {
-		if c == '\\' {
-			var s string
-			err := json.Unmarshal(raw, &s)
-			return s, err
-		}
+// unquote decodes a JSON string that quoted returned (quotes included).
+// Only strings with escapes need encoding/json. The others are cut from
+// one string copy of the whole document, made on first use: one
+// allocation for every key and ID instead of one each. raw is
+// p.data[start:end], so its start is the difference of the capacities.
+// document has checked the UTF-8 already.
+func (p *parser) unquote(raw []byte) (string, error) {
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		var s string
+		err := json.Unmarshal(raw, &s)
+		return s, err
 	}
-	if !utf8.Valid(raw) {
-		return "", errors.New("invalid UTF-8 in string")
+	if p.text == "" {
+		p.text = string(p.data)
 	}
-	return string(raw[1 : len(raw)-1]), nil
+	start := cap(p.data) - cap(raw)
+	return p.text[start+1 : start+len(raw)-1], nil
 }

@@ -47,6 +47,7 @@ type key struct {
 	signOnly *securecookie.SecureCookie // FormatSignOnly
 	compact  cipher.AEAD                // FormatCompact
 	hint     byte                       // FormatCompact: names the key in the value
+	aad      []byte                     // FormatCompact: compactAAD for this key and the cookie name
 	raw      []byte                     // FormatExpress: Keygrip signs with the secret itself
 }
 
