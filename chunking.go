@@ -98,14 +98,15 @@ func (c *chunker) capacity(n, extra int) int {
 	return total
 }
 
-// split returns the cookie values for value, or a *SizeError.
-func (c *chunker) split(value string, extra int) ([]string, error) {
+// split appends the cookie values for value to dst, or returns a
+// *SizeError.
+func (c *chunker) split(dst []string, value string, extra int) ([]string, error) {
 	if c.express {
 		dot := strings.LastIndexByte(value, '.')
 		if room := c.room(0, extra); dot > room {
 			return nil, &SizeError{Size: dot, Max: room, Budget: c.budget, MaxChunks: 1}
 		}
-		return []string{value[:dot], value[dot+1:]}, nil
+		return append(dst, value[:dot], value[dot+1:]), nil
 	}
 	n := 1
 	for n <= c.max && c.capacity(n, extra) < len(value) {
@@ -115,17 +116,16 @@ func (c *chunker) split(value string, extra int) ([]string, error) {
 		return nil, &SizeError{Size: len(value), Max: c.capacity(c.max, extra), Budget: c.budget, MaxChunks: c.max}
 	}
 	if n == 1 {
-		return []string{value}, nil
+		return append(dst, value), nil
 	}
-	parts := make([]string, n)
 	prefix := strconv.Itoa(n) + "|"
 	cut := c.room(0, extra) - len(prefix)
-	parts[0], value = prefix+value[:cut], value[cut:]
+	dst, value = append(dst, prefix+value[:cut]), value[cut:]
 	for i := 1; i < n; i++ {
 		cut = min(c.room(i, extra), len(value))
-		parts[i], value = value[:cut], value[cut:]
+		dst, value = append(dst, value[:cut]), value[cut:]
 	}
-	return parts, nil
+	return dst, nil
 }
 
 // Bounds on what one request can make the reader do. A browser sends two
@@ -174,8 +174,8 @@ type received struct {
 // The work is linear in the header's length: each cookie of ours is
 // compared with at most maxCandidates earlier values of at most budget
 // bytes, and what is kept is bounded by max × maxCandidates × budget.
-func (c *chunker) scan(lines []string) received {
-	r := received{values: make([]candidate, 0, c.max)}
+func (c *chunker) scan(r *received, lines []string) {
+	r.values = make([]candidate, 0, c.max)
 	for _, line := range lines {
 		for line != "" {
 			var part string
@@ -207,7 +207,6 @@ func (c *chunker) scan(lines []string) received {
 			}
 		}
 	}
-	return r
 }
 
 func (r *received) fail(err error) {

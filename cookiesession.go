@@ -323,7 +323,8 @@ type decoded struct {
 // log the user out; two different valid sessions give none, so a tossed
 // session of the attacker's own cannot replace the user's (fixation).
 func (m *Manager) decode(ctx context.Context, lines []string, now time.Time) (decoded, error) {
-	r := m.chunks.scan(lines)
+	var r received
+	m.chunks.scan(&r, lines)
 	d := decoded{present: r.present}
 	var reason error    // why the first value that failed was refused
 	var refused decoded // that value's session, if it verified
@@ -460,9 +461,9 @@ func (m *Manager) Inspect(cookieHeader ...string) (*Inspection, error) {
 	return in, err
 }
 
-// encode seals e and splits it into cookie values. maxAge is the cookie
-// Max-Age in seconds, 0 for a browser-session cookie.
-func (m *Manager) encode(e *envelope, now time.Time) (values []string, maxAge int, err error) {
+// encode seals e and splits it into cookie values, appended to dst. maxAge
+// is the cookie Max-Age in seconds, 0 for a browser-session cookie.
+func (m *Manager) encode(dst []string, e *envelope, now time.Time) (values []string, maxAge int, err error) {
 	e.Seen = 0
 	if m.idle > 0 {
 		e.Seen = now.Unix()
@@ -489,7 +490,7 @@ func (m *Manager) encode(e *envelope, now time.Time) (values []string, maxAge in
 		var digits [20]byte
 		extra = len("; Max-Age=") + len(strconv.AppendInt(digits[:0], int64(maxAge), 10))
 	}
-	values, err = m.chunks.split(value, extra)
+	values, err = m.chunks.split(dst, value, extra)
 	return values, maxAge, err
 }
 

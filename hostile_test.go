@@ -379,7 +379,7 @@ func fuzzSeeds(f *testing.F, managers []*Manager) map[string]bool {
 			ids[id] = true
 			raw, _ := json.Marshal(strings.Repeat("x", size))
 			e := envelope{ID: id, Created: now.Unix(), Expires: now.Add(time.Hour).Unix(), Values: []field{{"v", raw}}}
-			values, maxAge, err := m.encode(&e, now)
+			values, maxAge, err := m.encode(nil, &e, now)
 			require.NoError(f, err)
 			require.Positive(f, maxAge)
 			var parts []string
@@ -429,7 +429,8 @@ func FuzzJoin(f *testing.F) {
 	f.Add("session=2|a; session=2|b; session.1=c; session.1=d; session=x")
 	f.Add(`session="quoted"; session.2=`)
 	f.Fuzz(func(t *testing.T, header string) {
-		r := c.scan([]string{header})
+		var r received
+		c.scan(&r, []string{header})
 		tries := 0
 		_ = c.each(&r, func(value string, n int) error {
 			tries++

@@ -403,7 +403,8 @@ func (s *Session) commit() ([]string, error) {
 	populated := len(s.env.Values) > 0 || len(s.env.Flashes) > 0 || s.env.Subject != ""
 	if (s.changed || s.reissue || s.touched) && (populated || !s.isNew) {
 		s.id()
-		values, maxAge, err := m.encode(&s.env, m.now())
+		var one [1]string // most sessions are one cookie: no slice to allocate
+		values, maxAge, err := m.encode(one[:0], &s.env, m.now())
 		if err != nil {
 			return nil, err
 		}
