@@ -390,23 +390,22 @@ func (m *Manager) open(ctx context.Context, value string, now time.Time) (decode
 		if env, err = parseEnvelope(plain); err != nil {
 			return decoded{}, err
 		}
-		if err := env.check(now, m.idle); err != nil {
-			if errors.Is(err, ErrExpired) {
-				return decoded{env: env, keyIndex: keyIndex, format: format}, err
-			}
+		if err = env.check(now, m.idle); err != nil && !errors.Is(err, ErrExpired) {
 			return decoded{}, err
 		}
 	}
-	refused := decoded{env: env, keyIndex: keyIndex, format: format}
+	// From here the session verified: a refusal comes with it, for Inspect.
+	d := decoded{env: env, keyIndex: keyIndex, format: format}
+	if err != nil {
+		return d, err // expired
+	}
 	if env.Created < m.notBefore {
-		return refused, fmt.Errorf("%w: created before NotBefore", ErrRevoked)
+		return d, fmt.Errorf("%w: created before NotBefore", ErrRevoked)
 	}
-	if m.revocations != nil && m.revocations.Revoked(ctx, SessionInfo{
-		ID: env.ID, Subject: env.Subject, Created: env.created(), Expires: time.Unix(env.Expires, 0),
-	}) {
-		return refused, fmt.Errorf("%w: listed in Options.Revocations", ErrRevoked)
+	if m.revocations != nil && m.revocations.Revoked(ctx, env.info()) {
+		return d, fmt.Errorf("%w: listed in Options.Revocations", ErrRevoked)
 	}
-	return decoded{env: env, keyIndex: keyIndex, format: format}, nil
+	return d, nil
 }
 
 // Inspection is what a session cookie holds and how it was sealed, as

@@ -3,7 +3,6 @@ package cookiesession
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 )
@@ -50,6 +49,11 @@ type Revocation struct {
 type RevocationList interface {
 	Revoked(ctx context.Context, s SessionInfo) bool
 	Revoke(ctx context.Context, r Revocation) error
+}
+
+// info is what a RevocationList is told about the session e holds.
+func (e *envelope) info() SessionInfo {
+	return SessionInfo{ID: e.ID, Subject: e.Subject, Created: e.created(), Expires: time.Unix(e.Expires, 0)}
 }
 
 // errNoRevocations is returned by the Manager's Revoke methods when
@@ -198,7 +202,7 @@ func (r Revocation) check() error {
 	case r.SessionID == "" && r.Before.IsZero():
 		return errors.New("cookiesession: a Revocation of a subject or of every session needs Before")
 	case r.Until.IsZero():
-		return fmt.Errorf("cookiesession: a Revocation needs Until, when the sessions it revokes have expired")
+		return errors.New("cookiesession: a Revocation needs Until, when the sessions it revokes have expired")
 	}
 	return nil
 }

@@ -139,7 +139,7 @@ func (s *Session) Subject() string {
 func (s *Session) info() (info SessionInfo, isNew bool) {
 	s.lock()
 	defer s.mu.Unlock()
-	return SessionInfo{ID: s.env.ID, Subject: s.env.Subject, Created: s.env.created(), Expires: time.Unix(s.env.Expires, 0)}, s.isNew
+	return s.env.info(), s.isNew
 }
 
 // fail records the first error that makes the save fail. The caller
@@ -355,21 +355,20 @@ var errInvalidUTF8 = errors.New("not valid UTF-8")
 // in b: it writes each invalid byte as the escape \ufffd, while a real
 // U+FFFD stays unescaped and a backslash in the text is doubled.
 func replacedInvalidUTF8(b []byte) bool {
-	for i := bytes.Index(b, []byte(`\ufffd`)); i >= 0; {
+	for i := 0; ; i++ {
+		j := bytes.Index(b[i:], []byte(`\ufffd`))
+		if j < 0 {
+			return false
+		}
+		i += j
 		slashes := 0
-		for j := i - 1; j >= 0 && b[j] == '\\'; j-- {
+		for k := i - 1; k >= 0 && b[k] == '\\'; k-- {
 			slashes++
 		}
 		if slashes%2 == 0 {
 			return true
 		}
-		next := bytes.Index(b[i+1:], []byte(`\ufffd`))
-		if next < 0 {
-			return false
-		}
-		i += 1 + next
 	}
-	return false
 }
 
 // accessed reports whether the handler used the session, so the response
