@@ -55,9 +55,11 @@ type Options struct {
 	Domain string
 
 	// Insecure drops the Secure attribute, so the cookie is also sent over
-	// plain HTTP. Browsers treat http://localhost as secure, so local
-	// development works without it. Behind a proxy that terminates TLS,
-	// keep Secure: the browser sees HTTPS.
+	// plain HTTP. Chromium and Firefox keep Secure cookies from
+	// http://localhost, so local development works there without it;
+	// Safari and other WebKit browsers drop them, so test locally over
+	// HTTPS or set Insecure in development only. Behind a proxy that
+	// terminates TLS, keep Secure: the browser sees HTTPS.
 	Insecure bool
 
 	// ScriptAccess drops the HttpOnly attribute, so page scripts can read

@@ -1,68 +1,115 @@
-// Package e2e tests cookiesession against a real browser: Debian's
-// Chromium, driven headless through the DevTools protocol. Browsers decide
-// which cookies they keep and drop the rest silently, so the size limit,
-// chunk deletion and cookie prefixes are checked where they are enforced.
+// Package e2e tests cookiesession in real browsers: Debian's Chromium
+// (through the DevTools protocol, with chromedp), Firefox ESR (through
+// WebDriver BiDi) and WebKitGTK (through W3C WebDriver, under Xvfb).
+// Browsers decide which cookies they keep and drop the rest silently, so
+// the size limit, chunk deletion and cookie prefixes are checked where they
+// are enforced, and the engines' known differences are asserted, not
+// skipped.
 //
-// It is a module of its own so that chromedp stays out of the library's
-// go.mod. Run it with: cd e2e && go test ./...
+// It is a module of its own so that chromedp and the websocket package stay
+// out of the library's go.mod. Run it with: cd e2e && go test ./...
 package e2e
 
 import (
-	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
-	"fmt"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"slices"
-	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/storage"
-	"github.com/chromedp/chromedp"
 	"github.com/cookiesession/cookiesession"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-const chromiumPath = "/usr/bin/chromium"
+// browser is what the suite needs from an engine. Each implementation
+// speaks its engine's own automation protocol.
+type browser interface {
+	// open loads url, waits for the load event and returns the text of
+	// the page's body.
+	open(url string) (string, error)
+	// eval evaluates a JavaScript expression in the page and returns it
+	// converted to a string.
+	eval(js string) (string, error)
+	// cookies returns every cookie the browser stores, HttpOnly included.
+	cookies() ([]cookie, error)
+	// clear deletes every cookie.
+	clear() error
+}
 
-// newBrowser starts headless Chromium with a fresh profile, or skips the
-// test when Chromium is missing (a failure under CI=true).
-func newBrowser(t *testing.T) context.Context {
+// cookie is a stored cookie as the engine reports it.
+type cookie struct {
+	Name, Value, Domain, Path string
+	HTTPOnly, Secure          bool
+	SameSite                  string // "Strict", "Lax" or "None"
+	Session                   bool   // no expiry: gone when the browser closes
+	Partition                 string // the top-level site it is partitioned under, or ""
+}
+
+// engine is a browser engine and its measured differences (FACTS.md, and
+// the versions named there), which the cases assert.
+type engine struct {
+	name  string
+	start func(t *testing.T) browser
+
+	// cookieLimit is the largest name+value the engine keeps, or 0 when it
+	// has no limit of its own below its response-header ceiling.
+	cookieLimit int
+	// secureOnHTTPLocalhost: a Secure cookie from http://localhost is kept.
+	secureOnHTTPLocalhost bool
+	// hostPrefixRules: a __Host- cookie without Secure is refused.
+	hostPrefixRules bool
+	// reportsPartition: a Partitioned cookie is reported under the
+	// top-level site's partition key. Firefox keeps and sends it, but its
+	// BiDi storage reports no partition for it; WebKit ignores the attribute.
+	reportsPartition bool
+}
+
+var engines = []engine{
+	{name: "chromium", start: startChromium, cookieLimit: 4096,
+		secureOnHTTPLocalhost: true, hostPrefixRules: true, reportsPartition: true},
+	{name: "firefox", start: startFirefox, cookieLimit: 4096,
+		secureOnHTTPLocalhost: true, hostPrefixRules: true, reportsPartition: false},
+	{name: "webkit", start: startWebKit, cookieLimit: 0,
+		secureOnHTTPLocalhost: false, hostPrefixRules: false, reportsPartition: false},
+}
+
+// inEachEngine runs f in a fresh browser of each engine, as a subtest
+// named after the engine.
+func inEachEngine(t *testing.T, f func(t *testing.T, e engine, b browser)) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			f(t, e, e.start(t))
+		})
+	}
+}
+
+// need returns the path of an engine's program, or skips the test when it
+// is missing (a failure under CI=true, where .ci/run installs it).
+func need(t *testing.T, env, path, pkg string) string {
 	t.Helper()
-	path := cmpOr(os.Getenv("CHROMIUM"), chromiumPath)
-	if _, err := os.Stat(path); err != nil {
+	path = cmpOr(os.Getenv(env), path)
+	if _, err := exec.LookPath(path); err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("Chromium not found at %s (apt-get install chromium)", path)
+			t.Fatalf("%s not found (apt-get install %s)", path, pkg)
 		}
-		t.Skipf("Chromium not found at %s: apt-get install chromium, or set CHROMIUM", path)
+		t.Skipf("%s not found: apt-get install %s, or set %s", path, pkg, env)
 	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(func() {
-		cancelTimeout()
-		cancelCtx()
-		cancelAlloc()
-	})
-	require.NoError(t, chromedp.Do(ctx), "start Chromium")
-	return ctx
+	return path
 }
 
 func cmpOr(s, def string) string {
@@ -72,20 +119,94 @@ func cmpOr(s, def string) string {
 	return s
 }
 
+// startGroup starts cmd as the leader of a new process group, or in the
+// group pgid when it is not 0, and returns the group, killed when the test
+// ends.
+func startGroup(t *testing.T, cmd *exec.Cmd, pgid int) int {
+	t.Helper()
+	// Pdeathsig: the leader dies with a test binary killed outright.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pgid: pgid, Pdeathsig: syscall.SIGKILL}
+	require.NoError(t, cmd.Start(), cmd.Path)
+	if pgid == 0 {
+		pgid = cmd.Process.Pid
+		killGroupAtEnd(t, pgid)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-pgid, syscall.SIGKILL) // or Wait would block
+		_ = cmd.Wait()
+	})
+	return pgid
+}
+
+// killGroupAtEnd kills the process group pgid when the test ends, and also
+// shortly before the test binary's -timeout, because a timeout panics and
+// runs no Cleanup.
+func killGroupAtEnd(t *testing.T, pgid int) {
+	kill := func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) }
+	if deadline, ok := t.Deadline(); ok {
+		watchdog := time.AfterFunc(time.Until(deadline)-10*time.Second, kill)
+		t.Cleanup(func() { watchdog.Stop() })
+	}
+	t.Cleanup(kill)
+}
+
+// localhostCert is a self-signed certificate for localhost, made once per
+// run: the browsers are told to accept it (acceptInsecureCerts, or
+// Chromium's flag), so no certificate lands in the repository.
+var localhostCert = sync.OnceValue(func() tls.Certificate {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "localhost"},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		panic(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+})
+
 // site is a test server whose session configuration can be swapped between
 // requests, as in a deploy that rotates keys.
 type site struct {
 	t       *testing.T
+	b       browser
 	handler atomic.Pointer[http.Handler]
-	url     string // on localhost, which browsers treat as a secure origin
+	url     string // https://localhost:port, or http:// for a plain site
 }
 
-func newSite(t *testing.T, opts cookiesession.Options) *site {
-	s := &site{t: t}
+// newSite serves opts over HTTPS on localhost.
+func newSite(t *testing.T, b browser, opts cookiesession.Options) *site {
+	return startSite(t, b, opts, true)
+}
+
+// newPlainSite serves opts over plain HTTP on localhost, which Chromium and
+// Firefox treat as a secure origin and WebKit does not.
+func newPlainSite(t *testing.T, b browser, opts cookiesession.Options) *site {
+	return startSite(t, b, opts, false)
+}
+
+func startSite(t *testing.T, b browser, opts cookiesession.Options, https bool) *site {
+	s := &site{t: t, b: b}
 	s.use(opts)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		(*s.handler.Load()).ServeHTTP(w, r)
 	}))
+	if https {
+		srv.TLS = &tls.Config{Certificates: []tls.Certificate{localhostCert()}}
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
 	s.url = strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
 	return s
@@ -102,191 +223,36 @@ func (s *site) use(opts cookiesession.Options) *cookiesession.Manager {
 	}
 	m, err := cookiesession.New(opts)
 	require.NoError(s.t, err)
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /count", func(w http.ResponseWriter, r *http.Request) {
-		sess := m.FromContext(r.Context())
-		n, _ := cookiesession.Value[int](sess, "n")
-		sess.Set("n", n+1)
-		fmt.Fprintf(w, `<p id="out">%d</p>`, n+1)
-	})
-	mux.HandleFunc("GET /fill", func(w http.ResponseWriter, r *http.Request) {
-		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
-		m.FromContext(r.Context()).Set("v", strings.Repeat("a", n))
-		fmt.Fprintf(w, `<p id="out">stored %d</p>`, n)
-	})
-	mux.HandleFunc("GET /read", func(w http.ResponseWriter, r *http.Request) {
-		sess := m.FromContext(r.Context())
-		v, _ := cookiesession.Value[string](sess, "v")
-		fmt.Fprintf(w, `<p id="out">%d new=%v</p>`, len(v), sess.IsNew())
-	})
-	mux.HandleFunc("GET /destroy", func(w http.ResponseWriter, r *http.Request) {
-		m.FromContext(r.Context()).Destroy()
-		fmt.Fprint(w, `<p id="out">destroyed</p>`)
-	})
-	// A cookie set without the library, to find the browser's own limit.
-	mux.HandleFunc("GET /raw", func(w http.ResponseWriter, r *http.Request) {
-		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
-		w.Header().Add("Set-Cookie", "probe="+strings.Repeat("b", n-len("probe"))+"; Path=/")
-		fmt.Fprint(w, `<p id="out">raw</p>`)
-	})
-	var h http.Handler = m.Middleware(mux)
+	var h http.Handler = m.Middleware(pages(m))
 	s.handler.Store(&h)
 	return m
 }
 
-// visit loads path and returns the text of #out.
-func (s *site) visit(ctx context.Context, path string) string {
+// visit loads path and returns the page's text.
+func (s *site) visit(path string) string {
 	s.t.Helper()
-	require.NoError(s.t, chromedp.Do(ctx, chromedp.Navigate(s.url+path)), path)
-	out, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+	text, err := s.b.open(s.url + path)
 	require.NoError(s.t, err, path)
-	return strings.TrimSpace(out)
+	return strings.TrimSpace(text)
 }
 
-// cookies returns what the browser stored, read through DevTools.
-func cookies(t *testing.T, ctx context.Context) map[string]*network.Cookie {
-	t.Helper()
-	res, err := chromedp.Call(ctx, storage.GetCookies, storage.GetCookiesParams{})
-	require.NoError(t, err)
-	byName := map[string]*network.Cookie{}
-	for _, c := range res.Cookies {
+// cookies returns the browser's cookies by name.
+func (s *site) cookies() map[string]cookie {
+	s.t.Helper()
+	list, err := s.b.cookies()
+	require.NoError(s.t, err)
+	byName := map[string]cookie{}
+	for _, c := range list {
 		byName[c.Name] = c
 	}
 	return byName
 }
 
-func names(cs map[string]*network.Cookie) []string {
-	var out []string
+func names(cs map[string]cookie) []string {
+	out := []string{}
 	for n := range cs {
 		out = append(out, n)
 	}
 	slices.Sort(out)
 	return out
-}
-
-func testKeys(n ...int) [][]byte {
-	keys := make([][]byte, len(n))
-	for i, k := range n {
-		keys[i] = []byte(fmt.Sprintf("e2e-test-key-%d-0123456789abcdef0123456789", k))
-	}
-	return keys
-}
-
-func TestCounterSurvivesReloads(t *testing.T) {
-	ctx := newBrowser(t)
-	s := newSite(t, cookiesession.Options{Keys: testKeys(1)})
-	for i := 1; i <= 5; i++ {
-		assert.Equal(t, strconv.Itoa(i), s.visit(ctx, "/count"))
-	}
-	stored := cookies(t, ctx)
-	require.Equal(t, []string{"session"}, names(stored), "exactly one session cookie")
-	c := stored["session"]
-	assert.True(t, c.HTTPOnly)
-	assert.True(t, c.Secure, "Secure cookies are accepted from localhost")
-	assert.Equal(t, network.CookieSameSiteLax, c.SameSite)
-	assert.Equal(t, "/", c.Path)
-	assert.False(t, c.Session, "persistent: it has a Max-Age")
-}
-
-// TestLargestCookie stores the largest session the package allows in one
-// cookie and checks that Chromium keeps it, and that one byte more is
-// refused by the package rather than dropped by the browser.
-func TestLargestCookie(t *testing.T) {
-	ctx := newBrowser(t)
-	opts := cookiesession.Options{Keys: testKeys(1)}
-	s := newSite(t, opts)
-
-	// Chromium's own limit: name and value up to 4096 bytes.
-	s.visit(ctx, "/raw?n=4096")
-	assert.Contains(t, names(cookies(t, ctx)), "probe", "Chromium keeps 4096 bytes of name and value")
-	s.visit(ctx, "/raw?n=4097")
-	assert.Equal(t, 4096, int(cookies(t, ctx)["probe"].Size), "and silently ignores 4097")
-
-	// The largest value the package writes, found with the package itself.
-	m, err := cookiesession.New(opts)
-	require.NoError(t, err)
-	fits := func(n int) bool {
-		sess := m.LoadHeader()
-		sess.Set("v", strings.Repeat("a", n))
-		_, err := m.SaveHeader(sess)
-		return err == nil
-	}
-	lo, hi := 0, 4096
-	for hi-lo > 1 {
-		if mid := (lo + hi) / 2; fits(mid) {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	assert.Equal(t, fmt.Sprintf("stored %d", lo), s.visit(ctx, fmt.Sprintf("/fill?n=%d", lo)))
-	c := cookies(t, ctx)["session"]
-	require.NotNil(t, c, "Chromium kept the largest session cookie")
-	assert.Greater(t, int(c.Size), 3900, "the test is at the limit")
-	assert.Equal(t, fmt.Sprintf("%d new=false", lo), s.visit(ctx, "/read"))
-
-	assert.Contains(t, s.visit(ctx, fmt.Sprintf("/fill?n=%d", lo+1)), "too large: cookiesession: encoded session is")
-	assert.Equal(t, fmt.Sprintf("%d new=false", lo), s.visit(ctx, "/read"), "the previous session is intact")
-}
-
-func TestChunksInTheBrowser(t *testing.T) {
-	ctx := newBrowser(t)
-	s := newSite(t, cookiesession.Options{Keys: testKeys(1), MaxChunks: 3})
-
-	s.visit(ctx, "/fill?n=5000")
-	assert.Equal(t, []string{"session", "session.1", "session.2"}, names(cookies(t, ctx)))
-	assert.Equal(t, "5000 new=false", s.visit(ctx, "/read"))
-
-	s.visit(ctx, "/fill?n=10")
-	assert.Equal(t, []string{"session"}, names(cookies(t, ctx)), "shrinking deleted the stale chunks")
-	assert.Equal(t, "10 new=false", s.visit(ctx, "/read"))
-
-	s.visit(ctx, "/fill?n=5000")
-	require.Len(t, cookies(t, ctx), 3)
-	s.visit(ctx, "/destroy")
-	assert.Empty(t, cookies(t, ctx), "destroy deleted every chunk")
-}
-
-func TestKeyRotationInTheBrowser(t *testing.T) {
-	ctx := newBrowser(t)
-	s := newSite(t, cookiesession.Options{Keys: testKeys(1)}) // key A
-	assert.Equal(t, "1", s.visit(ctx, "/count"))
-	underA := cookies(t, ctx)["session"].Value
-
-	s.use(cookiesession.Options{Keys: testKeys(2, 1)}) // [B, A]
-	assert.Equal(t, "2", s.visit(ctx, "/count"))
-	reissued := cookies(t, ctx)["session"].Value
-	assert.NotEqual(t, underA, reissued)
-
-	s.use(cookiesession.Options{Keys: testKeys(2)}) // B alone
-	assert.Equal(t, "3", s.visit(ctx, "/count"), "the re-issued cookie verifies with B alone")
-
-	// A cookie still sealed with A alone is not accepted by B: read-only
-	// check through the package, since the browser now holds B's cookie.
-	m, err := cookiesession.New(cookiesession.Options{Keys: testKeys(2)})
-	require.NoError(t, err)
-	assert.True(t, m.LoadHeader("session="+underA).IsNew())
-}
-
-func TestHostPrefix(t *testing.T) {
-	ctx := newBrowser(t)
-	s := newSite(t, cookiesession.Options{Keys: testKeys(1), Name: "__Host-session"})
-	assert.Equal(t, "1", s.visit(ctx, "/count"))
-	assert.Equal(t, "2", s.visit(ctx, "/count"))
-	c := cookies(t, ctx)["__Host-session"]
-	require.NotNil(t, c, "Chromium accepted the __Host- cookie with the defaults")
-	assert.True(t, c.Secure)
-	assert.Equal(t, "/", c.Path)
-	assert.Equal(t, "localhost", c.Domain, "host-only: no Domain attribute")
-}
-
-func TestPartitioned(t *testing.T) {
-	ctx := newBrowser(t)
-	s := newSite(t, cookiesession.Options{Keys: testKeys(1), Partitioned: true})
-	assert.Equal(t, "1", s.visit(ctx, "/count"))
-	assert.Equal(t, "2", s.visit(ctx, "/count"))
-	c := cookies(t, ctx)["session"]
-	require.NotNil(t, c)
-	require.NotNil(t, c.PartitionKey, "stored as a partitioned cookie")
-	assert.Equal(t, "http://localhost", c.PartitionKey.TopLevelSite)
 }

@@ -36,16 +36,38 @@ func startDemo(t *testing.T, args ...string) string {
 	})
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	require.NoError(t, err)
-	_, addr, ok := strings.Cut(line, "http://")
-	require.True(t, ok, line)
-	return "http://" + strings.Fields(addr)[0]
+	for _, f := range strings.Fields(line) {
+		if strings.HasPrefix(f, "http://") || strings.HasPrefix(f, "https://") {
+			return f
+		}
+	}
+	t.Fatalf("no address in %q", line)
+	return ""
+}
+
+// TestDemoOverHTTPS: with -https the demo's Secure cookie is kept in every
+// engine, WebKit included, which keeps none from http://localhost.
+func TestDemoOverHTTPS(t *testing.T) {
+	inEachEngine(t, func(t *testing.T, e engine, b browser) {
+		url := startDemo(t, "-https")
+		require.True(t, strings.HasPrefix(url, "https://127.0.0.1:"), url)
+		for _, want := range []string{"This is visit 1 ", "This is visit 2 "} {
+			text, err := b.open(url + "/")
+			require.NoError(t, err)
+			assert.Contains(t, text, want)
+		}
+		cs, err := b.cookies()
+		require.NoError(t, err)
+		require.Len(t, cs, 1)
+		assert.True(t, cs[0].Secure)
+	})
 }
 
 // TestDemoPage: the demo's teaching elements, as Chromium renders them:
 // the previous response's Set-Cookie lines with their attributes, the
 // budget bars, the explanation, and a read that sends no Set-Cookie.
 func TestDemoPage(t *testing.T) {
-	ctx := newBrowser(t)
+	ctx := newChromium(t).ctx
 	url := startDemo(t, "-max-chunks", "3")
 	text := func(sel string) string {
 		t.Helper()

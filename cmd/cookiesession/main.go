@@ -3,7 +3,7 @@
 //
 // Usage:
 //
-//	cookiesession demo [-addr 127.0.0.1:8080] [-max-chunks N] [-format F] [-insecure]
+//	cookiesession demo [-addr 127.0.0.1:8080] [-max-chunks N] [-format F] [-https | -insecure]
 //	cookiesession keygen [-n 2]
 //	cookiesession inspect [-name session] [-keys-file F] [-expired] [- | -header 'Cookie: ...' | VALUE]
 //

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -231,6 +233,7 @@ func TestUsage(t *testing.T) {
 		"demo, extra arg":           {"demo", "now"},
 		"demo, 17 chunks":           {"demo", "-max-chunks", "17"},
 		"demo, express with chunks": {"demo", "-format", "express", "-max-chunks", "3"},
+		"demo, https and insecure":  {"demo", "-https", "-insecure"},
 	}
 	for name, args := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -490,4 +493,47 @@ func TestDemoServesAndShutsDown(t *testing.T) {
 	cancel() // as SIGINT does
 	assert.Equal(t, 0, <-done, "graceful shutdown exits 0")
 	assert.Contains(t, stderr.String(), "throw-away key, so sessions will not survive a restart")
+	assert.Contains(t, stderr.String(), "Safari and other WebKit browsers keep no Secure cookie from http://localhost; use -https")
+}
+
+// TestDemoServesHTTPS: -https serves TLS with a certificate made at start
+// for the loopback addresses, and the session cookie keeps Secure.
+func TestDemoServesHTTPS(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout, w := io.Pipe()
+	var stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"demo", "-https", "-addr", "127.0.0.1:0"}, env{strings.NewReader(""), w, &stderr, func(string) string { return "" }})
+		w.Close()
+	}()
+
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err)
+	require.Contains(t, line, "listening on https://127.0.0.1:")
+	addr := strings.Fields(strings.SplitN(line, "https://", 2)[1])[0]
+
+	var seen *x509.Certificate
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		InsecureSkipVerify: true, // self-signed by design; checked below instead
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			seen = cs.PeerCertificates[0]
+			return nil
+		},
+	}}}
+	resp, err := client.Get("https://" + addr + "/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Len(t, resp.Cookies(), 1)
+	assert.True(t, resp.Cookies()[0].Secure)
+	require.NotNil(t, seen)
+	assert.NoError(t, seen.VerifyHostname("localhost"))
+	assert.NoError(t, seen.VerifyHostname("127.0.0.1"))
+	assert.NoError(t, seen.CheckSignature(seen.SignatureAlgorithm, seen.RawTBSCertificate, seen.Signature), "self-signed")
+
+	cancel()
+	assert.Equal(t, 0, <-done)
+	assert.NotContains(t, stderr.String(), "-https", "no advice needed over HTTPS")
 }
