@@ -159,13 +159,15 @@ func encodeSecureCookie(sc *securecookie.SecureCookie, name string, plain []byte
 }
 
 func (k *key) sealCompact(name string, plain []byte) string {
-	raw := make([]byte, compactNonce, compactMin+len(plain))
+	// One buffer holds the sealed bytes and, after them, their encoding,
+	// which goes into the value without a copy of its own: a []byte
+	// converted inside a concatenation is not copied first.
+	n := compactMin + len(plain)
+	raw := make([]byte, compactNonce, n+base64.RawURLEncoding.EncodedLen(n))
 	raw[0], raw[1] = compactVersion, k.hint
 	_, _ = rand.Read(raw[compactHeader:compactNonce])
 	raw = k.compact.Seal(raw, raw[compactHeader:compactNonce], plain, k.aad)
-	out := make([]byte, len(compactPrefix), len(compactPrefix)+base64.RawURLEncoding.EncodedLen(len(raw)))
-	copy(out, compactPrefix)
-	return string(base64.RawURLEncoding.AppendEncode(out, raw))
+	return compactPrefix + string(base64.RawURLEncoding.AppendEncode(raw[n:n], raw))
 }
 
 // compactAAD authenticates the version, the key hint and the cookie name,
@@ -214,22 +216,22 @@ var base64URLValues = func() (v [256]byte) {
 	return v
 }()
 
-// canonicalBase64 reports whether s is exactly what base64url encoding
-// (with padding if padded) writes for some bytes: only the alphabet,
-// padding only where it is due, and zero unused bits in the last
-// character.
+// canonicalBase64 reports whether s, which a base64url decoder (with
+// padding if padded) is about to accept, is exactly what the encoder
+// writes for the same bytes. The decoder refuses every byte outside the
+// alphabet but line breaks, and misplaced padding, so what remains to
+// check is no line breaks, padding where it is due, and zero unused bits
+// in the last character: a few bytes looked at, and two fast scans.
 func canonicalBase64(s string, padded bool) bool {
+	if strings.IndexByte(s, '\n') >= 0 || strings.IndexByte(s, '\r') >= 0 {
+		return false
+	}
 	if padded {
 		if len(s)%4 != 0 {
 			return false
 		}
 		for range 2 {
 			s = strings.TrimSuffix(s, "=")
-		}
-	}
-	for i := 0; i < len(s); i++ {
-		if base64URLValues[s[i]] == 0xff {
-			return false
 		}
 	}
 	// 2 or 3 characters in the last group carry 4 or 2 unused bits.
@@ -270,12 +272,20 @@ func (r keyRing) openCompact(name, encoded string) ([]byte, int, error) {
 	case raw[0] != compactVersion:
 		return nil, 0, fmt.Errorf("%w: unknown compact version %d", ErrInvalid, raw[0])
 	}
-	// Several keys may share a hint; only those are tried.
+	// Several keys may share a hint; only those are tried. Each decrypts
+	// in place, sparing a buffer; a failed Open zeroes what it was given,
+	// so the value is decoded again for the next key.
+	tried := false
 	for i := range r {
 		if r[i].hint != raw[1] {
 			continue
 		}
-		if plain, err := r[i].compact.Open(nil, raw[compactHeader:compactNonce], raw[compactNonce:], r[i].aad); err == nil {
+		if tried {
+			raw, _ = base64.RawURLEncoding.DecodeString(encoded) // decoded once already
+		}
+		tried = true
+		ciphertext := raw[compactNonce:]
+		if plain, err := r[i].compact.Open(ciphertext[:0], raw[compactHeader:compactNonce], ciphertext, r[i].aad); err == nil {
 			return plain, i, nil
 		}
 	}

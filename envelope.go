@@ -167,12 +167,14 @@ func appendFields(b []byte, fields []field) []byte {
 	return b
 }
 
-// appendString appends s as a JSON string. Plain printable ASCII, which is
-// what keys and IDs almost always are, is copied as it is; anything else
-// goes through encoding/json.
+// appendString appends s as a JSON string, exactly as encoding/json
+// writes it. Printable ASCII but the quote, the backslash and <, > and &
+// (which encoding/json escapes for HTML) is copied as it is: that is what
+// keys, IDs and most string values are. Anything else goes through
+// encoding/json.
 func appendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+		if !writtenAsIs[s[i]] {
 			q, _ := json.Marshal(s) // a string always marshals
 			return append(b, q...)
 		}
@@ -181,6 +183,14 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, s...)
 	return append(b, '"')
 }
+
+// writtenAsIs marks the bytes encoding/json writes in a string unchanged.
+var writtenAsIs = func() (t [256]bool) {
+	for c := 0x20; c <= 0x7e; c++ {
+		t[c] = !strings.ContainsRune(`"\<>&`, rune(c))
+	}
+	return t
+}()
 
 // parseEnvelope reads what appendJSON wrote (decompressed). Each value is
 // kept as a sub-slice of data, which the caller hands over. Unknown fields
@@ -265,7 +275,12 @@ func (e *envelope) readField(p *parser, key []byte, seen *uint8) error {
 		if err != nil {
 			return err
 		}
-		return json.Unmarshal(raw, &e.Flashes)
+		// Into a variable of its own: &e.Flashes would move every
+		// envelope to the heap.
+		var flashes []string
+		err = json.Unmarshal(raw, &flashes)
+		e.Flashes = flashes
+		return err
 	}
 	_, err := p.value()
 	return err
@@ -396,32 +411,54 @@ func (p *parser) quoted() ([]byte, error) {
 	if p.pos >= len(p.data) || p.data[p.pos] != '"' {
 		return nil, p.fail("expected string")
 	}
-	for p.pos++; p.pos < len(p.data); p.pos++ {
-		switch c := p.data[p.pos]; {
-		case c == '"':
-			p.pos++
-			return p.data[start:p.pos], nil
-		case c < 0x20:
-			return nil, p.fail("control character in string")
-		case c == '\\':
-			p.pos++
-			if p.pos >= len(p.data) {
+	data, i := p.data, p.pos+1
+	for {
+		// The runs of plain text, most of every string, in a tight loop.
+		for i < len(data) && plainInString[data[i]] {
+			i++
+		}
+		if i >= len(data) {
+			p.pos = i
+			return nil, p.fail("unterminated string")
+		}
+		switch data[i] {
+		case '"':
+			p.pos = i + 1
+			return data[start:p.pos], nil
+		case '\\':
+			i++
+			if i >= len(data) {
+				p.pos = i
 				return nil, p.fail("unterminated string")
 			}
-			switch p.data[p.pos] {
+			switch data[i] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			case 'u':
-				if p.pos+4 >= len(p.data) || !isHex(p.data[p.pos+1:p.pos+5]) {
+				if i+4 >= len(data) || !isHex(data[i+1:i+5]) {
+					p.pos = i
 					return nil, p.fail("bad unicode escape")
 				}
-				p.pos += 4
+				i += 4
 			default:
+				p.pos = i
 				return nil, p.fail("bad escape")
 			}
+			i++
+		default:
+			p.pos = i
+			return nil, p.fail("control character in string")
 		}
 	}
-	return nil, p.fail("unterminated string")
 }
+
+// plainInString marks the bytes a JSON string holds as they are: all but
+// the quote, the backslash and the control characters.
+var plainInString = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func isHex(b []byte) bool {
 	for _, c := range b {
@@ -438,8 +475,15 @@ func isHex(b []byte) bool {
 func (p *parser) value() ([]byte, error) {
 	p.space()
 	start := p.pos
+	opened, err := p.scalarOrOpen()
+	if err != nil {
+		return nil, err
+	}
+	if opened == 0 {
+		return p.data[start:p.pos], nil // a scalar, as most values are
+	}
 	var small [32]byte
-	open := small[:0] // the containers we are in: '}' or ']' to close each
+	open := append(small[:0], opened) // the containers we are in: '}' or ']' to close each
 	for {
 		opened, err := p.scalarOrOpen()
 		if err != nil {

@@ -253,3 +253,40 @@ func TestSetCookieMatchesNetHTTP(t *testing.T) {
 		}
 	}
 }
+
+// FuzzValueShortcuts: Set's and Get's shortcuts for ints and strings give
+// exactly what encoding/json gives, for any string, any int and any valid
+// JSON value.
+func FuzzValueShortcuts(f *testing.F) {
+	for _, s := range []string{"", "plain", `a"b`, `a\b`, "<a&b>", "é", "\x00", "\xff", "\u2028", "null", "3", "-0", "3.0", "1e2", "9223372036854775808", `"x"`, `"a\u0041"`} {
+		f.Add(s, int64(len(s))-3)
+	}
+	f.Fuzz(func(t *testing.T, s string, n int64) {
+		want, err := json.Marshal(s)
+		require.NoError(t, err)
+		got, err := encodeValue(s)
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(got), "string %q", s)
+
+		want, _ = json.Marshal(int(n))
+		got, _ = encodeValue(int(n))
+		require.Equal(t, string(want), string(got), "int %d", n)
+
+		// Reads, of the string's JSON and of the string as JSON text. Values
+		// are valid JSON in valid UTF-8: Set marshalled them, or the
+		// envelope parser checked them.
+		for _, raw := range [][]byte{want, []byte(s)} {
+			if !json.Valid(raw) || !utf8.Valid(raw) {
+				continue
+			}
+			var wantS, gotS string
+			wantErr, gotErr := json.Unmarshal(raw, &wantS), decodeValue(raw, &gotS)
+			require.Equal(t, wantErr == nil, gotErr == nil, "%s into a string", raw)
+			require.Equal(t, wantS, gotS, "%s into a string", raw)
+			var wantN, gotN int
+			wantErr, gotErr = json.Unmarshal(raw, &wantN), decodeValue(raw, &gotN)
+			require.Equal(t, wantErr == nil, gotErr == nil, "%s into an int", raw)
+			require.Equal(t, wantN, gotN, "%s into an int", raw)
+		}
+	})
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -187,7 +188,29 @@ func (s *Session) Get(key string, dst any) bool {
 	s.lock()
 	defer s.mu.Unlock()
 	i := s.env.find(key)
-	return i >= 0 && json.Unmarshal(s.env.Values[i].raw, dst) == nil
+	return i >= 0 && decodeValue(s.env.Values[i].raw, dst) == nil
+}
+
+// decodeValue is json.Unmarshal(raw, dst) with a shortcut for the
+// commonest reads, an int or a string without escapes, which
+// encoding/json decodes through its scanner and reflection in about ten
+// times the time. raw is valid JSON in valid UTF-8 (Set marshalled it, or
+// the envelope parser checked it), so the shortcut gives what
+// json.Unmarshal gives.
+func decodeValue(raw []byte, dst any) error {
+	switch d := dst.(type) {
+	case *string:
+		if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' && bytes.IndexByte(raw, '\\') < 0 {
+			*d = string(raw[1 : len(raw)-1])
+			return nil
+		}
+	case *int:
+		if n, err := strconv.Atoi(string(raw)); err == nil {
+			*d = n
+			return nil
+		}
+	}
+	return json.Unmarshal(raw, dst)
 }
 
 // Value returns the value stored under key as a T. ok is false when the
@@ -219,7 +242,7 @@ func (s *Session) Keys() []string {
 // or string that is not valid UTF-8, which JSON would turn into U+FFFD)
 // makes the save fail with an error that names the key.
 func (s *Session) Set(key string, value any) {
-	b, err := json.Marshal(value)
+	b, err := encodeValue(value)
 	switch {
 	case err != nil:
 	case !utf8.ValidString(key):
@@ -242,6 +265,18 @@ func (s *Session) Set(key string, value any) {
 		s.env.Values[i].raw = b
 	}
 	s.change()
+}
+
+// encodeValue is json.Marshal(value) with a shortcut for an int and a
+// string, giving the same bytes in a fraction of the time.
+func encodeValue(value any) ([]byte, error) {
+	switch v := value.(type) {
+	case int:
+		return strconv.AppendInt(nil, int64(v), 10), nil
+	case string:
+		return appendString(make([]byte, 0, len(v)+2), v), nil
+	}
+	return json.Marshal(value)
 }
 
 // Delete removes key, if present.
