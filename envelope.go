@@ -317,6 +317,10 @@ func (p *parser) document(read func() error) error {
 }
 
 func (p *parser) space() {
+	// The envelope as written has no white space: one comparison for that.
+	if p.pos < len(p.data) && p.data[p.pos] > ' ' {
+		return
+	}
 	for p.pos < len(p.data) {
 		switch p.data[p.pos] {
 		case ' ', '\t', '\n', '\r':
@@ -600,11 +604,12 @@ func (p *parser) skip(c byte) bool {
 }
 
 func (p *parser) digits() int {
-	start := p.pos
-	for p.pos < len(p.data) && '0' <= p.data[p.pos] && p.data[p.pos] <= '9' {
-		p.pos++
+	start, i := p.pos, p.pos
+	for i < len(p.data) && '0' <= p.data[i] && p.data[i] <= '9' {
+		i++
 	}
-	return p.pos - start
+	p.pos = i
+	return i - start
 }
 
 func (p *parser) string(dst *string) error {
