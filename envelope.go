@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -265,11 +264,9 @@ func (e *envelope) readField(p *parser, key []byte, seen *uint8) error {
 		e.Persist = &persist
 		return nil
 	case "v":
-		e.Values = make([]field, 0, 16)
-		return p.fields(func(f field) error {
-			e.Values = append(e.Values, f)
-			return nil
-		})
+		var err error
+		e.Values, err = p.fields(make([]field, 0, 16))
+		return err
 	case "f":
 		raw, err := p.value()
 		if err != nil {
@@ -371,40 +368,72 @@ func (p *parser) object(field func(key []byte) error) error {
 	}
 }
 
-// fields reads an object whose values are kept raw, calling add with each
-// decoded key and its value. A key may appear once.
-func (p *parser) fields(add func(field) error) error {
-	var keys map[string]struct{} // only for objects too large to scan
-	var small [16]string
-	seen := small[:0]
-	return p.object(func(key []byte) error {
-		k, err := p.unquote(key)
+// fields reads an object whose values are kept raw, appending each
+// decoded key with its value to dst. A key may appear once. It is the
+// loop of object written out, without a callback per field: the values
+// object is most of every envelope.
+func (p *parser) fields(dst []field) ([]field, error) {
+	if !p.consume('{') {
+		return dst, p.fail("expected object")
+	}
+	if p.consume('}') {
+		return dst, nil
+	}
+	start := len(dst)
+	var keys map[string]struct{} // only for objects too large to search
+	for {
+		p.space()
+		quoted, err := p.quoted()
 		if err != nil {
-			return err
+			return dst, err
 		}
-		if keys == nil && len(seen) == 16 {
-			keys = make(map[string]struct{}, 32)
-			for _, s := range seen {
-				keys[s] = struct{}{}
-			}
+		k, err := p.unquote(quoted)
+		if err != nil {
+			return dst, err
 		}
-		dup := false
-		if keys != nil {
-			_, dup = keys[k]
-			keys[k] = struct{}{}
-		} else {
-			dup = slices.Contains(seen, k)
-			seen = append(seen, k)
+		if seenKey(dst[start:], k, &keys) {
+			return dst, p.fail("duplicate key")
 		}
-		if dup {
-			return p.fail("duplicate key")
+		if !p.consume(':') {
+			return dst, p.fail("expected colon")
 		}
 		raw, err := p.value()
 		if err != nil {
-			return err
+			return dst, err
 		}
-		return add(field{k, raw})
-	})
+		dst = append(dst, field{k, raw})
+		if p.consume('}') {
+			return dst, nil
+		}
+		if !p.consume(',') {
+			return dst, p.fail("expected comma")
+		}
+	}
+}
+
+// seenKey reports whether k is the key of one of the fields read so far,
+// searching them while they are few and a map of their keys after that,
+// so that no object costs more than linear work.
+func seenKey(read []field, k string, keys *map[string]struct{}) bool {
+	if *keys == nil {
+		if len(read) < 16 {
+			for _, f := range read {
+				if f.key == k {
+					return true
+				}
+			}
+			return false
+		}
+		*keys = make(map[string]struct{}, 2*len(read))
+		for _, f := range read {
+			(*keys)[f.key] = struct{}{}
+		}
+	}
+	if _, dup := (*keys)[k]; dup {
+		return true
+	}
+	(*keys)[k] = struct{}{}
+	return false
 }
 
 // quoted reads a JSON string, returning it with its quotes. It accepts

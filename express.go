@@ -67,21 +67,23 @@ func (e *envelope) appendExpressJSON(b []byte) []byte {
 func parseExpress(data []byte) (envelope, error) {
 	var e envelope
 	p := parser{data: data}
-	err := p.document(func() error {
-		return p.fields(func(f field) error {
-			var byType map[string][]string
-			if f.key == flashKey && json.Unmarshal(f.raw, &byType) == nil {
-				for _, kind := range slices.Sorted(maps.Keys(byType)) {
-					e.Flashes = append(e.Flashes, byType[kind]...)
-				}
-				return nil
-			}
-			e.Values = append(e.Values, f)
-			return nil
-		})
+	var fields []field
+	err := p.document(func() (err error) {
+		fields, err = p.fields(nil)
+		return err
 	})
 	if err != nil {
 		return envelope{}, fmt.Errorf("%w: not a cookie-session object: %v", ErrInvalid, err)
+	}
+	for _, f := range fields {
+		var byType map[string][]string
+		if f.key == flashKey && json.Unmarshal(f.raw, &byType) == nil {
+			for _, kind := range slices.Sorted(maps.Keys(byType)) {
+				e.Flashes = append(e.Flashes, byType[kind]...)
+			}
+			continue
+		}
+		e.Values = append(e.Values, f)
 	}
 	return e, nil
 }
