@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -110,6 +111,32 @@ func TestEnvelopeParserIsStrict(t *testing.T) {
 	}
 	_, err := parseExpress([]byte(`{"user":1,"user":2}`))
 	assert.ErrorIs(t, err, ErrInvalid, "Express objects too")
+
+	// Past 16 keys the search becomes a map: duplicates of early and of
+	// late keys are refused there too.
+	many := func(keys ...int) string {
+		var b strings.Builder
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `"k%d":%d`, k, i)
+		}
+		return `{"i":"x","c":1,"e":2,"v":{` + b.String() + `}}`
+	}
+	keys := make([]int, 40)
+	for i := range keys {
+		keys[i] = i
+	}
+	e, err := parseEnvelope([]byte(many(keys...)))
+	require.NoError(t, err)
+	assert.Len(t, e.Values, 40)
+	for _, dup := range []int{2, 15, 16, 17, 39} {
+		_, err := parseEnvelope([]byte(many(append(keys, dup)...)))
+		assert.ErrorIs(t, err, ErrInvalid, "k%d twice among 41 keys", dup)
+		_, err = parseEnvelope([]byte(many(append(keys[:dup+1:dup+1], dup)...)))
+		assert.ErrorIs(t, err, ErrInvalid, "k%d twice, right after itself", dup)
+	}
 }
 
 // jsonObject reads a JSON object with encoding/json, keeping its keys in
