@@ -18,54 +18,75 @@ import (
 )
 
 // BenchmarkNetHTTP measures what the session adds to a real net/http
-// server: the server runs in a process of its own (this test binary,
-// started again with benchServerEnv set), a client sends it b.N requests
-// over one keep-alive loopback connection, and the server's CPU time
-// (user + system, from getrusage) is reported per request as
-// server-ns/req. Every variant receives the same typical session cookie;
-// "bare" is the handler without the middleware. The overhead is the
-// difference between a session variant and bare, divided by bare.
+// server. Each variant's server runs in a process of its own (this test
+// binary, started again with benchServerEnv set) and gets requests over
+// one keep-alive loopback connection; one op is one request to each
+// server in turn, so that the machine's drift during the run weighs on all
+// of them alike. It reports each server's CPU time (user + system, from
+// getrusage) per request, and the session variants' overhead over "bare",
+// the same handler without the middleware, in percent. Every server
+// receives the same typical session cookie.
 func BenchmarkNetHTTP(b *testing.B) {
-	for _, variant := range []string{"bare", "compact", "securecookie"} {
-		b.Run(variant, func(b *testing.B) {
-			base, cookie := startBenchServer(b, variant)
-			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
-			get := func(path string) string {
-				req, _ := http.NewRequest(http.MethodGet, base+path, nil)
-				req.Header.Set("Cookie", cookie)
-				resp, err := client.Do(req)
-				if err != nil {
-					b.Fatal(err)
-				}
-				body, err := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if err != nil || resp.StatusCode != http.StatusOK {
-					b.Fatalf("%s: %d %s %v", path, resp.StatusCode, body, err)
-				}
-				return string(body)
-			}
-			cpu := func() time.Duration {
-				ns, err := strconv.ParseInt(get("/cpu"), 10, 64)
-				if err != nil {
-					b.Fatal(err)
-				}
-				return time.Duration(ns)
-			}
-			for range 2000 { // connection, caches and heap warmed up
-				get("/")
-			}
-			if variant != "bare" && get("/") != "ok 4" { // cart_count was 3
-				b.Fatal("the server did not read the session")
-			}
-			before := cpu()
-			n := 0
-			for b.Loop() {
-				get("/")
-				n++
-			}
-			b.ReportMetric(float64(cpu()-before)/float64(n), "server-ns/req")
-		})
+	variants := []string{"bare", "compact", "securecookie"}
+	servers := make([]*benchServer, len(variants))
+	for i, variant := range variants {
+		servers[i] = startBenchServer(b, variant)
+		for range 2000 { // connection, caches and heap warmed up
+			servers[i].get(b, "/")
+		}
+		if variant != "bare" && servers[i].get(b, "/") != "ok 4" { // cart_count was 3
+			b.Fatal("the server did not read the session")
+		}
 	}
+	before := make([]time.Duration, len(servers))
+	for i, s := range servers {
+		before[i] = s.cpu(b)
+	}
+	n := 0
+	for b.Loop() {
+		for _, s := range servers {
+			s.get(b, "/")
+		}
+		n++
+	}
+	perRequest := make([]float64, len(servers))
+	for i, s := range servers {
+		perRequest[i] = float64(s.cpu(b)-before[i]) / float64(n)
+		b.ReportMetric(perRequest[i], variants[i]+"-server-ns/req")
+	}
+	for i := 1; i < len(variants); i++ {
+		b.ReportMetric(100*(perRequest[i]-perRequest[0])/perRequest[0], variants[i]+"-overhead-%")
+	}
+}
+
+// benchServer is a server process of BenchmarkNetHTTP and its client.
+type benchServer struct {
+	base, cookie string
+	client       *http.Client
+}
+
+func (s *benchServer) get(b *testing.B, path string) string {
+	req, _ := http.NewRequest(http.MethodGet, s.base+path, nil)
+	req.Header.Set("Cookie", s.cookie)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		b.Fatalf("%s: %d %s %v", path, resp.StatusCode, body, err)
+	}
+	return string(body)
+}
+
+// cpu returns the CPU time the server process has used so far.
+func (s *benchServer) cpu(b *testing.B) time.Duration {
+	ns, err := strconv.ParseInt(s.get(b, "/cpu"), 10, 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ns)
 }
 
 // benchServerEnv names the variant a child process serves.
@@ -93,9 +114,9 @@ func benchManager(variant string) *Manager {
 	return m
 }
 
-// startBenchServer starts the server process of variant and returns its
-// address and the Cookie header of a typical session it accepts.
-func startBenchServer(b *testing.B, variant string) (base, cookie string) {
+// startBenchServer starts the server process of variant, with a client
+// that sends the Cookie header of a typical session it accepts.
+func startBenchServer(b *testing.B, variant string) *benchServer {
 	m := benchManager(variant)
 	if variant == "bare" {
 		m = benchManager("compact")
@@ -106,7 +127,7 @@ func startBenchServer(b *testing.B, variant string) (base, cookie string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cookie, _, _ = strings.Cut(lines[0], ";")
+	cookie, _, _ := strings.Cut(lines[0], ";")
 
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), benchServerEnv+"="+variant)
@@ -132,7 +153,11 @@ func startBenchServer(b *testing.B, variant string) (base, cookie string) {
 	if err != nil {
 		b.Fatal("bench server: ", err)
 	}
-	return "http://" + strings.TrimSpace(addr), cookie
+	return &benchServer{
+		base:   "http://" + strings.TrimSpace(addr),
+		cookie: cookie,
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}},
+	}
 }
 
 // serveBench is the child process: it serves the variant's handler on a
