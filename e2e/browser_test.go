@@ -60,6 +60,28 @@ type cookie struct {
 	Partition                 string // the top-level site it is partitioned under, or ""
 }
 
+// wireCookie is a cookie as both WebDriver protocols send it, but its
+// value, which BiDi wraps in an object.
+type wireCookie struct {
+	Name, Domain, Path string
+	HTTPOnly           bool
+	Secure             bool
+	SameSite           string   // "Lax" in WebDriver, "lax" in BiDi
+	Expiry             *float64 // absent for a browser-session cookie
+}
+
+func (c wireCookie) cookie(value string) cookie {
+	sameSite := c.SameSite
+	if sameSite != "" {
+		sameSite = strings.ToUpper(sameSite[:1]) + sameSite[1:]
+	}
+	return cookie{
+		Name: c.Name, Value: value, Domain: c.Domain, Path: c.Path,
+		HTTPOnly: c.HTTPOnly, Secure: c.Secure, SameSite: sameSite,
+		Session: c.Expiry == nil,
+	}
+}
+
 // engine is a browser engine and its measured differences (FACTS.md, and
 // the versions named there), which the cases assert.
 type engine struct {

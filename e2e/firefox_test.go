@@ -149,40 +149,20 @@ func (f *firefox) eval(js string) (string, error) {
 func (f *firefox) cookies() ([]cookie, error) {
 	var res struct {
 		Cookies []struct {
-			Name  string `json:"name"`
-			Value struct {
-				Value string `json:"value"`
-			} `json:"value"`
-			Domain   string   `json:"domain"`
-			Path     string   `json:"path"`
-			HTTPOnly bool     `json:"httpOnly"`
-			Secure   bool     `json:"secure"`
-			SameSite string   `json:"sameSite"`
-			Expiry   *float64 `json:"expiry"`
-		} `json:"cookies"`
+			wireCookie
+			Value struct{ Value string } // BiDi's value is typed
+		}
 	}
 	if err := f.call("storage.getCookies", struct{}{}, &res); err != nil {
 		return nil, err
 	}
 	var out []cookie
 	for _, c := range res.Cookies {
-		out = append(out, cookie{
-			Name: c.Name, Value: c.Value.Value, Domain: c.Domain, Path: c.Path,
-			HTTPOnly: c.HTTPOnly, Secure: c.Secure, SameSite: titleCase(c.SameSite),
-			Session: c.Expiry == nil,
-		})
+		out = append(out, c.cookie(c.Value.Value))
 	}
 	return out, nil
 }
 
 func (f *firefox) clear() error {
 	return f.call("storage.deleteCookies", struct{}{}, nil)
-}
-
-// titleCase turns BiDi's "lax" into the attribute's spelling, "Lax".
-func titleCase(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }

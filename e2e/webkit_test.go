@@ -147,25 +147,15 @@ func (w *webkit) eval(js string) (string, error) {
 // only scope WebDriver offers; every test page is on localhost.
 func (w *webkit) cookies() ([]cookie, error) {
 	var list []struct {
-		Name     string   `json:"name"`
-		Value    string   `json:"value"`
-		Domain   string   `json:"domain"`
-		Path     string   `json:"path"`
-		HTTPOnly bool     `json:"httpOnly"`
-		Secure   bool     `json:"secure"`
-		SameSite string   `json:"sameSite"`
-		Expiry   *float64 `json:"expiry"`
+		wireCookie
+		Value string
 	}
 	if err := w.call(http.MethodGet, w.session+"/cookie", nil, &list); err != nil {
 		return nil, err
 	}
 	var out []cookie
 	for _, c := range list {
-		out = append(out, cookie{
-			Name: c.Name, Value: c.Value, Domain: c.Domain, Path: c.Path,
-			HTTPOnly: c.HTTPOnly, Secure: c.Secure, SameSite: c.SameSite,
-			Session: c.Expiry == nil,
-		})
+		out = append(out, c.cookie(c.Value))
 	}
 	return out, nil
 }

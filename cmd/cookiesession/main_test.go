@@ -468,51 +468,52 @@ func TestDemoTooLarge(t *testing.T) {
 	assert.Contains(t, body, `<span id="note-bytes">0</span>`)
 }
 
-func TestDemoServesAndShutsDown(t *testing.T) {
+// runDemo runs the demo in-process with args on a free loopback port and
+// returns the URL it prints, and stop, which cancels it as SIGINT does and
+// returns its exit code and standard error.
+func runDemo(t *testing.T, args ...string) (url string, stop func() (int, string)) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 	stdout, w := io.Pipe()
 	var stderr bytes.Buffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"demo", "-addr", "127.0.0.1:0"}, env{strings.NewReader(""), w, &stderr, func(string) string { return "" }})
+		args := append([]string{"demo", "-addr", "127.0.0.1:0"}, args...)
+		done <- run(ctx, args, env{strings.NewReader(""), w, &stderr, func(string) string { return "" }})
 		w.Close()
 	}()
-
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	require.NoError(t, err)
-	require.Contains(t, line, "listening on http://127.0.0.1:")
-	addr := strings.Fields(strings.SplitN(line, "http://", 2)[1])[0]
-	resp, err := http.Get("http://" + addr + "/")
+	_, addr, ok := strings.Cut(line, "listening on ")
+	require.True(t, ok, line)
+	return strings.Fields(addr)[0], func() (int, string) {
+		cancel()
+		return <-done, stderr.String()
+	}
+}
+
+func TestDemoServesAndShutsDown(t *testing.T) {
+	url, stop := runDemo(t)
+	require.True(t, strings.HasPrefix(url, "http://127.0.0.1:"), url)
+	resp, err := http.Get(url + "/")
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, string(body), "cookiesession demo")
 
-	cancel() // as SIGINT does
-	assert.Equal(t, 0, <-done, "graceful shutdown exits 0")
-	assert.Contains(t, stderr.String(), "throw-away key, so sessions will not survive a restart")
-	assert.Contains(t, stderr.String(), "Safari and other WebKit browsers keep no Secure cookie from http://localhost; use -https")
+	code, stderr := stop()
+	assert.Equal(t, 0, code, "graceful shutdown exits 0")
+	assert.Contains(t, stderr, "throw-away key, so sessions will not survive a restart")
+	assert.Contains(t, stderr, "Safari and other WebKit browsers keep no Secure cookie from http://localhost; use -https")
 }
 
 // TestDemoServesHTTPS: -https serves TLS with a certificate made at start
 // for the loopback addresses, and the session cookie keeps Secure.
 func TestDemoServesHTTPS(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stdout, w := io.Pipe()
-	var stderr bytes.Buffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"demo", "-https", "-addr", "127.0.0.1:0"}, env{strings.NewReader(""), w, &stderr, func(string) string { return "" }})
-		w.Close()
-	}()
-
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	require.NoError(t, err)
-	require.Contains(t, line, "listening on https://127.0.0.1:")
-	addr := strings.Fields(strings.SplitN(line, "https://", 2)[1])[0]
+	url, stop := runDemo(t, "-https")
+	require.True(t, strings.HasPrefix(url, "https://127.0.0.1:"), url)
 
 	var seen *x509.Certificate
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{
@@ -522,7 +523,7 @@ func TestDemoServesHTTPS(t *testing.T) {
 			return nil
 		},
 	}}}
-	resp, err := client.Get("https://" + addr + "/")
+	resp, err := client.Get(url + "/")
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
@@ -533,7 +534,7 @@ func TestDemoServesHTTPS(t *testing.T) {
 	assert.NoError(t, seen.VerifyHostname("127.0.0.1"))
 	assert.NoError(t, seen.CheckSignature(seen.SignatureAlgorithm, seen.RawTBSCertificate, seen.Signature), "self-signed")
 
-	cancel()
-	assert.Equal(t, 0, <-done)
-	assert.NotContains(t, stderr.String(), "-https", "no advice needed over HTTPS")
+	code, stderr := stop()
+	assert.Equal(t, 0, code)
+	assert.NotContains(t, stderr, "-https", "no advice needed over HTTPS")
 }
