@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,13 +28,21 @@ type webkit struct {
 	session string // http://127.0.0.1:port/session/id
 }
 
-const miniBrowser = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser"
+// miniBrowser is where Debian's libwebkit2gtk-4.1-0 puts MiniBrowser, in a
+// directory named after the architecture.
+func miniBrowser() string {
+	found, _ := filepath.Glob("/usr/lib/*/webkit2gtk-4.1/MiniBrowser")
+	if len(found) == 0 {
+		return "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser" // for the message
+	}
+	return found[0]
+}
 
 func startWebKit(t *testing.T) browser {
 	t.Helper()
 	driver := need(t, "WEBKIT_WEBDRIVER", "WebKitWebDriver", "webkit2gtk-driver")
 	xvfb := need(t, "XVFB", "Xvfb", "xvfb")
-	browserPath := need(t, "MINIBROWSER", miniBrowser, "webkit2gtk-driver")
+	browserPath := need(t, "MINIBROWSER", miniBrowser(), "webkit2gtk-driver")
 
 	// Xvfb picks a free display and writes its number to fd 3.
 	displayR, displayW, err := os.Pipe()
