@@ -469,7 +469,11 @@ func (m *Manager) encode(dst []string, e *envelope, now time.Time) (values []str
 	if m.idle > 0 {
 		e.Seen = now.Unix()
 	}
-	plain := make([]byte, 0, e.sizeHint())
+	size := e.sizeHint()
+	if m.format == FormatCompact && !m.compress {
+		size += compactRoom(size)
+	}
+	plain := make([]byte, 0, size)
 	if m.format == FormatExpress {
 		plain = e.appendExpressJSON(plain)
 	} else {
