@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -264,8 +266,11 @@ func (e *envelope) readField(p *parser, key []byte, seen *uint8) error {
 		e.Persist = &persist
 		return nil
 	case "v":
-		var err error
-		e.Values, err = p.fields(make([]field, 0, 16))
+		// Read on the stack, then kept at their exact size: they are read
+		// on every request, and few requests add one.
+		var read [16]field
+		values, err := p.fields(read[:0])
+		e.Values = slices.Clone(values)
 		return err
 	case "f":
 		raw, err := p.value()
@@ -651,13 +656,36 @@ func (p *parser) string(dst *string) error {
 	return err
 }
 
+// int reads an integer in int64's range. value has checked the number's
+// grammar, so what remains is to refuse fractions and exponents and to
+// check the range; strconv.ParseInt would cost more than the rest of the
+// field.
 func (p *parser) int(dst *int64) error {
 	raw, err := p.value()
 	if err != nil {
 		return err
 	}
-	*dst, err = strconv.ParseInt(string(raw), 10, 64)
-	return err
+	const what = "expected an integer in int64's range"
+	digits, neg := bytes.CutPrefix(raw, []byte("-"))
+	if len(digits) == 0 || len(digits) > 19 { // more do not fit in a uint64
+		return p.fail(what)
+	}
+	var n uint64
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return p.fail(what)
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	switch {
+	case neg && n <= 1<<63:
+		*dst = -int64(n) // for 1<<63, int64(n) wraps to the minimum, its own negation
+	case !neg && n <= math.MaxInt64:
+		*dst = int64(n)
+	default:
+		return p.fail(what)
+	}
+	return nil
 }
 
 // parseMilli reads the "m" field, quotes included, without allocating:

@@ -109,6 +109,23 @@ func TestEnvelopeParserIsStrict(t *testing.T) {
 		require.NoError(t, err, in)
 		assert.Equal(t, want, got)
 	}
+	// The times are read as int64 exactly where encoding/json reads them.
+	for _, c := range []string{`9223372036854775807`, `-9223372036854775808`, `-0`, `0`, `1764000000`} {
+		in := `{"i":"x","c":` + c + `,"e":2}`
+		want, ok := oracleEnvelope([]byte(in))
+		require.True(t, ok, in)
+		got, err := parseEnvelope([]byte(in))
+		require.NoError(t, err, in)
+		assert.Equal(t, want.Created, got.Created, in)
+	}
+	for _, c := range []string{`9223372036854775808`, `-9223372036854775809`, `99999999999999999999`, `1e3`, `1.5`, `"1"`, `true`} {
+		in := `{"i":"x","c":` + c + `,"e":2}`
+		_, ok := oracleEnvelope([]byte(in))
+		require.False(t, ok, "the oracle accepts %q", in)
+		_, err := parseEnvelope([]byte(in))
+		assert.ErrorIs(t, err, ErrInvalid, "%q", in)
+	}
+
 	_, err := parseExpress([]byte(`{"user":1,"user":2}`))
 	assert.ErrorIs(t, err, ErrInvalid, "Express objects too")
 
