@@ -98,15 +98,26 @@ func (c *chunker) capacity(n, extra int) int {
 	return total
 }
 
-// split appends the cookie values for value to dst, or returns a
-// *SizeError.
-func (c *chunker) split(dst []string, value string, extra int) ([]string, error) {
+// cookieLines appends to dst the Set-Cookie line of each cookie value
+// takes, or returns a *SizeError. value is a string, or the bytes the
+// compact format encodes into: each line is then made straight from them,
+// with no string of the whole value in between. maxAge is as for
+// setCookie.
+func cookieLines[V string | []byte](m *Manager, dst []string, value V, maxAge int) ([]string, error) {
+	c, extra := &m.chunks, 0
+	if maxAge > 0 {
+		var digits [20]byte
+		extra = len("; Max-Age=") + len(strconv.AppendInt(digits[:0], int64(maxAge), 10))
+	}
 	if c.express {
-		dot := strings.LastIndexByte(value, '.')
+		dot := len(value) - 1
+		for dot >= 0 && value[dot] != '.' {
+			dot--
+		}
 		if room := c.room(0, extra); dot > room {
 			return nil, &SizeError{Size: dot, Max: room, Budget: c.budget, MaxChunks: 1}
 		}
-		return append(dst, value[:dot], value[dot+1:]), nil
+		return append(dst, setCookie(m, c.names[0], "", value[:dot], maxAge), setCookie(m, c.names[1], "", value[dot+1:], maxAge)), nil
 	}
 	n := 1
 	for n <= c.max && c.capacity(n, extra) < len(value) {
@@ -115,15 +126,14 @@ func (c *chunker) split(dst []string, value string, extra int) ([]string, error)
 	if n > c.max {
 		return nil, &SizeError{Size: len(value), Max: c.capacity(c.max, extra), Budget: c.budget, MaxChunks: c.max}
 	}
-	if n == 1 {
-		return append(dst, value), nil
+	prefix := ""
+	if n > 1 {
+		prefix = strconv.Itoa(n) + "|"
 	}
-	prefix := strconv.Itoa(n) + "|"
-	cut := c.room(0, extra) - len(prefix)
-	dst, value = append(dst, prefix+value[:cut]), value[cut:]
-	for i := 1; i < n; i++ {
-		cut = min(c.room(i, extra), len(value))
-		dst, value = append(dst, value[:cut]), value[cut:]
+	for i := range n {
+		cut := min(c.room(i, extra)-len(prefix), len(value))
+		dst = append(dst, setCookie(m, c.names[i], prefix, value[:cut], maxAge))
+		value, prefix = value[cut:], ""
 	}
 	return dst, nil
 }

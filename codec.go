@@ -144,7 +144,7 @@ func (r keyRing) seal(f Format, name string, plain []byte) (string, error) {
 	case FormatExpress:
 		return r.sealExpress(name, plain), nil
 	case FormatCompact:
-		return r[0].sealCompact(plain), nil
+		return string(r[0].sealCompact(plain)), nil
 	case FormatSignOnly:
 		return encodeSecureCookie(r[0].signOnly, name, plain)
 	}
@@ -159,25 +159,23 @@ func encodeSecureCookie(sc *securecookie.SecureCookie, name string, plain []byte
 	return v, nil
 }
 
-func (k *key) sealCompact(plain []byte) string {
-	// The sealed bytes and, after them, their encoding go into plain's
-	// spare capacity (encode reserves it with compactRoom): one buffer for
-	// the JSON and all that is made of it. The encoding goes into the value
-	// without a copy of its own: a []byte converted inside a concatenation
-	// is not copied first.
+// sealCompact returns the cookie value for plain. The sealed bytes and,
+// after them, the value go into plain's spare capacity (encode reserves it
+// with compactRoom): one buffer for the JSON and all that is made of it.
+func (k *key) sealCompact(plain []byte) []byte {
 	n := compactMin + len(plain)
 	raw := slices.Grow(plain[len(plain):], compactRoom(len(plain)))[:compactNonce]
 	raw[0], raw[1] = compactVersion, k.hint
 	_, _ = rand.Read(raw[compactHeader:compactNonce])
 	raw = k.compact.Seal(raw, raw[compactHeader:compactNonce], plain, k.aad)
-	return compactPrefix + string(base64.RawURLEncoding.AppendEncode(raw[n:n], raw))
+	return base64.RawURLEncoding.AppendEncode(append(raw[n:n], compactPrefix...), raw)
 }
 
 // compactRoom is what sealCompact adds after a plaintext of n bytes: the
-// sealed value and its encoding.
+// sealed value and the cookie value.
 func compactRoom(n int) int {
 	n += compactMin
-	return n + base64.RawURLEncoding.EncodedLen(n)
+	return n + len(compactPrefix) + base64.RawURLEncoding.EncodedLen(n)
 }
 
 // compactAAD authenticates the version, the key hint and the cookie name,

@@ -462,9 +462,9 @@ func (m *Manager) Inspect(cookieHeader ...string) (*Inspection, error) {
 	return in, err
 }
 
-// encode seals e and splits it into cookie values, appended to dst. maxAge
-// is the cookie Max-Age in seconds, 0 for a browser-session cookie.
-func (m *Manager) encode(dst []string, e *envelope, now time.Time) (values []string, maxAge int, err error) {
+// encode seals e into the Set-Cookie lines of its cookies, appended to
+// dst.
+func (m *Manager) encode(dst []string, e *envelope, now time.Time) ([]string, error) {
 	e.Seen = 0
 	if m.idle > 0 {
 		e.Seen = now.Unix()
@@ -482,21 +482,19 @@ func (m *Manager) encode(dst []string, e *envelope, now time.Time) (values []str
 	if m.compress {
 		if len(plain) > maxInflated {
 			// It might deflate into a cookie, but no reader would inflate it.
-			return nil, 0, fmt.Errorf("%w: session JSON is %d bytes; compressed sessions hold at most %d", ErrTooLarge, len(plain), maxInflated)
+			return nil, fmt.Errorf("%w: session JSON is %d bytes; compressed sessions hold at most %d", ErrTooLarge, len(plain), maxInflated)
 		}
 		plain = compress(plain)
 	}
+	maxAge := m.cookieMaxAge(e, now)
+	if m.format == FormatCompact {
+		return cookieLines(m, dst, m.ring[0].sealCompact(plain), maxAge)
+	}
 	value, err := m.ring.seal(m.format, m.name, plain)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	extra := 0
-	if maxAge = m.cookieMaxAge(e, now); maxAge > 0 {
-		var digits [20]byte
-		extra = len("; Max-Age=") + len(strconv.AppendInt(digits[:0], int64(maxAge), 10))
-	}
-	values, err = m.chunks.split(dst, value, extra)
-	return values, maxAge, err
+	return cookieLines(m, dst, value, maxAge)
 }
 
 // cookieMaxAge is the browser's hint: until the payload's expiry or the
@@ -516,21 +514,23 @@ func (m *Manager) cookieMaxAge(e *envelope, now time.Time) int {
 	return max(1, int(min(d, maxCookieLifetime)/time.Second))
 }
 
-// setCookie returns a Set-Cookie line for name with the configured
-// attributes, in net/http's order. maxAge > 0 sets Max-Age, 0 makes a
-// browser-session cookie, < 0 deletes the cookie.
-func (m *Manager) setCookie(name, value string, maxAge int) string {
-	switch {
-	case maxAge > 0:
-		// The digits go in without a string of their own: a []byte
-		// converted inside a concatenation is not copied first.
+// setCookie returns a Set-Cookie line for name, its value prefix+value,
+// with the configured attributes in net/http's order. maxAge > 0 sets
+// Max-Age, 0 makes a browser-session cookie. A []byte value goes into the
+// line without a string of its own: a []byte converted inside a
+// concatenation is not copied first.
+func setCookie[V string | []byte](m *Manager, name, prefix string, value V, maxAge int) string {
+	if maxAge > 0 {
 		var digits [20]byte
-		return name + "=" + value + m.attrsBefore + "; Max-Age=" + string(strconv.AppendInt(digits[:0], int64(maxAge), 10)) + m.attrsAfter
-	case maxAge < 0:
-		// Expires too, for browsers that predate Max-Age.
-		return name + "=" + m.attrsBefore + "; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0" + m.attrsAfter
+		return name + "=" + prefix + string(value) + m.attrsBefore + "; Max-Age=" + string(strconv.AppendInt(digits[:0], int64(maxAge), 10)) + m.attrsAfter
 	}
-	return name + "=" + value + m.attrsBefore + m.attrsAfter
+	return name + "=" + prefix + string(value) + m.attrsBefore + m.attrsAfter
+}
+
+// deleteCookie returns the Set-Cookie line that deletes the cookie name:
+// Expires too, for browsers that predate Max-Age.
+func (m *Manager) deleteCookie(name string) string {
+	return name + "=" + m.attrsBefore + "; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0" + m.attrsAfter
 }
 
 // Load returns the session carried by r's cookies. The cookies are only

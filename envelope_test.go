@@ -293,7 +293,12 @@ func TestSetCookieMatchesNetHTTP(t *testing.T) {
 				c.Expires = time.Unix(1, 0)
 				want = c.String()
 			}
-			assert.Equal(t, want, m.setCookie(c.Name, c.Value, maxAge))
+			if maxAge < 0 {
+				assert.Equal(t, want, m.deleteCookie(c.Name))
+				continue
+			}
+			assert.Equal(t, want, setCookie(m, c.Name, "", c.Value, maxAge))
+			assert.Equal(t, want, setCookie(m, c.Name, "v~", []byte("al|ue="), maxAge), "from a prefix and bytes")
 		}
 	}
 }

@@ -379,12 +379,12 @@ func fuzzSeeds(f *testing.F, managers []*Manager) map[string]bool {
 			ids[id] = true
 			raw, _ := json.Marshal(strings.Repeat("x", size))
 			e := envelope{ID: id, Created: now.Unix(), Expires: now.Add(time.Hour).Unix(), Values: []field{{"v", raw}}}
-			values, maxAge, err := m.encode(nil, &e, now)
+			lines, err := m.encode(nil, &e, now)
 			require.NoError(f, err)
-			require.Positive(f, maxAge)
 			var parts []string
-			for i, v := range values {
-				parts = append(parts, m.chunks.names[i]+"="+v)
+			for _, line := range lines {
+				pair, _, _ := strings.Cut(line, ";")
+				parts = append(parts, pair)
 			}
 			f.Add(strings.Join(parts, "; "))
 		}

@@ -437,15 +437,11 @@ func (s *Session) commit() ([]string, error) {
 	populated := len(s.env.Values) > 0 || len(s.env.Flashes) > 0 || s.env.Subject != ""
 	if (s.changed || s.reissue || s.touched) && (populated || !s.isNew) {
 		s.id()
-		var one [1]string // most sessions are one cookie: no slice to allocate
-		values, maxAge, err := m.encode(one[:0], &s.env, m.now())
-		if err != nil {
+		var err error
+		if lines, err = m.encode(nil, &s.env, m.now()); err != nil {
 			return nil, err
 		}
-		for i, v := range values {
-			lines = append(lines, m.setCookie(m.chunks.names[i], v, maxAge))
-		}
-		keep = len(values)
+		keep = len(lines)
 	}
 	// Delete what the browser holds beyond the cookies the session needs
 	// now: stale chunks, leftovers of a larger MaxChunks, or everything
@@ -453,7 +449,7 @@ func (s *Session) commit() ([]string, error) {
 	// response never carries more than maxChunksLimit deletions.
 	for i := keep; i < len(m.chunks.names); i++ {
 		if s.present&(1<<i) != 0 {
-			lines = append(lines, m.setCookie(m.chunks.names[i], "", -1))
+			lines = append(lines, m.deleteCookie(m.chunks.names[i]))
 		}
 	}
 	s.chunks, s.present = keep, 1<<keep-1
