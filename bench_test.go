@@ -304,13 +304,16 @@ func BenchmarkRevocationList(b *testing.B) {
 
 // typicalPayload returns the envelope JSON of the typical session: what
 // every format seals.
-func typicalPayload() []byte {
-	e := envelope{ID: GenerateKey()[:22], Created: time.Now().Unix(), Expires: time.Now().Add(time.Hour).Unix()}
+func typicalPayload() []byte { return typicalEnvelope(time.Now()).appendJSON(nil) }
+
+// typicalEnvelope is a typical session as created at now.
+func typicalEnvelope(now time.Time) *envelope {
+	e := envelope{ID: GenerateKey()[:22], Created: now.Unix(), Expires: now.Add(time.Hour).Unix()}
 	for k, v := range typicalValues() {
 		raw, _ := json.Marshal(v)
 		e.Values = append(e.Values, field{k, raw})
 	}
-	return e.appendJSON(nil)
+	return &e
 }
 
 // BenchmarkFloor is the least work a round trip of the typical session

@@ -103,11 +103,28 @@ func (e *envelope) lastSeen() int64 {
 	return e.Created
 }
 
-// sizeHint is about the length of e's JSON, to allocate it once.
+// sizeHint is about the length of e's JSON, to allocate it once: exact
+// but for a few bytes when no string needs escaping (times of 10 digits),
+// since the compact format's buffer is sized from it.
 func (e *envelope) sizeHint() int {
-	n := 128 + len(e.ID) + len(e.Subject)
+	n := 64 + len(e.ID) // "i", "c", "m" and "e", with up to 18 digits of times
+	if e.Seen != 0 {
+		n += 24
+	}
+	if e.Persist != nil {
+		n += 10
+	}
+	if e.Subject != "" {
+		n += 7 + len(e.Subject)
+	}
+	if len(e.Values) > 0 {
+		n += 7
+	}
 	for _, f := range e.Values {
 		n += len(f.key) + len(f.raw) + 4
+	}
+	if len(e.Flashes) > 0 {
+		n += 7
 	}
 	for _, f := range e.Flashes {
 		n += len(f) + 3

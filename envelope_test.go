@@ -65,6 +65,22 @@ func TestEnvelopeJSON(t *testing.T) {
 	assert.Equal(t, "[ 1 , 2 ]", string(got.Values[0].raw))
 }
 
+// TestEnvelopeSizeHint: the JSON of an envelope without escapes fits the
+// buffer sized from the hint, with little to spare, in every shape.
+func TestEnvelopeSizeHint(t *testing.T) {
+	persist := true
+	now := time.Now()
+	for name, e := range map[string]envelope{
+		"new":      {ID: "NXtmVic8WUau_GDYeTHqFQ", Created: now.Unix(), Milli: 999, Expires: now.Add(time.Hour).Unix()},
+		"typical":  *typicalEnvelope(now),
+		"complete": {ID: "NXtmVic8WUau_GDYeTHqFQ", Created: now.Unix(), Expires: now.Unix(), Seen: now.Unix(), Persist: &persist, Subject: "user-1", Values: typicalEnvelope(now).Values, Flashes: []string{"saved", "sent"}},
+	} {
+		n := len(e.appendJSON(nil))
+		assert.GreaterOrEqual(t, e.sizeHint(), n, name)
+		assert.LessOrEqual(t, e.sizeHint(), n+32, name)
+	}
+}
+
 func TestEnvelopeParseErrors(t *testing.T) {
 	for _, in := range []string{
 		``, `[]`, `{`, `{"i"`, `{"i":}`, `{"i":"x"`, `{"i":"x",}`, `{"i":"unterminated}`,
