@@ -103,9 +103,9 @@ func (e *envelope) lastSeen() int64 {
 	return e.Created
 }
 
-// sizeHint is about the length of e's JSON, to allocate it once: exact
-// but for a few bytes when no string needs escaping (times of 10 digits),
-// since the compact format's buffer is sized from it.
+// sizeHint is about the length of e's JSON, to allocate it once: a few
+// bytes above it when no string needs escaping, since the compact
+// format's buffer is sized from it.
 func (e *envelope) sizeHint() int {
 	n := 64 + len(e.ID) // "i", "c", "m" and "e", with up to 18 digits of times
 	if e.Seen != 0 {
@@ -419,7 +419,13 @@ func (p *parser) fields(dst []field) ([]field, error) {
 		if !p.consume(':') {
 			return dst, p.fail("expected colon")
 		}
-		raw, err := p.value()
+		// Most values are strings: those skip value's general path.
+		var raw []byte
+		if p.space(); p.pos < len(p.data) && p.data[p.pos] == '"' {
+			raw, err = p.quoted()
+		} else {
+			raw, err = p.value()
+		}
 		if err != nil {
 			return dst, err
 		}
