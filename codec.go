@@ -144,7 +144,7 @@ func (r keyRing) seal(f Format, name string, plain []byte) (string, error) {
 	case FormatExpress:
 		return r.sealExpress(name, plain), nil
 	case FormatCompact:
-		return string(r[0].sealCompact(plain)), nil
+		return string(r[0].sealCompact(append(make([]byte, compactNonce), plain...))), nil
 	case FormatSignOnly:
 		return encodeSecureCookie(r[0].signOnly, name, plain)
 	}
@@ -159,23 +159,27 @@ func encodeSecureCookie(sc *securecookie.SecureCookie, name string, plain []byte
 	return v, nil
 }
 
-// sealCompact returns the cookie value for plain. The sealed bytes and,
-// after them, the value go into plain's spare capacity (encode reserves it
+// sealCompact seals the plaintext buf[compactNonce:] where it lies, after
+// the version, key hint and nonce it writes in front of it, and returns
+// the cookie value, encoded into buf's spare capacity (encode reserves it
 // with compactRoom): one buffer for the JSON and all that is made of it.
-func (k *key) sealCompact(plain []byte) []byte {
-	n := compactMin + len(plain)
-	raw := slices.Grow(plain[len(plain):], compactRoom(len(plain)))[:compactNonce]
+func (k *key) sealCompact(buf []byte) []byte {
+	plain := buf[compactNonce:]
+	raw := slices.Grow(buf[:compactNonce], compactRoom(len(plain)))
 	raw[0], raw[1] = compactVersion, k.hint
 	_, _ = rand.Read(raw[compactHeader:compactNonce])
+	// Unless Grow had to move, the ciphertext starts exactly where plain
+	// does, which Seal allows.
 	raw = k.compact.Seal(raw, raw[compactHeader:compactNonce], plain, k.aad)
+	n := len(raw)
 	return base64.RawURLEncoding.AppendEncode(append(raw[n:n], compactPrefix...), raw)
 }
 
-// compactRoom is what sealCompact adds after a plaintext of n bytes: the
-// sealed value and the cookie value.
+// compactRoom is what sealCompact needs after the compactNonce bytes in
+// front of a plaintext of n bytes: the ciphertext with its tag, and the
+// cookie value.
 func compactRoom(n int) int {
-	n += compactMin
-	return n + len(compactPrefix) + base64.RawURLEncoding.EncodedLen(n)
+	return n + chacha20poly1305.Overhead + len(compactPrefix) + base64.RawURLEncoding.EncodedLen(compactMin+n)
 }
 
 // compactAAD authenticates the version, the key hint and the cookie name,

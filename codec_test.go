@@ -35,6 +35,19 @@ func TestCompactRoundTrip(t *testing.T) {
 		assert.Equal(t, "Ada; Lovelace", name)
 	})
 	assert.Empty(t, resp.Cookies(), "unchanged compact session is not re-issued")
+
+	// Keys that escape write JSON longer than the buffer was sized for,
+	// which then moves before and while it is sealed.
+	for _, compress := range []bool{false, true} {
+		m, _ := newTestManager(t, Options{Format: FormatCompact, Compress: compress})
+		key := strings.Repeat("<&>", 100)
+		b := issue(t, m, func(s *Session) { s.Set(key, "\u2028 \"quoted\"") })
+		b.visit(m, func(_ http.ResponseWriter, s *Session) {
+			v, ok := Value[string](s, key)
+			assert.True(t, ok, "compress %v", compress)
+			assert.Equal(t, "\u2028 \"quoted\"", v, "compress %v", compress)
+		})
+	}
 }
 
 func TestCompactRejectsEveryTamperedByte(t *testing.T) {

@@ -469,28 +469,31 @@ func (m *Manager) encode(dst []string, e *envelope, now time.Time) ([]string, er
 	if m.idle > 0 {
 		e.Seen = now.Unix()
 	}
-	size := e.sizeHint()
-	if m.format == FormatCompact && !m.compress {
-		size += compactRoom(size)
+	size, room := e.sizeHint(), 0
+	if m.format == FormatCompact {
+		// The compact header goes in front of the JSON, which is then
+		// sealed where it lies.
+		room, size = compactNonce, compactRoom(size)
 	}
-	plain := make([]byte, 0, size)
+	buf := make([]byte, room, room+size)
 	if m.format == FormatExpress {
-		plain = e.appendExpressJSON(plain)
+		buf = e.appendExpressJSON(buf)
 	} else {
-		plain = e.appendJSON(plain)
+		buf = e.appendJSON(buf)
 	}
 	if m.compress {
-		if len(plain) > maxInflated {
+		if len(buf)-room > maxInflated {
 			// It might deflate into a cookie, but no reader would inflate it.
-			return nil, fmt.Errorf("%w: session JSON is %d bytes; compressed sessions hold at most %d", ErrTooLarge, len(plain), maxInflated)
+			return nil, fmt.Errorf("%w: session JSON is %d bytes; compressed sessions hold at most %d", ErrTooLarge, len(buf)-room, maxInflated)
 		}
-		plain = compress(plain)
+		// Never longer than the JSON, it goes where the JSON was.
+		buf = append(buf[:room], compress(buf[room:])...)
 	}
 	maxAge := m.cookieMaxAge(e, now)
 	if m.format == FormatCompact {
-		return cookieLines(m, dst, m.ring[0].sealCompact(plain), maxAge)
+		return cookieLines(m, dst, m.ring[0].sealCompact(buf), maxAge)
 	}
-	value, err := m.ring.seal(m.format, m.name, plain)
+	value, err := m.ring.seal(m.format, m.name, buf)
 	if err != nil {
 		return nil, err
 	}
