@@ -39,8 +39,8 @@ func BenchmarkNetHTTP(b *testing.B) {
 		for range 2000 { // connection, caches and heap warmed up
 			servers[i].get(b, "/")
 		}
-		if servers[i].get(b, "/") != "ok 4" { // the sessions hold cart_count 3
-			b.Fatal("the server did not read the session")
+		if got := servers[i].get(b, "/"); got != "ok 4" { // the sessions hold cart_count 3
+			b.Fatalf("%s server answers %q, not %q", variant, got, "ok 4")
 		}
 	}
 	cpuBefore, handlerBefore := make([]time.Duration, len(servers)), make([]time.Duration, len(servers))
