@@ -3,18 +3,12 @@ package main
 import (
 	"cmp"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"net/url"
@@ -23,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cookiesession/cookiesession"
+	"github.com/cookiesession/cookiesession/internal/selfsigned"
 )
 
 func demo(ctx context.Context, args []string, e env) error {
@@ -65,7 +60,7 @@ func demo(ctx context.Context, args []string, e env) error {
 	host, _, _ := net.SplitHostPort(ln.Addr().String())
 	switch {
 	case *https:
-		cert, err := throwAwayCertificate(host)
+		cert, err := selfsigned.Certificate(host)
 		if err != nil {
 			ln.Close()
 			return err
@@ -92,36 +87,6 @@ func demo(ctx context.Context, args []string, e env) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdown)
-}
-
-// throwAwayCertificate makes a self-signed certificate for localhost, the
-// loopback addresses and host, valid for 30 days, so that the demo can
-// serve HTTPS with nothing to set up; browsers ask once to accept it.
-func throwAwayCertificate(host string) (tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "cookiesession demo"},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(30 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	if ip := net.ParseIP(host); ip != nil && !ip.IsLoopback() && !ip.IsUnspecified() {
-		tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-	} else if ip == nil && host != "localhost" {
-		tmpl.DNSNames = append(tmpl.DNSNames, host)
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("demo certificate: %w", err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
 func isLoopback(host string) bool {
