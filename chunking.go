@@ -101,14 +101,12 @@ func (c *chunker) capacity(n, extra int) int {
 // cookieLines appends to dst the Set-Cookie line of each cookie value
 // takes, or returns a *SizeError. value is a string, or the bytes the
 // compact format encodes into: each line is then made straight from them,
-// with no string of the whole value in between. maxAge is as for
-// setCookie.
+// with no string of the whole value in between. maxAge is in seconds, 0
+// for a browser-session cookie.
 func cookieLines[V string | []byte](m *Manager, dst []string, value V, maxAge int) ([]string, error) {
-	c, extra := &m.chunks, 0
-	if maxAge > 0 {
-		var digits [20]byte
-		extra = len("; Max-Age=") + len(strconv.AppendInt(digits[:0], int64(maxAge), 10))
-	}
+	var buf [32]byte
+	age := appendMaxAge(buf[:0], maxAge) // once, for the sizes and every line
+	c, extra := &m.chunks, len(age)
 	if c.express {
 		dot := len(value) - 1
 		for dot >= 0 && value[dot] != '.' {
@@ -117,7 +115,7 @@ func cookieLines[V string | []byte](m *Manager, dst []string, value V, maxAge in
 		if room := c.room(0, extra); dot > room {
 			return nil, &SizeError{Size: dot, Max: room, Budget: c.budget, MaxChunks: 1}
 		}
-		return append(dst, setCookie(m, c.names[0], "", value[:dot], maxAge), setCookie(m, c.names[1], "", value[dot+1:], maxAge)), nil
+		return append(dst, setCookie(m, c.names[0], "", value[:dot], age), setCookie(m, c.names[1], "", value[dot+1:], age)), nil
 	}
 	n := 1
 	for n <= c.max && c.capacity(n, extra) < len(value) {
@@ -132,7 +130,7 @@ func cookieLines[V string | []byte](m *Manager, dst []string, value V, maxAge in
 	}
 	for i := range n {
 		cut := min(c.room(i, extra)-len(prefix), len(value))
-		dst = append(dst, setCookie(m, c.names[i], prefix, value[:cut], maxAge))
+		dst = append(dst, setCookie(m, c.names[i], prefix, value[:cut], age))
 		value, prefix = value[cut:], ""
 	}
 	return dst, nil

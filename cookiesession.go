@@ -518,16 +518,21 @@ func (m *Manager) cookieMaxAge(e *envelope, now time.Time) int {
 }
 
 // setCookie returns a Set-Cookie line for name, its value prefix+value,
-// with the configured attributes in net/http's order. maxAge > 0 sets
-// Max-Age, 0 makes a browser-session cookie. A []byte value goes into the
-// line without a string of its own: a []byte converted inside a
-// concatenation is not copied first.
-func setCookie[V string | []byte](m *Manager, name, prefix string, value V, maxAge int) string {
-	if maxAge > 0 {
-		var digits [20]byte
-		return name + "=" + prefix + string(value) + m.attrsBefore + "; Max-Age=" + string(strconv.AppendInt(digits[:0], int64(maxAge), 10)) + m.attrsAfter
+// with the configured attributes in net/http's order and age (from
+// appendMaxAge) among them. A []byte value goes into the line without a
+// string of its own: a []byte converted inside a concatenation is not
+// copied first.
+func setCookie[V string | []byte](m *Manager, name, prefix string, value V, age []byte) string {
+	return name + "=" + prefix + string(value) + m.attrsBefore + string(age) + m.attrsAfter
+}
+
+// appendMaxAge appends the Max-Age attribute for maxAge seconds to b, or
+// nothing for a browser-session cookie (0).
+func appendMaxAge(b []byte, maxAge int) []byte {
+	if maxAge <= 0 {
+		return b
 	}
-	return name + "=" + prefix + string(value) + m.attrsBefore + m.attrsAfter
+	return strconv.AppendInt(append(b, "; Max-Age="...), int64(maxAge), 10)
 }
 
 // deleteCookie returns the Set-Cookie line that deletes the cookie name:
