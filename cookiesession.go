@@ -582,18 +582,35 @@ func (m *Manager) save(h http.Header, s *Session) error {
 	if err != nil {
 		return err
 	}
-	if s.accessed() && !varies(h) {
-		// The response depends on the cookie: shared caches must not serve
-		// it to another client.
-		h.Add("Vary", "Cookie")
+	// The response depends on the cookie: shared caches must not serve it
+	// to another client.
+	vary := s.accessed() && !varies(h)
+	if len(lines) == 0 {
+		if vary {
+			h.Add("Vary", "Cookie")
+		}
+		return nil
 	}
-	for _, line := range lines {
-		h.Add("Set-Cookie", line)
-	}
-	if len(lines) > 0 {
-		h.Add("Cache-Control", `no-cache="Set-Cookie"`)
+	// The values of all three fields share one array, as in Header.Clone
+	// (commit leaves room after the lines), each part capped so that
+	// appending to one field copies it rather than overwrite the next.
+	n := len(lines)
+	values := append(lines, `no-cache="Set-Cookie"`, "Cookie")
+	addValues(h, "Set-Cookie", values[:n:n])
+	addValues(h, "Cache-Control", values[n:n+1:n+1])
+	if vary {
+		addValues(h, "Vary", values[n+1:])
 	}
 	return nil
+}
+
+// addValues adds values to the field key (in canonical form) of h, taking
+// values itself as the field's when it has none yet.
+func addValues(h http.Header, key string, values []string) {
+	if old := h[key]; len(old) > 0 {
+		values = append(old, values...)
+	}
+	h[key] = values
 }
 
 // varies reports whether h already has Vary: Cookie (or Vary: *).

@@ -80,6 +80,39 @@ func TestVaryOnlyWhenAccessed(t *testing.T) {
 	assert.Len(t, resp.Header.Values("Cache-Control"), 1)
 }
 
+// Save's three fields share one array: adding to one of them afterwards
+// must leave the others as they are, and values the handler set first
+// stay in front.
+func TestSaveFieldsStayApart(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	fields := []string{"Set-Cookie", "Cache-Control", "Vary"}
+	for _, earlier := range [][]string{nil, {"theme=dark", "private", "Accept-Encoding"}} {
+		w := httptest.NewRecorder()
+		for i, v := range earlier {
+			w.Header().Add(fields[i], v)
+		}
+		s := m.Load(httptest.NewRequest(http.MethodGet, "/", nil))
+		s.Set("a", 1)
+		require.NoError(t, m.Save(w, s))
+		later := []string{"lang=en", "max-age=0", "Origin"}
+		for i, v := range later {
+			w.Header().Add(fields[i], v)
+		}
+
+		sessionLine := w.Header().Values("Set-Cookie")[len(earlier)/3]
+		assert.True(t, strings.HasPrefix(sessionLine, "session="), sessionLine)
+		ours := []string{sessionLine, `no-cache="Set-Cookie"`, "Cookie"}
+		for i, f := range fields {
+			var want []string
+			if earlier != nil {
+				want = append(want, earlier[i])
+			}
+			want = append(want, ours[i], later[i])
+			assert.Equal(t, want, w.Header().Values(f), f)
+		}
+	}
+}
+
 func TestDefaultCookieAttributes(t *testing.T) {
 	m, _ := newTestManager(t, Options{})
 	resp := serve(m, "", func(_ http.ResponseWriter, s *Session) { s.Set("a", 1) })

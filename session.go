@@ -438,7 +438,8 @@ func (s *Session) commit() ([]string, error) {
 	if (s.changed || s.reissue || s.touched) && (populated || !s.isNew) {
 		s.id()
 		var err error
-		if lines, err = m.encode(nil, &s.env, m.now()); err != nil {
+		// Room for the two fields Manager.save adds, in the same array.
+		if lines, err = m.encode(make([]string, 0, 3), &s.env, m.now()); err != nil {
 			return nil, err
 		}
 		keep = len(lines)
