@@ -258,9 +258,9 @@ func canonicalBase64(s string, padded bool) bool {
 	return true
 }
 
-// openSecureCookie returns what Decode gives: the plaintext is a variable
-// of this function's, which Decode's any parameter moves to the heap, so
-// that the compact format's open does not pay for it.
+// openSecureCookie decodes into a variable of its own: Decode takes it as
+// an interface{}, which moves it to the heap, and the compact format's
+// open should not pay for that.
 func openSecureCookie(r keyRing, name, value string, codec func(*key) *securecookie.SecureCookie) ([]byte, int, error) {
 	// The MAC covers the inner value, but not the outer encoding around it.
 	if !canonicalBase64(value, true) {

@@ -599,7 +599,7 @@ func (m *Manager) save(h http.Header, s *Session) error {
 	addValues(h, "Set-Cookie", values[:n:n])
 	addValues(h, "Cache-Control", values[n:n+1:n+1])
 	if vary {
-		addValues(h, "Vary", values[n+1:])
+		addValues(h, "Vary", values[n+1:n+2:n+2])
 	}
 	return nil
 }
