@@ -274,6 +274,11 @@ func (c *chunker) each(r *received, try func(value string, n int) error) error {
 		}
 		return nil
 	}
+	// One cookie holding the whole value, as most requests send: there is
+	// nothing to combine.
+	if len(r.values) == 1 && c.count(r.values[0].value) == 1 {
+		return try(r.values[0].value, 1)
+	}
 	// Count first: either every combination is tried, or none.
 	total, err := 0, error(nil)
 	for _, head := range r.values {
