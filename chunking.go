@@ -108,7 +108,7 @@ func cookieLines[V string | []byte](m *Manager, dst []string, value V, maxAge in
 	age := appendMaxAge(buf[:0], maxAge) // once, for the sizes and every line
 	c, extra := &m.chunks, len(age)
 	if c.express {
-		dot := len(value) - 1
+		dot := len(value) - 1 // strings.LastIndexByte, which takes no []byte
 		for dot >= 0 && value[dot] != '.' {
 			dot--
 		}
