@@ -311,7 +311,7 @@ func typicalEnvelope(now time.Time) *envelope {
 	e := envelope{ID: GenerateKey()[:22], Created: now.Unix(), Expires: now.Add(time.Hour).Unix()}
 	for k, v := range typicalValues() {
 		raw, _ := json.Marshal(v)
-		e.Values = append(e.Values, field{k, raw})
+		e.Values = append(e.Values, field{k, string(raw)})
 	}
 	return &e
 }

@@ -457,7 +457,7 @@ func (m *Manager) Inspect(cookieHeader ...string) (*Inspection, error) {
 		in.LastSeen = time.Unix(d.env.Seen, 0)
 	}
 	for _, f := range d.env.Values {
-		in.Values[f.key] = f.raw
+		in.Values[f.key] = json.RawMessage(f.raw)
 	}
 	return in, err
 }

@@ -48,10 +48,12 @@ type envelope struct {
 
 // field is one stored value. A session holds a few dozen at most, so a
 // slice searched in order beats a map: no hashing, no sorting to encode
-// deterministically, and the order survives the round trip.
+// deterministically, and the order survives the round trip. raw is a
+// string so that the parser can cut it from the one copy it makes of the
+// payload, which it opened in a scratch buffer.
 type field struct {
 	key string
-	raw json.RawMessage // a valid JSON value
+	raw string // a valid JSON value
 }
 
 // find returns the index of key in e.Values, or -1.
@@ -191,15 +193,23 @@ func appendFields(b []byte, fields []field) []byte {
 // keys, IDs and most string values are. Anything else goes through
 // encoding/json.
 func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if !writtenAsIs[s[i]] {
-			q, _ := json.Marshal(s) // a string always marshals
-			return append(b, q...)
-		}
+	if !asIs(s) {
+		q, _ := json.Marshal(s) // a string always marshals
+		return append(b, q...)
 	}
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// asIs reports whether encoding/json writes s between quotes unchanged.
+func asIs(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !writtenAsIs[s[i]] {
+			return false
+		}
+	}
+	return true
 }
 
 // writtenAsIs marks the bytes encoding/json writes in a string unchanged.
@@ -210,12 +220,12 @@ var writtenAsIs = func() (t [256]bool) {
 	return t
 }()
 
-// parseEnvelope reads what appendJSON wrote (decompressed). Each value is
-// kept as a sub-slice of data, which the caller hands over. Unknown fields
-// are skipped, so later versions may add some.
+// parseEnvelope reads what appendJSON wrote (decompressed). Nothing it
+// returns refers to data, which the caller may reuse. Unknown fields are
+// skipped, so later versions may add some.
 func parseEnvelope(data []byte) (envelope, error) {
 	var e envelope
-	p := parser{data: data}
+	p := newParser(data)
 	var seen uint8 // one bit per known field, to refuse duplicates
 	err := p.document(func() error {
 		return p.object(func(key []byte) error {
@@ -311,7 +321,21 @@ func (e *envelope) readField(p *parser, key []byte, seen *uint8) error {
 type parser struct {
 	data []byte
 	pos  int
-	text string // string(data), for the strings unquote returns
+	text string // string(data), which every string the parser returns is cut from
+}
+
+// newParser parses data. It copies data once, into the one string that
+// the keys, IDs and raw values it returns share: one allocation for all of
+// them instead of one each, and data is free for reuse when it is done.
+func newParser(data []byte) parser {
+	return parser{data: data, text: string(data)}
+}
+
+// str returns the text of b, a sub-slice of p.data. Its start is the
+// difference of the capacities.
+func (p *parser) str(b []byte) string {
+	start := cap(p.data) - cap(b)
+	return p.text[start : start+len(b)]
 }
 
 func (p *parser) fail(what string) error {
@@ -429,7 +453,7 @@ func (p *parser) fields(dst []field) ([]field, error) {
 		if err != nil {
 			return dst, err
 		}
-		dst = append(dst, field{k, raw})
+		dst = append(dst, field{k, p.str(raw)})
 		if p.consume('}') {
 			return dst, nil
 		}
@@ -728,20 +752,14 @@ func parseMilli(raw []byte, dst *int64, p *parser) error {
 }
 
 // unquote decodes a JSON string that quoted returned (quotes included).
-// Only strings with escapes need encoding/json. The others are cut from
-// one string copy of the whole document, made on first use: one
-// allocation for every key and ID instead of one each. raw is
-// p.data[start:end], so its start is the difference of the capacities.
-// document has checked the UTF-8 already.
+// Only strings with escapes need encoding/json; the others are cut from
+// p.text. document has checked the UTF-8 already.
 func (p *parser) unquote(raw []byte) (string, error) {
 	if bytes.IndexByte(raw, '\\') >= 0 {
 		var s string
 		err := json.Unmarshal(raw, &s)
 		return s, err
 	}
-	if p.text == "" {
-		p.text = string(p.data)
-	}
-	start := cap(p.data) - cap(raw)
-	return p.text[start+1 : start+len(raw)-1], nil
+	s := p.str(raw)
+	return s[1 : len(s)-1], nil
 }

@@ -37,7 +37,7 @@ func TestEnvelopeJSON(t *testing.T) {
 	} {
 		raw, err := json.Marshal(kv.val)
 		require.NoError(t, err)
-		e.Values = append(e.Values, field{kv.key, raw})
+		e.Values = append(e.Values, field{kv.key, string(raw)})
 	}
 	data := e.appendJSON(nil)
 	require.True(t, json.Valid(data), string(data))
@@ -190,7 +190,7 @@ func jsonObject(raw []byte) ([]field, bool) {
 		if dec.Decode(&v) != nil {
 			return nil, false
 		}
-		out = append(out, field{key, v})
+		out = append(out, field{key, string(v)})
 	}
 	tok, err := dec.Token()
 	return out, err == nil && tok == json.Delim('}')
@@ -222,12 +222,12 @@ func oracleEnvelope(data []byte) (envelope, bool) {
 			if f.raw[0] != '"' {
 				return envelope{}, false
 			}
-			err = json.Unmarshal(f.raw, map[string]*string{"i": &e.ID, "u": &e.Subject}[f.key])
+			err = json.Unmarshal([]byte(f.raw), map[string]*string{"i": &e.ID, "u": &e.Subject}[f.key])
 		case "c":
-			err = json.Unmarshal(f.raw, &e.Created)
+			err = json.Unmarshal([]byte(f.raw), &e.Created)
 		case "m":
 			var ms string
-			if err = json.Unmarshal(f.raw, &ms); err == nil {
+			if err = json.Unmarshal([]byte(f.raw), &ms); err == nil {
 				n, convErr := strconv.Atoi(ms)
 				if f.raw[0] != '"' || len(ms) != 3 || convErr != nil || strings.Trim(ms, "0123456789") != "" {
 					return envelope{}, false
@@ -235,16 +235,16 @@ func oracleEnvelope(data []byte) (envelope, bool) {
 				e.Milli = int64(n)
 			}
 		case "e":
-			err = json.Unmarshal(f.raw, &e.Expires)
+			err = json.Unmarshal([]byte(f.raw), &e.Expires)
 		case "s":
-			err = json.Unmarshal(f.raw, &e.Seen)
+			err = json.Unmarshal([]byte(f.raw), &e.Seen)
 		case "p":
 			e.Persist = new(bool)
-			err = json.Unmarshal(f.raw, e.Persist)
+			err = json.Unmarshal([]byte(f.raw), e.Persist)
 		case "f":
-			err = json.Unmarshal(f.raw, &e.Flashes)
+			err = json.Unmarshal([]byte(f.raw), &e.Flashes)
 		case "v":
-			values, ok := jsonObject(f.raw)
+			values, ok := jsonObject([]byte(f.raw))
 			keys := map[string]bool{}
 			for _, v := range values {
 				ok = ok && !keys[v.key]
@@ -345,11 +345,11 @@ func FuzzValueShortcuts(f *testing.F) {
 				continue
 			}
 			var wantS, gotS string
-			wantErr, gotErr := json.Unmarshal(raw, &wantS), decodeValue(raw, &gotS)
+			wantErr, gotErr := json.Unmarshal(raw, &wantS), decodeValue(string(raw), &gotS)
 			require.Equal(t, wantErr == nil, gotErr == nil, "%s into a string", raw)
 			require.Equal(t, wantS, gotS, "%s into a string", raw)
 			var wantN, gotN int
-			wantErr, gotErr = json.Unmarshal(raw, &wantN), decodeValue(raw, &gotN)
+			wantErr, gotErr = json.Unmarshal(raw, &wantN), decodeValue(string(raw), &gotN)
 			require.Equal(t, wantErr == nil, gotErr == nil, "%s into an int", raw)
 			require.Equal(t, wantN, gotN, "%s into an int", raw)
 		}

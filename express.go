@@ -57,7 +57,7 @@ func (e *envelope) appendExpressJSON(b []byte) []byte {
 	fields := e.Values
 	if len(e.Flashes) > 0 {
 		flash, _ := json.Marshal(map[string][]string{"info": e.Flashes}) // strings always marshal
-		fields = append(slices.Clip(fields), field{flashKey, flash})
+		fields = append(slices.Clip(fields), field{flashKey, string(flash)})
 	}
 	return append(appendFields(append(b, '{'), fields), '}')
 }
@@ -66,7 +66,7 @@ func (e *envelope) appendExpressJSON(b []byte) []byte {
 // and flashes; the caller sets the times.
 func parseExpress(data []byte) (envelope, error) {
 	var e envelope
-	p := parser{data: data}
+	p := newParser(data)
 	var fields []field
 	err := p.document(func() (err error) {
 		fields, err = p.fields(nil)
@@ -77,7 +77,7 @@ func parseExpress(data []byte) (envelope, error) {
 	}
 	for _, f := range fields {
 		var byType map[string][]string
-		if f.key == flashKey && json.Unmarshal(f.raw, &byType) == nil {
+		if f.key == flashKey && json.Unmarshal([]byte(f.raw), &byType) == nil {
 			for _, kind := range slices.Sorted(maps.Keys(byType)) {
 				e.Flashes = append(e.Flashes, byType[kind]...)
 			}

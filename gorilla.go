@@ -103,7 +103,7 @@ func (m *Manager) openGorilla(value string, now time.Time) (envelope, error) {
 		if err != nil {
 			return envelope{}, cannotMigrate("value for %q cannot be stored as JSON: %v", key, err)
 		}
-		e.Values = append(e.Values, field{key, raw})
+		e.Values = append(e.Values, field{key, string(raw)})
 	}
 	// Map order is random; a stable order keeps the cookie stable.
 	slices.SortFunc(e.Values, func(a, b field) int { return cmp.Compare(a.key, b.key) })

@@ -378,7 +378,7 @@ func fuzzSeeds(f *testing.F, managers []*Manager) map[string]bool {
 			id := fmt.Sprintf("seed-%v-%d", m.format, size)
 			ids[id] = true
 			raw, _ := json.Marshal(strings.Repeat("x", size))
-			e := envelope{ID: id, Created: now.Unix(), Expires: now.Add(time.Hour).Unix(), Values: []field{{"v", raw}}}
+			e := envelope{ID: id, Created: now.Unix(), Expires: now.Add(time.Hour).Unix(), Values: []field{{"v", string(raw)}}}
 			lines, err := m.encode(nil, &e, now)
 			require.NoError(f, err)
 			var parts []string

@@ -1,7 +1,6 @@
 package cookiesession
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -9,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -197,20 +197,20 @@ func (s *Session) Get(key string, dst any) bool {
 // times the time. raw is valid JSON in valid UTF-8 (Set marshalled it, or
 // the envelope parser checked it), so the shortcut gives what
 // json.Unmarshal gives.
-func decodeValue(raw []byte, dst any) error {
+func decodeValue(raw string, dst any) error {
 	switch d := dst.(type) {
 	case *string:
-		if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' && bytes.IndexByte(raw, '\\') < 0 {
-			*d = string(raw[1 : len(raw)-1])
+		if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' && strings.IndexByte(raw, '\\') < 0 {
+			*d = raw[1 : len(raw)-1]
 			return nil
 		}
 	case *int:
-		if n, err := strconv.Atoi(string(raw)); err == nil {
+		if n, err := strconv.Atoi(raw); err == nil {
 			*d = n
 			return nil
 		}
 	}
-	return json.Unmarshal(raw, dst)
+	return json.Unmarshal([]byte(raw), dst)
 }
 
 // Value returns the value stored under key as a T. ok is false when the
@@ -259,7 +259,7 @@ func (s *Session) Set(key string, value any) {
 	switch i := s.env.find(key); {
 	case i < 0:
 		s.env.Values = append(s.env.Values, field{key, b})
-	case bytes.Equal(s.env.Values[i].raw, b):
+	case s.env.Values[i].raw == b:
 		return
 	default:
 		s.env.Values[i].raw = b
@@ -268,15 +268,18 @@ func (s *Session) Set(key string, value any) {
 }
 
 // encodeValue is json.Marshal(value) with a shortcut for an int and a
-// string, giving the same bytes in a fraction of the time.
-func encodeValue(value any) ([]byte, error) {
+// string, giving the same text in a fraction of the time.
+func encodeValue(value any) (string, error) {
 	switch v := value.(type) {
 	case int:
-		return strconv.AppendInt(nil, int64(v), 10), nil
+		return strconv.Itoa(v), nil
 	case string:
-		return appendString(make([]byte, 0, len(v)+2), v), nil
+		if asIs(v) {
+			return `"` + v + `"`, nil
+		}
 	}
-	return json.Marshal(value)
+	b, err := json.Marshal(value)
+	return string(b), err
 }
 
 // Delete removes key, if present.
@@ -389,9 +392,9 @@ var errInvalidUTF8 = errors.New("not valid UTF-8")
 // replacedInvalidUTF8 reports whether encoding/json replaced invalid UTF-8
 // in b: it writes each invalid byte as the escape \ufffd, while a real
 // U+FFFD stays unescaped and a backslash in the text is doubled.
-func replacedInvalidUTF8(b []byte) bool {
+func replacedInvalidUTF8(b string) bool {
 	for i := 0; ; i++ {
-		j := bytes.Index(b[i:], []byte(`\ufffd`))
+		j := strings.Index(b[i:], `\ufffd`)
 		if j < 0 {
 			return false
 		}
