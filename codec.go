@@ -193,8 +193,9 @@ func compactAAD(hint byte, name string) []byte {
 // index of the key that verified it and the value's format. Managers of
 // the encrypted formats read both of them; a sign-only manager reads only
 // sign-only values. The formats use different sub-keys, so a value of one
-// never verifies as another.
-func (r keyRing) open(f Format, name, value string) (plain []byte, keyIndex int, format Format, err error) {
+// never verifies as another. A compact value is opened in scratch's
+// capacity when it fits, so plain may be scratch's memory.
+func (r keyRing) open(f Format, name, value string, scratch []byte) (plain []byte, keyIndex int, format Format, err error) {
 	switch {
 	case f == FormatExpress:
 		plain, keyIndex, err = r.openExpress(name, value)
@@ -203,7 +204,7 @@ func (r keyRing) open(f Format, name, value string) (plain []byte, keyIndex int,
 		plain, keyIndex, err = openSecureCookie(r, name, value, func(k *key) *securecookie.SecureCookie { return k.signOnly })
 		return plain, keyIndex, FormatSignOnly, err
 	case strings.HasPrefix(value, compactPrefix):
-		plain, keyIndex, err = r.openCompact(name, value[len(compactPrefix):])
+		plain, keyIndex, err = r.openCompact(name, value[len(compactPrefix):], scratch)
 		return plain, keyIndex, FormatCompact, err
 	}
 	plain, keyIndex, err = openSecureCookie(r, name, value, func(k *key) *securecookie.SecureCookie { return k.sealed })
@@ -228,23 +229,75 @@ var base64URLValues = func() (v [256]byte) {
 	return v
 }()
 
-// canonicalBase64 reports whether s, which a base64url decoder (with
-// padding if padded) is about to accept, is exactly what the encoder
-// writes for the same bytes. The decoder refuses every byte outside the
-// alphabet but line breaks, and misplaced padding, so what remains to
-// check is no line breaks, padding where it is due, and zero unused bits
-// in the last character: a few bytes looked at, and two fast scans.
-func canonicalBase64(s string, padded bool) bool {
-	if strings.IndexByte(s, '\n') >= 0 || strings.IndexByte(s, '\r') >= 0 {
+// appendBase64URL appends the bytes that s, unpadded base64url, encodes
+// and reports whether s is exactly what the encoder writes for them: only
+// the alphabet, and zero unused bits in the last character. Base64
+// decoders ignore those bits, so without the check several strings would
+// open the same session. encoding/base64 decodes a string only into a
+// buffer of its own; this decodes into the caller's, and checks the form
+// in the same pass.
+func appendBase64URL(dst []byte, s string) ([]byte, bool) {
+	dst = slices.Grow(dst, len(s)*3/4)
+	for ; len(s) >= 4; s = s[4:] {
+		a, b, c, d := base64URLValues[s[0]], base64URLValues[s[1]], base64URLValues[s[2]], base64URLValues[s[3]]
+		if (a|b|c|d)&0xc0 != 0 { // 0xff: not in the alphabet
+			return dst, false
+		}
+		dst = append(dst, a<<2|b>>4, b<<4|c>>2, c<<6|d)
+	}
+	// 2 or 3 characters in the last group carry 4 or 2 unused bits.
+	switch len(s) {
+	case 1:
+		return dst, false
+	case 2:
+		a, b := base64URLValues[s[0]], base64URLValues[s[1]]
+		return append(dst, a<<2|b>>4), (a|b)&0xc0 == 0 && b&0x0f == 0
+	case 3:
+		a, b, c := base64URLValues[s[0]], base64URLValues[s[1]], base64URLValues[s[2]]
+		return append(dst, a<<2|b>>4, b<<4|c>>2), (a|b|c)&0xc0 == 0 && c&0x03 == 0
+	}
+	return dst, true
+}
+
+// Scratch buffers, for the bytes a request seals and opens but does not
+// keep. A request's fresh memory costs a busy server more than its
+// arithmetic: each new buffer is zeroed, fetched into the cache and later
+// collected, while a pooled one is usually still cached. Nothing made in
+// one outlives the call that took it: the envelope parser copies what it
+// keeps, and each Set-Cookie line is a string of its own.
+var scratch = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxScratch is the largest buffer kept for reuse: a few chunks' worth.
+// Larger ones (compressed sessions of up to maxInflated) are left to the
+// collector.
+const maxScratch = 64 << 10
+
+// getScratch returns a buffer with room for n bytes, to give back with
+// putScratch.
+func getScratch(n int) *[]byte {
+	b := scratch.Get().(*[]byte)
+	*b = slices.Grow((*b)[:0], n)
+	return b
+}
+
+func putScratch(b *[]byte) {
+	if cap(*b) <= maxScratch {
+		scratch.Put(b)
+	}
+}
+
+// canonicalBase64 reports whether s, which a padded base64url decoder is
+// about to accept, is exactly what the encoder writes for the same bytes.
+// The decoder refuses every byte outside the alphabet but line breaks,
+// and misplaced padding, so what remains to check is no line breaks,
+// padding where it is due, and zero unused bits in the last character: a
+// few bytes looked at, and two fast scans.
+func canonicalBase64(s string) bool {
+	if strings.IndexByte(s, '\n') >= 0 || strings.IndexByte(s, '\r') >= 0 || len(s)%4 != 0 {
 		return false
 	}
-	if padded {
-		if len(s)%4 != 0 {
-			return false
-		}
-		for range 2 {
-			s = strings.TrimSuffix(s, "=")
-		}
+	for range 2 {
+		s = strings.TrimSuffix(s, "=")
 	}
 	// 2 or 3 characters in the last group carry 4 or 2 unused bits.
 	switch len(s) % 4 {
@@ -263,7 +316,7 @@ func canonicalBase64(s string, padded bool) bool {
 // open should not pay for that.
 func openSecureCookie(r keyRing, name, value string, codec func(*key) *securecookie.SecureCookie) ([]byte, int, error) {
 	// The MAC covers the inner value, but not the outer encoding around it.
-	if !canonicalBase64(value, true) {
+	if !canonicalBase64(value) {
 		return nil, 0, errNotCanonical
 	}
 	var plain []byte
@@ -275,14 +328,11 @@ func openSecureCookie(r keyRing, name, value string, codec func(*key) *securecoo
 	return nil, 0, ErrInvalid
 }
 
-func (r keyRing) openCompact(name, encoded string) ([]byte, int, error) {
-	if !canonicalBase64(encoded, false) {
-		return nil, 0, errNotCanonical
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(encoded)
+func (r keyRing) openCompact(name, encoded string, scratch []byte) ([]byte, int, error) {
+	raw, ok := appendBase64URL(scratch[:0], encoded)
 	switch {
-	case err != nil:
-		return nil, 0, fmt.Errorf("%w: compact value is not base64url", ErrInvalid)
+	case !ok:
+		return nil, 0, errNotCanonical
 	case len(raw) < compactMin:
 		return nil, 0, fmt.Errorf("%w: compact value too short", ErrInvalid)
 	case raw[0] != compactVersion:
@@ -297,7 +347,7 @@ func (r keyRing) openCompact(name, encoded string) ([]byte, int, error) {
 			continue
 		}
 		if tried {
-			raw, _ = base64.RawURLEncoding.DecodeString(encoded) // decoded once already
+			raw, _ = appendBase64URL(raw[:0], encoded) // decoded once already
 		}
 		tried = true
 		ciphertext := raw[compactNonce:]

@@ -276,3 +276,29 @@ func sameBytes(a, b string) (same, ok bool) {
 	y, err2 := dec(b)
 	return string(x) == string(y), err1 == nil && err2 == nil
 }
+
+// TestAppendBase64URL holds the hand-written decoder to encoding/base64:
+// it accepts exactly the strings the encoder writes, and decodes them to
+// the same bytes. Each character of encodings of up to 12 characters is
+// replaced in turn by every byte.
+func TestAppendBase64URL(t *testing.T) {
+	enc := base64.RawURLEncoding
+	for n := range 10 {
+		s := enc.EncodeToString(randomBytes(n))
+		for i := range len(s) + 1 {
+			for c := range 256 {
+				v := s
+				if i < len(s) {
+					v = s[:i] + string(byte(c)) + s[i+1:]
+				}
+				want, err := enc.DecodeString(v)
+				canonical := err == nil && enc.EncodeToString(want) == v
+				got, ok := appendBase64URL([]byte("dst:"), v)
+				require.Equal(t, canonical, ok, "%q", v)
+				if ok {
+					require.Equal(t, "dst:"+string(want), string(got), "%q", v)
+				}
+			}
+		}
+	}
+}

@@ -363,7 +363,13 @@ func (m *Manager) decode(ctx context.Context, lines []string, now time.Time) (de
 // open verifies one joined value and checks the session it holds. A
 // session that verifies but is refused comes back with the error.
 func (m *Manager) open(ctx context.Context, value string, now time.Time) (decoded, error) {
-	plain, keyIndex, format, err := m.ring.open(m.format, m.name, value)
+	var buf []byte // where a compact value is opened; parsing copies what it keeps
+	if strings.HasPrefix(value, compactPrefix) {
+		scratch := getScratch(len(value)) // more than the value decodes into
+		defer putScratch(scratch)
+		buf = *scratch
+	}
+	plain, keyIndex, format, err := m.ring.open(m.format, m.name, value, buf)
 	var env envelope
 	switch {
 	case err != nil && m.gorilla != nil:
@@ -475,7 +481,9 @@ func (m *Manager) encode(dst []string, e *envelope, now time.Time) ([]string, er
 		// sealed where it lies.
 		room, size = compactNonce, compactRoom(size)
 	}
-	buf := make([]byte, room, room+size)
+	scratch := getScratch(room + size)
+	defer putScratch(scratch)
+	buf := (*scratch)[:room]
 	if m.format == FormatExpress {
 		buf = e.appendExpressJSON(buf)
 	} else {
