@@ -49,8 +49,8 @@ type envelope struct {
 // field is one stored value. A session holds a few dozen at most, so a
 // slice searched in order beats a map: no hashing, no sorting to encode
 // deterministically, and the order survives the round trip. raw is a
-// string so that the parser can cut it from the one copy it makes of the
-// payload, which it opened in a scratch buffer.
+// string so that the parser can cut it from its one copy of the payload:
+// the payload itself may lie in a scratch buffer.
 type field struct {
 	key string
 	raw string // a valid JSON value
@@ -324,9 +324,10 @@ type parser struct {
 	text string // string(data), which every string the parser returns is cut from
 }
 
-// newParser parses data. It copies data once, into the one string that
-// the keys, IDs and raw values it returns share: one allocation for all of
-// them instead of one each, and data is free for reuse when it is done.
+// newParser returns a parser of data. It copies data once, into the one
+// string that the keys, IDs and raw values it returns share: one
+// allocation for all of them instead of one each, and data is free for
+// reuse when parsing is done.
 func newParser(data []byte) parser {
 	return parser{data: data, text: string(data)}
 }
