@@ -390,17 +390,17 @@ func (s *Session) Flashes() []string {
 var errInvalidUTF8 = errors.New("not valid UTF-8")
 
 // replacedInvalidUTF8 reports whether encoding/json replaced invalid UTF-8
-// in b: it writes each invalid byte as the escape \ufffd, while a real
+// in s: it writes each invalid byte as the escape \ufffd, while a real
 // U+FFFD stays unescaped and a backslash in the text is doubled.
-func replacedInvalidUTF8(b string) bool {
+func replacedInvalidUTF8(s string) bool {
 	for i := 0; ; i++ {
-		j := strings.Index(b[i:], `\ufffd`)
+		j := strings.Index(s[i:], `\ufffd`)
 		if j < 0 {
 			return false
 		}
 		i += j
 		slashes := 0
-		for k := i - 1; k >= 0 && b[k] == '\\'; k-- {
+		for k := i - 1; k >= 0 && s[k] == '\\'; k-- {
 			slashes++
 		}
 		if slashes%2 == 0 {
