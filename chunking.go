@@ -152,9 +152,8 @@ var (
 	errManyValues   = fmt.Errorf("%w: more than %d different values for one session cookie name", ErrInvalid, maxCandidates)
 	errManyCombos   = fmt.Errorf("%w: more than %d ways to join the session cookies", ErrInvalid, maxTries)
 	errOversized    = fmt.Errorf("%w: a session cookie longer than this configuration writes", ErrInvalid)
-	errNoHead       = fmt.Errorf("%w: chunk cookies without the first cookie", ErrInvalid)
+	errNoHead       = fmt.Errorf("%w: the first cookie, which the others came without", ErrChunkMissing)
 	errBadCount     = fmt.Errorf("%w: chunk count is not a number this configuration writes", ErrInvalid)
-	errMissingChunk = fmt.Errorf("%w: a chunk is missing", ErrInvalid)
 	errTwoSessions  = fmt.Errorf("%w: two different valid sessions under one name (a tossed cookie?)", ErrInvalid)
 )
 
@@ -320,7 +319,7 @@ func (c *chunker) combinations(r *received, head string) (n, combos int, err err
 	combos = 1
 	for i := 1; i < n; i++ {
 		if r.count[i] == 0 {
-			return 0, 0, errMissingChunk
+			return 0, 0, ErrChunkMissing
 		}
 		combos *= int(r.count[i])
 		if combos > maxTries {

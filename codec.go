@@ -83,9 +83,17 @@ func (f Format) String() string {
 // Reasons a cookie is not accepted. The middleware logs them at debug level
 // and carries on with a new session; they never reach the client.
 var (
-	// ErrInvalid reports a cookie value that no key verifies: made with
-	// another key, tampered with, truncated, or not a session at all.
-	ErrInvalid = errors.New("cookiesession: not verified by any key (wrong key, tampered or not a session)")
+	// ErrInvalid reports session cookies that hold no session of ours:
+	// made with another key, tampered with, truncated, a chunk missing,
+	// or not a session at all. The error that wraps it says which.
+	ErrInvalid = errors.New("cookiesession: invalid session cookie")
+
+	// ErrChunkMissing reports a chunked session that arrived without one
+	// of its cookies. Browsers send every chunk, so a proxy or client
+	// dropped one, typically because the Cookie header grew past its
+	// limit (8 KB for nginx and Apache, 8,190 bytes for curl): store
+	// less, or lower MaxChunks. It matches ErrInvalid.
+	ErrChunkMissing = fmt.Errorf("%w: a chunk is missing", ErrInvalid)
 
 	// ErrExpired reports a verified session past its absolute expiry or
 	// idle timeout.
@@ -211,6 +219,9 @@ func (r keyRing) open(f Format, name, value string, scratch []byte) (plain []byt
 	return plain, keyIndex, FormatSecureCookie, err
 }
 
+// errNotVerified: no key verifies the value.
+var errNotVerified = fmt.Errorf("%w: not verified by any key (another key, a changed byte, or not one of ours)", ErrInvalid)
+
 // errNotCanonical refuses a value that is not the one encoding of its
 // bytes. Base64 decoders ignore the unused low bits of the last character
 // and line breaks, so without this check several strings would open the
@@ -325,7 +336,7 @@ func openSecureCookie(r keyRing, name, value string, codec func(*key) *securecoo
 			return plain, i, nil
 		}
 	}
-	return nil, 0, ErrInvalid
+	return nil, 0, errNotVerified
 }
 
 func (r keyRing) openCompact(name, encoded string, scratch []byte) ([]byte, int, error) {
@@ -355,7 +366,7 @@ func (r keyRing) openCompact(name, encoded string, scratch []byte) ([]byte, int,
 			return plain, i, nil
 		}
 	}
-	return nil, 0, ErrInvalid
+	return nil, 0, errNotVerified
 }
 
 // Optional compression (Options.Compress). The marker byte cannot start

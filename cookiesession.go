@@ -170,7 +170,7 @@ type Manager struct {
 	idle                    time.Duration
 	transient               bool
 	compress                bool
-	notBefore               int64 // Unix seconds; 0: none
+	notBefore               int64 // Unix milliseconds; 0: none
 	revocations             RevocationList
 	gorilla                 *GorillaCookies
 	gorillaCodecs           []securecookie.Codec
@@ -218,7 +218,7 @@ func New(opts Options) (*Manager, error) {
 		m.gorilla = opts.Gorilla
 	}
 	if !opts.NotBefore.IsZero() {
-		m.notBefore = opts.NotBefore.Unix()
+		m.notBefore = opts.NotBefore.UnixMilli()
 	}
 	cookie := http.Cookie{
 		Name:        m.name,
@@ -261,9 +261,17 @@ func validate(opts Options, c *http.Cookie, maxAge time.Duration) error {
 	switch {
 	case probe.Valid() != nil:
 		return fmt.Errorf("cookiesession: invalid cookie options: %w", probe.Valid())
+	case c.SameSite < http.SameSiteDefaultMode || c.SameSite > http.SameSiteNoneMode:
+		return fmt.Errorf("cookiesession: SameSite %d is none of net/http's SameSite modes", c.SameSite)
+	case !strings.HasPrefix(c.Path, "/"):
+		return fmt.Errorf("cookiesession: Path %q does not start with \"/\" (browsers would use the request's directory instead)", c.Path)
 	// Browsers match the prefixes without regard to case.
-	case hasPrefixFold(c.Name, "__Host-") && (!c.Secure || c.Path != "/" || c.Domain != ""):
-		return errors.New("cookiesession: a __Host- cookie needs Secure, Path \"/\" and no Domain")
+	case hasPrefixFold(c.Name, "__Host-") && !c.Secure:
+		return errors.New("cookiesession: a __Host- cookie needs Secure: unset Insecure")
+	case hasPrefixFold(c.Name, "__Host-") && c.Path != "/":
+		return fmt.Errorf("cookiesession: a __Host- cookie needs Path \"/\", not %q", c.Path)
+	case hasPrefixFold(c.Name, "__Host-") && c.Domain != "":
+		return fmt.Errorf("cookiesession: a __Host- cookie must not have a Domain (%q is set)", c.Domain)
 	case hasPrefixFold(c.Name, "__Secure-") && !c.Secure:
 		return errors.New("cookiesession: a __Secure- cookie needs Secure")
 	case opts.ScriptAccess && opts.Format != FormatSignOnly && opts.Format != FormatExpress:
@@ -280,6 +288,10 @@ func validate(opts Options, c *http.Cookie, maxAge time.Duration) error {
 		return fmt.Errorf("cookiesession: MaxAge %s outside 0..%s (browsers cap cookies at 400 days)", maxAge, maxCookieLifetime)
 	case opts.IdleTimeout < 0:
 		return fmt.Errorf("cookiesession: negative IdleTimeout %s", opts.IdleTimeout)
+	case opts.IdleTimeout > maxAge:
+		return fmt.Errorf("cookiesession: IdleTimeout %s is longer than MaxAge %s, so it would never end a session", opts.IdleTimeout, maxAge)
+	case opts.NotBefore.After(time.Now()):
+		return fmt.Errorf("cookiesession: NotBefore %s is in the future: every session issued until then would be refused on its next request", opts.NotBefore.UTC().Format(time.RFC3339))
 	case opts.MaxChunks < 0 || opts.MaxChunks > maxChunksLimit:
 		return fmt.Errorf("cookiesession: MaxChunks %d outside 1..%d", opts.MaxChunks, maxChunksLimit)
 	case opts.MaxCookieSize < 0:
@@ -407,7 +419,7 @@ func (m *Manager) open(ctx context.Context, value string, now time.Time) (decode
 	if err != nil {
 		return d, err // expired
 	}
-	if env.Created < m.notBefore {
+	if env.created().UnixMilli() < m.notBefore {
 		return d, fmt.Errorf("%w: created before NotBefore", ErrRevoked)
 	}
 	if m.revocations != nil && m.revocations.Revoked(ctx, env.info()) {
@@ -570,25 +582,41 @@ func (m *Manager) LoadHeader(cookieHeader ...string) *Session {
 // own next to any the handler set, so shared caches never pass one
 // client's session to another. It returns ErrTooLarge (with a
 // *SizeError) when the session does not fit, and an error when a value
-// given to Session.Set could not be encoded as JSON. Saving twice writes
-// nothing new unless s changed in between.
+// given to Session.Set could not be stored. Saving twice writes nothing
+// new unless s changed in between.
+//
+// Inside [Manager.Middleware], a handler may call Save itself to handle a
+// failure its own way, for example answering 413 to ErrTooLarge: once
+// Save has returned an error, the middleware leaves the handler's
+// response as it is (without the session's cookies) instead of calling
+// ErrorHandler, unless the session changes again.
 func (m *Manager) Save(w http.ResponseWriter, s *Session) error {
-	return m.save(w.Header(), s)
+	if s.m != m {
+		return errOtherManager
+	}
+	_, err := m.save(w.Header(), s)
+	s.report(err)
+	return err
 }
 
 // SaveHeader is [Manager.Save] for runtimes without net/http responses: it
 // returns the values of the Set-Cookie header fields to send.
 func (m *Manager) SaveHeader(s *Session) ([]string, error) {
 	if s.m != m {
-		return nil, errors.New("cookiesession: session belongs to another Manager")
+		return nil, errOtherManager
 	}
-	return s.commit()
+	lines, err := s.commit()
+	s.report(err)
+	return lines, err
 }
 
-func (m *Manager) save(h http.Header, s *Session) error {
-	lines, err := m.SaveHeader(s)
+var errOtherManager = errors.New("cookiesession: session belongs to another Manager")
+
+// save adds the Set-Cookie lines s needs to h and returns how many.
+func (m *Manager) save(h http.Header, s *Session) (int, error) {
+	lines, err := s.commit()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	// The response depends on the cookie: shared caches must not serve it
 	// to another client.
@@ -597,7 +625,7 @@ func (m *Manager) save(h http.Header, s *Session) error {
 		if vary {
 			h.Add("Vary", "Cookie")
 		}
-		return nil
+		return 0, nil
 	}
 	// The values of all three fields share one array, as in Header.Clone
 	// (commit leaves room after the lines), each part capped so that
@@ -609,7 +637,7 @@ func (m *Manager) save(h http.Header, s *Session) error {
 	if vary {
 		addValues(h, "Vary", values[n+1:n+2:n+2])
 	}
-	return nil
+	return n, nil
 }
 
 // addValues adds values to the field key (in canonical form) of h, taking

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -191,6 +192,95 @@ func TestUnencodableValueFailsTheSave(t *testing.T) {
 	require.Len(t, errs, 1)
 	assert.Contains(t, errs[0].Error(), `"ch"`)
 	assert.Empty(t, resp.Cookies())
+}
+
+// TestFailedValueIsUndoable: a value that could not be stored fails the
+// save only while the session still holds it. Replacing, deleting or
+// clearing it, or destroying the session, lets the save (a logout, say)
+// go through.
+func TestFailedValueIsUndoable(t *testing.T) {
+	m, _ := newTestManager(t, Options{Logger: debugLogger(&bytes.Buffer{})})
+	bad := func(s *Session) { s.Set("f", func() {}) }
+	for name, tc := range map[string]struct {
+		fail, undo func(s *Session)
+		saved      bool
+	}{
+		"kept":                     {bad, func(*Session) {}, false},
+		"set again":                {bad, func(s *Session) { s.Set("f", 1) }, true},
+		"deleted":                  {bad, func(s *Session) { s.Delete("f") }, true},
+		"cleared":                  {bad, (*Session).Clear, true},
+		"destroyed":                {bad, (*Session).Destroy, true},
+		"another key set":          {bad, func(s *Session) { s.Set("g", 1) }, false},
+		"renewed":                  {bad, (*Session).Renew, false},
+		"subject kept":             {func(s *Session) { s.SetSubject("\xff") }, (*Session).Clear, false},
+		"subject set again":        {func(s *Session) { s.SetSubject("\xff") }, func(s *Session) { s.SetSubject("ada") }, true},
+		"flash kept":               {func(s *Session) { s.AddFlash("\xff") }, func(s *Session) { s.AddFlash("ok") }, false},
+		"flashes read":             {func(s *Session) { s.AddFlash("\xff") }, func(s *Session) { s.Flashes() }, true},
+		"flashes cleared":          {func(s *Session) { s.AddFlash("\xff") }, (*Session).Clear, true},
+		"two failures, one undone": {func(s *Session) { bad(s); s.Set("h", make(chan int)) }, func(s *Session) { s.Delete("f") }, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			resp := serve(m, "", func(_ http.ResponseWriter, s *Session) {
+				s.Set("user", 1)
+				tc.fail(s)
+				tc.undo(s)
+			})
+			if tc.saved {
+				assert.Equal(t, http.StatusOK, resp.StatusCode)
+				if !strings.Contains(name, "clear") && name != "destroyed" {
+					assert.Equal(t, []string{"session"}, written(resp))
+				}
+			} else {
+				assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+			}
+		})
+	}
+	// The logout of a session that already holds cookies.
+	b := issue(t, m, func(s *Session) { s.Set("user", 1) })
+	resp := b.visit(m, func(_ http.ResponseWriter, s *Session) {
+		bad(s)
+		s.Destroy()
+	})
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, []string{"session"}, deleted(resp))
+}
+
+// TestTooDeepToReadBack: encoding/json writes any depth but reads at most
+// 10,000 levels, so Set refuses what Get could never return.
+func TestTooDeepToReadBack(t *testing.T) {
+	m, _ := newTestManager(t, Options{MaxChunks: 16})
+	nested := func(depth int) any {
+		var v any = 1
+		for range depth {
+			v = []any{v}
+		}
+		return v
+	}
+	s := m.LoadHeader()
+	s.Set("deep", nested(20000))
+	_, err := m.SaveHeader(s)
+	assert.ErrorContains(t, err, `value for "deep": nested more than 10000 levels deep`)
+
+	s = m.LoadHeader()
+	s.Set("deep", nested(10000))
+	s.Set("tricky", map[string]string{"[[[": "{{{", `\"[`: `"`})
+	lines, err := m.SaveHeader(s)
+	require.NoError(t, err)
+	var pairs []string
+	for _, line := range lines {
+		pairs = append(pairs, strings.SplitN(line, ";", 2)[0])
+	}
+	var got any
+	assert.True(t, m.LoadHeader(strings.Join(pairs, "; ")).Get("deep", &got), "10,000 levels read back")
+	assert.Equal(t, 10000, nestingDepth([]byte(mustJSON(t, nested(10000)))))
+	assert.Equal(t, 1, nestingDepth([]byte(`{"[[[":"{{{","\\\"[":"\""}`)))
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
 }
 
 func TestFlashes(t *testing.T) {
@@ -443,10 +533,17 @@ func TestKeyRotation(t *testing.T) {
 
 func TestWeakKeysAreRefused(t *testing.T) {
 	tests := map[string][][]byte{
-		"no keys":         nil,
-		"empty key":       {{}},
-		"31 bytes":        {bytes.Repeat([]byte("k"), 31)},
-		"one weak of two": {testKey(1), []byte("short")},
+		"no keys":          nil,
+		"empty key":        {{}},
+		"31 bytes":         {bytes.Repeat([]byte("k"), 31)},
+		"one weak of two":  {testKey(1), []byte("short")},
+		"one byte":         {bytes.Repeat([]byte("a"), 64)},
+		"zeros":            {make([]byte, 32)},
+		"two bytes":        {bytes.Repeat([]byte("ab"), 20)},
+		"seven bytes":      {[]byte("abcdefgabcdefgfedcbagfedcbaabcdefgabcdefgfedcba")},
+		"a pattern":        {bytes.Repeat([]byte("0123456789"), 4)},
+		"a pattern cut":    {bytes.Repeat([]byte("correct-horse!"), 3)[:33]},
+		"a password twice": {[]byte("hunter2-Summer2026hunter2-Summer2026")},
 	}
 	for name, keys := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -454,8 +551,16 @@ func TestWeakKeysAreRefused(t *testing.T) {
 			require.ErrorIs(t, err, ErrWeakKey)
 		})
 	}
-	_, err := New(Options{Keys: [][]byte{bytes.Repeat([]byte("k"), 32)}})
-	assert.NoError(t, err)
+	for name, key := range map[string]string{
+		"generated":         GenerateKey(),
+		"hex":               "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		"starts as it ends": "x" + GenerateKey() + "x",
+	} {
+		_, err := New(Options{Keys: [][]byte{[]byte(key)}})
+		assert.NoError(t, err, name)
+	}
+	_, err := New(Options{Keys: [][]byte{[]byte("short but Express's")}, Format: FormatExpress})
+	assert.NoError(t, err, "FormatExpress takes the Express application's keys as they are")
 }
 
 func TestGenerateKeyAndKeysFromEnv(t *testing.T) {
@@ -476,6 +581,12 @@ func TestGenerateKeyAndKeysFromEnv(t *testing.T) {
 	t.Setenv("COOKIESESSION_KEYS", " , ")
 	_, err = KeysFromEnv("COOKIESESSION_KEYS")
 	assert.ErrorIs(t, err, ErrWeakKey)
+	for _, list := range []string{a + " " + b, a + "\t" + b + "," + a, a + ",\n" + b + "\u00a0" + a} {
+		t.Setenv("COOKIESESSION_KEYS", list)
+		_, err = KeysFromEnv("COOKIESESSION_KEYS")
+		assert.ErrorIs(t, err, ErrWeakKey, "%q", list)
+		assert.ErrorContains(t, err, "separate keys with commas")
+	}
 	_, err = KeysFromEnv("COOKIESESSION_TEST_UNSET_VARIABLE")
 	assert.ErrorContains(t, err, "not set")
 }
@@ -517,6 +628,35 @@ func TestOptionsValidation(t *testing.T) {
 			assert.Error(t, err)
 			assert.True(t, strings.HasPrefix(err.Error(), "cookiesession: "), err.Error())
 		})
+	}
+	// Each mistake is named, one rule at a time.
+	for _, tc := range []struct {
+		opts Options
+		want string
+	}{
+		{Options{Name: "__Host-s", Insecure: true}, "needs Secure"},
+		{Options{Name: "__Host-s", Path: "/app"}, `needs Path "/", not "/app"`},
+		{Options{Name: "__Host-s", Domain: "example.com"}, `must not have a Domain ("example.com" is set)`},
+		{Options{SameSite: 7}, "SameSite 7"},
+		{Options{SameSite: -1}, "SameSite -1"},
+		{Options{Path: "app"}, `Path "app" does not start with "/"`},
+		{Options{MaxAge: time.Hour, IdleTimeout: 2 * time.Hour}, "IdleTimeout 2h0m0s is longer than MaxAge 1h0m0s"},
+		{Options{IdleTimeout: 25 * time.Hour}, "longer than MaxAge 24h0m0s"},
+		{Options{NotBefore: time.Now().Add(time.Minute)}, "NotBefore"},
+	} {
+		tc.opts.Keys = [][]byte{testKey(1)}
+		_, err := New(tc.opts)
+		assert.ErrorContains(t, err, tc.want)
+	}
+	for _, ok := range []Options{
+		{SameSite: http.SameSiteDefaultMode},
+		{SameSite: http.SameSiteStrictMode},
+		{MaxAge: time.Hour, IdleTimeout: time.Hour},
+		{NotBefore: time.Now().Add(-time.Millisecond)},
+	} {
+		ok.Keys = [][]byte{testKey(1)}
+		_, err := New(ok)
+		assert.NoError(t, err)
 	}
 	t.Run("ScriptAccess with the signed formats", func(t *testing.T) {
 		_, err := New(Options{Keys: [][]byte{testKey(1)}, ScriptAccess: true, Format: FormatSignOnly})

@@ -226,7 +226,7 @@ var writtenAsIs = func() (t [256]bool) {
 func parseEnvelope(data []byte) (envelope, error) {
 	var e envelope
 	p := newParser(data)
-	var seen uint8 // one bit per known field, to refuse duplicates
+	var seen uint16 // one bit per known field, to refuse duplicates
 	err := p.document(func() error {
 		return p.object(func(key []byte) error {
 			return e.readField(&p, key, &seen)
@@ -246,7 +246,7 @@ const envelopeFields = "icespvfum"
 // skipped. A known field may appear once: encoding/json would take the
 // last of two, and two readers must never disagree on what a session
 // holds.
-func (e *envelope) readField(p *parser, key []byte, seen *uint8) error {
+func (e *envelope) readField(p *parser, key []byte, seen *uint16) error {
 	name := key[1 : len(key)-1]
 	if bytes.IndexByte(name, '\\') >= 0 {
 		k, err := p.unquote(key)
@@ -303,6 +303,10 @@ func (e *envelope) readField(p *parser, key []byte, seen *uint8) error {
 		raw, err := p.value()
 		if err != nil {
 			return err
+		}
+		if raw[0] != '[' {
+			// encoding/json reads null as no flashes; no writer sends it.
+			return p.fail("flashes are not an array")
 		}
 		// Into a variable of its own: &e.Flashes would move every
 		// envelope to the heap.

@@ -109,6 +109,9 @@ func TestEnvelopeParserIsStrict(t *testing.T) {
 		`{"i":"x","c":1,"e":2,"v":{"k":1,"k":2}}`,
 		`{"i":"x","c":1,"e":2,"i":"y"}`,
 		`{"i":"x","c":1,"e":2,"\u0069":"y"}`,
+		`{"i":"x","c":1,"m":"001","e":2,"m":"002"}`,
+		`{"i":"x","c":1,"e":2,"u":"a","f":[],"u":"b"}`,
+		`{"i":"x","c":1,"e":2,"f":null}`,
 		"{\"i\":\"x\xff\",\"c\":1,\"e\":2}",
 	} {
 		_, ok := oracleEnvelope([]byte(in))
@@ -269,6 +272,8 @@ func FuzzEnvelopeJSON(f *testing.F) {
 	f.Add([]byte(`{"i":"a\"b\u00e9","c":1,"e":2,"v":{"":null,"\u006b":"v"},"z":[[],{}]}`))
 	f.Add([]byte(`{"i":"x","c":1,"e":2,"v":{"k":tru}}`))
 	f.Add([]byte(`{"i":"x","c":1,"e":2,"v":{"k":1,"k":2}}`))
+	f.Add([]byte(`{"i":"x","c":1,"m":"001","e":2,"m":"002"}`))
+	f.Add([]byte(`{"i":"x","c":1,"e":2,"f":null}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		want, ok := oracleEnvelope(data)
 		got, err := parseEnvelope(data)

@@ -33,7 +33,7 @@ func (r keyRing) sealExpress(name string, plain []byte) string {
 func (r keyRing) openExpress(name, joined string) ([]byte, int, error) {
 	dot := strings.LastIndexByte(joined, '.')
 	if dot < 0 {
-		return nil, 0, ErrInvalid
+		return nil, 0, errNotVerified
 	}
 	value, sig := joined[:dot], []byte(joined[dot+1:])
 	for i := range r {
@@ -45,7 +45,7 @@ func (r keyRing) openExpress(name, joined string) ([]byte, int, error) {
 			return plain, i, nil
 		}
 	}
-	return nil, 0, ErrInvalid
+	return nil, 0, errNotVerified
 }
 
 // flashKey is where connect-flash keeps messages in an Express session.

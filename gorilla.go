@@ -84,7 +84,7 @@ func (m *Manager) openGorilla(value string, now time.Time) (envelope, error) {
 		err = securecookie.DecodeMulti(m.name, value, &values, m.gorillaCodecs...)
 	}
 	if err != nil {
-		return envelope{}, ErrInvalid
+		return envelope{}, errNotVerified
 	}
 	e := envelope{Expires: now.Add(m.maxAge).Unix()}
 	e.setCreated(now)

@@ -6,9 +6,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -229,7 +231,23 @@ func hostileShapes(tb testing.TB) (*Manager, []hostileShape) {
 	repeat := func(cookie string) string {
 		return strings.Repeat(cookie+"; ", (1<<20)/(len(cookie)+2))
 	}
+	// The same chunks with a second candidate for each of the last three:
+	// eight ways to join 16 full chunks, each of which every key could try.
+	joins := slices.Clone(parts)
+	for i := maxChunksLimit - 3; i < maxChunksLimit; i++ {
+		name, value, _ := strings.Cut(parts[i], "=")
+		other := "A"
+		if value[0] == 'A' {
+			other = "B"
+		}
+		joins = append(joins, name+"="+other+value[1:])
+	}
+	eightJoins := strings.Join(joins, "; ")
 	return m, []hostileShape{
+		// The reference of the forged shapes: unrelated cookies of the
+		// length of eight-joins.
+		{"unrelated-80KB", strings.Repeat("x=y; ", len(eightJoins)/5)},
+		{"forged-16-chunks-8-joins-4-keys", eightJoins},
 		{"unrelated", repeat("x=y")},
 		{"repeated-head", repeat("session=y")},
 		{"repeated-chunk", repeat("session.1=y")},
@@ -460,4 +478,29 @@ func FuzzParseEnvelope(f *testing.F) {
 			t.Fatalf("round trip changed the envelope")
 		}
 	})
+}
+
+// TestMissingChunkIsNamed: when a proxy or client drops one cookie of a
+// chunked session (curl sends at most 8,190 bytes of Cookie), the reason
+// logged and returned by Inspect says so, rather than blaming the keys.
+func TestMissingChunkIsNamed(t *testing.T) {
+	var logs bytes.Buffer
+	m, _ := newTestManager(t, Options{MaxChunks: 3, Logger: debugLogger(&logs)})
+	b := issue(t, m, func(s *Session) { s.Set("blob", randomText(5000)) })
+	require.Len(t, b, 3)
+	for _, dropped := range []string{"session", "session.1", "session.2"} {
+		rest := maps.Clone(b)
+		delete(rest, dropped)
+		_, err := m.Inspect(rest.header())
+		assert.ErrorIs(t, err, ErrChunkMissing, dropped)
+		assert.ErrorIs(t, err, ErrInvalid)
+		assert.ErrorContains(t, err, "a chunk is missing")
+		assert.NotContains(t, err.Error(), "key")
+		logs.Reset()
+		serve(m, rest.header(), touch)
+		assert.Contains(t, logs.String(), "a chunk is missing")
+	}
+	_, err := m.Inspect("session=" + b["session"].Value + "; session.1=" + b["session.1"].Value + "; session.2=x")
+	assert.ErrorIs(t, err, ErrInvalid)
+	assert.NotErrorIs(t, err, ErrChunkMissing, "a changed chunk is not a missing one")
 }

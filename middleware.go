@@ -28,7 +28,15 @@ func (m *Manager) FromContext(ctx context.Context) *Session {
 // When saving fails, ErrorHandler answers instead of next, on a header
 // cleared of everything set so far (the handler's Location, Content-Type,
 // caching headers and cookies were meant for another response), and
-// next's later writes are discarded with the error.
+// next's later writes are discarded with the error. A handler that called
+// [Manager.Save] itself and got the error answers for itself: its response
+// stands, without the session's cookies.
+//
+// A connection hijacked for a WebSocket is answered by the upgrader, which
+// never sends the handler's header: a session changed before the upgrade
+// is lost unless the handler passes the lines of [Manager.SaveHeader] to
+// the upgrader (the response header argument of gorilla/websocket's
+// Upgrade, for one). The middleware logs a warning when it was not done.
 func (m *Manager) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The session lives inside the writer: one allocation for both.
@@ -43,10 +51,11 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 // is written.
 type writer struct {
 	http.ResponseWriter
-	s    Session
-	r    *http.Request
-	done bool
-	err  error
+	s       Session
+	r       *http.Request
+	done    bool
+	err     error
+	cookies int // Set-Cookie lines the save added
 }
 
 func (w *writer) commit() error {
@@ -55,7 +64,11 @@ func (w *writer) commit() error {
 	}
 	w.done = true
 	m := w.s.m
-	if w.err = m.save(w.Header(), &w.s); w.err != nil {
+	w.cookies, w.err = m.save(w.Header(), &w.s)
+	if w.err != nil && w.s.reportedFailure() {
+		w.err = nil // the handler has the error from Save, and answered it
+	}
+	if w.err != nil {
 		clear(w.Header())
 		onError := m.onError
 		if onError == nil {
@@ -105,13 +118,18 @@ func (w *writer) Flush() {
 	}
 }
 
-// Hijack implements http.Hijacker for WebSocket libraries that assert it:
-// the session is saved into the header first, as for a response, and a
-// change after that is logged as lost. It fails where the underlying
-// writer cannot hijack (HTTP/2), as http.ResponseController does.
+// Hijack implements http.Hijacker for WebSocket libraries that assert it.
+// Whoever hijacks writes the response, and no upgrader sends the header
+// the session is saved into: cookies still to be sent then are lost, which
+// is logged with the fix. It fails where the underlying writer cannot
+// hijack (HTTP/2), as http.ResponseController does.
 func (w *writer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err := w.commit(); err != nil {
 		return nil, nil, err
+	}
+	if w.cookies > 0 {
+		w.s.m.log().WarnContext(w.r.Context(), "cookiesession: the session changed before the connection was hijacked, and the upgrader does not send the handler's header, so the change is lost; pass the lines of Manager.SaveHeader to the upgrader as Set-Cookie before upgrading",
+			"cookie", w.s.m.name, "path", w.r.URL.Path)
 	}
 	return http.NewResponseController(w.ResponseWriter).Hijack()
 }

@@ -2,7 +2,9 @@ package cookiesession
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -42,7 +44,30 @@ func TestHijack(t *testing.T) {
 	v, _ := Value[int](m.LoadHeader("session="+resp.Cookies()[0].Value), "user")
 	assert.Equal(t, 1, v)
 	<-handled
-	assert.Contains(t, logs.String(), "the change is lost")
+	assert.Contains(t, logs.String(), "session changed after the response header was written")
+	assert.Contains(t, logs.String(), "the connection was hijacked", "cookies the upgrader does not send")
+
+	// Done as documented, with SaveHeader's lines in the upgrade response,
+	// nothing is lost and nothing is logged.
+	logs.Reset()
+	srv2 := httptest.NewServer(m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := m.FromContext(r.Context())
+		s.Set("user", 3)
+		lines, err := m.SaveHeader(s)
+		require.NoError(t, err)
+		conn, rw, err := w.(http.Hijacker).Hijack()
+		require.NoError(t, err)
+		defer conn.Close()
+		fmt.Fprintf(rw, "HTTP/1.1 200 OK\r\nSet-Cookie: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", lines[0])
+		require.NoError(t, rw.Flush())
+	})))
+	defer srv2.Close()
+	resp, err = srv2.Client().Get(srv2.URL)
+	require.NoError(t, err)
+	resp.Body.Close()
+	v, _ = Value[int](m.LoadHeader("session="+resp.Cookies()[0].Value), "user")
+	assert.Equal(t, 3, v)
+	assert.Empty(t, logs.String())
 
 	// Where the connection cannot be hijacked, the error says so.
 	resp2 := serve(m, "", func(w http.ResponseWriter, _ *Session) {
@@ -84,4 +109,48 @@ func TestErrorResponseDropsTheHandlersHeaders(t *testing.T) {
 		assert.Empty(t, resp.Header.Values(h), h)
 	}
 	assert.True(t, strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain"), resp.Header.Get("Content-Type"))
+}
+
+// TestHandlerAnswersItsOwnSaveError: a handler that calls Save itself and
+// answers its error (413 for a session too large) keeps its response; the
+// middleware does not replace it with ErrorHandler's 500. Once the
+// handler changes the session again, the middleware saves as usual.
+func TestHandlerAnswersItsOwnSaveError(t *testing.T) {
+	var handled []error
+	m, _ := newTestManager(t, Options{ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+		handled = append(handled, err)
+		w.WriteHeader(http.StatusInternalServerError)
+	}})
+	tooLarge := func(w http.ResponseWriter, s *Session) {
+		s.Set("blob", randomText(5000))
+		if err := m.Save(w, s); errors.Is(err, ErrTooLarge) {
+			http.Error(w, "your basket is full", http.StatusRequestEntityTooLarge)
+		}
+	}
+	resp := serve(m, "", tooLarge)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+	body, _ := io.ReadAll(resp.Body)
+	assert.Equal(t, "your basket is full\n", string(body))
+	assert.Empty(t, resp.Cookies())
+	assert.Empty(t, handled, "ErrorHandler is not called for an error the handler has")
+
+	// The handler repairs the session after the failed Save.
+	resp = serve(m, "", func(w http.ResponseWriter, s *Session) {
+		s.Set("blob", randomText(5000))
+		require.ErrorIs(t, m.Save(w, s), ErrTooLarge)
+		s.Set("blob", "small")
+		w.WriteHeader(http.StatusAccepted)
+	})
+	assert.Equal(t, http.StatusAccepted, resp.StatusCode)
+	assert.Equal(t, []string{"session"}, written(resp))
+
+	// A change after the failed Save that fails again is the middleware's.
+	resp = serve(m, "", func(w http.ResponseWriter, s *Session) {
+		s.Set("blob", randomText(5000))
+		require.ErrorIs(t, m.Save(w, s), ErrTooLarge)
+		s.Set("more", randomText(5000))
+		w.WriteHeader(http.StatusAccepted)
+	})
+	assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	assert.Len(t, handled, 1)
 }

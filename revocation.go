@@ -60,21 +60,38 @@ func (e *envelope) info() SessionInfo {
 // Options.Revocations is not set.
 var errNoRevocations = errors.New("cookiesession: no Options.Revocations to record the revocation in")
 
-// RevokeSession logs s out everywhere: its ID is revoked until s would
-// have expired, on every replica sharing the list, and s is destroyed, so
-// this response deletes its cookies. A new session has nothing to revoke
-// and is only destroyed. s is destroyed even when the list returns an
-// error, which then says that copies of the cookie elsewhere still work.
+// RevokeSession logs s out everywhere: the session the request arrived
+// with is revoked on every replica sharing the list, whatever the handler
+// did to s first (Renew and Destroy included), and so is any session ID
+// this request already sent in a cookie. Then s is destroyed, so this
+// response deletes its cookies. A request that arrived without a session
+// and sent none has nothing to revoke. s is destroyed even when the list
+// returns an error, which then says that copies of the cookie elsewhere
+// still work.
+//
+// Each entry is kept 400 days. The copy at hand cannot bound it: a copy
+// re-issued after Session.SetMaxAge (a sliding "remember me", say) carries
+// a later expiry than an older one, and a copied cookie keeps being
+// re-issued wherever it is used. No copy of a session can expire later
+// than 400 days after it was last written (SetMaxAge caps it there), so
+// none outlives the entry.
 func (m *Manager) RevokeSession(ctx context.Context, s *Session) error {
-	info, isNew := s.info()
+	ids := s.issuedIDs()
 	s.Destroy()
 	switch {
-	case isNew:
+	case len(ids) == 0:
 		return nil
 	case m.revocations == nil:
 		return errNoRevocations
 	}
-	return m.revocations.Revoke(ctx, Revocation{SessionID: info.ID, Until: info.Expires})
+	until := m.now().Add(maxCookieLifetime)
+	var errs []error
+	for _, id := range ids {
+		if err := m.revocations.Revoke(ctx, Revocation{SessionID: id, Until: until}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // RevokeSubject revokes every session of subject (see Session.SetSubject)

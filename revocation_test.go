@@ -3,6 +3,7 @@ package cookiesession
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -205,4 +206,91 @@ func TestSubjectSurvivesRenewAndNotDestroy(t *testing.T) {
 	s.SetSubject("ada")
 	_, err := express.SaveHeader(s)
 	assert.ErrorContains(t, err, "no subject")
+}
+
+// TestRevokeSessionOutlivesEveryCopy: the entry lasts as long as any copy
+// of the session could, not only the copy the logout request carried. A
+// copy taken before the logout and re-issued with a longer lifetime
+// (SetMaxAge, as a sliding "remember me" does) stays refused after the
+// logout copy would have expired, and after the list was pruned.
+func TestRevokeSessionOutlivesEveryCopy(t *testing.T) {
+	a, b, list, clk := replicas(t)
+	user := issue(t, a, func(s *Session) { s.Set("user", 1) }) // 24 hours
+	stolen := browser{"session": user["session"]}
+	stolen.visit(b, func(_ http.ResponseWriter, s *Session) { s.SetMaxAge(30 * 24 * time.Hour) })
+	clk.Add(22 * time.Hour)
+	user.visit(a, func(_ http.ResponseWriter, s *Session) {
+		require.NoError(t, a.RevokeSession(context.Background(), s))
+	})
+	require.NoError(t, list.Revoke(context.Background(), Revocation{SessionID: "short", Until: clk.Now().Add(time.Hour)}))
+	clk.Add(3 * time.Hour) // past the logout copy's expiry
+	list.mu.Lock()
+	list.prune(clk.Now().UnixMilli())
+	list.mu.Unlock()
+	assert.Equal(t, 1, list.Len(), "the list was pruned meanwhile")
+	_, err := a.Inspect(stolen.header())
+	assert.ErrorIs(t, err, ErrRevoked, "the copy with 29 days left is still refused")
+
+	clk.Add(29 * 24 * time.Hour)
+	_, err = a.Inspect(stolen.header())
+	assert.ErrorIs(t, err, ErrExpired, "until it expired")
+}
+
+// TestRevokeSessionAfterRenewOrDestroy: a logout handler that renews or
+// destroys the session before revoking it (as the README advises renewing
+// at logout) still revokes the session the request arrived with.
+func TestRevokeSessionAfterRenewOrDestroy(t *testing.T) {
+	for name, first := range map[string]func(s *Session){
+		"Renew":       (*Session).Renew,
+		"Destroy":     (*Session).Destroy,
+		"Renew twice": func(s *Session) { s.Renew(); s.Set("x", 1); s.Renew() },
+		"SetMaxAge 0": func(s *Session) { s.SetMaxAge(0) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			a, b, _, _ := replicas(t)
+			user := issue(t, a, func(s *Session) { s.Set("user", 1) })
+			stolen := user.header()
+			user.visit(a, func(_ http.ResponseWriter, s *Session) {
+				first(s)
+				require.NoError(t, a.RevokeSession(context.Background(), s))
+			})
+			assert.Empty(t, user)
+			_, err := b.Inspect(stolen)
+			assert.ErrorIs(t, err, ErrRevoked)
+		})
+	}
+
+	// A session sent on this very request is revoked with the one it
+	// replaced.
+	a, _, _, _ := replicas(t)
+	user := issue(t, a, func(s *Session) { s.Set("user", 1) })
+	var renewed []string
+	user.visit(a, func(w http.ResponseWriter, s *Session) {
+		s.Renew()
+		require.NoError(t, a.Save(w, s))
+		renewed = w.Header().Values("Set-Cookie")
+		require.NoError(t, a.RevokeSession(context.Background(), s))
+	})
+	require.NotEmpty(t, renewed)
+	_, err := a.Inspect(strings.SplitN(renewed[0], ";", 2)[0])
+	assert.ErrorIs(t, err, ErrRevoked)
+}
+
+// TestNotBeforeInMilliseconds: creation times count in milliseconds, and
+// so does NotBefore.
+func TestNotBeforeInMilliseconds(t *testing.T) {
+	m, clk := newTestManager(t, Options{})
+	clk.t = clk.t.Add(100 * time.Millisecond)
+	early := issue(t, m, func(s *Session) { s.Set("n", 1) })
+	clk.Add(400 * time.Millisecond)
+	notBefore := clk.Now()
+	clk.Add(time.Millisecond)
+	late := issue(t, m, func(s *Session) { s.Set("n", 2) })
+
+	killed, _ := newTestManager(t, Options{NotBefore: notBefore})
+	killed.now = clk.Now
+	_, err := killed.Inspect(early.header())
+	assert.ErrorIs(t, err, ErrRevoked, "created 400 ms before NotBefore, in the same second")
+	_, err = killed.Inspect(late.header())
+	assert.NoError(t, err)
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"unicode"
 
 	"github.com/gorilla/securecookie"
 	"golang.org/x/crypto/chacha20poly1305"
@@ -24,8 +25,12 @@ import (
 // reach; a human-chosen password does not, whatever its length.
 const MinKeyLength = 32
 
-// ErrWeakKey is returned by [New] and [KeysFromEnv] when there is no key or
-// a key is shorter than [MinKeyLength].
+// ErrWeakKey is returned by [New] and [KeysFromEnv] when there is no key,
+// or a key is shorter than [MinKeyLength] or plainly not random: one that
+// repeats a pattern of at most half its length (aaaa…, abab…, 0000…, a
+// password typed twice) or uses fewer than 8 different byte values. The
+// check catches mistakes, not every weak key: only a key from a CSPRNG,
+// such as [GenerateKey]'s, is strong.
 var ErrWeakKey = errors.New("cookiesession: weak or missing key")
 
 // HKDF info labels. Each purpose gets its own sub-key, so a value made for
@@ -69,6 +74,11 @@ func newKeyRing(secrets [][]byte, minLength int) (keyRing, error) {
 		if len(secret) < need {
 			return nil, fmt.Errorf("%w: key %d is %d bytes, need at least %d", ErrWeakKey, i, len(secret), need)
 		}
+		if minLength > 0 {
+			if why := notRandom(secret); why != "" {
+				return nil, fmt.Errorf("%w: key %d %s; use GenerateKey", ErrWeakKey, i, why)
+			}
+		}
 		// XChaCha20-Poly1305 comes from x/crypto because the standard
 		// library has no AEAD with a nonce long enough to pick at random
 		// for every cookie: AES-GCM's 96-bit random nonces allow only 2^32
@@ -86,6 +96,44 @@ func newKeyRing(secrets [][]byte, minLength int) (keyRing, error) {
 		}
 	}
 	return ring, nil
+}
+
+// notRandom says why secret is plainly not random, or returns "".
+func notRandom(secret []byte) string {
+	var seen [256]bool
+	distinct := 0
+	for _, c := range secret {
+		if !seen[c] {
+			seen[c] = true
+			distinct++
+		}
+	}
+	if distinct < 8 {
+		return fmt.Sprintf("uses only %d different bytes", distinct)
+	}
+	if p := period(secret); p <= len(secret)/2 {
+		return fmt.Sprintf("repeats a pattern of %d bytes", p)
+	}
+	return ""
+}
+
+// period returns the length of the shortest pattern whose repetition
+// (the last one possibly cut short) makes b: the length of b less its
+// longest proper border, found with the Knuth-Morris-Pratt failure
+// function in linear time.
+func period(b []byte) int {
+	border := make([]int, len(b)) // border[i]: longest proper border of b[:i+1]
+	for i := 1; i < len(b); i++ {
+		k := border[i-1]
+		for k > 0 && b[i] != b[k] {
+			k = border[k-1]
+		}
+		if b[i] == b[k] {
+			k++
+		}
+		border[i] = k
+	}
+	return len(b) - border[len(b)-1]
 }
 
 // derive returns a sub-key of secret for one purpose (RFC 5869). The secret
@@ -118,7 +166,9 @@ func randomBytes(n int) []byte {
 // KeysFromEnv reads secrets, newest first, from the comma-separated
 // environment variable name (conventionally COOKIESESSION_KEYS). Spaces
 // around each secret are ignored. It fails when the variable is unset or
-// holds no secret; [New] checks their length.
+// holds no secret, and when a secret holds white space: keys are
+// separated by commas, and "k1 k2" read as one key would log everyone out
+// at the next rotation. [New] checks their strength.
 //
 // To rotate, put a new key in front, deploy, and remove the old key once
 // every cookie it issued has expired.
@@ -129,7 +179,11 @@ func KeysFromEnv(name string) ([][]byte, error) {
 	}
 	var keys [][]byte
 	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
+		s = strings.TrimSpace(s)
+		if strings.IndexFunc(s, unicode.IsSpace) >= 0 {
+			return nil, fmt.Errorf("%w: key %d in %s holds white space; separate keys with commas", ErrWeakKey, len(keys), name)
+		}
+		if s != "" {
 			keys = append(keys, []byte(s))
 		}
 	}

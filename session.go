@@ -27,8 +27,10 @@ type Session struct {
 	ctx context.Context // the request's, for Options.Revocations and logs
 	mu  sync.Mutex
 
-	lines  []string // the request's Cookie header lines, until loaded
-	loaded bool
+	lines   []string // the request's Cookie header lines, until loaded
+	loaded  bool
+	arrived string // the ID of the session the request arrived with
+	issued  string // the ID of the last session this request sent
 
 	env     envelope
 	isNew   bool   // the request carried no valid session
@@ -38,8 +40,31 @@ type Session struct {
 	chunks  int    // cookies the browser holds for this session
 	present uint32 // chunk indexes the request carried (bit i: names[i])
 	sent    bool   // the response header is out: changes are lost
-	err     error  // from Set, reported when saving
+
+	// failed holds what could not be stored: the save fails while the
+	// session still holds any of it, and not after the handler replaced,
+	// deleted or cleared it.
+	failed []failure
+	// reported: Save or SaveHeader returned an error to the caller, and
+	// the session has not changed since, so the caller answers for it.
+	reported bool
 }
+
+// failure is a value that could not be stored, with the reason.
+type failure struct {
+	slot slot
+	key  string // the value's key, for slotValue
+	err  error
+}
+
+// slot says what a failure was meant to replace.
+type slot uint8
+
+const (
+	slotValue   slot = iota // a value, under failure.key
+	slotSubject             // the subject
+	slotFlash               // the flash messages
+)
 
 // load decodes the cookies on first use. The caller holds s.mu.
 func (s *Session) load() {
@@ -64,6 +89,7 @@ func (s *Session) load() {
 		return
 	}
 	s.env, s.chunks = d.env, d.chunks
+	s.arrived = d.env.ID
 	s.reissue = d.keyIndex > 0 || d.format != m.format
 	s.touched = m.idle > 0 && now.Unix()-s.env.lastSeen() >= int64(m.idle/10/time.Second)
 }
@@ -81,6 +107,7 @@ func (s *Session) reset(now time.Time) {
 // change records a modification. The caller holds s.mu.
 func (s *Session) change() {
 	s.changed = true
+	s.reported = false
 	if s.sent {
 		s.m.log().WarnContext(s.ctx, "cookiesession: session changed after the response header was written; the change is lost", "cookie", s.m.name)
 	}
@@ -120,12 +147,15 @@ func (s *Session) SetSubject(subject string) {
 	defer s.mu.Unlock()
 	switch {
 	case s.m.format == FormatExpress:
-		s.fail(errors.New("cookiesession: FormatExpress sessions carry no subject"))
+		s.fail(slotSubject, "", errors.New("cookiesession: FormatExpress sessions carry no subject"))
 	case !utf8.ValidString(subject):
-		s.fail(fmt.Errorf("cookiesession: subject %q: %w", subject, errInvalidUTF8))
-	case subject != s.env.Subject:
-		s.env.Subject = subject
-		s.change()
+		s.fail(slotSubject, "", fmt.Errorf("cookiesession: subject %q: %w", subject, errInvalidUTF8))
+	default:
+		s.forget(slotSubject, "")
+		if subject != s.env.Subject {
+			s.env.Subject = subject
+			s.change()
+		}
 	}
 }
 
@@ -136,19 +166,37 @@ func (s *Session) Subject() string {
 	return s.env.Subject
 }
 
-// info returns what a RevocationList is told about s.
-func (s *Session) info() (info SessionInfo, isNew bool) {
+// issuedIDs returns the IDs that cookies of s may carry: the one the
+// request arrived with, and the one this request sent, if another.
+func (s *Session) issuedIDs() []string {
 	s.lock()
 	defer s.mu.Unlock()
-	return s.env.info(), s.isNew
+	var ids []string
+	for _, id := range []string{s.arrived, s.issued} {
+		if id != "" && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
-// fail records the first error that makes the save fail. The caller
-// holds s.mu.
-func (s *Session) fail(err error) {
-	if s.err == nil {
-		s.err = err
-	}
+// fail records that the value for slot (and key) could not be stored:
+// saving fails until it is replaced or removed. The caller holds s.mu.
+func (s *Session) fail(sl slot, key string, err error) {
+	s.forget(sl, key)
+	s.failed = append(s.failed, failure{sl, key, err})
+	s.reported = false
+}
+
+// forget drops the failure of slot (and key), now that the session no
+// longer holds the value that failed. The caller holds s.mu.
+func (s *Session) forget(sl slot, key string) {
+	s.failed = slices.DeleteFunc(s.failed, func(f failure) bool { return f.slot == sl && f.key == key })
+}
+
+// forgetAll drops every failure of slot. The caller holds s.mu.
+func (s *Session) forgetAll(sl slot) {
+	s.failed = slices.DeleteFunc(s.failed, func(f failure) bool { return f.slot == sl })
 }
 
 // IsNew reports whether the request carried no valid session: none at
@@ -239,8 +287,10 @@ func (s *Session) Keys() []string {
 // Set stores value under key, encoded as JSON now, so later changes to
 // value are not seen. Setting the value a key already holds is not a
 // change. A value that cannot be stored as it is (a channel, a func, a key
-// or string that is not valid UTF-8, which JSON would turn into U+FFFD)
-// makes the save fail with an error that names the key.
+// or string that is not valid UTF-8, which JSON would turn into U+FFFD,
+// or nesting deeper than encoding/json reads back) is not stored, and the
+// save fails with an error that names the key until the key is set again,
+// deleted or cleared, or the session destroyed.
 func (s *Session) Set(key string, value any) {
 	b, err := encodeValue(value)
 	switch {
@@ -253,9 +303,10 @@ func (s *Session) Set(key string, value any) {
 	s.lock()
 	defer s.mu.Unlock()
 	if err != nil {
-		s.fail(fmt.Errorf("cookiesession: value for %q: %w", key, err))
+		s.fail(slotValue, key, fmt.Errorf("cookiesession: value for %q: %w", key, err))
 		return
 	}
+	s.forget(slotValue, key)
 	switch i := s.env.find(key); {
 	case i < 0:
 		s.env.Values = append(s.env.Values, field{key, b})
@@ -279,13 +330,42 @@ func encodeValue(value any) (string, error) {
 		}
 	}
 	b, err := json.Marshal(value)
+	if err == nil && nestingDepth(b) > maxNesting {
+		err = fmt.Errorf("nested more than %d levels deep, which encoding/json cannot read back", maxNesting)
+	}
 	return string(b), err
+}
+
+// maxNesting is how deeply encoding/json nests arrays and objects when it
+// decodes; it writes any depth, but refuses to read more.
+const maxNesting = 10000
+
+// nestingDepth returns how deeply the arrays and objects of the valid JSON
+// b nest, skipping what lies inside strings.
+func nestingDepth(b []byte) int {
+	depth, deepest, inString := 0, 0, false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case inString && c == '\\':
+			i++ // the escaped byte
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '[' || c == '{':
+			depth++
+			deepest = max(deepest, depth)
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return deepest
 }
 
 // Delete removes key, if present.
 func (s *Session) Delete(key string) {
 	s.lock()
 	defer s.mu.Unlock()
+	s.forget(slotValue, key)
 	if i := s.env.find(key); i >= 0 {
 		s.env.Values = slices.Delete(s.env.Values, i, i+1)
 		s.change()
@@ -297,6 +377,8 @@ func (s *Session) Delete(key string) {
 func (s *Session) Clear() {
 	s.lock()
 	defer s.mu.Unlock()
+	s.forgetAll(slotValue)
+	s.forgetAll(slotFlash)
 	if len(s.env.Values) > 0 || len(s.env.Flashes) > 0 {
 		s.env.Values, s.env.Flashes = nil, nil
 		s.change()
@@ -313,6 +395,7 @@ func (s *Session) Destroy() {
 	s.lock()
 	defer s.mu.Unlock()
 	s.reset(s.m.now())
+	s.failed = nil
 	s.change()
 }
 
@@ -366,7 +449,7 @@ func (s *Session) AddFlash(msg string) {
 	s.lock()
 	defer s.mu.Unlock()
 	if !utf8.ValidString(msg) {
-		s.fail(fmt.Errorf("cookiesession: flash message %q: %w", msg, errInvalidUTF8))
+		s.fail(slotFlash, "", fmt.Errorf("cookiesession: flash message %q: %w", msg, errInvalidUTF8))
 		return
 	}
 	s.env.Flashes = append(s.env.Flashes, msg)
@@ -378,6 +461,7 @@ func (s *Session) AddFlash(msg string) {
 func (s *Session) Flashes() []string {
 	s.lock()
 	defer s.mu.Unlock()
+	s.forgetAll(slotFlash)
 	msgs := s.env.Flashes
 	if len(msgs) > 0 {
 		s.env.Flashes = nil
@@ -417,6 +501,23 @@ func (s *Session) accessed() bool {
 	return s.loaded
 }
 
+// report records that Save or SaveHeader handed err to the caller.
+func (s *Session) report(err error) {
+	if err != nil {
+		s.mu.Lock()
+		s.reported = true
+		s.mu.Unlock()
+	}
+}
+
+// reportedFailure reports whether the caller was handed the failure of
+// the last save and the session has not changed since.
+func (s *Session) reportedFailure() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reported
+}
+
 func (s *Session) markSent() {
 	s.mu.Lock()
 	s.sent = true
@@ -431,8 +532,8 @@ func (s *Session) commit() ([]string, error) {
 	if !s.loaded {
 		return nil, nil
 	}
-	if s.err != nil {
-		return nil, s.err
+	if len(s.failed) > 0 {
+		return nil, s.failed[0].err
 	}
 	m := s.m
 	var lines []string
@@ -446,6 +547,7 @@ func (s *Session) commit() ([]string, error) {
 			return nil, err
 		}
 		keep = len(lines)
+		s.issued = s.env.ID
 	}
 	// Delete what the browser holds beyond the cookies the session needs
 	// now: stale chunks, leftovers of a larger MaxChunks, or everything

@@ -357,6 +357,8 @@ func plainReason(err error) string {
 		return "No session cookie came with this request, so it started a new session."
 	case errors.Is(err, cookiesession.ErrExpired):
 		return "The session cookie had expired (the time inside it, not the browser's Max-Age, decides), so this request started a new session."
+	case errors.Is(err, cookiesession.ErrChunkMissing):
+		return "The session came without one of its chunk cookies: a proxy or client dropped it, usually because the Cookie header grew past its limit (curl sends at most 8,190 bytes of it, nginx and Apache accept 8 KB). This request started a new session."
 	case errors.Is(err, cookiesession.ErrRevoked):
 		return "The session cookie verified, but its session was revoked (log out everywhere), so this request started a new session."
 	}

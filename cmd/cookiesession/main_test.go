@@ -152,7 +152,7 @@ func TestInspectFailures(t *testing.T) {
 	}{
 		{"tampered", keyNew, "not verified by any key", []string{"inspect", string(tampered)}},
 		{"wrong key", keyOld, "not verified by any key", []string{"inspect", value}},
-		{"not a session", keyNew, "not verified by any key", []string{"inspect", "hello"}},
+		{"not a session", keyNew, "invalid session cookie", []string{"inspect", "hello"}},
 		{"no session cookie", keyNew, "no \"session\" cookie", []string{"inspect", "-header", "Cookie: other=1"}},
 		{"no keys", "", "no keys in COOKIESESSION_KEYS", []string{"inspect", value}},
 		{"weak key", "short", "weak or missing key", []string{"inspect", value}},
