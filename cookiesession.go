@@ -386,13 +386,16 @@ func (m *Manager) open(ctx context.Context, value string, now time.Time) (decode
 	switch {
 	case err != nil && m.gorilla != nil:
 		var cannot *migrationError
-		if env, err = m.openGorilla(value, now); errors.As(err, &cannot) {
+		if env, err = m.openGorilla(value); errors.As(err, &cannot) {
 			m.log().WarnContext(ctx, "cookiesession: starting a new session", "cookie", m.name, "reason", err)
 		}
 		if err != nil {
 			return decoded{}, err
 		}
 		format = formatGorilla
+		if err = env.check(now, m.idle); err != nil && !errors.Is(err, ErrExpired) {
+			return decoded{}, err
+		}
 	case err != nil:
 		return decoded{}, err
 	case format == FormatExpress:

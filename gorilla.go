@@ -1,11 +1,15 @@
 package cookiesession
 
 import (
+	"bytes"
 	"cmp"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -15,6 +19,12 @@ import (
 // application moving from it logs nobody out: each such cookie is opened
 // once, converted to a session of ours and re-issued in the configured
 // format on the same response.
+//
+// A migrated session is a session like any other: it was created when the
+// gorilla cookie was last written (securecookie's signed timestamp), it
+// ends no later than the store's MaxAge after that, and its ID is derived
+// from the cookie, so every copy of one gorilla cookie is the same session
+// and NotBefore and every kind of revocation apply to it.
 
 // GorillaCookies describes the CookieStore whose cookies a Manager reads
 // (Options.Gorilla). Its cookie name is Options.Name: give the name the
@@ -25,8 +35,9 @@ type GorillaCookies struct {
 	// newest pair first. A nil block key means the store only signed.
 	KeyPairs [][]byte
 
-	// MaxAge is the store's Options.MaxAge, whose timestamp check
-	// securecookie applies: 30 days by default, as in NewCookieStore.
+	// MaxAge is the store's Options.MaxAge: 30 days by default, as in
+	// NewCookieStore. A migrated session ends MaxAge after its gorilla
+	// cookie was written, or Options.MaxAge after, whichever is sooner.
 	MaxAge time.Duration
 
 	// JSON says the store's codecs were given securecookie.JSONEncoder;
@@ -49,11 +60,11 @@ func gorillaCodecs(g *GorillaCookies) ([]securecookie.Codec, error) {
 	if len(g.KeyPairs) == 0 || len(g.KeyPairs[0]) == 0 {
 		return nil, errors.New("cookiesession: Gorilla needs the store's key pairs")
 	}
-	codecs := securecookie.CodecsFromPairs(g.KeyPairs...)
-	maxAge := int(g.MaxAge / time.Second)
-	if g.MaxAge == 0 {
-		maxAge = 86400 * 30
+	if g.MaxAge < 0 {
+		return nil, fmt.Errorf("cookiesession: negative Gorilla.MaxAge %s", g.MaxAge)
 	}
+	codecs := securecookie.CodecsFromPairs(g.KeyPairs...)
+	maxAge := int(gorillaMaxAge(g) / time.Second)
 	for i, c := range codecs {
 		sc := c.(*securecookie.SecureCookie)
 		sc.MaxAge(maxAge)
@@ -67,11 +78,16 @@ func gorillaCodecs(g *GorillaCookies) ([]securecookie.Codec, error) {
 	return codecs, nil
 }
 
+func gorillaMaxAge(g *GorillaCookies) time.Duration {
+	return cmp.Or(g.MaxAge, 30*24*time.Hour)
+}
+
 // openGorilla reads a CookieStore value and converts it to an envelope,
 // or reports why it cannot be: a value that does not verify, or one that
 // does but holds what a JSON session cannot (a key that is not a string, a
-// value JSON cannot encode, a flash message that is not a string).
-func (m *Manager) openGorilla(value string, now time.Time) (envelope, error) {
+// value JSON cannot encode, a flash message that is not a string). The
+// reasons name types, never a key or a value from the cookie.
+func (m *Manager) openGorilla(value string) (envelope, error) {
 	values := map[any]any{}
 	var err error
 	if m.gorilla.JSON {
@@ -84,14 +100,21 @@ func (m *Manager) openGorilla(value string, now time.Time) (envelope, error) {
 		err = securecookie.DecodeMulti(m.name, value, &values, m.gorillaCodecs...)
 	}
 	if err != nil {
+		if verifiedButUndecodable(err) {
+			return envelope{}, cannotMigrate("it verified, but its values could not be decoded (is every type it holds registered with gob.Register, as for gorilla/sessions?)")
+		}
 		return envelope{}, errNotVerified
 	}
-	e := envelope{Expires: now.Add(m.maxAge).Unix()}
-	e.setCreated(now)
+	written, err := gorillaTimestamp(value)
+	if err != nil {
+		return envelope{}, err
+	}
+	e := envelope{ID: gorillaID(m.name, value), Expires: written.Add(min(gorillaMaxAge(m.gorilla), m.maxAge)).Unix()}
+	e.setCreated(written)
 	for k, v := range values {
 		key, ok := k.(string)
 		if !ok {
-			return envelope{}, cannotMigrate("key %v is a %T, not a string", k, k)
+			return envelope{}, cannotMigrate("a key is a %T, not a string", k)
 		}
 		if key == gorillaFlashes {
 			if e.Flashes, err = gorillaFlashMessages(v); err != nil {
@@ -101,13 +124,57 @@ func (m *Manager) openGorilla(value string, now time.Time) (envelope, error) {
 		}
 		raw, err := json.Marshal(v)
 		if err != nil {
-			return envelope{}, cannotMigrate("value for %q cannot be stored as JSON: %v", key, err)
+			return envelope{}, cannotMigrate("a value of type %T cannot be stored as JSON", v)
 		}
 		e.Values = append(e.Values, field{key, string(raw)})
 	}
 	// Map order is random; a stable order keeps the cookie stable.
 	slices.SortFunc(e.Values, func(a, b field) int { return cmp.Compare(a.key, b.key) })
 	return e, nil
+}
+
+// gorillaTimestamp returns when a verified securecookie value was written:
+// it is base64url("<Unix seconds>|<value>|<MAC>"), and the MAC covers the
+// time.
+func gorillaTimestamp(value string) (time.Time, error) {
+	b, err := base64.URLEncoding.DecodeString(value)
+	if err != nil {
+		return time.Time{}, errNotVerified
+	}
+	date, _, _ := bytes.Cut(b, []byte("|"))
+	secs, err := strconv.ParseInt(string(date), 10, 64)
+	if err != nil {
+		return time.Time{}, errNotVerified
+	}
+	return time.Unix(secs, 0), nil
+}
+
+// gorillaID derives the migrated session's ID from the verified cookie, so
+// that every copy of one gorilla cookie is the same session, which one
+// revocation ends. Like a new session's, it is 16 bytes in base64url; a
+// hash tells nothing of the cookie, and the cookie name keeps apart the
+// IDs of different applications' cookies.
+func gorillaID(name, value string) string {
+	sum := sha256.Sum256([]byte("cookiesession gorilla/sessions migration\x00" + name + "\x00" + value))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+// verifiedButUndecodable reports whether securecookie verified a value
+// but could not deserialize it. Of its decode errors only two carry a
+// cause: that one, and base64 that does not decode, before any MAC.
+func verifiedButUndecodable(err error) bool {
+	var multi securecookie.MultiError
+	if !errors.As(err, &multi) {
+		return false
+	}
+	for _, e := range multi {
+		var sc securecookie.Error
+		var notBase64 base64.CorruptInputError
+		if errors.As(e, &sc) && sc.IsDecode() && sc.Cause() != nil && !errors.As(sc.Cause(), &notBase64) {
+			return true
+		}
+	}
+	return false
 }
 
 // migrationError reports a verified gorilla/sessions cookie that cannot be

@@ -6,6 +6,7 @@ package migration
 import (
 	"bytes"
 	"encoding/gob"
+	"errors"
 	"log/slog"
 	"math"
 	"net/http"
@@ -35,6 +36,7 @@ func init() {
 	gob.Register(time.Time{})
 	gob.Register(map[string]any{})
 	gob.Register([]any{})
+	gob.Register(undecodable{})
 }
 
 var (
@@ -148,9 +150,10 @@ func TestGorillaCookiesThatCannotMigrate(t *testing.T) {
 		fill   func(s *sessions.Session)
 		reason string
 	}{
-		"key that is not a string":   {func(s *sessions.Session) { s.Values["ok"] = 1; s.Values[7] = "seven" }, "key 7 is a int"},
-		"value JSON cannot encode":   {func(s *sessions.Session) { s.Values["ratio"] = math.NaN() }, "cannot be stored as JSON: json: unsupported value: NaN"},
-		"flash that is not a string": {func(s *sessions.Session) { s.AddFlash(3) }, "flash message is a int"},
+		"key that is not a string":     {func(s *sessions.Session) { s.Values["ok"] = 1; s.Values[7] = "seven" }, "a key is a int, not a string"},
+		"value JSON cannot encode":     {func(s *sessions.Session) { s.Values["ratio"] = math.NaN() }, "a value of type float64 cannot be stored as JSON"},
+		"flash that is not a string":   {func(s *sessions.Session) { s.AddFlash(3) }, "a flash message is a int"},
+		"value gob cannot decode here": {func(s *sessions.Session) { s.Values["secret-name"] = undecodable{"secret-value"} }, "registered with gob.Register"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var logs bytes.Buffer
@@ -160,6 +163,9 @@ func TestGorillaCookiesThatCannotMigrate(t *testing.T) {
 			assert.Empty(t, s.Keys(), "nothing half-migrated")
 			assert.Contains(t, logs.String(), "cannot migrate a gorilla/sessions cookie")
 			assert.Contains(t, logs.String(), tc.reason)
+			for _, content := range []string{"seven", "ratio", "NaN", "secret"} {
+				assert.NotContains(t, logs.String(), content, "the log names no key or value of the cookie")
+			}
 		})
 	}
 	t.Run("another store's keys", func(t *testing.T) {
@@ -178,6 +184,58 @@ func TestGorillaCookiesThatCannotMigrate(t *testing.T) {
 		time.Sleep(2100 * time.Millisecond) // securecookie counts whole seconds
 		assert.True(t, m.LoadHeader(cookie).IsNew())
 	})
+}
+
+// undecodable is a value that gorilla/sessions stored but this process
+// cannot decode, as when the migrating process did not register a type.
+// gob's registry is per process, so the test fails the decoding instead.
+type undecodable struct{ Secret string }
+
+func (u undecodable) GobEncode() ([]byte, error) { return []byte(u.Secret), nil }
+func (u *undecodable) GobDecode([]byte) error    { return errors.New("cannot decode here") }
+
+// TestMigratedSessionObeysRevocation: every copy of one gorilla cookie is
+// the same session, created when the cookie was written, so logging it
+// out refuses every copy. (The root package's tests age cookies with a
+// clock, for NotBefore and RevokeAll.)
+func TestMigratedSessionObeysRevocation(t *testing.T) {
+	list := cookiesession.NewMemoryRevocations()
+	m, err := cookiesession.New(cookiesession.Options{
+		Keys:        [][]byte{ourKey},
+		Gorilla:     &cookiesession.GorillaCookies{KeyPairs: [][]byte{hashNew, blockNew}, MaxAge: time.Hour},
+		Revocations: list,
+	})
+	require.NoError(t, err)
+	store := sessions.NewCookieStore(hashNew, blockNew)
+	cookie := gorillaCookie(t, store, func(s *sessions.Session) { s.Values["user"] = "ada" })
+	written := time.Now()
+
+	in, err := m.Inspect(cookie)
+	require.NoError(t, err)
+	again, err := m.Inspect(cookie)
+	require.NoError(t, err)
+	assert.Equal(t, in.ID, again.ID, "one cookie, one session")
+	assert.Len(t, in.ID, 22)
+	assert.WithinDuration(t, written, in.Created, 2*time.Second, "created when the gorilla cookie was written")
+	assert.Equal(t, in.Created.Add(time.Hour), in.Expires, "ending when the store's MaxAge does")
+	otherCookie := gorillaCookie(t, store, func(s *sessions.Session) { s.Values["user"] = "ada" })
+	other, err := m.Inspect(otherCookie)
+	require.NoError(t, err)
+	assert.NotEqual(t, in.ID, other.ID, "another cookie is another session")
+
+	// Logout, on the request that migrates the session.
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/logout", nil)
+	req.Header.Set("Cookie", cookie)
+	m.Middleware(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		s := m.FromContext(r.Context())
+		require.False(t, s.IsNew())
+		require.NoError(t, m.RevokeSession(r.Context(), s))
+	})).ServeHTTP(rec, req)
+	_, err = m.Inspect(cookie)
+	assert.ErrorIs(t, err, cookiesession.ErrRevoked, "a copy of the gorilla cookie is refused")
+	_, err = m.Inspect(otherCookie)
+	assert.NoError(t, err, "the user's other session lives on")
 }
 
 // TestGorillaJSONEncoder: a store whose codecs were given
