@@ -143,6 +143,13 @@ func cookieLines[V string | []byte](m *Manager, dst []string, value V, maxAge in
 const (
 	maxCandidates = 4 // distinct values kept per cookie name
 	maxTries      = 8 // chunk combinations verified per request
+	// maxJoined bounds the bytes of all combinations tried, as a multiple
+	// of the bytes received: each is decoded and checked by every key, so
+	// without it a few extra chunk values would make the server verify
+	// eight 64 KB joins per 80 KB of header. Three times is enough for a
+	// junk cookie tossed under any one chunk name, or under every name of
+	// a session of up to three chunks.
+	maxJoined = 3
 )
 
 // Why a set of cookies gives no session. They are built once: a hostile
@@ -151,6 +158,7 @@ const (
 var (
 	errManyValues   = fmt.Errorf("%w: more than %d different values for one session cookie name", ErrInvalid, maxCandidates)
 	errManyCombos   = fmt.Errorf("%w: more than %d ways to join the session cookies", ErrInvalid, maxTries)
+	errJoinedTooBig = fmt.Errorf("%w: the ways to join the session cookies hold more than %d times their bytes", ErrInvalid, maxJoined)
 	errOversized    = fmt.Errorf("%w: a session cookie longer than this configuration writes", ErrInvalid)
 	errNoHead       = fmt.Errorf("%w: the first cookie, which the others came without", ErrChunkMissing)
 	errBadCount     = fmt.Errorf("%w: chunk count is not a number this configuration writes", ErrInvalid)
@@ -279,12 +287,18 @@ func (c *chunker) each(r *received, try func(value string, n int) error) error {
 		return try(r.values[0].value, 1)
 	}
 	// Count first: either every combination is tried, or none.
-	total, err := 0, error(nil)
+	var size [maxChunksLimit]int // bytes received per name
+	received := 0
+	for _, v := range r.values {
+		size[v.i] += len(v.value)
+		received += len(v.value)
+	}
+	total, joined, err := 0, 0, error(nil)
 	for _, head := range r.values {
 		if head.i != 0 {
 			continue
 		}
-		_, combos, e := c.combinations(r, head.value)
+		n, combos, e := c.combinations(r, head.value)
 		switch {
 		case e == errManyCombos:
 			return e
@@ -294,6 +308,14 @@ func (c *chunker) each(r *received, try func(value string, n int) error) error {
 		if total += combos; total > maxTries {
 			return errManyCombos
 		}
+		// Each value of chunk i is in combos/count[i] of the combinations.
+		joined += combos * len(head.value)
+		for i := 1; i < n; i++ {
+			joined += combos / int(r.count[i]) * size[i]
+		}
+	}
+	if joined > maxJoined*received {
+		return errJoinedTooBig
 	}
 	for _, head := range r.values {
 		if head.i != 0 {

@@ -3,10 +3,15 @@ package cookiesession
 import (
 	"bytes"
 	"compress/flate"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"slices"
 	"strings"
@@ -209,13 +214,13 @@ func (r keyRing) open(f Format, name, value string, scratch []byte) (plain []byt
 		plain, keyIndex, err = r.openExpress(name, value)
 		return plain, keyIndex, FormatExpress, err
 	case f == FormatSignOnly:
-		plain, keyIndex, err = openSecureCookie(r, name, value, func(k *key) *securecookie.SecureCookie { return k.signOnly })
+		plain, keyIndex, err = r.openSecureCookie(name, value, true, scratch)
 		return plain, keyIndex, FormatSignOnly, err
 	case strings.HasPrefix(value, compactPrefix):
 		plain, keyIndex, err = r.openCompact(name, value[len(compactPrefix):], scratch)
 		return plain, keyIndex, FormatCompact, err
 	}
-	plain, keyIndex, err = openSecureCookie(r, name, value, func(k *key) *securecookie.SecureCookie { return k.sealed })
+	plain, keyIndex, err = r.openSecureCookie(name, value, false, scratch)
 	return plain, keyIndex, FormatSecureCookie, err
 }
 
@@ -247,7 +252,7 @@ var base64URLValues = func() (v [256]byte) {
 // open the same session. encoding/base64 decodes a string only into a
 // buffer of its own; this decodes into the caller's, and checks the form
 // in the same pass.
-func appendBase64URL(dst []byte, s string) ([]byte, bool) {
+func appendBase64URL[S string | []byte](dst []byte, s S) ([]byte, bool) {
 	dst = slices.Grow(dst, len(s)*3/4)
 	for ; len(s) >= 4; s = s[4:] {
 		a, b, c, d := base64URLValues[s[0]], base64URLValues[s[1]], base64URLValues[s[2]], base64URLValues[s[3]]
@@ -297,46 +302,94 @@ func putScratch(b *[]byte) {
 	}
 }
 
-// canonicalBase64 reports whether s, which a padded base64url decoder is
-// about to accept, is exactly what the encoder writes for the same bytes.
-// The decoder refuses every byte outside the alphabet but line breaks,
-// and misplaced padding, so what remains to check is no line breaks,
-// padding where it is due, and zero unused bits in the last character: a
-// few bytes looked at, and two fast scans.
-func canonicalBase64(s string) bool {
-	if strings.IndexByte(s, '\n') >= 0 || strings.IndexByte(s, '\r') >= 0 || len(s)%4 != 0 {
-		return false
-	}
-	for range 2 {
-		s = strings.TrimSuffix(s, "=")
-	}
-	// 2 or 3 characters in the last group carry 4 or 2 unused bits.
-	switch len(s) % 4 {
-	case 1:
-		return false
-	case 2:
-		return base64URLValues[s[len(s)-1]]&0x0f == 0
-	case 3:
-		return base64URLValues[s[len(s)-1]]&0x03 == 0
-	}
-	return true
-}
-
-// openSecureCookie decodes into a variable of its own: Decode takes it as
-// an interface{}, which moves it to the heap, and the compact format's
-// open should not pay for that.
-func openSecureCookie(r keyRing, name, value string, codec func(*key) *securecookie.SecureCookie) ([]byte, int, error) {
-	// The MAC covers the inner value, but not the outer encoding around it.
-	if !canonicalBase64(value) {
+// openSecureCookie verifies and opens a value of gorilla/securecookie's
+// format, which its Encode wrote:
+//
+//	base64url("<Unix time>|" + base64url(IV + AES-256-CTR ciphertext) + "|" + MAC)
+//	MAC = HMAC-SHA256(hash key, "<name>|<Unix time>|<inner base64url>")
+//
+// and, for FormatSignOnly, the JSON itself in place of IV and ciphertext.
+// securecookie's Decode copies and decodes the value once for each key it
+// is tried with, so that a hostile header joining large chunks makes every
+// key pay for them; here the value is decoded once, into the caller's
+// scratch buffer, and each key costs one HMAC. sign tells the formats
+// apart. The time is not checked: expiry lives in the envelope.
+func (r keyRing) openSecureCookie(name, value string, sign bool, scratch []byte) ([]byte, int, error) {
+	// The MAC input is "<name>|" and the decoded value up to its second
+	// "|": decoded behind the name, it is one slice.
+	buf := append(append(scratch[:0], name...), '|')
+	buf, ok := appendBase64URLPadded(buf, value)
+	if !ok {
 		return nil, 0, errNotCanonical
 	}
-	var plain []byte
+	decoded := buf[len(name)+1:]
+	date := bytes.IndexByte(decoded, '|')
+	inner := bytes.IndexByte(decoded[date+1:], '|') + date + 1
+	if date < 0 || inner <= date {
+		return nil, 0, errNotVerified
+	}
+	signed, mac := buf[:len(name)+1+inner], decoded[inner+1:]
 	for i := range r {
-		if codec(&r[i]).Decode(name, value, &plain) == nil {
-			return plain, i, nil
+		pool := r[i].sealedMAC
+		if sign {
+			pool = r[i].signMAC
 		}
+		if !verifyMAC(pool, signed, mac) {
+			continue
+		}
+		// Verified: what follows was written by securecookie with this
+		// key, so it decodes.
+		plain, ok := appendBase64URLPadded(buf[len(buf):], decoded[date+1:inner])
+		if !ok {
+			return nil, 0, errNotVerified
+		}
+		if !sign {
+			if len(plain) < aes.BlockSize {
+				return nil, 0, errNotVerified
+			}
+			iv := plain[:aes.BlockSize]
+			plain = plain[aes.BlockSize:]
+			cipher.NewCTR(r[i].block, iv).XORKeyStream(plain, plain)
+		}
+		return plain, i, nil
 	}
 	return nil, 0, errNotVerified
+}
+
+// macState is one HMAC of a key, kept in the key's pool: a hash.Hash is
+// for one goroutine at a time, and making one takes several allocations.
+type macState struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
+}
+
+func newMACPool(hashKey []byte) *sync.Pool {
+	return &sync.Pool{New: func() any { return &macState{h: hmac.New(sha256.New, hashKey)} }}
+}
+
+// verifyMAC reports, in constant time, whether mac is the HMAC of msg
+// under the pool's key.
+func verifyMAC(pool *sync.Pool, msg, mac []byte) bool {
+	st := pool.Get().(*macState)
+	defer pool.Put(st)
+	st.h.Reset()
+	st.h.Write(msg)
+	return hmac.Equal(st.h.Sum(st.sum[:0]), mac)
+}
+
+// appendBase64URLPadded is appendBase64URL for padded base64url, as
+// securecookie writes it: the length a multiple of four, with at most two
+// "=" at the end.
+func appendBase64URLPadded[S string | []byte](dst []byte, s S) ([]byte, bool) {
+	if len(s)%4 != 0 {
+		return dst, false
+	}
+	for range 2 {
+		if len(s) > 0 && s[len(s)-1] == '=' {
+			s = s[:len(s)-1]
+		}
+	}
+	return appendBase64URL(dst, s)
 }
 
 func (r keyRing) openCompact(name, encoded string, scratch []byte) ([]byte, int, error) {

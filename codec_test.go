@@ -1,6 +1,7 @@
 package cookiesession
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -297,6 +298,55 @@ func TestAppendBase64URL(t *testing.T) {
 				require.Equal(t, canonical, ok, "%q", v)
 				if ok {
 					require.Equal(t, "dst:"+string(want), string(got), "%q", v)
+				}
+			}
+		}
+	}
+}
+
+// TestOpenSecureCookieAgreesWithSecureCookie: the hand-written decoder of
+// the securecookie formats opens what securecookie's Encode writes, with
+// any of the ring's keys, and whatever it opens securecookie's own Decode
+// opens to the same bytes. Every character of a value is replaced in turn
+// by every base64url character and "=": a canonical encoding that changed
+// fails the MAC, for both.
+func TestOpenSecureCookieAgreesWithSecureCookie(t *testing.T) {
+	ring, err := newKeyRing([][]byte{testKey(1), testKey(2), testKey(3)}, MinKeyLength)
+	require.NoError(t, err)
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_="
+	for _, sign := range []bool{false, true} {
+		for _, size := range []int{0, 1, 2, 3, 40} {
+			plain := []byte(randomText(size))
+			for k := range ring {
+				sc := ring[k].sealed
+				if sign {
+					sc = ring[k].signOnly
+				}
+				value, err := sc.Encode("session", bytes.Clone(plain)) // it encrypts in place
+				require.NoError(t, err)
+				got, index, err := ring.openSecureCookie("session", value, sign, nil)
+				require.NoError(t, err, "sign %v, %d bytes, key %d", sign, size, k)
+				assert.Equal(t, string(plain), string(got))
+				assert.Equal(t, k, index)
+				_, _, err = ring.openSecureCookie("other", value, sign, nil)
+				assert.ErrorIs(t, err, ErrInvalid, "the name is bound into the MAC")
+				_, _, err = ring.openSecureCookie("session", value, !sign, nil)
+				assert.ErrorIs(t, err, ErrInvalid, "each format has its own sub-key")
+				if size != 40 || k != 2 {
+					continue
+				}
+				for i := range value {
+					for _, c := range []byte(alphabet) {
+						v := value[:i] + string(c) + value[i+1:]
+						got, _, err := ring.openSecureCookie("session", v, sign, make([]byte, 0, 8))
+						if err != nil {
+							continue
+						}
+						var want []byte
+						require.NoError(t, sc.Decode("session", v, &want), "%q opens here only", v)
+						require.Equal(t, string(want), string(got))
+						require.Equal(t, value, v, "only the value itself opens")
+					}
 				}
 			}
 		}

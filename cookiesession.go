@@ -375,9 +375,12 @@ func (m *Manager) decode(ctx context.Context, lines []string, now time.Time) (de
 // open verifies one joined value and checks the session it holds. A
 // session that verifies but is refused comes back with the error.
 func (m *Manager) open(ctx context.Context, value string, now time.Time) (decoded, error) {
-	var buf []byte // where a compact value is opened; parsing copies what it keeps
-	if strings.HasPrefix(value, compactPrefix) {
-		scratch := getScratch(len(value)) // more than the value decodes into
+	var buf []byte // where the value is opened; parsing copies what it keeps
+	if m.format != FormatExpress {
+		// Room for a securecookie value decoded behind the name, and its
+		// inner value decoded again: 3/4 + 9/16 of its length. A compact
+		// value needs less.
+		scratch := getScratch(len(m.name) + 1 + len(value)*21/16 + 3)
 		defer putScratch(scratch)
 		buf = *scratch
 	}

@@ -231,23 +231,26 @@ func hostileShapes(tb testing.TB) (*Manager, []hostileShape) {
 	repeat := func(cookie string) string {
 		return strings.Repeat(cookie+"; ", (1<<20)/(len(cookie)+2))
 	}
-	// The same chunks with a second candidate for each of the last three:
-	// eight ways to join 16 full chunks, each of which every key could try.
+	// The same chunks with more values for the last ones: eight ways to
+	// join 16 full chunks, each of which every key could try; and the
+	// most the reader tries, three ways.
+	variant := func(part string, k int) string {
+		name, value, _ := strings.Cut(part, "=")
+		return name + "=" + string("ABCD"[k]) + value[1:]
+	}
 	joins := slices.Clone(parts)
 	for i := maxChunksLimit - 3; i < maxChunksLimit; i++ {
-		name, value, _ := strings.Cut(parts[i], "=")
-		other := "A"
-		if value[0] == 'A' {
-			other = "B"
-		}
-		joins = append(joins, name+"="+other+value[1:])
+		joins = append(joins, variant(parts[i], 0))
 	}
 	eightJoins := strings.Join(joins, "; ")
+	threeJoins := strings.Join(append(slices.Clone(parts), variant(parts[15], 2), variant(parts[15], 3)), "; ")
 	return m, []hostileShape{
 		// The reference of the forged shapes: unrelated cookies of the
 		// length of eight-joins.
 		{"unrelated-80KB", strings.Repeat("x=y; ", len(eightJoins)/5)},
 		{"forged-16-chunks-8-joins-4-keys", eightJoins},
+		{"unrelated-70KB", strings.Repeat("x=y; ", len(threeJoins)/5)},
+		{"forged-16-chunks-3-joins-4-keys", threeJoins},
 		{"unrelated", repeat("x=y")},
 		{"repeated-head", repeat("session=y")},
 		{"repeated-chunk", repeat("session.1=y")},
@@ -449,9 +452,15 @@ func FuzzJoin(f *testing.F) {
 	f.Fuzz(func(t *testing.T, header string) {
 		var r received
 		c.scan(&r, []string{header})
-		tries := 0
+		tries, joined, received := 0, 0, 0
+		for _, v := range r.values {
+			received += len(v.value)
+		}
 		_ = c.each(&r, func(value string, n int) error {
 			tries++
+			if joined += len(value); joined > maxJoined*received {
+				t.Fatalf("joined %d bytes of %d received", joined, received)
+			}
 			if tries > maxTries || n < 1 || n > c.max || len(value) > c.max*c.budget {
 				t.Fatalf("try %d joined %d cookies, %d bytes", tries, n, len(value))
 			}

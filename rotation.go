@@ -2,6 +2,7 @@ package cookiesession
 
 import (
 	"bytes"
+	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/rand"
@@ -11,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/gorilla/securecookie"
@@ -48,12 +50,15 @@ const (
 // key holds everything derived from one secret, built once in [New] so no
 // request pays for key setup.
 type key struct {
-	sealed   *securecookie.SecureCookie // FormatSecureCookie
-	signOnly *securecookie.SecureCookie // FormatSignOnly
-	compact  cipher.AEAD                // FormatCompact
-	hint     byte                       // FormatCompact: names the key in the value
-	aad      []byte                     // FormatCompact: compactAAD for this key and the cookie name
-	raw      []byte                     // FormatExpress: Keygrip signs with the secret itself
+	sealed   *securecookie.SecureCookie // FormatSecureCookie, to encode
+	signOnly *securecookie.SecureCookie // FormatSignOnly, to encode
+	// To decode the securecookie formats (openSecureCookie).
+	sealedMAC, signMAC *sync.Pool   // of *macState
+	block              cipher.Block // FormatSecureCookie's AES-256
+	compact            cipher.AEAD  // FormatCompact
+	hint               byte         // FormatCompact: names the key in the value
+	aad                []byte       // FormatCompact: compactAAD for this key and the cookie name
+	raw                []byte       // FormatExpress: Keygrip signs with the secret itself
 }
 
 // keyRing holds the keys newest first: index 0 encodes, every index
@@ -87,12 +92,20 @@ func newKeyRing(secrets [][]byte, minLength int) (keyRing, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cookiesession: key %d: %w", i, err)
 		}
+		scHash, scBlock, signHash := derive(secret, labelSCHash), derive(secret, labelSCBlock), derive(secret, labelSignHash)
+		block, err := aes.NewCipher(scBlock)
+		if err != nil {
+			return nil, fmt.Errorf("cookiesession: key %d: %w", i, err)
+		}
 		ring[i] = key{
-			sealed:   newSecureCookie(derive(secret, labelSCHash), derive(secret, labelSCBlock)),
-			signOnly: newSecureCookie(derive(secret, labelSignHash), nil),
-			compact:  aead,
-			hint:     derive(secret, labelKeyHint)[0],
-			raw:      bytes.Clone(secret), // the caller may reuse its slice
+			sealed:    newSecureCookie(scHash, scBlock),
+			signOnly:  newSecureCookie(signHash, nil),
+			sealedMAC: newMACPool(scHash),
+			signMAC:   newMACPool(signHash),
+			block:     block,
+			compact:   aead,
+			hint:      derive(secret, labelKeyHint)[0],
+			raw:       bytes.Clone(secret), // the caller may reuse its slice
 		}
 	}
 	return ring, nil
