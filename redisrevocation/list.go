@@ -8,6 +8,9 @@
 // and pushes every new entry to all replicas over pub/sub, within
 // milliseconds. A replica loads every entry when it starts and again after
 // each reconnect, so it misses nothing that happened while it was away.
+// A revocation that could not be written to Redis (Redis stalled, or the
+// caller's context ended) is in force on its own replica at once and is
+// written again, with backoff, until Redis has it.
 //
 // It uses github.com/redis/rueidis: a well-kept client whose dedicated
 // connections report a lost subscription on a channel, which is what the
@@ -51,7 +54,8 @@ type Options struct {
 	// the price of logging everyone out while Redis is away.
 	RejectWhenStale bool
 
-	// Timeout bounds each Redis call Revoke makes, 2 seconds by default.
+	// Timeout bounds each Redis call that shares a revocation, 2 seconds
+	// by default. One that fails is retried until Redis has it.
 	Timeout time.Duration
 
 	// Logger receives connection changes and staleness warnings. It
@@ -61,6 +65,14 @@ type Options struct {
 
 // maxPending bounds the revocations kept while Redis is unreachable.
 const maxPending = 100_000
+
+// How soon a revocation that did not reach Redis is written again: at
+// once, then after a backoff that doubles up to maxRetry while Redis
+// stays unreachable.
+const (
+	minRetry = 50 * time.Millisecond
+	maxRetry = time.Second
+)
 
 // List is a [cookiesession.RevocationList] shared through Redis. Create it
 // with [New]; it is safe for concurrent use.
@@ -75,10 +87,11 @@ type List struct {
 	warnedAt atomic.Int64 // UnixNano of the last staleness warning
 
 	mu      sync.Mutex
-	pending []cookiesession.Revocation // made while Redis was unreachable
+	pending []cookiesession.Revocation // not yet written to Redis
+	wake    chan struct{}              // tells retry that there is work, or Redis is back
 
 	stop context.CancelFunc
-	done chan struct{}
+	done sync.WaitGroup
 }
 
 // New subscribes to the list's channel, loads every live entry, and
@@ -101,12 +114,14 @@ func New(ctx context.Context, client rueidis.Client, opts Options) (*List, error
 		prefix:  opts.Prefix,
 		channel: opts.Prefix + "channel",
 		opts:    opts,
-		done:    make(chan struct{}),
+		wake:    make(chan struct{}, 1),
 	}
 	runCtx, stop := context.WithCancel(context.Background())
 	l.stop = stop
 	ready := make(chan struct{})
+	l.done.Add(2)
 	go l.run(runCtx, ready)
+	go l.retry(runCtx)
 	select {
 	case <-ready:
 		return l, nil
@@ -120,7 +135,7 @@ func New(ctx context.Context, client rueidis.Client, opts Options) (*List, error
 // last copy.
 func (l *List) Close() {
 	l.stop()
-	<-l.done
+	l.done.Wait()
 }
 
 // Revoked reports whether s is revoked, from this replica's memory: no
@@ -154,9 +169,10 @@ func (l *List) Stale() time.Duration {
 }
 
 // Revoke puts r in force on this replica at once, and shares it through
-// Redis with every other. When Redis cannot be reached it returns an
-// error: r is then in force here only, and kept to be shared as soon as
-// Redis is back.
+// Redis with every other. When that fails (Redis unreachable or slower
+// than Options.Timeout, or ctx ended, as when the client left during a
+// logout) it returns an error: r is then in force here only, and written
+// again in the background, on a schedule of its own, until Redis has it.
 func (l *List) Revoke(ctx context.Context, r cookiesession.Revocation) error {
 	if err := l.local.Revoke(ctx, r); err != nil {
 		return err
@@ -168,9 +184,68 @@ func (l *List) Revoke(ctx context.Context, r cookiesession.Revocation) error {
 			return fmt.Errorf("redisrevocation: revocation in force on this replica only; %d others wait for Redis already: %w", maxPending, err)
 		}
 		l.pending = append(l.pending, r)
-		return fmt.Errorf("redisrevocation: revocation in force on this replica only, to be shared when Redis is back: %w", err)
+		l.poke()
+		return fmt.Errorf("redisrevocation: revocation in force on this replica only until Redis has it; retrying: %w", err)
 	}
 	return nil
+}
+
+// poke wakes retry, unless it is awake already.
+func (l *List) poke() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// retry writes the pending revocations to Redis until it has them all,
+// backing off while it fails, until ctx ends. It does not wait for the
+// subscription: a write can fail while the connection stays up.
+func (l *List) retry(ctx context.Context) {
+	defer l.done.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.wake:
+		}
+		for backoff, failed := minRetry, 0; ; backoff = min(2*backoff, maxRetry) {
+			shared, err := l.flush(ctx)
+			if err == nil {
+				if failed > 0 {
+					l.opts.Logger.Info("redisrevocation: revocations that waited for Redis are shared", "count", shared)
+				}
+				break
+			}
+			if failed++; failed == 1 {
+				l.opts.Logger.Warn("redisrevocation: revocations wait for Redis; retrying", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			case <-l.wake: // Redis is back, or another revocation failed
+			}
+		}
+	}
+}
+
+// flush writes the pending revocations to Redis, outside the lock, and
+// keeps those it could not write. It returns how many it wrote.
+func (l *List) flush(ctx context.Context) (int, error) {
+	l.mu.Lock()
+	batch := l.pending
+	l.pending = nil
+	l.mu.Unlock()
+	for i, r := range batch {
+		if err := l.share(ctx, r); err != nil {
+			l.mu.Lock()
+			l.pending = append(batch[i:], l.pending...)
+			l.mu.Unlock()
+			return i, err
+		}
+	}
+	return len(batch), nil
 }
 
 // revokeScript merges an entry with what Redis holds (entries only widen,
@@ -246,7 +321,7 @@ func (l *List) apply(key, value string) {
 // run keeps the list current until ctx ends: subscribe, share what waited,
 // load everything, then wait for the connection to drop, and again.
 func (l *List) run(ctx context.Context, ready chan<- struct{}) {
-	defer close(l.done)
+	defer l.done.Done()
 	first := true
 	for backoff := 50 * time.Millisecond; ctx.Err() == nil; backoff = min(2*backoff, 2*time.Second) {
 		err := l.follow(ctx, func() {
@@ -309,9 +384,7 @@ func (l *List) follow(ctx context.Context, synced func()) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	if err := l.sharePending(ctx); err != nil {
-		return err
-	}
+	l.poke() // Redis is back: what waited for it need not wait longer
 	if err := l.load(ctx); err != nil {
 		return err
 	}
@@ -324,25 +397,11 @@ func (l *List) follow(ctx context.Context, synced func()) error {
 	}
 }
 
-// sharePending sends the revocations made while Redis was unreachable.
-func (l *List) sharePending(ctx context.Context) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for len(l.pending) > 0 {
-		if err := l.share(ctx, l.pending[0]); err != nil {
-			return err
-		}
-		l.pending = l.pending[1:]
-	}
-	l.pending = nil
-	return nil
-}
-
 // load reads every live entry into the local copy.
 func (l *List) load(ctx context.Context) error {
 	var cursor uint64
 	for {
-		entry, err := l.client.Do(ctx, l.client.B().Scan().Cursor(cursor).Match(l.prefix+"*").Count(1000).Build()).AsScanEntry()
+		entry, err := l.client.Do(ctx, l.client.B().Scan().Cursor(cursor).Match(escapeGlob(l.prefix)+"*").Count(1000).Build()).AsScanEntry()
 		if err != nil {
 			return err
 		}
@@ -361,4 +420,17 @@ func (l *List) load(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// escapeGlob makes s match only itself in a Redis MATCH pattern, where
+// *, ?, [ and ] are special and a backslash escapes the next character.
+func escapeGlob(s string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		if strings.IndexByte(`*?[]\`, c) >= 0 {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }

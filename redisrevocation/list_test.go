@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -209,6 +210,65 @@ func TestRedisRestart(t *testing.T) {
 	late := srv.list(t, Options{})
 	assert.True(t, late.Revoked(ctx, before), "kept by the append-only file")
 	assert.True(t, late.Revoked(ctx, during))
+}
+
+// TestRetryWithoutReconnect: a revocation whose write to Redis failed
+// while the subscription stayed up reaches Redis on its own schedule:
+// after Redis stalled for longer than Options.Timeout, and after the
+// caller's context was cancelled (the client left during the logout).
+// Then a second replica and a replica started later refuse the session.
+func TestRetryWithoutReconnect(t *testing.T) {
+	now := time.Now()
+	stalled, left := info("redis-stalled", "", now), info("client-left", "", now)
+	t.Run("stall", func(t *testing.T) {
+		srv := startRedis(t)
+		a, b := srv.list(t, Options{Timeout: 500 * time.Millisecond}), srv.list(t, Options{})
+		require.NoError(t, syscall.Kill(srv.cmd.Process.Pid, syscall.SIGSTOP))
+		stopped := time.Now()
+		err := a.Revoke(context.Background(), cookiesession.Revocation{SessionID: stalled.ID, Until: stalled.Expires})
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Contains(t, err.Error(), "retrying")
+		time.Sleep(1500*time.Millisecond - time.Since(stopped))
+		require.NoError(t, syscall.Kill(srv.cmd.Process.Pid, syscall.SIGCONT))
+		took := eventually(t, 2*time.Second, func() bool { return b.Revoked(context.Background(), stalled) }, "shared after the stall")
+		t.Logf("1.5 s stall: on the other replica %v after Redis resumed", took.Round(time.Millisecond))
+		assert.Zero(t, a.Stale(), "the subscription never dropped")
+		late := srv.list(t, Options{})
+		assert.True(t, late.Revoked(context.Background(), stalled), "Redis has it")
+	})
+	t.Run("cancelled context", func(t *testing.T) {
+		srv := startRedis(t)
+		a, b := srv.list(t, Options{}), srv.list(t, Options{})
+		cancelled, cancel := context.WithCancel(context.Background())
+		cancel()
+		err := a.Revoke(cancelled, cookiesession.Revocation{SessionID: left.ID, Until: left.Expires})
+		require.ErrorIs(t, err, context.Canceled)
+		took := eventually(t, 2*time.Second, func() bool { return b.Revoked(context.Background(), left) }, "shared after a cancelled context")
+		t.Logf("cancelled context: on the other replica after %v", took.Round(time.Millisecond))
+		late := srv.list(t, Options{})
+		assert.True(t, late.Revoked(context.Background(), left), "Redis has it")
+		a.mu.Lock()
+		assert.Empty(t, a.pending)
+		a.mu.Unlock()
+	})
+}
+
+// TestPrefixIsNotAPattern: a prefix with characters that MATCH patterns
+// treat specially still loads its own entries, and only those.
+func TestPrefixIsNotAPattern(t *testing.T) {
+	srv := startRedis(t)
+	ctx, now := context.Background(), time.Now()
+	for _, prefix := range []string{"app[eu]:", `a*b?c\d:`, "appe:"} {
+		l := srv.list(t, Options{Prefix: prefix})
+		s := info("s-"+prefix, "", now)
+		require.NoError(t, l.Revoke(ctx, cookiesession.Revocation{SessionID: s.ID, Until: s.Expires}))
+	}
+	late := srv.list(t, Options{Prefix: "app[eu]:"})
+	assert.True(t, late.Revoked(ctx, info("s-app[eu]:", "", now)))
+	assert.False(t, late.Revoked(ctx, info("s-appe:", "", now)), "another prefix's entry")
+	late = srv.list(t, Options{Prefix: `a*b?c\d:`})
+	assert.True(t, late.Revoked(ctx, info(`s-a*b?c\d:`, "", now)))
+	assert.Equal(t, `app\[eu\]:`, escapeGlob("app[eu]:"))
 }
 
 // TestStalePolicy: once the list has been out of touch for MaxStale, the
