@@ -141,7 +141,9 @@ func (s *Session) id() string {
 // SetSubject records whose session this is, typically the user ID at
 // login (after Renew), so that Manager.RevokeSubject can end all of that
 // user's sessions at once. The subject is kept by Renew and cleared by
-// Destroy. FormatExpress cookies cannot carry one: the save fails.
+// Destroy. FormatExpress cookies cannot carry one, nor can text that is not
+// valid UTF-8: the save fails until a valid subject is set or the session
+// destroyed.
 func (s *Session) SetSubject(subject string) {
 	s.lock()
 	defer s.mu.Unlock()
@@ -444,7 +446,9 @@ func (s *Session) SetPersistent(persist bool) {
 }
 
 // AddFlash adds a message to show once, typically on the page after a
-// redirect. A message that is not valid UTF-8 makes the save fail.
+// redirect. A message that is not valid UTF-8 is not added, and the save
+// fails until the flash messages are read or cleared, or the session
+// destroyed.
 func (s *Session) AddFlash(msg string) {
 	s.lock()
 	defer s.mu.Unlock()
