@@ -58,7 +58,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 // roundTrip returns one round trip of a typical session in format f, and
 // the length of its Set-Cookie line.
 func roundTrip(b *testing.B, f Format) (op func(), cookieLen int) {
-	m, err := New(Options{Keys: [][]byte{testKey(1)}, Format: f})
+	m, err := New(Options{Secrets: [][]byte{testKey(1)}, Format: f})
 	require.NoError(b, err)
 	s := m.LoadHeader()
 	setAll(s, typicalValues())
@@ -79,7 +79,7 @@ func roundTrip(b *testing.B, f Format) (op func(), cookieLen int) {
 }
 
 func cookiesessionCycle(b *testing.B, opts Options, values map[string]any) benchcycle.Cycle {
-	opts.Keys = [][]byte{testKey(1)}
+	opts.Secrets = [][]byte{testKey(1)}
 	m, err := New(opts)
 	if err != nil {
 		b.Fatal(err)
@@ -126,7 +126,7 @@ func BenchmarkCycle(b *testing.B) {
 	// crypto, no Set-Cookie.
 	b.Run("cookiesession/untouched", func(b *testing.B) {
 		c := cookiesessionCycle(b, Options{}, typicalValues())
-		m, _ := New(Options{Keys: [][]byte{testKey(1)}})
+		m, _ := New(Options{Secrets: [][]byte{testKey(1)}})
 		c.Handler = m.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 		benchcycle.Run(b, c)
 	})
@@ -270,9 +270,9 @@ func fillRevocations(l *MemoryRevocations, n int) {
 	until := time.Now().Add(24 * time.Hour)
 	for i := range n {
 		id := base64.RawURLEncoding.EncodeToString(binary.BigEndian.AppendUint64(make([]byte, 8, 16), uint64(i)))
-		_ = l.Revoke(context.Background(), Revocation{SessionID: id, Until: until})
+		_ = l.Revoke(context.Background(), SessionRevocation(id, until))
 		if i%1000 == 0 {
-			_ = l.Revoke(context.Background(), Revocation{Subject: fmt.Sprintf("user-%d", i), Before: until, Until: until})
+			_ = l.Revoke(context.Background(), SubjectRevocation(fmt.Sprintf("user-%d", i), until, until))
 		}
 	}
 }
@@ -289,7 +289,7 @@ func BenchmarkRevocationList(b *testing.B) {
 	fillRevocations(l, n)
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	info := SessionInfo{ID: GenerateKey()[:22], Subject: "user-7", Created: time.Now(), Expires: time.Now().Add(time.Hour)}
+	info := SessionInfo{ID: string(GenerateSecret()[:22]), Subject: "user-7", Created: time.Now(), Expires: time.Now().Add(time.Hour)}
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -308,7 +308,7 @@ func typicalPayload() []byte { return typicalEnvelope(time.Now()).appendJSON(nil
 
 // typicalEnvelope is a typical session as created at now.
 func typicalEnvelope(now time.Time) *envelope {
-	e := envelope{ID: GenerateKey()[:22], Created: now.Unix(), Expires: now.Add(time.Hour).Unix()}
+	e := envelope{ID: string(GenerateSecret()[:22]), Created: now.Unix(), Expires: now.Add(time.Hour).Unix()}
 	for k, v := range typicalValues() {
 		raw, _ := json.Marshal(v)
 		e.Values = append(e.Values, field{k, string(raw)})

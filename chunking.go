@@ -8,12 +8,12 @@ import (
 	"strings"
 )
 
-// DefaultMaxCookieSize is the default per-cookie budget: the whole
+// defaultMaxCookieSize is the default per-cookie budget: the whole
 // Set-Cookie line after the header name, "name=value; Path=/; ...", in
 // bytes. Chromium and Firefox drop a cookie whose name and value exceed
 // 4096 bytes, silently, and older browsers counted the attributes too;
 // counting the whole line is never looser than any of them.
-const DefaultMaxCookieSize = 4096
+const defaultMaxCookieSize = 4096
 
 // maxChunksLimit caps Options.MaxChunks. Every chunk travels on every
 // request, and proxies limit the whole Cookie header to about 8 KB (nginx,

@@ -60,7 +60,7 @@ const (
 	// minimum does not apply; New logs a warning for shorter ones. The cookies
 	// carry no ID and no times: expiry is only the cookie's Max-Age, as in
 	// Express, and IdleTimeout, NotBefore, Revocations, Compress and chunking are
-	// refused, and Session.SetMaxAge and SetPersistent shape only the cookie
+	// refused, and Session.SetMaxAge and SetTransient shape only the cookie
 	// they are called for, as Express's req.sessionOptions does. Flash
 	// messages are kept where connect-flash keeps them, under "flash" as
 	// {"info": [...]}.

@@ -84,7 +84,7 @@ func TestCompactWrongVersionOrNameOrKey(t *testing.T) {
 	_, err = other.decode(context.Background(), []string{"other=" + value}, other.now())
 	assert.ErrorIs(t, err, ErrInvalid, "a value sealed for one name does not open under another")
 
-	foreign, _ := newTestManager(t, Options{Format: FormatCompact, Keys: [][]byte{testKey(2)}})
+	foreign, _ := newTestManager(t, Options{Format: FormatCompact, Secrets: [][]byte{testKey(2)}})
 	_, err = foreign.decode(context.Background(), []string{"session=" + value}, foreign.now())
 	assert.ErrorIs(t, err, ErrInvalid)
 
@@ -100,17 +100,17 @@ func TestCompactKeyHintCollision(t *testing.T) {
 	var first, second []byte
 	for n := 0; second == nil; n++ {
 		k := testKey(n)
-		ring, err := newKeyRing([][]byte{k}, MinKeyLength)
+		ring, err := newKeyRing([][]byte{k}, minSecretLength)
 		require.NoError(t, err)
 		if prev, ok := seen[ring[0].hint]; ok {
 			first, second = prev, k
 		}
 		seen[ring[0].hint] = k
 	}
-	older, _ := newTestManager(t, Options{Format: FormatCompact, Keys: [][]byte{second}})
+	older, _ := newTestManager(t, Options{Format: FormatCompact, Secrets: [][]byte{second}})
 	value := compactValue(t, older)
 
-	ring, _ := newTestManager(t, Options{Format: FormatCompact, Keys: [][]byte{first, second}})
+	ring, _ := newTestManager(t, Options{Format: FormatCompact, Secrets: [][]byte{first, second}})
 	require.Equal(t, ring.ring[0].hint, ring.ring[1].hint)
 	d, err := ring.decode(context.Background(), []string{"session=" + value}, ring.now())
 	require.NoError(t, err)
@@ -125,10 +125,10 @@ func TestSwitchingFormatLogsNobodyOut(t *testing.T) {
 		{FormatCompact, FormatSecureCookie},
 	} {
 		t.Run(fmt.Sprintf("%v to %v", tt.from, tt.to), func(t *testing.T) {
-			before, _ := newTestManager(t, Options{Format: tt.from, Keys: [][]byte{testKey(1)}})
+			before, _ := newTestManager(t, Options{Format: tt.from, Secrets: [][]byte{testKey(1)}})
 			b := issue(t, before, func(s *Session) { s.Set("user", 42) })
 
-			after, _ := newTestManager(t, Options{Format: tt.to, Keys: [][]byte{testKey(2), testKey(1)}})
+			after, _ := newTestManager(t, Options{Format: tt.to, Secrets: [][]byte{testKey(2), testKey(1)}})
 			resp := b.visit(after, func(_ http.ResponseWriter, s *Session) {
 				assert.False(t, s.IsNew())
 				v, _ := Value[int](s, "user")
@@ -311,7 +311,7 @@ func TestAppendBase64URL(t *testing.T) {
 // by every base64url character and "=": a canonical encoding that changed
 // fails the MAC, for both.
 func TestOpenSecureCookieAgreesWithSecureCookie(t *testing.T) {
-	ring, err := newKeyRing([][]byte{testKey(1), testKey(2), testKey(3)}, MinKeyLength)
+	ring, err := newKeyRing([][]byte{testKey(1), testKey(2), testKey(3)}, minSecretLength)
 	require.NoError(t, err)
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_="
 	for _, sign := range []bool{false, true} {

@@ -17,8 +17,8 @@ import (
 
 // Defaults applied by [New] to zero fields of [Options].
 const (
-	DefaultName   = "session"
-	DefaultMaxAge = 24 * time.Hour
+	defaultName   = "session"
+	defaultMaxAge = 24 * time.Hour
 )
 
 // maxCookieLifetime is the longest Max-Age browsers honour (RFC 6265bis
@@ -26,17 +26,18 @@ const (
 // cookie without anyone noticing.
 const maxCookieLifetime = 400 * 24 * time.Hour
 
-// Options configures a [Manager]. The zero value of every field but Keys is
+// Options configures a [Manager]. The zero value of every field but Secrets is
 // a safe default: a cookie named "session", HttpOnly, Secure,
 // SameSite=Lax, Path=/, encrypted and signed, valid for 24 hours, in one
 // cookie of at most 4096 bytes.
 type Options struct {
-	// Keys are the secrets, newest first, each at least MinKeyLength (32)
-	// bytes; see GenerateKey and KeysFromEnv. The first key seals every
-	// cookie written; every key opens cookies. A cookie that only an older
-	// key opens is re-issued with the first key on the same response. Use
-	// random keys: anyone who has or guesses one can forge sessions.
-	Keys [][]byte
+	// Secrets are the keys the cookies are sealed with, newest first, each
+	// at least 32 random bytes; see GenerateSecret and SecretsFromEnv. The
+	// first seals every cookie written; every secret opens cookies. A
+	// cookie that only an older secret opens is re-issued with the first on
+	// the same response. Anyone who has or guesses a secret can forge
+	// sessions.
+	Secrets [][]byte
 
 	// Name is the cookie name, "session" by default. Chunks are named
 	// Name.1, Name.2 and so on. A name starting with "__Host-" makes the
@@ -92,7 +93,7 @@ type Options struct {
 
 	// Transient makes the cookie last only until the browser closes (no
 	// Max-Age), as for a "remember me" box left unticked. MaxAge and
-	// IdleTimeout still apply. Session.SetPersistent overrides it for one
+	// IdleTimeout still apply. Session.SetTransient overrides it for one
 	// session.
 	Transient bool
 
@@ -120,7 +121,7 @@ type Options struct {
 
 	// MaxCookieSize is the per-cookie budget in bytes: the whole
 	// Set-Cookie line after the header name, attributes included.
-	// DefaultMaxCookieSize (4096) fits every current browser; lower it to
+	// defaultMaxCookieSize (4096) fits every current browser; lower it to
 	// leave room for other cookies under a proxy's header limit.
 	MaxCookieSize int
 
@@ -186,19 +187,19 @@ type contextKey struct{ m *Manager }
 // configuration error, weak keys included, is reported here rather than on
 // the first request.
 func New(opts Options) (*Manager, error) {
-	minKey := MinKeyLength
+	minKey := minSecretLength
 	if opts.Format == FormatExpress {
 		minKey = 0 // the Express application's keys, whatever they are
 	}
-	ring, err := newKeyRing(opts.Keys, minKey)
+	ring, err := newKeyRing(opts.Secrets, minKey)
 	if err != nil {
 		return nil, err
 	}
 	m := &Manager{
-		name:        cmp.Or(opts.Name, DefaultName),
+		name:        cmp.Or(opts.Name, defaultName),
 		format:      opts.Format,
 		ring:        ring,
-		maxAge:      cmp.Or(opts.MaxAge, DefaultMaxAge),
+		maxAge:      cmp.Or(opts.MaxAge, defaultMaxAge),
 		idle:        opts.IdleTimeout,
 		transient:   opts.Transient,
 		compress:    opts.Compress,
@@ -238,11 +239,11 @@ func New(opts Options) (*Manager, error) {
 	line := cookie.String()
 	at := strings.Index(line, "; Max-Age=1")
 	m.attrsBefore, m.attrsAfter = line[len(m.name)+len("="):at], line[at+len("; Max-Age=1"):]
-	budget, attrLen := cmp.Or(opts.MaxCookieSize, DefaultMaxCookieSize), len(m.attrsBefore)+len(m.attrsAfter)
+	budget, attrLen := cmp.Or(opts.MaxCookieSize, defaultMaxCookieSize), len(m.attrsBefore)+len(m.attrsAfter)
 	if m.format == FormatExpress {
 		m.chunks = newExpressChunker(m.name, budget, attrLen)
-		for i, k := range opts.Keys {
-			if len(k) < MinKeyLength {
+		for i, k := range opts.Secrets {
+			if len(k) < minSecretLength {
 				m.log().Warn("cookiesession: FormatExpress key is short; anyone who guesses it can forge sessions", "key", i, "bytes", len(k))
 			}
 		}
@@ -321,7 +322,7 @@ type decoded struct {
 	env      envelope
 	chunks   int    // cookies the value spans; 0 when none was sent
 	size     int    // bytes of the joined encoded value
-	keyIndex int    // index in Options.Keys of the key that verified it
+	keyIndex int    // index in Options.Secrets of the key that verified it
 	format   Format // the format the value was sealed in
 }
 
@@ -438,7 +439,7 @@ func (m *Manager) open(ctx context.Context, value string, now time.Time) (decode
 // [Manager.Inspect] reports it.
 type Inspection struct {
 	Format   Format                     // the format the value was sealed in
-	KeyIndex int                        // index in Options.Keys of the key that verified it
+	SecretIndex int                        // index in Options.Secrets of the key that verified it
 	Chunks   int                        // cookies the value spans
 	Bytes    int                        // bytes of the encoded value, chunks joined
 	ID       string                     // the session ID
@@ -467,7 +468,7 @@ func (m *Manager) Inspect(cookieHeader ...string) (*Inspection, error) {
 	}
 	in := &Inspection{
 		Format:   d.format,
-		KeyIndex: d.keyIndex,
+		SecretIndex: d.keyIndex,
 		Chunks:   d.chunks,
 		Bytes:    d.size,
 		ID:       d.env.ID,

@@ -126,7 +126,7 @@ func TestDefaultCookieAttributes(t *testing.T) {
 	assert.Equal(t, http.SameSiteLaxMode, c.SameSite)
 	assert.Equal(t, "/", c.Path)
 	assert.Empty(t, c.Domain)
-	assert.Equal(t, int(DefaultMaxAge/time.Second), c.MaxAge)
+	assert.Equal(t, int(defaultMaxAge/time.Second), c.MaxAge)
 }
 
 func TestRoundTrip(t *testing.T) {
@@ -350,8 +350,8 @@ func TestRenew(t *testing.T) {
 	assert.NotEqual(t, oldID, newID)
 	b.visit(m, func(_ http.ResponseWriter, s *Session) {
 		assert.Equal(t, newID, s.ID())
-		assert.Equal(t, clk.Now().Unix(), s.CreatedAt().Unix())
-		assert.Equal(t, clk.Now().Add(DefaultMaxAge).Unix(), s.ExpiresAt().Unix())
+		assert.Equal(t, clk.Now().Unix(), s.Created().Unix())
+		assert.Equal(t, clk.Now().Add(defaultMaxAge).Unix(), s.Expires().Unix())
 		v, _ := Value[int](s, "cart")
 		assert.Equal(t, 3, v)
 	})
@@ -360,7 +360,7 @@ func TestRenew(t *testing.T) {
 func TestBadCookiesGiveAFreshSessionAndAreCleared(t *testing.T) {
 	m, clk := newTestManager(t, Options{IdleTimeout: 30 * time.Minute})
 	valid := issue(t, m, func(s *Session) { s.Set("user", "ada") })["session"].Value
-	other, _ := newTestManager(t, Options{Keys: [][]byte{testKey(9)}})
+	other, _ := newTestManager(t, Options{Secrets: [][]byte{testKey(9)}})
 	foreign := issue(t, other, func(s *Session) { s.Set("user", "mallory") })["session"].Value
 
 	flip := func(i int) string {
@@ -459,7 +459,7 @@ func TestIdleTimeoutRollsWithoutWritingEveryRequest(t *testing.T) {
 func TestPerSessionLifetime(t *testing.T) {
 	t.Run("not persistent: no Max-Age, kept on later writes", func(t *testing.T) {
 		m, _ := newTestManager(t, Options{})
-		b := issue(t, m, func(s *Session) { s.Set("a", 1); s.SetPersistent(false) })
+		b := issue(t, m, func(s *Session) { s.Set("a", 1); s.SetTransient(true) })
 		assert.Zero(t, b["session"].MaxAge)
 		assert.NotContains(t, b["session"].Raw, "Max-Age")
 		resp := b.visit(m, func(_ http.ResponseWriter, s *Session) { s.Set("a", 2) })
@@ -470,8 +470,8 @@ func TestPerSessionLifetime(t *testing.T) {
 		m, _ := newTestManager(t, Options{Transient: true})
 		b := issue(t, m, func(s *Session) { s.Set("a", 1) })
 		assert.Zero(t, b["session"].MaxAge)
-		b = issue(t, m, func(s *Session) { s.Set("a", 1); s.SetPersistent(true) })
-		assert.Equal(t, int(DefaultMaxAge/time.Second), b["session"].MaxAge)
+		b = issue(t, m, func(s *Session) { s.Set("a", 1); s.SetTransient(false) })
+		assert.Equal(t, int(defaultMaxAge/time.Second), b["session"].MaxAge)
 	})
 	t.Run("remember me for 30 days", func(t *testing.T) {
 		m, clk := newTestManager(t, Options{})
@@ -497,11 +497,11 @@ func TestPerSessionLifetime(t *testing.T) {
 
 func TestKeyRotation(t *testing.T) {
 	keyA, keyB := testKey(1), testKey(2)
-	oldM, _ := newTestManager(t, Options{Keys: [][]byte{keyA}, Domain: "example.com", SameSite: http.SameSiteStrictMode, Partitioned: true})
+	oldM, _ := newTestManager(t, Options{Secrets: [][]byte{keyA}, Domain: "example.com", SameSite: http.SameSiteStrictMode, Partitioned: true})
 	b := issue(t, oldM, func(s *Session) { s.Set("user", 42) })
 	issuedWithA := b["session"].Value
 
-	rotated, _ := newTestManager(t, Options{Keys: [][]byte{keyB, keyA}, Domain: "example.com", SameSite: http.SameSiteStrictMode, Partitioned: true})
+	rotated, _ := newTestManager(t, Options{Secrets: [][]byte{keyB, keyA}, Domain: "example.com", SameSite: http.SameSiteStrictMode, Partitioned: true})
 	resp := b.visit(rotated, func(_ http.ResponseWriter, s *Session) {
 		assert.False(t, s.IsNew())
 		v, _ := Value[int](s, "user")
@@ -517,12 +517,12 @@ func TestKeyRotation(t *testing.T) {
 	assert.True(t, c.HttpOnly)
 	assert.True(t, c.Partitioned)
 	assert.Equal(t, http.SameSiteStrictMode, c.SameSite)
-	assert.Equal(t, int(DefaultMaxAge/time.Second), c.MaxAge)
+	assert.Equal(t, int(defaultMaxAge/time.Second), c.MaxAge)
 
 	resp = b.visit(rotated, touch)
 	assert.Empty(t, resp.Cookies(), "a newest-key cookie is not re-issued")
 
-	onlyB, _ := newTestManager(t, Options{Keys: [][]byte{keyB}})
+	onlyB, _ := newTestManager(t, Options{Secrets: [][]byte{keyB}})
 	b.visit(onlyB, func(_ http.ResponseWriter, s *Session) {
 		assert.False(t, s.IsNew(), "the re-issued cookie verifies with the new key alone")
 	})
@@ -547,47 +547,47 @@ func TestWeakKeysAreRefused(t *testing.T) {
 	}
 	for name, keys := range tests {
 		t.Run(name, func(t *testing.T) {
-			_, err := New(Options{Keys: keys})
-			require.ErrorIs(t, err, ErrWeakKey)
+			_, err := New(Options{Secrets: keys})
+			require.ErrorIs(t, err, ErrWeakSecret)
 		})
 	}
 	for name, key := range map[string]string{
-		"generated":         GenerateKey(),
+		"generated":         string(GenerateSecret()),
 		"hex":               "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-		"starts as it ends": "x" + GenerateKey() + "x",
+		"starts as it ends": "x" + string(GenerateSecret()) + "x",
 	} {
-		_, err := New(Options{Keys: [][]byte{[]byte(key)}})
+		_, err := New(Options{Secrets: [][]byte{[]byte(key)}})
 		assert.NoError(t, err, name)
 	}
-	_, err := New(Options{Keys: [][]byte{[]byte("short but Express's")}, Format: FormatExpress})
+	_, err := New(Options{Secrets: [][]byte{[]byte("short but Express's")}, Format: FormatExpress})
 	assert.NoError(t, err, "FormatExpress takes the Express application's keys as they are")
 }
 
-func TestGenerateKeyAndKeysFromEnv(t *testing.T) {
-	a, b := GenerateKey(), GenerateKey()
+func TestGenerateSecretAndSecretsFromEnv(t *testing.T) {
+	a, b := string(GenerateSecret()), string(GenerateSecret())
 	assert.NotEqual(t, a, b)
 	assert.Len(t, a, 43)
 	raw, err := base64.RawURLEncoding.DecodeString(a)
 	require.NoError(t, err)
 	assert.Len(t, raw, 32)
 
-	t.Setenv("COOKIESESSION_KEYS", " "+a+" , "+b+",")
-	keys, err := KeysFromEnv("COOKIESESSION_KEYS")
+	t.Setenv("COOKIESESSION_SECRETS", " "+a+" , "+b+",")
+	keys, err := SecretsFromEnv("COOKIESESSION_SECRETS")
 	require.NoError(t, err)
 	assert.Equal(t, [][]byte{[]byte(a), []byte(b)}, keys)
-	_, err = New(Options{Keys: keys})
+	_, err = New(Options{Secrets: keys})
 	assert.NoError(t, err)
 
-	t.Setenv("COOKIESESSION_KEYS", " , ")
-	_, err = KeysFromEnv("COOKIESESSION_KEYS")
-	assert.ErrorIs(t, err, ErrWeakKey)
+	t.Setenv("COOKIESESSION_SECRETS", " , ")
+	_, err = SecretsFromEnv("COOKIESESSION_SECRETS")
+	assert.ErrorIs(t, err, ErrWeakSecret)
 	for _, list := range []string{a + " " + b, a + "\t" + b + "," + a, a + ",\n" + b + "\u00a0" + a} {
-		t.Setenv("COOKIESESSION_KEYS", list)
-		_, err = KeysFromEnv("COOKIESESSION_KEYS")
-		assert.ErrorIs(t, err, ErrWeakKey, "%q", list)
+		t.Setenv("COOKIESESSION_SECRETS", list)
+		_, err = SecretsFromEnv("COOKIESESSION_SECRETS")
+		assert.ErrorIs(t, err, ErrWeakSecret, "%q", list)
 		assert.ErrorContains(t, err, "separate keys with commas")
 	}
-	_, err = KeysFromEnv("COOKIESESSION_TEST_UNSET_VARIABLE")
+	_, err = SecretsFromEnv("COOKIESESSION_TEST_UNSET_VARIABLE")
 	assert.ErrorContains(t, err, "not set")
 }
 
@@ -617,7 +617,7 @@ func TestOptionsValidation(t *testing.T) {
 	}
 	for name, opts := range tests {
 		t.Run(name, func(t *testing.T) {
-			opts.Keys = [][]byte{testKey(1)}
+			opts.Secrets = [][]byte{testKey(1)}
 			_, err := New(opts)
 			if name == "__Host- accepted by defaults" {
 				opts.Name = "__Host-session"
@@ -644,7 +644,7 @@ func TestOptionsValidation(t *testing.T) {
 		{Options{IdleTimeout: 25 * time.Hour}, "longer than MaxAge 24h0m0s"},
 		{Options{NotBefore: time.Now().Add(time.Minute)}, "NotBefore"},
 	} {
-		tc.opts.Keys = [][]byte{testKey(1)}
+		tc.opts.Secrets = [][]byte{testKey(1)}
 		_, err := New(tc.opts)
 		assert.ErrorContains(t, err, tc.want)
 	}
@@ -654,14 +654,14 @@ func TestOptionsValidation(t *testing.T) {
 		{MaxAge: time.Hour, IdleTimeout: time.Hour},
 		{NotBefore: time.Now().Add(-time.Millisecond)},
 	} {
-		ok.Keys = [][]byte{testKey(1)}
+		ok.Secrets = [][]byte{testKey(1)}
 		_, err := New(ok)
 		assert.NoError(t, err)
 	}
 	t.Run("ScriptAccess with the signed formats", func(t *testing.T) {
-		_, err := New(Options{Keys: [][]byte{testKey(1)}, ScriptAccess: true, Format: FormatSignOnly})
+		_, err := New(Options{Secrets: [][]byte{testKey(1)}, ScriptAccess: true, Format: FormatSignOnly})
 		assert.NoError(t, err)
-		_, err = New(Options{Keys: [][]byte{[]byte("express-key")}, ScriptAccess: true, Format: FormatExpress})
+		_, err = New(Options{Secrets: [][]byte{[]byte("express-key")}, ScriptAccess: true, Format: FormatExpress})
 		assert.NoError(t, err)
 	})
 }
@@ -702,7 +702,7 @@ func TestTextThatJSONWouldChange(t *testing.T) {
 
 func TestSecureCookieCompatibility(t *testing.T) {
 	secret := testKey(1)
-	m, _ := newTestManager(t, Options{Keys: [][]byte{secret}})
+	m, _ := newTestManager(t, Options{Secrets: [][]byte{secret}})
 	value := issue(t, m, func(s *Session) { s.Set("user", "ada") })["session"].Value
 
 	// Plain securecookie, given the documented HKDF-derived keys, opens it.
@@ -769,7 +769,7 @@ func TestTooLarge(t *testing.T) {
 		var se *SizeError
 		require.ErrorAs(t, err, &se)
 		assert.Greater(t, se.Size, se.Max)
-		assert.Equal(t, DefaultMaxCookieSize, se.Budget)
+		assert.Equal(t, defaultMaxCookieSize, se.Budget)
 		assert.Equal(t, 1, se.MaxChunks)
 		assert.Contains(t, err.Error(), fmt.Sprint(se.Size))
 		assert.Contains(t, err.Error(), "4096")
@@ -808,7 +808,7 @@ func TestBudgetBoundary(t *testing.T) {
 	for _, opts := range []Options{{}, {Format: FormatSignOnly}, {Name: "__Host-s", IdleTimeout: time.Hour, Partitioned: true}, {MaxCookieSize: 3000}} {
 		t.Run(fmt.Sprintf("%+v", opts), func(t *testing.T) {
 			m, _ := newTestManager(t, opts)
-			budget := cmp.Or(opts.MaxCookieSize, DefaultMaxCookieSize)
+			budget := cmp.Or(opts.MaxCookieSize, defaultMaxCookieSize)
 			longest, fitted, refused := 0, false, false
 			for n := budget / 2; n < budget; n += 7 {
 				s := m.LoadHeader()
@@ -855,7 +855,7 @@ func TestChunking(t *testing.T) {
 			resp := b.visit(m, func(_ http.ResponseWriter, s *Session) { s.Set("blob", blob) })
 			assert.Equal(t, tt.chunks, b.names())
 			for _, line := range resp.Header.Values("Set-Cookie") {
-				assert.LessOrEqual(t, len(line), DefaultMaxCookieSize)
+				assert.LessOrEqual(t, len(line), defaultMaxCookieSize)
 			}
 			resp = b.visit(m, func(_ http.ResponseWriter, s *Session) {
 				v, _ := Value[string](s, "blob")
@@ -1093,7 +1093,7 @@ func TestConcurrentUseOfOneSession(t *testing.T) {
 }
 
 func TestConcurrentRequests(t *testing.T) {
-	m, err := New(Options{Keys: [][]byte{testKey(1), testKey(2)}})
+	m, err := New(Options{Secrets: [][]byte{testKey(1), testKey(2)}})
 	require.NoError(t, err)
 	srv := httptest.NewServer(m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := m.FromContext(r.Context())
@@ -1140,7 +1140,7 @@ func TestConcurrentRequests(t *testing.T) {
 func TestErrorsAreTyped(t *testing.T) {
 	var se error = &SizeError{Size: 5000, Max: 4000, Budget: 4096, MaxChunks: 1}
 	assert.True(t, errors.Is(fmt.Errorf("wrapped: %w", se), ErrTooLarge))
-	assert.False(t, errors.Is(se, ErrWeakKey))
+	assert.False(t, errors.Is(se, ErrWeakSecret))
 }
 
 // TestGoModRequiresOnlyTheLibrarysDependencies: whatever a user's module

@@ -5,9 +5,9 @@
 // A [Manager] is built once with [New]; its [Manager.Middleware] gives each
 // request a [Session], found with [Manager.FromContext]:
 //
-//	keys, err := cookiesession.KeysFromEnv("COOKIESESSION_KEYS")
+//	keys, err := cookiesession.SecretsFromEnv("COOKIESESSION_SECRETS")
 //	...
-//	sessions, err := cookiesession.New(cookiesession.Options{Keys: keys})
+//	sessions, err := cookiesession.New(cookiesession.Options{Secrets: keys})
 //	...
 //	http.ListenAndServe(addr, sessions.Middleware(mux))
 //
@@ -42,8 +42,8 @@
 //
 // # Keys
 //
-// Options.Keys lists secrets newest first, each at least 32 random bytes
-// ([GenerateKey]). Sub-keys for each purpose are derived with HKDF-SHA256.
+// Options.Secrets lists secrets newest first, each at least 32 random bytes
+// ([GenerateSecret]). Sub-keys for each purpose are derived with HKDF-SHA256.
 // The first key seals; every key opens; a cookie opened by an older key is
 // re-issued with the first. The default format is gorilla/securecookie's
 // (AES-256-CTR, then HMAC-SHA256 over the cookie name and the ciphertext),

@@ -13,17 +13,17 @@ import (
 	"github.com/cookiesession/cookiesession"
 )
 
-// Example keys. Real keys come from cookiesession.GenerateKey, kept in a
-// secret store and passed in the COOKIESESSION_KEYS environment variable.
+// Example keys. Real keys come from cookiesession.GenerateSecret, kept in a
+// secret store and passed in the COOKIESESSION_SECRETS environment variable.
 var (
-	exampleKey    = []byte("example-only-key-0001-use-GenerateKey-instead")
-	exampleOldKey = []byte("example-only-key-0000-use-GenerateKey-instead")
+	exampleKey    = []byte("example-only-key-0001-use-GenerateSecret-instead")
+	exampleOldKey = []byte("example-only-key-0000-use-GenerateSecret-instead")
 )
 
 // A visit counter: the count lives in the client's cookie.
 func ExampleManager_Middleware() {
 	sessions, err := cookiesession.New(cookiesession.Options{
-		Keys: [][]byte{exampleKey},
+		Secrets: [][]byte{exampleKey},
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -53,7 +53,7 @@ func ExampleManager_Middleware() {
 // A stored int reads back as an int; a type that does not match reads as
 // missing.
 func ExampleValue() {
-	sessions, _ := cookiesession.New(cookiesession.Options{Keys: [][]byte{exampleKey}})
+	sessions, _ := cookiesession.New(cookiesession.Options{Secrets: [][]byte{exampleKey}})
 	s := sessions.LoadHeader()
 	s.Set("user_id", 42)
 
@@ -69,7 +69,7 @@ func ExampleValue() {
 // Without net/http, as in a serverless function: a Cookie header in,
 // Set-Cookie header values out.
 func ExampleManager_SaveHeader() {
-	sessions, _ := cookiesession.New(cookiesession.Options{Keys: [][]byte{exampleKey}})
+	sessions, _ := cookiesession.New(cookiesession.Options{Secrets: [][]byte{exampleKey}})
 
 	s := sessions.LoadHeader("theme=dark") // the request's Cookie header
 	s.Set("cart", []string{"book"})
@@ -93,13 +93,13 @@ func ExampleManager_SaveHeader() {
 // Key rotation: the new key goes first. Cookies sealed with the old key
 // still open, and are re-issued with the new key on their next response.
 func ExampleOptions_rotation() {
-	old, _ := cookiesession.New(cookiesession.Options{Keys: [][]byte{exampleOldKey}})
+	old, _ := cookiesession.New(cookiesession.Options{Secrets: [][]byte{exampleOldKey}})
 	s := old.LoadHeader()
 	s.Set("user_id", 42)
 	lines, _ := old.SaveHeader(s)
 	oldCookie := strings.SplitN(lines[0], ";", 2)[0]
 
-	rotated, _ := cookiesession.New(cookiesession.Options{Keys: [][]byte{exampleKey, exampleOldKey}})
+	rotated, _ := cookiesession.New(cookiesession.Options{Secrets: [][]byte{exampleKey, exampleOldKey}})
 	s = rotated.LoadHeader(oldCookie)
 	id, _ := cookiesession.Value[int](s, "user_id")
 	lines, _ = rotated.SaveHeader(s)
@@ -111,7 +111,7 @@ func ExampleOptions_rotation() {
 // A session too large for its cookies is an error that names the sizes,
 // never a cookie the browser would drop without a word.
 func ExampleSizeError() {
-	sessions, _ := cookiesession.New(cookiesession.Options{Keys: [][]byte{exampleKey}})
+	sessions, _ := cookiesession.New(cookiesession.Options{Secrets: [][]byte{exampleKey}})
 	s := sessions.LoadHeader()
 	s.Set("notes", strings.Repeat("x", 5000))
 
@@ -126,8 +126,8 @@ func ExampleSizeError() {
 
 // Keys shorter than 32 bytes are refused when the Manager is built.
 func ExampleNew_weakKey() {
-	_, err := cookiesession.New(cookiesession.Options{Keys: [][]byte{[]byte("hunter2")}})
-	fmt.Println(errors.Is(err, cookiesession.ErrWeakKey))
+	_, err := cookiesession.New(cookiesession.Options{Secrets: [][]byte{[]byte("hunter2")}})
+	fmt.Println(errors.Is(err, cookiesession.ErrWeakSecret))
 	fmt.Println(err)
 	// Output:
 	// true
@@ -140,7 +140,7 @@ func ExampleNew_weakKey() {
 func ExampleManager_RevokeSubject() {
 	revoked := cookiesession.NewMemoryRevocations()
 	sessions, err := cookiesession.New(cookiesession.Options{
-		Keys:        [][]byte{exampleKey},
+		Secrets:        [][]byte{exampleKey},
 		Revocations: revoked,
 	})
 	if err != nil {
@@ -207,7 +207,7 @@ func ExampleGorillaCookies() {
 	blockKey := []byte("the-32-byte-block-key-of-the-app")
 	keys := [][]byte{exampleKey}
 	sessions, err := cookiesession.New(cookiesession.Options{
-		Keys: keys,
+		Secrets: keys,
 		Name: "session", // the name the application passed to store.Get
 		Gorilla: &cookiesession.GorillaCookies{
 			KeyPairs: [][]byte{hashKey, blockKey}, // as given to sessions.NewCookieStore
@@ -225,7 +225,7 @@ func ExampleFormatExpress() {
 	sessions, err := cookiesession.New(cookiesession.Options{
 		Format: cookiesession.FormatExpress,
 		Name:   "session",                                  // cookie-session's `name`
-		Keys:   [][]byte{[]byte(os.Getenv("EXPRESS_KEY"))}, // its `keys`, in the same order
+		Secrets:   [][]byte{[]byte(os.Getenv("EXPRESS_KEY"))}, // its `keys`, in the same order
 		// Path, Domain, SameSite and Insecure as in the Express cookie options.
 	})
 	if err != nil {

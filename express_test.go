@@ -23,7 +23,7 @@ func newExpressManager(t *testing.T, keys ...string) *Manager {
 	for i, k := range keys {
 		raw[i] = []byte(k)
 	}
-	m, _ := newTestManager(t, Options{Format: FormatExpress, Keys: raw, Logger: debugLogger(&bytes.Buffer{})})
+	m, _ := newTestManager(t, Options{Format: FormatExpress, Secrets: raw, Logger: debugLogger(&bytes.Buffer{})})
 	return m
 }
 
@@ -137,17 +137,17 @@ func TestExpressOptions(t *testing.T) {
 		"MaxChunks":   {MaxChunks: 2},
 	} {
 		t.Run(name, func(t *testing.T) {
-			opts.Format, opts.Keys = FormatExpress, [][]byte{[]byte("k")}
+			opts.Format, opts.Secrets = FormatExpress, [][]byte{[]byte("k")}
 			_, err := New(opts)
 			assert.ErrorContains(t, err, "FormatExpress")
 		})
 	}
 	var logs bytes.Buffer
-	_, err := New(Options{Format: FormatExpress, Keys: [][]byte{[]byte("short")}, Logger: debugLogger(&logs)})
+	_, err := New(Options{Format: FormatExpress, Secrets: [][]byte{[]byte("short")}, Logger: debugLogger(&logs)})
 	require.NoError(t, err, "Express keys are used as they are")
 	assert.Contains(t, logs.String(), "key is short")
-	_, err = New(Options{Format: FormatExpress, Keys: [][]byte{{}}})
-	assert.ErrorIs(t, err, ErrWeakKey)
+	_, err = New(Options{Format: FormatExpress, Secrets: [][]byte{{}}})
+	assert.ErrorIs(t, err, ErrWeakSecret)
 }
 
 // expressApp is the real npm cookie-session, in testdata/express.

@@ -42,8 +42,8 @@ func (c *clock) Add(d time.Duration) {
 // opts names keys.
 func newTestManager(t *testing.T, opts Options) (*Manager, *clock) {
 	t.Helper()
-	if opts.Keys == nil {
-		opts.Keys = [][]byte{testKey(1)}
+	if opts.Secrets == nil {
+		opts.Secrets = [][]byte{testKey(1)}
 	}
 	m, err := New(opts)
 	require.NoError(t, err)

@@ -116,16 +116,16 @@ func hostileCases(t *testing.T, opts Options) []hostileCase {
 	}
 
 	// Values that are genuine, but not for this manager or not any more.
-	named, _ := newTestManager(t, Options{Name: "other", Format: opts.Format, Keys: opts.Keys})
+	named, _ := newTestManager(t, Options{Name: "other", Format: opts.Format, Secrets: opts.Secrets})
 	moved := issue(t, named, func(s *Session) { s.Set("role", "admin") })["other"].Value
 	add("valid value replayed under another name", "session="+moved, "")
 	otherFormat := FormatSignOnly
 	if opts.Format == FormatSignOnly {
 		otherFormat = FormatSecureCookie
 	}
-	crossed, _ := newTestManager(t, Options{Format: otherFormat, Keys: opts.Keys})
+	crossed, _ := newTestManager(t, Options{Format: otherFormat, Secrets: opts.Secrets})
 	add("value of the other protection mode", "session="+issue(t, crossed, func(s *Session) { s.Set("role", "admin") })["session"].Value, "")
-	foreign, _ := newTestManager(t, Options{Format: opts.Format, Keys: [][]byte{testKey(66)}})
+	foreign, _ := newTestManager(t, Options{Format: opts.Format, Secrets: [][]byte{testKey(66)}})
 	add("another application's keys", "session="+issue(t, foreign, func(s *Session) { s.Set("role", "admin") })["session"].Value, "")
 
 	future, futureClk := newTestManager(t, opts)
@@ -175,7 +175,7 @@ func TestHostileInput(t *testing.T) {
 		{MaxChunks: 2, Format: FormatCompact},
 		{MaxChunks: 2, Format: FormatSignOnly},
 	} {
-		opts.Keys = [][]byte{testKey(1)}
+		opts.Secrets = [][]byte{testKey(1)}
 		t.Run(opts.Format.String(), func(t *testing.T) {
 			m, _ := newTestManager(t, opts)
 			for _, tc := range hostileCases(t, opts) {
@@ -213,11 +213,11 @@ type hostileShape struct{ name, header string }
 func hostileShapes(tb testing.TB) (*Manager, []hostileShape) {
 	tb.Helper()
 	keys := [][]byte{testKey(1), testKey(2), testKey(3), testKey(4)}
-	m, err := New(Options{Keys: keys, MaxChunks: maxChunksLimit})
+	m, err := New(Options{Secrets: keys, MaxChunks: maxChunksLimit})
 	require.NoError(tb, err)
 	// A 16-chunk session sealed under a fifth key: it joins, and every key
 	// has to try it.
-	forger, err := New(Options{Keys: [][]byte{testKey(5)}, MaxChunks: maxChunksLimit})
+	forger, err := New(Options{Secrets: [][]byte{testKey(5)}, MaxChunks: maxChunksLimit})
 	require.NoError(tb, err)
 	s := forger.LoadHeader()
 	s.Set("blob", randomText(36000))
@@ -271,7 +271,7 @@ func TestHostileHeaderCost(t *testing.T) {
 	m, shapes := hostileShapes(t)
 	var logs bytes.Buffer
 	m.logger = debugLogger(&logs)
-	budget := maxChunksLimit * DefaultMaxCookieSize
+	budget := maxChunksLimit * defaultMaxCookieSize
 	for _, c := range shapes {
 		t.Run(c.name, func(t *testing.T) {
 			req := httptest.NewRequest(http.MethodGet, "/", nil)
@@ -312,7 +312,7 @@ func TestCookieTossing(t *testing.T) {
 	attacker := issue(t, m, func(s *Session) { s.Set("user", "attacker") })["session"].Value
 	big := issue(t, m, func(s *Session) { s.Set("user", "victim"); s.Set("blob", randomText(5000)) })
 	require.Len(t, big, 3)
-	foreign, _ := newTestManager(t, Options{Keys: [][]byte{testKey(9)}})
+	foreign, _ := newTestManager(t, Options{Secrets: [][]byte{testKey(9)}})
 	otherApp := issue(t, foreign, func(s *Session) { s.Set("user", "attacker") })["session"].Value
 
 	for _, tc := range []struct {
@@ -420,7 +420,7 @@ func fuzzSeeds(f *testing.F, managers []*Manager) map[string]bool {
 func FuzzDecode(f *testing.F) {
 	var managers []*Manager
 	for _, format := range []Format{FormatSecureCookie, FormatCompact, FormatSignOnly} {
-		m, err := New(Options{Keys: [][]byte{testKey(1)}, Format: format, MaxChunks: 3})
+		m, err := New(Options{Secrets: [][]byte{testKey(1)}, Format: format, MaxChunks: 3})
 		require.NoError(f, err)
 		managers = append(managers, m)
 	}

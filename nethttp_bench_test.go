@@ -114,7 +114,7 @@ func benchManager(variant string) *Manager {
 	if variant == "securecookie" {
 		f = FormatSecureCookie
 	}
-	m, err := New(Options{Keys: [][]byte{testKey(1)}, Format: f})
+	m, err := New(Options{Secrets: [][]byte{testKey(1)}, Format: f})
 	if err != nil {
 		panic(err)
 	}

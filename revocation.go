@@ -22,21 +22,36 @@ type SessionInfo struct {
 	Expires time.Time
 }
 
-// Revocation is one entry of a [RevocationList]. Exactly one kind is set:
-//
-//   - SessionID: that session, whatever its creation time;
-//   - Subject: every session of that subject created before Before;
-//   - neither: every session created before Before.
+// Revocation is one entry of a [RevocationList], of one of three kinds,
+// each made by its constructor: [SessionRevocation], [SubjectRevocation]
+// and [AllRevocation]. Lists read its fields; a Revocation built otherwise
+// that is none of the three is refused by Revoke.
 //
 // Until is when the entry may be forgotten, because every session it
 // revokes has expired by then. Times count in milliseconds: a session
 // created in the millisecond of Before is kept, so that one renewed right
 // after the revocation (to keep the current device logged in) survives it.
 type Revocation struct {
-	SessionID string
-	Subject   string
-	Before    time.Time
+	SessionID string    // that session, whatever its creation time
+	Subject   string    // every session of the subject created before Before
+	Before    time.Time // with neither ID nor subject: every session created before it
 	Until     time.Time
+}
+
+// SessionRevocation revokes the session id until until.
+func SessionRevocation(id string, until time.Time) Revocation {
+	return Revocation{SessionID: id, Until: until}
+}
+
+// SubjectRevocation revokes every session of subject created before
+// before, until until.
+func SubjectRevocation(subject string, before, until time.Time) Revocation {
+	return Revocation{Subject: subject, Before: before, Until: until}
+}
+
+// AllRevocation revokes every session created before before, until until.
+func AllRevocation(before, until time.Time) Revocation {
+	return Revocation{Before: before, Until: until}
 }
 
 // A RevocationList is the server state that ends sessions before they
@@ -87,7 +102,7 @@ func (m *Manager) RevokeSession(ctx context.Context, s *Session) error {
 	until := m.now().Add(maxCookieLifetime)
 	var errs []error
 	for _, id := range ids {
-		if err := m.revocations.Revoke(ctx, Revocation{SessionID: id, Until: until}); err != nil {
+		if err := m.revocations.Revoke(ctx, SessionRevocation(id, until)); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -118,7 +133,10 @@ func (m *Manager) revokeBefore(ctx context.Context, subject string) error {
 		return errNoRevocations
 	}
 	now := m.now()
-	return m.revocations.Revoke(ctx, Revocation{Subject: subject, Before: now, Until: now.Add(maxCookieLifetime)})
+	if subject == "" {
+		return m.revocations.Revoke(ctx, AllRevocation(now, now.Add(maxCookieLifetime)))
+	}
+	return m.revocations.Revoke(ctx, SubjectRevocation(subject, now, now.Add(maxCookieLifetime)))
 }
 
 // MemoryRevocations is a [RevocationList] in this process's memory: for a

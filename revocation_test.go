@@ -171,8 +171,8 @@ func TestMemoryRevocations(t *testing.T) {
 		}
 	})
 	t.Run("entries only widen", func(t *testing.T) {
-		require.NoError(t, l.Revoke(ctx, Revocation{Subject: "ada", Before: now, Until: now.Add(time.Hour)}))
-		require.NoError(t, l.Revoke(ctx, Revocation{Subject: "ada", Before: now.Add(-time.Hour), Until: now.Add(time.Minute)}))
+		require.NoError(t, l.Revoke(ctx, SubjectRevocation("ada", now, now.Add(time.Hour))))
+		require.NoError(t, l.Revoke(ctx, SubjectRevocation("ada", now.Add(-time.Hour), now.Add(time.Minute))))
 		assert.True(t, l.Revoked(ctx, info("x", "ada", now.Add(-time.Minute))), "an older entry arriving late does not narrow it")
 		assert.False(t, l.Revoked(ctx, info("x", "ada", now)), "created in the millisecond of Before: kept")
 		assert.True(t, l.Revoked(ctx, info("x", "ada", now.Add(-time.Millisecond))), "a millisecond earlier: revoked")
@@ -180,12 +180,12 @@ func TestMemoryRevocations(t *testing.T) {
 	})
 	t.Run("expired entries are pruned", func(t *testing.T) {
 		for i := range 3000 {
-			require.NoError(t, l.Revoke(ctx, Revocation{SessionID: string(rune('a'+i%26)) + time.Duration(i).String(), Until: now.Add(time.Minute)}))
+			require.NoError(t, l.Revoke(ctx, SessionRevocation(string(rune('a'+i%26)) + time.Duration(i).String(), now.Add(time.Minute))))
 		}
 		assert.Greater(t, l.Len(), 2000)
 		now = now.Add(2 * time.Hour)
 		for i := range 3000 {
-			require.NoError(t, l.Revoke(ctx, Revocation{SessionID: "late" + time.Duration(i).String(), Until: now.Add(time.Minute)}))
+			require.NoError(t, l.Revoke(ctx, SessionRevocation("late" + time.Duration(i).String(), now.Add(time.Minute))))
 		}
 		assert.Less(t, l.Len(), 3000+1024, "the first 3,000 expired and were dropped")
 		assert.True(t, l.Revoked(ctx, info("late0s", "", now)))
@@ -222,7 +222,7 @@ func TestRevokeSessionOutlivesEveryCopy(t *testing.T) {
 	user.visit(a, func(_ http.ResponseWriter, s *Session) {
 		require.NoError(t, a.RevokeSession(context.Background(), s))
 	})
-	require.NoError(t, list.Revoke(context.Background(), Revocation{SessionID: "short", Until: clk.Now().Add(time.Hour)}))
+	require.NoError(t, list.Revoke(context.Background(), SessionRevocation("short", clk.Now().Add(time.Hour))))
 	clk.Add(3 * time.Hour) // past the logout copy's expiry
 	list.mu.Lock()
 	list.prune(clk.Now().UnixMilli())

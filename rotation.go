@@ -19,21 +19,21 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
-// MinKeyLength is the shortest secret [New] accepts, in bytes.
+// minSecretLength is the shortest secret [New] accepts, in bytes.
 //
 // A session cookie is forged by anyone who knows or guesses the secret, and
 // an attacker can test guesses offline against a single captured cookie. 32
-// bytes from a CSPRNG (256 bits, what [GenerateKey] returns) puts that out of
+// bytes from a CSPRNG (256 bits, what [GenerateSecret] returns) puts that out of
 // reach; a human-chosen password does not, whatever its length.
-const MinKeyLength = 32
+const minSecretLength = 32
 
-// ErrWeakKey is returned by [New] and [KeysFromEnv] when there is no key,
-// or a key is shorter than [MinKeyLength] or plainly not random: one that
+// ErrWeakSecret is returned by [New] and [SecretsFromEnv] when there is no key,
+// or a key is shorter than [minSecretLength] or plainly not random: one that
 // repeats a pattern of at most half its length (aaaa…, abab…, 0000…, a
 // password typed twice) or uses fewer than 8 different byte values. The
 // check catches mistakes, not every weak key: only a key from a CSPRNG,
-// such as [GenerateKey]'s, is strong.
-var ErrWeakKey = errors.New("cookiesession: weak or missing key")
+// such as [GenerateSecret]'s, is strong.
+var ErrWeakSecret = errors.New("cookiesession: weak or missing key")
 
 // HKDF info labels. Each purpose gets its own sub-key, so a value made for
 // one format can never verify under another, and one secret per generation
@@ -66,22 +66,22 @@ type key struct {
 // whether the value must be re-issued.
 type keyRing []key
 
-// newKeyRing derives the keys. minLength is MinKeyLength, but for
+// newKeyRing derives the keys. minLength is minSecretLength, but for
 // FormatExpress, whose existing keys are whatever the Express application
 // was given.
 func newKeyRing(secrets [][]byte, minLength int) (keyRing, error) {
 	if len(secrets) == 0 {
-		return nil, fmt.Errorf("%w: no keys given", ErrWeakKey)
+		return nil, fmt.Errorf("%w: no keys given", ErrWeakSecret)
 	}
 	need := max(minLength, 1)
 	ring := make(keyRing, len(secrets))
 	for i, secret := range secrets {
 		if len(secret) < need {
-			return nil, fmt.Errorf("%w: key %d is %d bytes, need at least %d", ErrWeakKey, i, len(secret), need)
+			return nil, fmt.Errorf("%w: key %d is %d bytes, need at least %d", ErrWeakSecret, i, len(secret), need)
 		}
 		if minLength > 0 {
 			if why := notRandom(secret); why != "" {
-				return nil, fmt.Errorf("%w: key %d %s; use GenerateKey", ErrWeakKey, i, why)
+				return nil, fmt.Errorf("%w: key %d %s; use GenerateSecret", ErrWeakSecret, i, why)
 			}
 		}
 		// XChaCha20-Poly1305 comes from x/crypto because the standard
@@ -161,11 +161,12 @@ func derive(secret []byte, label string) []byte {
 	return k
 }
 
-// GenerateKey returns a new random secret of 32 bytes from crypto/rand,
-// base64url-encoded (43 characters) so it fits in an environment variable
-// or a configuration file. Use it as-is: the encoded string is the secret.
-func GenerateKey() string {
-	return base64.RawURLEncoding.EncodeToString(randomBytes(MinKeyLength))
+// GenerateSecret returns a new secret for Options.Secrets: 32 random bytes
+// from crypto/rand, base64url-encoded (43 characters) so that it can be
+// kept in an environment variable or a file as it is. The encoded text is
+// the secret: pass it to Options.Secrets unchanged.
+func GenerateSecret() []byte {
+	return base64.RawURLEncoding.AppendEncode(nil, randomBytes(minSecretLength))
 }
 
 func randomBytes(n int) []byte {
@@ -176,8 +177,8 @@ func randomBytes(n int) []byte {
 	return b
 }
 
-// KeysFromEnv reads secrets, newest first, from the comma-separated
-// environment variable name (conventionally COOKIESESSION_KEYS). Spaces
+// SecretsFromEnv reads secrets, newest first, from the comma-separated
+// environment variable name (conventionally COOKIESESSION_SECRETS). Spaces
 // around each secret are ignored. It fails when the variable is unset or
 // holds no secret, and when a secret holds white space: keys are
 // separated by commas, and "k1 k2" read as one key would log everyone out
@@ -185,7 +186,7 @@ func randomBytes(n int) []byte {
 //
 // To rotate, put a new key in front, deploy, and remove the old key once
 // every cookie it issued has expired.
-func KeysFromEnv(name string) ([][]byte, error) {
+func SecretsFromEnv(name string) ([][]byte, error) {
 	v, ok := os.LookupEnv(name)
 	if !ok {
 		return nil, fmt.Errorf("cookiesession: environment variable %s is not set", name)
@@ -194,14 +195,14 @@ func KeysFromEnv(name string) ([][]byte, error) {
 	for _, s := range strings.Split(v, ",") {
 		s = strings.TrimSpace(s)
 		if strings.IndexFunc(s, unicode.IsSpace) >= 0 {
-			return nil, fmt.Errorf("%w: key %d in %s holds white space; separate keys with commas", ErrWeakKey, len(keys), name)
+			return nil, fmt.Errorf("%w: key %d in %s holds white space; separate keys with commas", ErrWeakSecret, len(keys), name)
 		}
 		if s != "" {
 			keys = append(keys, []byte(s))
 		}
 	}
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("%w: environment variable %s holds no key", ErrWeakKey, name)
+		return nil, fmt.Errorf("%w: environment variable %s holds no key", ErrWeakSecret, name)
 	}
 	return keys, nil
 }

@@ -218,7 +218,7 @@ func (s *Session) IsChanged() bool {
 }
 
 // CreatedAt returns when the session was created or last renewed.
-func (s *Session) CreatedAt() time.Time {
+func (s *Session) Created() time.Time {
 	s.lock()
 	defer s.mu.Unlock()
 	return s.env.created()
@@ -226,7 +226,7 @@ func (s *Session) CreatedAt() time.Time {
 
 // ExpiresAt returns the session's absolute expiry. An idle timeout may end
 // it sooner.
-func (s *Session) ExpiresAt() time.Time {
+func (s *Session) Expires() time.Time {
 	s.lock()
 	defer s.mu.Unlock()
 	return time.Unix(s.env.Expires, 0)
@@ -404,8 +404,8 @@ func (s *Session) Destroy() {
 // Renew gives the session a new ID and a fresh lifetime: its creation time
 // becomes now and its expiry Options.MaxAge from now (call SetMaxAge after
 // Renew for another). It keeps the values, the flash messages, the subject
-// and the SetPersistent choice, so a login that offers "remember me" must
-// call SetPersistent either way. Call it when the user's privileges change,
+// and the SetTransient choice, so a login that offers "remember me" must
+// call SetTransient either way. Call it when the user's privileges change,
 // at login and logout, so an ID recorded before cannot be confused with
 // the new session.
 func (s *Session) Renew() {
@@ -433,12 +433,14 @@ func (s *Session) SetMaxAge(d time.Duration) {
 	s.change()
 }
 
-// SetPersistent overrides Options.Transient for this session: true gives
-// the cookie a Max-Age so it survives a browser restart, false makes it
-// last until the browser closes. The choice is stored in the session.
-func (s *Session) SetPersistent(persist bool) {
+// SetTransient overrides Options.Transient for this session: true makes
+// the cookie last until the browser closes ("remember me" left unticked),
+// false gives it a Max-Age so it survives a browser restart. The choice is
+// stored in the session.
+func (s *Session) SetTransient(transient bool) {
 	s.lock()
 	defer s.mu.Unlock()
+	persist := !transient
 	if s.env.Persist == nil || *s.env.Persist != persist {
 		s.env.Persist = &persist
 		s.change()

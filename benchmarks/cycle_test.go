@@ -26,10 +26,10 @@ import (
 )
 
 // key is a fixed secret: the figures do not depend on its value.
-var key = []byte("benchmarks-only-key-0001-use-GenerateKey-instead")
+var key = []byte("benchmarks-only-key-0001-use-GenerateSecret-instead")
 
 func cookiesessionCycle(b *testing.B, opts cookiesession.Options, values map[string]any) benchcycle.Cycle {
-	opts.Keys = [][]byte{key}
+	opts.Secrets = [][]byte{key}
 	m, err := cookiesession.New(opts)
 	if err != nil {
 		b.Fatal(err)

@@ -58,7 +58,7 @@ func testKeys(n ...int) [][]byte {
 
 func TestCounterSurvivesReloads(t *testing.T) {
 	inEachEngine(t, func(t *testing.T, e engine, b browser) {
-		s := newSite(t, b, cookiesession.Options{Keys: testKeys(1)})
+		s := newSite(t, b, cookiesession.Options{Secrets: testKeys(1)})
 		for i := 1; i <= 5; i++ {
 			assert.Equal(t, strconv.Itoa(i), s.visit("/count"))
 		}
@@ -81,7 +81,7 @@ func TestCounterSurvivesReloads(t *testing.T) {
 // new session until Insecure drops the attribute.
 func TestCounterOverPlainHTTP(t *testing.T) {
 	inEachEngine(t, func(t *testing.T, e engine, b browser) {
-		s := newPlainSite(t, b, cookiesession.Options{Keys: testKeys(1)})
+		s := newPlainSite(t, b, cookiesession.Options{Secrets: testKeys(1)})
 		counts := []string{s.visit("/count"), s.visit("/count"), s.visit("/count")}
 		if e.secureOnHTTPLocalhost {
 			assert.Equal(t, []string{"1", "2", "3"}, counts)
@@ -91,7 +91,7 @@ func TestCounterOverPlainHTTP(t *testing.T) {
 		assert.Equal(t, []string{"1", "1", "1"}, counts, "the Secure cookie was dropped: every request is new")
 		assert.Empty(t, s.cookies())
 
-		s.use(cookiesession.Options{Keys: testKeys(1), Insecure: true})
+		s.use(cookiesession.Options{Secrets: testKeys(1), Insecure: true})
 		counts = []string{s.visit("/count"), s.visit("/count"), s.visit("/count")}
 		assert.Equal(t, []string{"1", "2", "3"}, counts, "Insecure works on plain-HTTP localhost")
 		assert.False(t, s.cookies()["session"].Secure)
@@ -103,7 +103,7 @@ func TestCounterOverPlainHTTP(t *testing.T) {
 // refused by the package rather than dropped by the browser.
 func TestLargestCookie(t *testing.T) {
 	inEachEngine(t, func(t *testing.T, e engine, b browser) {
-		opts := cookiesession.Options{Keys: testKeys(1)}
+		opts := cookiesession.Options{Secrets: testKeys(1)}
 		s := newSite(t, b, opts)
 
 		// The engine's own limit on name and value.
@@ -150,7 +150,7 @@ func TestLargestCookie(t *testing.T) {
 
 func TestChunksInTheBrowser(t *testing.T) {
 	inEachEngine(t, func(t *testing.T, e engine, b browser) {
-		s := newSite(t, b, cookiesession.Options{Keys: testKeys(1), MaxChunks: 3})
+		s := newSite(t, b, cookiesession.Options{Secrets: testKeys(1), MaxChunks: 3})
 
 		s.visit("/fill?n=5000")
 		assert.Equal(t, []string{"session", "session.1", "session.2"}, names(s.cookies()))
@@ -169,20 +169,20 @@ func TestChunksInTheBrowser(t *testing.T) {
 
 func TestKeyRotationInTheBrowser(t *testing.T) {
 	inEachEngine(t, func(t *testing.T, e engine, b browser) {
-		s := newSite(t, b, cookiesession.Options{Keys: testKeys(1)}) // key A
+		s := newSite(t, b, cookiesession.Options{Secrets: testKeys(1)}) // key A
 		assert.Equal(t, "1", s.visit("/count"))
 		underA := s.cookies()["session"].Value
 
-		s.use(cookiesession.Options{Keys: testKeys(2, 1)}) // [B, A]
+		s.use(cookiesession.Options{Secrets: testKeys(2, 1)}) // [B, A]
 		assert.Equal(t, "2", s.visit("/count"))
 		assert.NotEqual(t, underA, s.cookies()["session"].Value)
 
-		s.use(cookiesession.Options{Keys: testKeys(2)}) // B alone
+		s.use(cookiesession.Options{Secrets: testKeys(2)}) // B alone
 		assert.Equal(t, "3", s.visit("/count"), "the re-issued cookie verifies with B alone")
 
 		// A cookie still sealed with A alone is not accepted by B: read-only
 		// check through the package, since the browser now holds B's cookie.
-		m, err := cookiesession.New(cookiesession.Options{Keys: testKeys(2)})
+		m, err := cookiesession.New(cookiesession.Options{Secrets: testKeys(2)})
 		require.NoError(t, err)
 		assert.True(t, m.LoadHeader("session="+underA).IsNew())
 	})
@@ -190,7 +190,7 @@ func TestKeyRotationInTheBrowser(t *testing.T) {
 
 func TestHostPrefix(t *testing.T) {
 	inEachEngine(t, func(t *testing.T, e engine, b browser) {
-		s := newSite(t, b, cookiesession.Options{Keys: testKeys(1), Name: "__Host-session"})
+		s := newSite(t, b, cookiesession.Options{Secrets: testKeys(1), Name: "__Host-session"})
 		assert.Equal(t, "1", s.visit("/count"))
 		assert.Equal(t, "2", s.visit("/count"))
 		c, ok := s.cookies()["__Host-session"]
@@ -208,7 +208,7 @@ func TestHostPrefix(t *testing.T) {
 
 func TestPartitioned(t *testing.T) {
 	inEachEngine(t, func(t *testing.T, e engine, b browser) {
-		s := newSite(t, b, cookiesession.Options{Keys: testKeys(1), Partitioned: true})
+		s := newSite(t, b, cookiesession.Options{Secrets: testKeys(1), Partitioned: true})
 		assert.Equal(t, "1", s.visit("/count"))
 		assert.Equal(t, "2", s.visit("/count"), "the partitioned cookie is sent back")
 		c, ok := s.cookies()["session"]

@@ -25,7 +25,7 @@ func startDemo(t *testing.T, args ...string) string {
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "build: %s", out)
 	cmd := exec.Command(bin, append([]string{"demo", "-addr", "127.0.0.1:0"}, args...)...)
-	cmd.Env = append(os.Environ(), "COOKIESESSION_KEYS=")
+	cmd.Env = append(os.Environ(), "COOKIESESSION_SECRETS=")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)

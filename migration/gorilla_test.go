@@ -42,7 +42,7 @@ func init() {
 var (
 	hashOld, blockOld = []byte("old-hash-key-0123456789abcdefghij"), []byte("old-block-key-0123456789abcdefgh")
 	hashNew, blockNew = []byte("new-hash-key-0123456789abcdefghij"), []byte("new-block-key-0123456789abcdefgh")
-	ourKey            = []byte("cookiesession-key-0001-use-GenerateKey-instead")
+	ourKey            = []byte("cookiesession-key-0001-use-GenerateSecret-instead")
 )
 
 // gorillaCookie returns the Cookie header that gorilla/sessions' store
@@ -65,7 +65,7 @@ func gorillaCookie(t *testing.T, store *sessions.CookieStore, fill func(s *sessi
 func migrating(t *testing.T, logs *bytes.Buffer, format cookiesession.Format) *cookiesession.Manager {
 	t.Helper()
 	m, err := cookiesession.New(cookiesession.Options{
-		Keys:    [][]byte{ourKey},
+		Secrets:    [][]byte{ourKey},
 		Format:  format,
 		Gorilla: &cookiesession.GorillaCookies{KeyPairs: [][]byte{hashNew, blockNew, hashOld, blockOld}},
 		Logger:  slog.New(slog.NewTextHandler(logs, nil)),
@@ -128,7 +128,7 @@ func TestMigrateFromGorilla(t *testing.T) {
 				require.Len(t, reissued, 1, "re-issued in our format on the same response")
 
 				// The re-issued cookie opens without the gorilla keys.
-				plain, err := cookiesession.New(cookiesession.Options{Keys: [][]byte{ourKey}, Format: format})
+				plain, err := cookiesession.New(cookiesession.Options{Secrets: [][]byte{ourKey}, Format: format})
 				require.NoError(t, err)
 				in, err = plain.Inspect(reissued[0])
 				require.NoError(t, err)
@@ -177,7 +177,7 @@ func TestGorillaCookiesThatCannotMigrate(t *testing.T) {
 		assert.Empty(t, logs.String(), "an unverified cookie is an attack or noise, not a migration problem")
 	})
 	t.Run("past the store's MaxAge", func(t *testing.T) {
-		m, err := cookiesession.New(cookiesession.Options{Keys: [][]byte{ourKey},
+		m, err := cookiesession.New(cookiesession.Options{Secrets: [][]byte{ourKey},
 			Gorilla: &cookiesession.GorillaCookies{KeyPairs: [][]byte{hashNew, blockNew}, MaxAge: time.Second}})
 		require.NoError(t, err)
 		cookie := gorillaCookie(t, store, func(s *sessions.Session) { s.Values["a"] = 1 })
@@ -201,7 +201,7 @@ func (u *undecodable) GobDecode([]byte) error    { return errors.New("cannot dec
 func TestMigratedSessionObeysRevocation(t *testing.T) {
 	list := cookiesession.NewMemoryRevocations()
 	m, err := cookiesession.New(cookiesession.Options{
-		Keys:        [][]byte{ourKey},
+		Secrets:        [][]byte{ourKey},
 		Gorilla:     &cookiesession.GorillaCookies{KeyPairs: [][]byte{hashNew, blockNew}, MaxAge: time.Hour},
 		Revocations: list,
 	})
@@ -247,7 +247,7 @@ func TestGorillaJSONEncoder(t *testing.T) {
 	codecs[0].(*securecookie.SecureCookie).SetSerializer(securecookie.JSONEncoder{})
 	value, err := securecookie.EncodeMulti("session", map[string]any{"name": "ada", "visits": 3, "_flash": []any{"hi"}}, codecs...)
 	require.NoError(t, err)
-	m, err := cookiesession.New(cookiesession.Options{Keys: [][]byte{ourKey},
+	m, err := cookiesession.New(cookiesession.Options{Secrets: [][]byte{ourKey},
 		Gorilla: &cookiesession.GorillaCookies{KeyPairs: [][]byte{hashNew, blockNew}, JSON: true}})
 	require.NoError(t, err)
 	s := m.LoadHeader("session=" + value)
@@ -262,7 +262,7 @@ func TestGorillaOptionsAreCheckedAtNew(t *testing.T) {
 		"bad block key":  {KeyPairs: [][]byte{hashNew, []byte("seven b")}},
 		"empty hash key": {KeyPairs: [][]byte{nil, blockNew}},
 	} {
-		_, err := cookiesession.New(cookiesession.Options{Keys: [][]byte{ourKey}, Gorilla: g})
+		_, err := cookiesession.New(cookiesession.Options{Secrets: [][]byte{ourKey}, Gorilla: g})
 		assert.Error(t, err, name)
 		assert.True(t, strings.HasPrefix(err.Error(), "cookiesession: "), err)
 	}

@@ -13,7 +13,7 @@ import (
 // Each replica builds its own List on its own client; they share the
 // revocations through Redis.
 func ExampleNew() {
-	keys, err := cookiesession.KeysFromEnv("COOKIESESSION_KEYS")
+	keys, err := cookiesession.SecretsFromEnv("COOKIESESSION_SECRETS")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func ExampleNew() {
 		log.Fatal(err) // not loaded: this replica would miss revocations
 	}
 	defer revoked.Close()
-	sessions, err := cookiesession.New(cookiesession.Options{Keys: keys, Revocations: revoked})
+	sessions, err := cookiesession.New(cookiesession.Options{Secrets: keys, Revocations: revoked})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -299,16 +299,15 @@ func (l *List) parse(key, value string) (cookiesession.Revocation, bool) {
 	if !ok || err1 != nil || err2 != nil || !ours {
 		return cookiesession.Revocation{}, false
 	}
-	r := cookiesession.Revocation{Before: time.UnixMilli(b), Until: time.UnixMilli(u)}
 	switch {
 	case strings.HasPrefix(name, "s:"):
-		r.SessionID, r.Before = name[2:], time.Time{}
+		return cookiesession.SessionRevocation(name[2:], time.UnixMilli(u)), true
 	case strings.HasPrefix(name, "u:"):
-		r.Subject = name[2:]
-	case name != "all":
-		return cookiesession.Revocation{}, false
+		return cookiesession.SubjectRevocation(name[2:], time.UnixMilli(b), time.UnixMilli(u)), true
+	case name == "all":
+		return cookiesession.AllRevocation(time.UnixMilli(b), time.UnixMilli(u)), true
 	}
-	return r, true
+	return cookiesession.Revocation{}, false
 }
 
 // apply takes one entry from Redis into the local copy.

@@ -74,7 +74,7 @@ func TestPropagation(t *testing.T) {
 		from := lists[i%3]
 		s := info(fmt.Sprintf("session-%03d", i), "", now)
 		start := time.Now()
-		require.NoError(t, from.Revoke(ctx, cookiesession.Revocation{SessionID: s.ID, Until: s.Expires}))
+		require.NoError(t, from.Revoke(ctx, cookiesession.SessionRevocation(s.ID, s.Expires)))
 		require.True(t, from.Revoked(ctx, s), "in force at once where it was made")
 		for j, other := range lists {
 			if j != i%3 {
@@ -98,7 +98,7 @@ func TestReplicasThroughManagers(t *testing.T) {
 	ctx := context.Background()
 	var managers [3]*cookiesession.Manager
 	for i := range managers {
-		m, err := cookiesession.New(cookiesession.Options{Keys: testKeys, Revocations: srv.list(t, Options{})})
+		m, err := cookiesession.New(cookiesession.Options{Secrets: testKeys, Revocations: srv.list(t, Options{})})
 		require.NoError(t, err)
 		managers[i] = m
 	}
@@ -152,9 +152,9 @@ func TestLateReplica(t *testing.T) {
 	ctx := context.Background()
 	early := srv.list(t, Options{})
 	now := time.Now()
-	require.NoError(t, early.Revoke(ctx, cookiesession.Revocation{SessionID: "s1", Until: now.Add(time.Hour)}))
-	require.NoError(t, early.Revoke(ctx, cookiesession.Revocation{Subject: "ada", Before: now, Until: now.Add(time.Hour)}))
-	require.NoError(t, early.Revoke(ctx, cookiesession.Revocation{Subject: "line\nbreak", Before: now, Until: now.Add(time.Hour)}))
+	require.NoError(t, early.Revoke(ctx, cookiesession.SessionRevocation("s1", now.Add(time.Hour))))
+	require.NoError(t, early.Revoke(ctx, cookiesession.SubjectRevocation("ada", now, now.Add(time.Hour))))
+	require.NoError(t, early.Revoke(ctx, cookiesession.SubjectRevocation("line\nbreak", now, now.Add(time.Hour))))
 
 	late := srv.list(t, Options{})
 	assert.True(t, late.Revoked(ctx, info("s1", "", now)))
@@ -170,13 +170,13 @@ func TestEntriesExpireWithTheirSessions(t *testing.T) {
 	ctx := context.Background()
 	l := srv.list(t, Options{})
 	until := time.Now().Add(90 * time.Second)
-	require.NoError(t, l.Revoke(ctx, cookiesession.Revocation{SessionID: "s1", Until: until}))
+	require.NoError(t, l.Revoke(ctx, cookiesession.SessionRevocation("s1", until)))
 	c := srv.client(t)
 	ttl, err := c.Do(ctx, c.B().Ttl().Key("cookiesession:revocations:s:s1").Build()).AsInt64()
 	require.NoError(t, err)
 	assert.InDelta(t, 90, ttl, 2)
 	// An entry whose sessions have all expired is not stored at all.
-	require.NoError(t, l.Revoke(ctx, cookiesession.Revocation{SessionID: "old", Until: time.Now().Add(-time.Second)}))
+	require.NoError(t, l.Revoke(ctx, cookiesession.SessionRevocation("old", time.Now().Add(-time.Second))))
 	n, err := c.Do(ctx, c.B().Exists().Key("cookiesession:revocations:s:old").Build()).AsInt64()
 	require.NoError(t, err)
 	assert.Zero(t, n)
@@ -192,12 +192,12 @@ func TestRedisRestart(t *testing.T) {
 	a, b := srv.list(t, Options{}), srv.list(t, Options{})
 	now := time.Now()
 	before, during := info("before", "", now), info("during", "", now)
-	require.NoError(t, a.Revoke(ctx, cookiesession.Revocation{SessionID: before.ID, Until: before.Expires}))
+	require.NoError(t, a.Revoke(ctx, cookiesession.SessionRevocation(before.ID, before.Expires)))
 	eventually(t, time.Second, func() bool { return b.Revoked(ctx, before) }, "before the outage")
 
 	srv.stop()
 	eventually(t, 15*time.Second, func() bool { return a.Stale() > 0 && b.Stale() > 0 }, "outage noticed")
-	err := a.Revoke(ctx, cookiesession.Revocation{SessionID: during.ID, Until: during.Expires})
+	err := a.Revoke(ctx, cookiesession.SessionRevocation(during.ID, during.Expires))
 	require.Error(t, err, "revoking while Redis is down is an error")
 	assert.Contains(t, err.Error(), "in force on this replica only")
 	assert.True(t, a.Revoked(ctx, during))
@@ -225,7 +225,7 @@ func TestRetryWithoutReconnect(t *testing.T) {
 		a, b := srv.list(t, Options{Timeout: 500 * time.Millisecond}), srv.list(t, Options{})
 		require.NoError(t, syscall.Kill(srv.cmd.Process.Pid, syscall.SIGSTOP))
 		stopped := time.Now()
-		err := a.Revoke(context.Background(), cookiesession.Revocation{SessionID: stalled.ID, Until: stalled.Expires})
+		err := a.Revoke(context.Background(), cookiesession.SessionRevocation(stalled.ID, stalled.Expires))
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		assert.Contains(t, err.Error(), "retrying")
 		time.Sleep(1500*time.Millisecond - time.Since(stopped))
@@ -241,7 +241,7 @@ func TestRetryWithoutReconnect(t *testing.T) {
 		a, b := srv.list(t, Options{}), srv.list(t, Options{})
 		cancelled, cancel := context.WithCancel(context.Background())
 		cancel()
-		err := a.Revoke(cancelled, cookiesession.Revocation{SessionID: left.ID, Until: left.Expires})
+		err := a.Revoke(cancelled, cookiesession.SessionRevocation(left.ID, left.Expires))
 		require.ErrorIs(t, err, context.Canceled)
 		took := eventually(t, 2*time.Second, func() bool { return b.Revoked(context.Background(), left) }, "shared after a cancelled context")
 		t.Logf("cancelled context: on the other replica after %v", took.Round(time.Millisecond))
@@ -261,7 +261,7 @@ func TestPrefixIsNotAPattern(t *testing.T) {
 	for _, prefix := range []string{"app[eu]:", `a*b?c\d:`, "appe:"} {
 		l := srv.list(t, Options{Prefix: prefix})
 		s := info("s-"+prefix, "", now)
-		require.NoError(t, l.Revoke(ctx, cookiesession.Revocation{SessionID: s.ID, Until: s.Expires}))
+		require.NoError(t, l.Revoke(ctx, cookiesession.SessionRevocation(s.ID, s.Expires)))
 	}
 	late := srv.list(t, Options{Prefix: "app[eu]:"})
 	assert.True(t, late.Revoked(ctx, info("s-app[eu]:", "", now)))
@@ -283,7 +283,7 @@ func TestStalePolicy(t *testing.T) {
 	reject := srv.list(t, Options{MaxStale: 300 * time.Millisecond, RejectWhenStale: true})
 	now := time.Now()
 	known, other := info("known", "", now), info("other", "", now)
-	require.NoError(t, accept.Revoke(ctx, cookiesession.Revocation{SessionID: known.ID, Until: known.Expires}))
+	require.NoError(t, accept.Revoke(ctx, cookiesession.SessionRevocation(known.ID, known.Expires)))
 	eventually(t, time.Second, func() bool { return reject.Revoked(ctx, known) }, "shared")
 
 	srv.stop()
@@ -312,9 +312,9 @@ func redisList(b *testing.B) *List {
 	l := startRedis(b).list(b, Options{})
 	ctx, now := context.Background(), time.Now()
 	for i := range 10_000 {
-		require.NoError(b, l.Revoke(ctx, cookiesession.Revocation{SessionID: fmt.Sprint("revoked-", i), Until: now.Add(time.Hour)}))
+		require.NoError(b, l.Revoke(ctx, cookiesession.SessionRevocation(fmt.Sprint("revoked-", i), now.Add(time.Hour))))
 		if i%100 == 0 {
-			require.NoError(b, l.Revoke(ctx, cookiesession.Revocation{Subject: fmt.Sprint("user-", i), Before: now, Until: now.Add(time.Hour)}))
+			require.NoError(b, l.Revoke(ctx, cookiesession.SubjectRevocation(fmt.Sprint("user-", i), now, now.Add(time.Hour))))
 		}
 	}
 	return l
@@ -328,7 +328,7 @@ func redisList(b *testing.B) *List {
 func BenchmarkCycle(b *testing.B) {
 	for _, name := range []string{"no-list", "redis-list"} {
 		b.Run(name, func(b *testing.B) {
-			opts := cookiesession.Options{Keys: testKeys}
+			opts := cookiesession.Options{Secrets: testKeys}
 			if name == "redis-list" {
 				opts.Revocations = redisList(b)
 			}

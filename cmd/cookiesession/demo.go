@@ -42,14 +42,18 @@ func demo(ctx context.Context, args []string, e env) error {
 		return usageError{err}
 	}
 
-	keys, err := keysFrom("", e)
-	if err != nil {
-		keys = [][]byte{[]byte(cookiesession.GenerateKey())}
-		fmt.Fprintf(e.stderr, "cookiesession demo: %s is not set; using a throw-away key, so sessions will not survive a restart\n", keysEnv)
+	secrets, err := secretsFrom("", e)
+	switch {
+	case errors.Is(err, errSecretsUnset):
+		secret := cookiesession.GenerateSecret()
+		secrets = [][]byte{secret}
+		fmt.Fprintf(e.stderr, "cookiesession demo: %s is not set, so this run uses a new secret, and sessions end with it. To keep them across restarts:\n  export %s=%s\n", secretsEnv, secretsEnv, secret)
+	case err != nil:
+		return usageError{err}
 	}
-	h, err := newDemo(cookiesession.Options{Keys: keys, MaxChunks: *maxChunks, Format: f, Insecure: *insecure})
+	h, err := newDemo(cookiesession.Options{Secrets: secrets, MaxChunks: *maxChunks, Format: f, Insecure: *insecure})
 	if err != nil {
-		return usageError{err} // the flags (or the keys) do not make a valid configuration
+		return usageError{err} // the flags (or the secrets) do not make a valid configuration
 	}
 
 	ln, err := net.Listen("tcp", *addr)
@@ -154,7 +158,7 @@ func (a *demoApp) done(w http.ResponseWriter, r *http.Request) {
 		a.tooLarge(w, r, err)
 		return
 	}
-	token := cookiesession.GenerateKey()[:16]
+	token := string(cookiesession.GenerateSecret()[:16])
 	a.mu.Lock()
 	if len(a.keys) == maxPrev {
 		delete(a.prev, a.keys[0])
@@ -247,7 +251,7 @@ type cookieLine struct {
 }
 
 func newCookieLine(name, text string, bytes int, deletion bool) cookieLine {
-	return cookieLine{name, text, bytes, min(100, bytes*100/cookiesession.DefaultMaxCookieSize), deletion}
+	return cookieLine{name, text, bytes, min(100, bytes*100/cookieBudget), deletion}
 }
 
 // setCookieLines turns Set-Cookie header values into cookieLines.
@@ -264,6 +268,10 @@ func setCookieLines(lines []string) []cookieLine {
 // proxyHeaderLimit is what nginx and Apache allow for one request header
 // line by default: the whole Cookie header must fit.
 const proxyHeaderLimit = 8192
+
+// cookieBudget is the default per-cookie budget, Options.MaxCookieSize:
+// the whole Set-Cookie line, 4096 bytes.
+const cookieBudget = 4096
 
 func (a *demoApp) home(w http.ResponseWriter, r *http.Request) {
 	s := a.m.FromContext(r.Context())
@@ -303,8 +311,8 @@ func (a *demoApp) home(w http.ResponseWriter, r *http.Request) {
 		"New":         isNew,
 		"Express":     express,
 		"ID":          s.ID(),
-		"Created":     s.CreatedAt().UTC().Format(time.RFC3339),
-		"Expires":     s.ExpiresAt().UTC().Format(time.RFC3339),
+		"Created":     s.Created().UTC().Format(time.RFC3339),
+		"Expires":     s.Expires().UTC().Format(time.RFC3339),
 		"Values":      a.values(s),
 		"Received":    received,
 		"HeaderBytes": headerBytes,
@@ -368,7 +376,7 @@ func plainReason(err error) string {
 // received lists the request's session cookies (the head and its chunks)
 // and the length of the whole Cookie header.
 func (a *demoApp) received(r *http.Request) ([]cookieLine, int) {
-	name := cmp.Or(a.opts.Name, cookiesession.DefaultName)
+	name := cmp.Or(a.opts.Name, "session")
 	var views []cookieLine
 	for _, c := range r.Cookies() {
 		if c.Name == name || strings.HasPrefix(c.Name, name+".") {
@@ -414,7 +422,7 @@ func advice(opts cookiesession.Options, size *cookiesession.SizeError) []string 
 	switch {
 	case need > 16:
 		out = append(out, fmt.Sprintf("More cookies would not do: this needs about %d, beyond the limit of 16.", need))
-	case need*cookiesession.DefaultMaxCookieSize > proxyHeaderLimit:
+	case need*cookieBudget > proxyHeaderLimit:
 		out = append(out, fmt.Sprintf("Allow more cookies (restart with -max-chunks %d): but %d cookies of up to 4 KB exceed the 8 KB that nginx and Apache allow for the whole Cookie header, so requests would fail there.", need, need))
 	default:
 		out = append(out, fmt.Sprintf("Allow more cookies: restart with -max-chunks %d.", need))
@@ -458,7 +466,7 @@ The note holds <span id="note-bytes">{{.NoteBytes}}</span> bytes.</p>
 The server keeps nothing. <em>Encoded bytes</em> is the size of that value: in the default format the JSON is base64-encoded twice
 (inside securecookie and around it) and gains an IV and a MAC, so it grows by about 1.8×: 6,000 bytes of note need about
 11,000 bytes of cookies, more than two cookies of 4,096 bytes hold. The compact format encodes once and grows by about 1.35×.
-<em>Verified by key 0</em> means the first key in COOKIESESSION_KEYS opened it; an older key's cookie is re-issued with key 0 on the same response.</p>
+<em>Verified by key 0</em> means the first key in COOKIESESSION_SECRETS opened it; an older key's cookie is re-issued with key 0 on the same response.</p>
 <p>A response sends <code>Set-Cookie</code> only when the session changed: <a href="/read">Just read</a> shows one that sends none.
 Browsers silently drop a cookie over 4,096 bytes, so the package refuses to write one and splits larger sessions into chunks, up to
 -max-chunks; and proxies such as nginx refuse a <code>Cookie</code> header over 8 KB, so the bars below show both budgets.</p>
@@ -470,7 +478,7 @@ Browsers silently drop a cookie over 4,096 bytes, so the package refuses to writ
 {{if not .Express}}<tr><th>id</th><td class="v">{{.ID}}</td></tr>
 <tr><th>created</th><td>{{.Created}}</td></tr>
 <tr><th>expires</th><td>{{.Expires}}</td></tr>{{end}}
-<tr><th>received</th><td>{{with .Inspected}}{{if not $.Reason}}format {{.Format}}, verified by key {{.KeyIndex}}, {{.Chunks}} cookie(s), {{.Bytes}} encoded bytes{{end}}{{end}}{{if .Reason}}no valid session{{end}}</td></tr>
+<tr><th>received</th><td>{{with .Inspected}}{{if not $.Reason}}format {{.Format}}, verified by key {{.SecretIndex}}, {{.Chunks}} cookie(s), {{.Bytes}} encoded bytes{{end}}{{end}}{{if .Reason}}no valid session{{end}}</td></tr>
 <tr><th>configuration</th><td>format {{.Format}}, MaxChunks {{.MaxChunks}}, 4096 bytes per cookie</td></tr>
 </table>
 <h3>Values</h3>

@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,7 +24,7 @@ type inspection struct {
 	NoLongerValid string                     `json:"NO_LONGER_VALID,omitempty"`
 	Cookie        string                     `json:"cookie"`
 	Format        string                     `json:"format"`
-	KeyIndex      int                        `json:"key_index"`
+	SecretIndex   int                        `json:"secret_index"`
 	Chunks        int                        `json:"chunks"`
 	Bytes         int                        `json:"encoded_bytes"`
 	ID            string                     `json:"id"`
@@ -33,11 +36,18 @@ type inspection struct {
 	Flashes       []string                   `json:"flashes,omitempty"`
 }
 
+// Exit codes of inspect, besides 0 (verified and valid) and 2 (usage).
+const (
+	exitNotVerified = 1 // no session cookie, or none that the secrets verify
+	exitRefused     = 3 // verified, but expired or revoked
+)
+
 func inspect(_ context.Context, args []string, e env) error {
-	fs := newFlags("inspect", "[-name session] [-keys-file FILE] [-expired] [- | -header 'Cookie: ...' | VALUE]",
-		`pbpaste | COOKIESESSION_KEYS=... cookiesession inspect -   # standard input: no cookie in shell history`, e)
-	name := fs.String("name", cookiesession.DefaultName, "session cookie `name`")
-	keysFile := fs.String("keys-file", "", "read the keys from `FILE` instead of $"+keysEnv)
+	fs := newFlags("inspect", "[-name session] [-secrets-file FILE] [-expired] [- | -header 'Cookie: ...' | VALUE | NAME=VALUE]",
+		`pbpaste | COOKIESESSION_SECRETS=... cookiesession inspect -   # standard input: no cookie in shell history`, e)
+	fs.notes = "exit status: 0 valid session, 1 no cookie or not verified, 2 usage or configuration error, 3 verified but expired or revoked"
+	name := fs.String("name", "session", "session cookie `name`; part of the signature, so it must be the one the cookie was set under")
+	secretsFile := fs.String("secrets-file", "", "read the secrets from `FILE` (comma- or line-separated) instead of $"+secretsEnv)
 	header := fs.String("header", "", "a whole Cookie `header` (needed for chunked sessions); prefer - and standard input")
 	expired := fs.Bool("expired", false, "show an expired or revoked session whose cookie verifies, marked as no longer valid")
 	if err := fs.parse(args); err != nil {
@@ -52,39 +62,48 @@ func inspect(_ context.Context, args []string, e env) error {
 		if err != nil {
 			return err
 		}
-		line = strings.TrimSpace(string(b))
-		if !hasCookiePrefix(line) {
-			line = *name + "=" + line
-		}
+		line = headerOf(*name, strings.TrimSpace(string(b)))
 	case *header == "" && fs.NArg() == 1:
-		line = *name + "=" + fs.Arg(0)
+		line = headerOf(*name, fs.Arg(0))
 	default:
-		return usageError{errors.New("give one cookie VALUE, -header 'Cookie: ...', or - to read standard input")}
+		return usageError{errors.New("give one cookie VALUE or NAME=VALUE, -header 'Cookie: ...', or - to read standard input")}
 	}
 	if hasCookiePrefix(line) {
 		line = strings.TrimSpace(line[len("cookie:"):])
 	}
-
-	keys, err := keysFrom(*keysFile, e)
-	if err != nil {
-		return err
+	if n, ok := nameOf(line); ok && *header == "" {
+		*name = n // a NAME=VALUE pair names its cookie
 	}
-	in, err := open(keys, *name, line)
-	if err != nil && (in == nil || !*expired) {
-		return err
+
+	secrets, err := secretsFrom(*secretsFile, e)
+	if err != nil {
+		return usageError{err}
+	}
+	in, err := open(secrets, *name, line)
+	switch {
+	case err == nil:
+	case errors.Is(err, cookiesession.ErrWeakSecret):
+		return usageError{err}
+	case errors.Is(err, cookiesession.ErrExpired) || errors.Is(err, cookiesession.ErrRevoked):
+		err = exitError{err, exitRefused}
+		if in == nil || !*expired {
+			return err
+		}
+	default:
+		return exitError{notVerified(err, *name, line), exitNotVerified}
 	}
 	out := inspection{
-		Cookie:   *name,
-		Format:   in.Format.String(),
-		KeyIndex: in.KeyIndex,
-		Chunks:   in.Chunks,
-		Bytes:    in.Bytes,
-		ID:       in.ID,
-		Subject:  in.Subject,
-		Created:  in.Created.UTC(),
-		Expires:  in.Expires.UTC(),
-		Values:   in.Values,
-		Flashes:  in.Flashes,
+		Cookie:      *name,
+		Format:      in.Format.String(),
+		SecretIndex: in.SecretIndex,
+		Chunks:      in.Chunks,
+		Bytes:       in.Bytes,
+		ID:          in.ID,
+		Subject:     in.Subject,
+		Created:     in.Created.UTC(),
+		Expires:     in.Expires.UTC(),
+		Values:      in.Values,
+		Flashes:     in.Flashes,
 	}
 	if !in.LastSeen.IsZero() {
 		seen := in.LastSeen.UTC()
@@ -101,6 +120,52 @@ func inspect(_ context.Context, args []string, e env) error {
 	return err // still a failure: a request would get a new session
 }
 
+// headerOf makes a Cookie header of what was given: a whole header, a
+// NAME=VALUE pair, or a bare value of the cookie name.
+func headerOf(name, s string) string {
+	if hasCookiePrefix(s) {
+		return s
+	}
+	if _, ok := nameOf(s); ok {
+		return s
+	}
+	return name + "=" + s
+}
+
+// nameOf returns the name of a single NAME=VALUE pair. Cookie values of
+// the base64 formats hold "=" only as padding at their end, so a value
+// with nothing but "=" after its first "=" is a bare value.
+func nameOf(s string) (string, bool) {
+	name, value, ok := strings.Cut(s, "=")
+	if !ok || strings.Trim(value, "=") == "" || strings.Contains(s, ";") || strings.ContainsAny(name, " \t,") {
+		return "", false
+	}
+	return name, name != ""
+}
+
+// notVerified adds to err what the header held: the cookie names found,
+// and that the name is part of the signature.
+func notVerified(err error, name, header string) error {
+	var names []string
+	for _, part := range strings.Split(header, ";") {
+		if n, _, ok := strings.Cut(strings.TrimSpace(part), "="); ok && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	if !slices.Contains(names, name) {
+		return fmt.Errorf("%w; no cookie named %q here, only %s: give the session's name with -name", err, name, strings.Join(quoted(names), ", "))
+	}
+	return fmt.Errorf("%w; it was read as the cookie %q, and the name is part of the signature: if the cookie was set under another name (such as __Host-%s), give it with -name", err, name, name)
+}
+
+func quoted(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = strconv.Quote(n)
+	}
+	return out
+}
+
 func hasCookiePrefix(s string) bool {
 	return len(s) >= len("cookie:") && strings.EqualFold(s[:len("cookie:")], "cookie:")
 }
@@ -109,13 +174,13 @@ func hasCookiePrefix(s string) bool {
 // encrypting manager reads both encrypted formats, the others their own.
 // When none verifies it, the most telling reason is returned: expired or
 // revoked (with the refused session), then no cookie at all, then a weak
-// key, then not verified.
+// secret, then not verified.
 func open(keys [][]byte, name, header string) (*cookiesession.Inspection, error) {
 	var reasons []error
 	var refused *cookiesession.Inspection
 	for _, f := range []cookiesession.Format{cookiesession.FormatSecureCookie, cookiesession.FormatSignOnly, cookiesession.FormatExpress} {
 		m, err := cookiesession.New(cookiesession.Options{
-			Keys: keys, Name: name, Format: f, MaxChunks: maxChunks(f),
+			Secrets: keys, Name: name, Format: f, MaxChunks: maxChunks(f),
 			// New warns about short FormatExpress keys; here the weak-key
 			// error of the other formats already says it.
 			Logger: slog.New(slog.DiscardHandler),
@@ -129,7 +194,7 @@ func open(keys [][]byte, name, header string) (*cookiesession.Inspection, error)
 		}
 		reasons = append(reasons, err)
 	}
-	for _, target := range []error{cookiesession.ErrExpired, cookiesession.ErrRevoked, http.ErrNoCookie, cookiesession.ErrWeakKey} {
+	for _, target := range []error{cookiesession.ErrExpired, cookiesession.ErrRevoked, http.ErrNoCookie, cookiesession.ErrWeakSecret} {
 		for _, err := range reasons {
 			if errors.Is(err, target) {
 				return refused, err

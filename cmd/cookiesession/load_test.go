@@ -26,7 +26,7 @@ func TestLoad(t *testing.T) {
 		t.Skip("load test: run without -short")
 	}
 	const clients, requests = 64, 40
-	h, err := newDemo(cookiesession.Options{Keys: [][]byte{[]byte(keyNew)}})
+	h, err := newDemo(cookiesession.Options{Secrets: [][]byte{[]byte(keyNew)}})
 	require.NoError(t, err)
 	srv := httptest.NewTLSServer(h)
 	defer srv.Close()

@@ -1,15 +1,15 @@
-// Command cookiesession runs a demo server, generates keys and inspects
+// Command cookiesession runs a demo server, generates secrets and inspects
 // session cookies of the cookiesession package.
 //
 // Usage:
 //
 //	cookiesession demo [-addr 127.0.0.1:8080] [-max-chunks N] [-format F] [-https | -insecure]
-//	cookiesession keygen [-n 2]
-//	cookiesession inspect [-name session] [-keys-file F] [-expired] [- | -header 'Cookie: ...' | VALUE]
+//	cookiesession secret
+//	cookiesession inspect [-name session] [-secrets-file F] [-expired] [- | -header 'Cookie: ...' | VALUE | NAME=VALUE]
 //
-// Keys come from the COOKIESESSION_KEYS environment variable (secrets
-// newest first, comma-separated) or, for inspect, a file; never from the
-// command line, where they would land in shell history.
+// Secrets come from the COOKIESESSION_SECRETS environment variable (newest
+// first, comma-separated) or, for inspect, a file; never from the command
+// line, where they would land in shell history.
 package main
 
 import (
@@ -22,15 +22,18 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"unicode"
+
+	"github.com/cookiesession/cookiesession"
 )
 
-const keysEnv = "COOKIESESSION_KEYS"
+const secretsEnv = "COOKIESESSION_SECRETS"
 
 const usage = `usage: cookiesession <command> [flags]
 
 commands:
   demo      serve a local site that shows sessions, their cookies and chunking
-  keygen    print new secrets for COOKIESESSION_KEYS
+  secret    print a new secret for COOKIESESSION_SECRETS
   inspect   verify a session cookie and print what it holds
 
 Run 'cookiesession <command> -h' for a command's flags.
@@ -41,17 +44,17 @@ Run 'cookiesession <command> -h' for a command's flags.
 type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
-	getenv         func(string) string
+	lookupEnv      func(string) (string, bool)
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], env{os.Stdin, os.Stdout, os.Stderr, os.Getenv}))
+	os.Exit(run(ctx, os.Args[1:], env{os.Stdin, os.Stdout, os.Stderr, os.LookupEnv}))
 }
 
 // run executes one command and returns the exit code: 0 on success, 1 when
-// the command failed, 2 for a usage error.
+// the command failed, 2 for a usage error, or the code an exitError names.
 func run(ctx context.Context, args []string, e env) int {
 	if len(args) == 0 {
 		fmt.Fprint(e.stderr, usage)
@@ -61,15 +64,15 @@ func run(ctx context.Context, args []string, e env) int {
 	switch args[0] {
 	case "demo":
 		cmd = demo
-	case "keygen":
-		cmd = keygen
+	case "secret":
+		cmd = secret
 	case "inspect":
 		cmd = inspect
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(e.stdout, usage)
 		return 0
 	default:
-		fmt.Fprintf(e.stderr, "cookiesession: unknown command %q (want demo, keygen or inspect)\n", args[0])
+		fmt.Fprintf(e.stderr, "cookiesession: unknown command %q (want demo, secret or inspect)\n", args[0])
 		return 2
 	}
 	err := cmd(ctx, args[1:], e)
@@ -77,10 +80,20 @@ func run(ctx context.Context, args []string, e env) int {
 		return 0
 	}
 	fmt.Fprintf(e.stderr, "cookiesession %s: %s\n", args[0], strings.TrimPrefix(err.Error(), "cookiesession: "))
-	if errors.As(err, new(usageError)) {
+	var exit exitError
+	switch {
+	case errors.As(err, new(usageError)):
 		return 2
+	case errors.As(err, &exit):
+		return exit.code
 	}
 	return 1
+}
+
+// exitError ends the command with a code of its own.
+type exitError struct {
+	error
+	code int
 }
 
 // usageError is a mistake in the command line: exit code 2.
@@ -90,6 +103,7 @@ type usageError struct{ error }
 type flags struct {
 	*flag.FlagSet
 	synopsis, example string
+	notes             string // printed after the example, if set
 	e                 env
 }
 
@@ -99,7 +113,7 @@ func newFlags(name, synopsis, example string, e env) *flags {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {} // help is printed by parse, errors by run
-	return &flags{fs, synopsis, example, e}
+	return &flags{FlagSet: fs, synopsis: synopsis, example: example, e: e}
 }
 
 // parse parses args, prints the help for -h and turns flag errors into
@@ -112,6 +126,9 @@ func (f *flags) parse(args []string) error {
 		f.SetOutput(f.e.stdout)
 		f.PrintDefaults()
 		fmt.Fprintf(f.e.stdout, "\nexample:\n  %s\n", f.example)
+		if f.notes != "" {
+			fmt.Fprintf(f.e.stdout, "\n%s\n", f.notes)
+		}
 		return err
 	case err != nil:
 		return usageError{err}
@@ -119,26 +136,38 @@ func (f *flags) parse(args []string) error {
 	return nil
 }
 
-// keysFrom returns the keys in the COOKIESESSION_KEYS environment variable
-// or, when file is set, in that file (comma- or newline-separated).
-func keysFrom(file string, e env) ([][]byte, error) {
-	text := e.getenv(keysEnv)
-	source := keysEnv
+// errSecretsUnset: COOKIESESSION_SECRETS is not set at all.
+var errSecretsUnset = errors.New(secretsEnv + " is not set")
+
+// secretsFrom returns the secrets in the COOKIESESSION_SECRETS environment
+// variable or, when file is set, in that file, by the rules of
+// cookiesession.SecretsFromEnv: newest first, separated by commas (or, in
+// a file, lines), none holding white space.
+func secretsFrom(file string, e env) ([][]byte, error) {
+	text, ok := e.lookupEnv(secretsEnv)
+	source := secretsEnv
 	if file != "" {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			return nil, err
 		}
-		text, source = string(b), file
+		text, ok, source = strings.ReplaceAll(string(b), "\n", ","), true, file
 	}
-	var keys [][]byte
-	for _, k := range strings.FieldsFunc(text, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
-		if k = strings.TrimSpace(k); k != "" {
-			keys = append(keys, []byte(k))
+	if !ok {
+		return nil, errSecretsUnset
+	}
+	var secrets [][]byte
+	for _, s := range strings.Split(text, ",") {
+		s = strings.TrimSpace(s)
+		if strings.IndexFunc(s, unicode.IsSpace) >= 0 {
+			return nil, fmt.Errorf("%w: secret %d in %s holds white space; separate secrets with commas", cookiesession.ErrWeakSecret, len(secrets), source)
+		}
+		if s != "" {
+			secrets = append(secrets, []byte(s))
 		}
 	}
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("no keys in %s", source)
+	if len(secrets) == 0 {
+		return nil, fmt.Errorf("%w: %s holds no secret", cookiesession.ErrWeakSecret, source)
 	}
-	return keys, nil
+	return secrets, nil
 }

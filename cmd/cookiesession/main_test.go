@@ -29,18 +29,22 @@ var (
 	keyOld = "test-key-old-0123456789-0123456789-abcdef"
 )
 
-// runCmd runs the command in-process with the given COOKIESESSION_KEYS and
-// standard input, and returns the exit code and both outputs.
-func runCmd(t *testing.T, keys, stdin string, args ...string) (int, string, string) {
+// unset stands for an environment without COOKIESESSION_SECRETS.
+const unset = "\x00unset"
+
+// runCmd runs the command in-process with the given COOKIESESSION_SECRETS
+// (or unset) and standard input, and returns the exit code and both
+// outputs.
+func runCmd(t *testing.T, secrets, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	getenv := func(name string) string {
-		if name == keysEnv {
-			return keys
+	lookup := func(name string) (string, bool) {
+		if name == secretsEnv && secrets != unset {
+			return secrets, true
 		}
-		return ""
+		return "", false
 	}
-	code := run(context.Background(), args, env{strings.NewReader(stdin), &stdout, &stderr, getenv})
+	code := run(context.Background(), args, env{strings.NewReader(stdin), &stdout, &stderr, lookup})
 	return code, stdout.String(), stderr.String()
 }
 
@@ -66,26 +70,31 @@ func sessionCookie(t *testing.T, opts cookiesession.Options, values map[string]a
 	return strings.Join(parts, "; ")
 }
 
-func TestKeygen(t *testing.T) {
-	code, out, errOut := runCmd(t, "", "", "keygen", "-n", "2")
+func TestSecret(t *testing.T) {
+	code, out, errOut := runCmd(t, unset, "", "secret")
 	require.Equal(t, 0, code, errOut)
 	// The hint follows the README's safe rotation: second, then first.
-	assert.Contains(t, errOut, "add the new key second")
+	assert.Contains(t, errOut, "put it second")
 	assert.Contains(t, errOut, "move it first")
+	_, again, _ := runCmd(t, unset, "", "secret")
+	assert.NotEqual(t, out, again)
 
-	t.Setenv(keysEnv, strings.TrimSpace(out))
-	keys, err := cookiesession.KeysFromEnv(keysEnv)
+	t.Setenv(secretsEnv, strings.TrimSpace(out)+","+strings.TrimSpace(again))
+	secrets, err := cookiesession.SecretsFromEnv(secretsEnv)
 	require.NoError(t, err)
-	require.Len(t, keys, 2)
-	assert.NotEqual(t, keys[0], keys[1])
-	_, err = cookiesession.New(cookiesession.Options{Keys: keys})
-	assert.NoError(t, err, "keygen output is accepted by New")
+	require.Len(t, secrets, 2)
+	_, err = cookiesession.New(cookiesession.Options{Secrets: secrets})
+	assert.NoError(t, err, "its output is accepted by New")
+
+	code, out, _ = runCmd(t, unset, "", "secret", "-h")
+	assert.Equal(t, 0, code)
+	assert.NotContains(t, out, "newest first", "it makes one secret")
 }
 
 func TestInspect(t *testing.T) {
 	keys := keyNew + "," + keyOld
 	// Sealed with the older key: inspect reports key index 1.
-	header := sessionCookie(t, cookiesession.Options{Keys: [][]byte{[]byte(keyOld)}}, map[string]any{"user": "ada", "n": 3})
+	header := sessionCookie(t, cookiesession.Options{Secrets: [][]byte{[]byte(keyOld)}}, map[string]any{"user": "ada", "n": 3})
 	value := strings.TrimPrefix(header, "session=")
 
 	for name, args := range map[string][]string{
@@ -98,7 +107,7 @@ func TestInspect(t *testing.T) {
 			require.Equal(t, 0, code, errOut)
 			var got inspection
 			require.NoError(t, json.Unmarshal([]byte(out), &got))
-			assert.Equal(t, 1, got.KeyIndex)
+			assert.Equal(t, 1, got.SecretIndex)
 			assert.Equal(t, "securecookie", got.Format)
 			assert.Equal(t, 1, got.Chunks)
 			assert.Equal(t, len(value), got.Bytes)
@@ -111,12 +120,19 @@ func TestInspect(t *testing.T) {
 		})
 	}
 
-	t.Run("chunked compact session from a keys file", func(t *testing.T) {
+	t.Run("NAME=VALUE names the cookie", func(t *testing.T) {
+		header := sessionCookie(t, cookiesession.Options{Secrets: [][]byte{[]byte(keyNew)}, Name: "__Host-session"}, map[string]any{"n": 1})
+		code, out, errOut := runCmd(t, keyNew, "", "inspect", header)
+		require.Equal(t, 0, code, errOut)
+		assert.Contains(t, out, `"cookie": "__Host-session"`)
+	})
+
+	t.Run("chunked compact session from a secrets file", func(t *testing.T) {
 		file := filepath.Join(t.TempDir(), "keys")
 		require.NoError(t, os.WriteFile(file, []byte(keyNew+"\n"), 0o600))
-		opts := cookiesession.Options{Keys: [][]byte{[]byte(keyNew)}, Format: cookiesession.FormatCompact, MaxChunks: 3, Name: "s"}
+		opts := cookiesession.Options{Secrets: [][]byte{[]byte(keyNew)}, Format: cookiesession.FormatCompact, MaxChunks: 3, Name: "s"}
 		header := sessionCookie(t, opts, map[string]any{"blob": strings.Repeat("x", 5000)})
-		code, out, errOut := runCmd(t, "", "", "inspect", "-name", "s", "-keys-file", file, "-header", header)
+		code, out, errOut := runCmd(t, unset, "", "inspect", "-name", "s", "-secrets-file", file, "-header", header)
 		require.Equal(t, 0, code, errOut)
 		var got inspection
 		require.NoError(t, json.Unmarshal([]byte(out), &got))
@@ -125,7 +141,7 @@ func TestInspect(t *testing.T) {
 	})
 
 	t.Run("express", func(t *testing.T) {
-		header := sessionCookie(t, cookiesession.Options{Keys: [][]byte{[]byte("a")}, Format: cookiesession.FormatExpress}, map[string]any{"message": "hi"})
+		header := sessionCookie(t, cookiesession.Options{Secrets: [][]byte{[]byte("a")}, Format: cookiesession.FormatExpress}, map[string]any{"message": "hi"})
 		code, out, errOut := runCmd(t, "a", "", "inspect", "-header", header)
 		require.Equal(t, 0, code, errOut)
 		assert.Contains(t, out, `"format": "express"`)
@@ -133,7 +149,7 @@ func TestInspect(t *testing.T) {
 	})
 
 	t.Run("sign-only", func(t *testing.T) {
-		header := sessionCookie(t, cookiesession.Options{Keys: [][]byte{[]byte(keyNew)}, Format: cookiesession.FormatSignOnly}, map[string]any{"theme": "dark"})
+		header := sessionCookie(t, cookiesession.Options{Secrets: [][]byte{[]byte(keyNew)}, Format: cookiesession.FormatSignOnly}, map[string]any{"theme": "dark"})
 		code, out, errOut := runCmd(t, keyNew, "", "inspect", "-header", header)
 		require.Equal(t, 0, code, errOut)
 		assert.Contains(t, out, `"format": "sign-only"`)
@@ -141,26 +157,33 @@ func TestInspect(t *testing.T) {
 }
 
 func TestInspectFailures(t *testing.T) {
-	header := sessionCookie(t, cookiesession.Options{Keys: [][]byte{[]byte(keyNew)}}, map[string]any{"user": "ada"})
+	header := sessionCookie(t, cookiesession.Options{Secrets: [][]byte{[]byte(keyNew)}}, map[string]any{"user": "ada"})
 	value := strings.TrimPrefix(header, "session=")
 	tampered := []byte(value)
 	tampered[len(tampered)/2] ^= 1
 
+	hostHeader := sessionCookie(t, cookiesession.Options{Secrets: [][]byte{[]byte(keyNew)}, Name: "__Host-session"}, map[string]any{"user": "ada"})
+	hostValue := strings.TrimPrefix(hostHeader, "__Host-session=")
 	tests := []struct {
-		name, keys, want string
-		args             []string
+		name, secrets, want string
+		code                int
+		args                []string
 	}{
-		{"tampered", keyNew, "not verified by any key", []string{"inspect", string(tampered)}},
-		{"wrong key", keyOld, "not verified by any key", []string{"inspect", value}},
-		{"not a session", keyNew, "invalid session cookie", []string{"inspect", "hello"}},
-		{"no session cookie", keyNew, "no \"session\" cookie", []string{"inspect", "-header", "Cookie: other=1"}},
-		{"no keys", "", "no keys in COOKIESESSION_KEYS", []string{"inspect", value}},
-		{"weak key", "short", "weak or missing key", []string{"inspect", value}},
+		{"tampered", keyNew, "invalid session cookie", 1, []string{"inspect", string(tampered)}},
+		{"wrong secret", keyOld, "not verified by any key", 1, []string{"inspect", value}},
+		{"not a session", keyNew, "invalid session cookie", 1, []string{"inspect", "hello"}},
+		{"no session cookie", keyNew, `no cookie named "session" here, only "other", "theme"`, 1, []string{"inspect", "-header", "Cookie: other=1; theme=dark"}},
+		{"another name", keyNew, `no cookie named "session" here, only "__Host-session"`, 1, []string{"inspect", "-header", "Cookie: " + hostHeader}},
+		{"a value under the wrong name", keyNew, "the name is part of the signature", 1, []string{"inspect", hostValue}},
+		{"no secrets", unset, "COOKIESESSION_SECRETS is not set", 2, []string{"inspect", value}},
+		{"empty secrets", "", "COOKIESESSION_SECRETS holds no secret", 2, []string{"inspect", value}},
+		{"a space between secrets", keyNew + " " + keyOld, "separate secrets with commas", 2, []string{"inspect", value}},
+		{"weak secret", "short", "weak or missing key", 2, []string{"inspect", value}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, errOut := runCmd(t, tt.keys, "", tt.args...)
-			assert.Equal(t, 1, code)
+			code, out, errOut := runCmd(t, tt.secrets, "", tt.args...)
+			assert.Equal(t, tt.code, code)
 			assert.Empty(t, out)
 			assert.Contains(t, errOut, tt.want)
 			assert.Equal(t, 1, strings.Count(errOut, "\n"), "one line: %q", errOut)
@@ -175,7 +198,7 @@ func TestInspectShortKey(t *testing.T) {
 	defer slog.SetDefault(slog.Default())
 	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
 	code, _, errOut := runCmd(t, "short", "", "inspect", "abc")
-	assert.Equal(t, 1, code)
+	assert.Equal(t, 2, code)
 	assert.Contains(t, errOut, "weak or missing key")
 	assert.Empty(t, logs.String(), "no warning besides the error")
 }
@@ -184,7 +207,7 @@ func TestInspectShortKey(t *testing.T) {
 // with -expired its contents are shown, marked as no longer valid, and the
 // exit code still says it is not a valid session.
 func TestInspectExpired(t *testing.T) {
-	m, err := cookiesession.New(cookiesession.Options{Keys: [][]byte{[]byte(keyNew)}, MaxAge: time.Second})
+	m, err := cookiesession.New(cookiesession.Options{Secrets: [][]byte{[]byte(keyNew)}, MaxAge: time.Second})
 	require.NoError(t, err)
 	s := m.LoadHeader()
 	s.Set("user", "ada")
@@ -194,12 +217,12 @@ func TestInspectExpired(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond) // expiry counts whole seconds
 
 	code, out, errOut := runCmd(t, keyNew, value, "inspect", "-")
-	assert.Equal(t, 1, code)
+	assert.Equal(t, 3, code, "verified, but expired")
 	assert.Empty(t, out)
 	assert.Contains(t, errOut, "session expired")
 
 	code, out, errOut = runCmd(t, keyNew, value, "inspect", "-expired", "-")
-	assert.Equal(t, 1, code)
+	assert.Equal(t, 3, code)
 	assert.Contains(t, errOut, "session expired")
 	var got inspection
 	require.NoError(t, json.Unmarshal([]byte(out), &got))
@@ -211,10 +234,11 @@ func TestInspectExpired(t *testing.T) {
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out, "[- | -header", "standard input comes first in the usage")
 	assert.Contains(t, out, "inspect -   # standard input")
+	assert.Contains(t, out, "exit status: 0 valid session, 1 no cookie or not verified, 2 usage or configuration error, 3 verified but expired or revoked")
 }
 
 func TestUsage(t *testing.T) {
-	for _, cmd := range []string{"demo", "keygen", "inspect"} {
+	for _, cmd := range []string{"demo", "secret", "inspect"} {
 		t.Run(cmd+" -h", func(t *testing.T) {
 			code, out, _ := runCmd(t, "", "", cmd, "-h")
 			assert.Equal(t, 0, code)
@@ -225,8 +249,8 @@ func TestUsage(t *testing.T) {
 	tests := map[string][]string{
 		"no command":                nil,
 		"unknown command":           {"serve"},
-		"unknown flag":              {"keygen", "-x"},
-		"bad -n":                    {"keygen", "-n", "0"},
+		"unknown flag":              {"secret", "-x"},
+		"secret, extra arg":         {"secret", "2"},
 		"inspect, no input":         {"inspect"},
 		"inspect, two input":        {"inspect", "a", "b"},
 		"demo, bad format":          {"demo", "-format", "xml"},
@@ -256,7 +280,7 @@ type demoClient struct {
 }
 
 func newDemoClient(t *testing.T, maxChunks int) *demoClient {
-	h, err := newDemo(cookiesession.Options{Keys: [][]byte{[]byte(keyNew)}, MaxChunks: maxChunks})
+	h, err := newDemo(cookiesession.Options{Secrets: [][]byte{[]byte(keyNew)}, MaxChunks: maxChunks})
 	require.NoError(t, err)
 	srv := httptest.NewTLSServer(h)
 	t.Cleanup(srv.Close)
@@ -405,7 +429,7 @@ func TestDemoTeaches(t *testing.T) {
 }
 
 func TestDemoExpressHidesWhatItsCookiesLack(t *testing.T) {
-	h, err := newDemo(cookiesession.Options{Keys: [][]byte{[]byte("express key")}, Format: cookiesession.FormatExpress})
+	h, err := newDemo(cookiesession.Options{Secrets: [][]byte{[]byte("express key")}, Format: cookiesession.FormatExpress})
 	require.NoError(t, err)
 	srv := httptest.NewTLSServer(h)
 	defer srv.Close()
@@ -430,7 +454,7 @@ func TestDemoAdviceFitsTheConfiguration(t *testing.T) {
 		"express":             {cookiesession.Options{Format: cookiesession.FormatExpress}, []string{"cannot split"}, []string{"-max-chunks"}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			tc.opts.Keys = [][]byte{[]byte(keyNew)}
+			tc.opts.Secrets = [][]byte{[]byte(keyNew)}
 			h, err := newDemo(tc.opts)
 			require.NoError(t, err)
 			srv := httptest.NewTLSServer(h)
@@ -480,7 +504,7 @@ func runDemo(t *testing.T, args ...string) (url string, stop func() (int, string
 	done := make(chan int, 1)
 	go func() {
 		args := append([]string{"demo", "-addr", "127.0.0.1:0"}, args...)
-		done <- run(ctx, args, env{strings.NewReader(""), w, &stderr, func(string) string { return "" }})
+		done <- run(ctx, args, env{strings.NewReader(""), w, &stderr, func(string) (string, bool) { return "", false }})
 		w.Close()
 	}()
 	line, err := bufio.NewReader(stdout).ReadString('\n')
@@ -505,8 +529,24 @@ func TestDemoServesAndShutsDown(t *testing.T) {
 
 	code, stderr := stop()
 	assert.Equal(t, 0, code, "graceful shutdown exits 0")
-	assert.Contains(t, stderr, "throw-away key, so sessions will not survive a restart")
+	assert.Contains(t, stderr, "COOKIESESSION_SECRETS is not set, so this run uses a new secret")
 	assert.Contains(t, stderr, "Safari and other WebKit browsers keep no Secure cookie from http://localhost; use -https")
+	// The line to keep sessions across restarts, with the secret in use.
+	_, export, ok := strings.Cut(stderr, "  export COOKIESESSION_SECRETS=")
+	require.True(t, ok, stderr)
+	secret, _, _ := strings.Cut(export, "\n")
+	t.Setenv(secretsEnv, secret)
+	secrets, err := cookiesession.SecretsFromEnv(secretsEnv)
+	require.NoError(t, err)
+	_, err = cookiesession.New(cookiesession.Options{Secrets: secrets})
+	assert.NoError(t, err)
+
+	// Set but empty is a mistake, as for SecretsFromEnv, not a request
+	// for a throw-away secret.
+	code, out, errOut := runCmd(t, "", "", "demo", "-addr", "127.0.0.1:0")
+	assert.Equal(t, 2, code)
+	assert.Empty(t, out)
+	assert.Contains(t, errOut, "COOKIESESSION_SECRETS holds no secret")
 }
 
 // TestDemoServesHTTPS: -https serves TLS with a certificate made at start

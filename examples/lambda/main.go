@@ -20,11 +20,11 @@ import (
 )
 
 func main() {
-	keys, err := cookiesession.KeysFromEnv("COOKIESESSION_KEYS")
+	keys, err := cookiesession.SecretsFromEnv("COOKIESESSION_SECRETS")
 	if err != nil {
 		log.Fatal(err)
 	}
-	app, err := newApp(cookiesession.Options{Keys: keys, Name: "__Host-session"})
+	app, err := newApp(cookiesession.Options{Secrets: keys, Name: "__Host-session"})
 	if err != nil {
 		log.Fatal(err)
 	}

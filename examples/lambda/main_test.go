@@ -13,8 +13,8 @@ import (
 )
 
 var (
-	keyNew = []byte("lambda-example-key-0002-use-GenerateKey-instead")
-	keyOld = []byte("lambda-example-key-0001-use-GenerateKey-instead")
+	keyNew = []byte("lambda-example-key-0002-use-GenerateSecret-instead")
+	keyOld = []byte("lambda-example-key-0001-use-GenerateSecret-instead")
 )
 
 // client plays API Gateway and the browser: it keeps the cookies the
@@ -47,7 +47,7 @@ func (c *client) do(method, path, body string) events.APIGatewayV2HTTPResponse {
 }
 
 func newClient(t *testing.T, keys ...[]byte) *client {
-	a, err := newApp(cookiesession.Options{Keys: keys, Name: "__Host-session"})
+	a, err := newApp(cookiesession.Options{Secrets: keys, Name: "__Host-session"})
 	require.NoError(t, err)
 	return &client{t, a, map[string]string{}}
 }

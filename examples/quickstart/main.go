@@ -12,7 +12,7 @@ import (
 )
 
 func main() {
-	keys, err := cookiesession.KeysFromEnv("COOKIESESSION_KEYS")
+	keys, err := cookiesession.SecretsFromEnv("COOKIESESSION_SECRETS")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -25,7 +25,7 @@ func main() {
 
 func newHandler(keys [][]byte) (http.Handler, error) {
 	sessions, err := cookiesession.New(cookiesession.Options{
-		Keys: keys,
+		Secrets: keys,
 		Name: "__Host-session", // no other host, not even a subdomain, can set it
 	})
 	if err != nil {
@@ -37,9 +37,9 @@ func newHandler(keys [][]byte) (http.Handler, error) {
 		s.Renew() // a new session ID whenever privileges change
 		s.Set("user_id", 42)
 		if r.FormValue("remember") == "" {
-			s.SetPersistent(false) // gone when the browser closes
+			s.SetTransient(true) // gone when the browser closes
 		} else {
-			s.SetPersistent(true) // the choice is kept in the session: set it either way
+			s.SetTransient(false) // the choice is kept in the session: set it either way
 			s.SetMaxAge(30 * 24 * time.Hour)
 		}
 		s.AddFlash("Welcome back!")

@@ -21,7 +21,7 @@ type browser struct {
 }
 
 func newBrowser(t *testing.T) *browser {
-	h, err := newHandler([][]byte{[]byte("quickstart-key-0001-use-GenerateKey-instead")})
+	h, err := newHandler([][]byte{[]byte("quickstart-key-0001-use-GenerateSecret-instead")})
 	require.NoError(t, err)
 	srv := httptest.NewTLSServer(h)
 	t.Cleanup(srv.Close)

@@ -25,7 +25,7 @@ import (
 func newManager(t *testing.T) *cookiesession.Manager {
 	t.Helper()
 	m, err := cookiesession.New(cookiesession.Options{
-		Keys: [][]byte{[]byte("routers-example-key-0001-use-GenerateKey-instead")},
+		Secrets: [][]byte{[]byte("routers-example-key-0001-use-GenerateSecret-instead")},
 		Name: "__Host-session",
 	})
 	require.NoError(t, err)

@@ -13,7 +13,7 @@ import (
 )
 
 func main() {
-	keys, err := cookiesession.KeysFromEnv("COOKIESESSION_KEYS")
+	keys, err := cookiesession.SecretsFromEnv("COOKIESESSION_SECRETS")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -25,7 +25,7 @@ func main() {
 }
 
 func newHandler(keys [][]byte) (http.Handler, error) {
-	sessions, err := cookiesession.New(cookiesession.Options{Keys: keys})
+	sessions, err := cookiesession.New(cookiesession.Options{Secrets: keys})
 	if err != nil {
 		return nil, err
 	}

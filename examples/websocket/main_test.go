@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-var testKeys = [][]byte{[]byte("websocket-example-key-0001-use-GenerateKey-instead")}
+var testKeys = [][]byte{[]byte("websocket-example-key-0001-use-GenerateSecret-instead")}
 
 // dial opens a WebSocket to srv's path with the jar's cookies and keeps
 // those the upgrade response sets.
@@ -53,7 +53,7 @@ func TestUpgradeCarriesTheSession(t *testing.T) {
 // middleware says so, naming the fix.
 func TestUpgradeWithoutTheSessionIsLogged(t *testing.T) {
 	var logs bytes.Buffer
-	sessions, err := cookiesession.New(cookiesession.Options{Keys: testKeys, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	sessions, err := cookiesession.New(cookiesession.Options{Secrets: testKeys, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	require.NoError(t, err)
 	upgrader := websocket.Upgrader{}
 	srv := httptest.NewServer(sessions.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
