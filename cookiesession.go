@@ -377,10 +377,9 @@ func (m *Manager) decode(ctx context.Context, lines []string, now time.Time) (de
 func (m *Manager) open(ctx context.Context, value string, now time.Time) (decoded, error) {
 	var buf []byte // where the value is opened; parsing copies what it keeps
 	if m.format != FormatExpress {
-		// Room for a securecookie value decoded behind the name, and its
-		// inner value decoded again: 3/4 + 9/16 of its length. A compact
-		// value needs less.
-		scratch := getScratch(len(m.name) + 1 + len(value)*21/16 + 3)
+		// Room for a securecookie value decoded behind the name (its inner
+		// value is decoded in place), or a compact value decoded.
+		scratch := getScratch(len(m.name) + 1 + len(value)*3/4 + 3)
 		defer putScratch(scratch)
 		buf = *scratch
 	}
