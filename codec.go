@@ -347,7 +347,7 @@ func (r keyRing) openSecureCookie(name, value string, sign bool, scratch []byte)
 			return nil, 0, errNotVerified
 		}
 		if !sign {
-			if len(plain) < aes.BlockSize {
+			if len(plain) <= aes.BlockSize { // securecookie's decrypt wants more than the IV
 				return nil, 0, errNotVerified
 			}
 			iv := plain[:aes.BlockSize]
