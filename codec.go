@@ -251,7 +251,9 @@ var base64URLValues = func() (v [256]byte) {
 // decoders ignore those bits, so without the check several strings would
 // open the same session. encoding/base64 decodes a string only into a
 // buffer of its own; this decodes into the caller's, and checks the form
-// in the same pass.
+// in the same pass. s may lie in dst's own array, starting where dst ends:
+// each group of four characters is read before the three bytes decoded
+// from it are written, at or behind it.
 func appendBase64URL[S string | []byte](dst []byte, s S) ([]byte, bool) {
 	dst = slices.Grow(dst, len(s)*3/4)
 	for ; len(s) >= 4; s = s[4:] {
@@ -338,13 +340,14 @@ func (r keyRing) openSecureCookie(name, value string, sign bool, scratch []byte)
 			continue
 		}
 		// Verified: what follows was written by securecookie with this
-		// key, so it decodes.
-		plain, ok := appendBase64URLPadded(buf[len(buf):], decoded[date+1:inner])
+		// key, so it decodes. It is decoded where it lies: each group of
+		// four characters becomes three bytes written behind it.
+		plain, ok := appendBase64URLPadded(decoded[date+1:date+1], decoded[date+1:inner])
 		if !ok {
 			return nil, 0, errNotVerified
 		}
 		if !sign {
-			if len(plain) < aes.BlockSize {
+			if len(plain) <= aes.BlockSize { // securecookie's decrypt wants more than the IV
 				return nil, 0, errNotVerified
 			}
 			iv := plain[:aes.BlockSize]

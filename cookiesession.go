@@ -318,6 +318,7 @@ func (m *Manager) log() *slog.Logger {
 
 // decoded is what the cookies of one request hold.
 type decoded struct {
+	tossed   []string // the IDs of two valid sessions under one name (errTwoSessions)
 	present  uint32 // bit i set: the request carried names[i]
 	env      envelope
 	chunks   int    // cookies the value spans; 0 when none was sent
@@ -356,6 +357,7 @@ func (m *Manager) decode(ctx context.Context, lines []string, now time.Time) (de
 			return nil
 		}
 		if d.chunks > 0 {
+			d.tossed = []string{d.env.ID, got.env.ID}
 			return errTwoSessions
 		}
 		got.present, got.chunks, got.size = r.present, n, len(value)
@@ -364,7 +366,7 @@ func (m *Manager) decode(ctx context.Context, lines []string, now time.Time) (de
 	})
 	switch {
 	case err != nil:
-		return decoded{present: r.present}, err
+		return decoded{present: r.present, tossed: d.tossed}, err
 	case d.chunks == 0 && refused.chunks > 0:
 		return refused, reason
 	case d.chunks == 0:
@@ -378,10 +380,9 @@ func (m *Manager) decode(ctx context.Context, lines []string, now time.Time) (de
 func (m *Manager) open(ctx context.Context, value string, now time.Time) (decoded, error) {
 	var buf []byte // where the value is opened; parsing copies what it keeps
 	if m.format != FormatExpress {
-		// Room for a securecookie value decoded behind the name, and its
-		// inner value decoded again: 3/4 + 9/16 of its length. A compact
-		// value needs less.
-		scratch := getScratch(len(m.name) + 1 + len(value)*21/16 + 3)
+		// Room for a securecookie value decoded behind the name (its inner
+		// value is decoded in place), or a compact value decoded.
+		scratch := getScratch(len(m.name) + 1 + len(value)*3/4 + 3)
 		defer putScratch(scratch)
 		buf = *scratch
 	}
@@ -601,29 +602,31 @@ func (m *Manager) Save(w http.ResponseWriter, s *Session) error {
 	if s.m != m {
 		return errOtherManager
 	}
-	_, err := m.save(w.Header(), s)
-	s.report(err)
+	_, err := m.save(w.Header(), s, true)
 	return err
 }
 
 // SaveHeader is [Manager.Save] for runtimes without net/http responses: it
-// returns the values of the Set-Cookie header fields to send.
+// returns the values of the Set-Cookie header fields to send. With an
+// error it may still return lines: they delete the cookies of a destroyed
+// session, and must be sent all the same.
 func (m *Manager) SaveHeader(s *Session) ([]string, error) {
 	if s.m != m {
 		return nil, errOtherManager
 	}
-	lines, err := s.commit()
-	s.report(err)
-	return lines, err
+	return s.commit(true)
 }
 
 var errOtherManager = errors.New("cookiesession: session belongs to another Manager")
 
-// save adds the Set-Cookie lines s needs to h and returns how many.
-func (m *Manager) save(h http.Header, s *Session) (int, error) {
-	lines, err := s.commit()
+// save adds the Set-Cookie lines s needs to h and returns them: with an
+// error, only the deletions of a destroyed session's cookies. report says
+// the error goes to the handler.
+func (m *Manager) save(h http.Header, s *Session, report bool) ([]string, error) {
+	lines, err := s.commit(report)
 	if err != nil {
-		return 0, err
+		addValues(h, "Set-Cookie", lines)
+		return lines, err
 	}
 	// The response depends on the cookie: shared caches must not serve it
 	// to another client.
@@ -632,7 +635,7 @@ func (m *Manager) save(h http.Header, s *Session) (int, error) {
 		if vary {
 			h.Add("Vary", "Cookie")
 		}
-		return 0, nil
+		return nil, nil
 	}
 	// The values of all three fields share one array, as in Header.Clone
 	// (commit leaves room after the lines), each part capped so that
@@ -644,12 +647,15 @@ func (m *Manager) save(h http.Header, s *Session) (int, error) {
 	if vary {
 		addValues(h, "Vary", values[n+1:n+2:n+2])
 	}
-	return n, nil
+	return lines, nil
 }
 
 // addValues adds values to the field key (in canonical form) of h, taking
 // values itself as the field's when it has none yet.
 func addValues(h http.Header, key string, values []string) {
+	if len(values) == 0 {
+		return
+	}
 	if old := h[key]; len(old) > 0 {
 		values = append(old, values...)
 	}

@@ -245,6 +245,46 @@ func TestFailedValueIsUndoable(t *testing.T) {
 	assert.Equal(t, []string{"session"}, deleted(resp))
 }
 
+// TestRawInvalidUTF8IsRefused: encoding/json passes the bytes of a
+// json.RawMessage (or a MarshalJSON) through unchecked; invalid UTF-8
+// there would be saved and make the next request's cookie unreadable.
+func TestRawInvalidUTF8IsRefused(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	s := m.LoadHeader()
+	s.Set("raw", json.RawMessage("\"\xff\""))
+	_, err := m.SaveHeader(s)
+	assert.ErrorIs(t, err, errInvalidUTF8)
+	assert.ErrorContains(t, err, `value for "raw"`)
+}
+
+// TestFailedSaveStillDeletes: a session destroyed, then given a value that
+// cannot be stored, fails its save, but its cookies are deleted all the
+// same, whoever answers: a logout never leaves the user logged in.
+func TestFailedSaveStillDeletes(t *testing.T) {
+	m, _ := newTestManager(t, Options{Logger: debugLogger(&bytes.Buffer{})})
+	logout := func(s *Session) { s.Destroy(); s.AddFlash("\xff") }
+	b := issue(t, m, func(s *Session) { s.Set("user", 1) })
+	resp := serve(m, b.header(), func(_ http.ResponseWriter, s *Session) { logout(s) })
+	assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	assert.Equal(t, []string{"session"}, deleted(resp), "the middleware's 500 still deletes")
+
+	resp = serve(m, b.header(), func(w http.ResponseWriter, s *Session) {
+		logout(s)
+		require.Error(t, m.Save(w, s))
+		w.Header().Set("Location", "/")
+		w.WriteHeader(http.StatusSeeOther)
+	})
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	assert.Equal(t, []string{"session"}, deleted(resp), "so does the handler's own answer")
+
+	s := m.LoadHeader(b.header())
+	logout(s)
+	lines, err := m.SaveHeader(s)
+	require.Error(t, err)
+	require.Len(t, lines, 1)
+	assert.Contains(t, lines[0], "Max-Age=0", "SaveHeader returns the deletions with the error")
+}
+
 // TestTooDeepToReadBack: encoding/json writes any depth but reads at most
 // 10,000 levels, so Set refuses what Get could never return.
 func TestTooDeepToReadBack(t *testing.T) {

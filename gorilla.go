@@ -105,11 +105,16 @@ func (m *Manager) openGorilla(value string) (envelope, error) {
 		}
 		return envelope{}, errNotVerified
 	}
-	written, err := gorillaTimestamp(value)
+	// Verified: the decoded value is the signed "<time>|<value>|<MAC>".
+	signed, err := base64.URLEncoding.DecodeString(value)
+	if err != nil {
+		return envelope{}, errNotVerified
+	}
+	written, err := gorillaTimestamp(signed)
 	if err != nil {
 		return envelope{}, err
 	}
-	e := envelope{ID: gorillaID(m.name, value), Expires: written.Add(min(gorillaMaxAge(m.gorilla), m.maxAge)).Unix()}
+	e := envelope{ID: gorillaID(m.name, signed), Expires: written.Add(min(gorillaMaxAge(m.gorilla), m.maxAge)).Unix()}
 	e.setCreated(written)
 	for k, v := range values {
 		key, ok := k.(string)
@@ -133,15 +138,11 @@ func (m *Manager) openGorilla(value string) (envelope, error) {
 	return e, nil
 }
 
-// gorillaTimestamp returns when a verified securecookie value was written:
-// it is base64url("<Unix seconds>|<value>|<MAC>"), and the MAC covers the
-// time.
-func gorillaTimestamp(value string) (time.Time, error) {
-	b, err := base64.URLEncoding.DecodeString(value)
-	if err != nil {
-		return time.Time{}, errNotVerified
-	}
-	date, _, _ := bytes.Cut(b, []byte("|"))
+// gorillaTimestamp returns when a verified securecookie value was written,
+// from its decoded form "<Unix seconds>|<value>|<MAC>": the MAC covers
+// the time.
+func gorillaTimestamp(signed []byte) (time.Time, error) {
+	date, _, _ := bytes.Cut(signed, []byte("|"))
 	secs, err := strconv.ParseInt(string(date), 10, 64)
 	if err != nil {
 		return time.Time{}, errNotVerified
@@ -151,12 +152,16 @@ func gorillaTimestamp(value string) (time.Time, error) {
 
 // gorillaID derives the migrated session's ID from the verified cookie, so
 // that every copy of one gorilla cookie is the same session, which one
-// revocation ends. Like a new session's, it is 16 bytes in base64url; a
-// hash tells nothing of the cookie, and the cookie name keeps apart the
-// IDs of different applications' cookies.
-func gorillaID(name, value string) string {
-	sum := sha256.Sum256([]byte("cookiesession gorilla/sessions migration\x00" + name + "\x00" + value))
-	return base64.RawURLEncoding.EncodeToString(sum[:16])
+// revocation ends. It hashes the decoded bytes, not the cookie's text:
+// securecookie's decoder ignores the unused bits of the last base64
+// character, so several texts carry one cookie. Like a new session's, the
+// ID is 16 bytes in base64url; a hash tells nothing of the cookie, and the
+// cookie name keeps apart the IDs of different applications' cookies.
+func gorillaID(name string, signed []byte) string {
+	h := sha256.New()
+	h.Write([]byte("cookiesession gorilla/sessions migration\x00" + name + "\x00"))
+	h.Write(signed)
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:16])
 }
 
 // verifiedButUndecodable reports whether securecookie verified a value

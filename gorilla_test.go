@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,4 +105,34 @@ func TestGorillaCookieKeepsItsLifetime(t *testing.T) {
 		_, err = m2.Inspect(cookie)
 		assert.ErrorIs(t, err, ErrRevoked, "the same gorilla cookie cannot log in again")
 	}
+}
+
+// TestGorillaCookieTextsAreOneSession: securecookie's decoder ignores the
+// unused bits of the last base64 character, so several texts carry one
+// gorilla cookie. They are one session, and one revocation refuses all.
+func TestGorillaCookieTextsAreOneSession(t *testing.T) {
+	m, clk := newTestManager(t, Options{Gorilla: &GorillaCookies{KeyPairs: [][]byte{gorillaHash, gorillaBlock}}, Revocations: NewMemoryRevocations()})
+	var cookie, variant string
+	for n := 1; variant == ""; n++ { // until the value ends in a character with unused bits
+		require.Less(t, n, 10)
+		cookie = gorillaCookie(t, map[any]any{"user": randomText(n)}, clk.Now())
+		if i := strings.IndexByte(cookie, '='); strings.HasSuffix(cookie, "=") {
+			last := len(strings.TrimRight(cookie, "=")) - 1
+			if last > i {
+				flipped := base64URLValues[cookie[last]] ^ 1 // an unused bit
+				variant = cookie[:last] + string("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[flipped]) + cookie[last+1:]
+			}
+		}
+	}
+	in, err := m.Inspect(cookie)
+	require.NoError(t, err)
+	again, err := m.Inspect(variant)
+	require.NoError(t, err, "securecookie opens the other text too")
+	assert.Equal(t, in.ID, again.ID)
+
+	serve(m, variant, func(_ http.ResponseWriter, s *Session) {
+		require.NoError(t, m.RevokeSession(context.Background(), s))
+	})
+	_, err = m.Inspect(cookie)
+	assert.ErrorIs(t, err, ErrRevoked)
 }

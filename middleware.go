@@ -58,18 +58,26 @@ type writer struct {
 	cookies int // Set-Cookie lines the save added
 }
 
+// commit saves the session into the header. When that fails and the
+// handler was not handed the error by Save, ErrorHandler answers on a
+// cleared header, which keeps only the deletion of a destroyed session's
+// cookies.
+
 func (w *writer) commit() error {
 	if w.done {
 		return w.err
 	}
 	w.done = true
 	m := w.s.m
-	w.cookies, w.err = m.save(w.Header(), &w.s)
+	var lines []string
+	lines, w.err = m.save(w.Header(), &w.s, false)
+	w.cookies = len(lines)
 	if w.err != nil && w.s.reportedFailure() {
 		w.err = nil // the handler has the error from Save, and answered it
 	}
 	if w.err != nil {
 		clear(w.Header())
+		addValues(w.Header(), "Set-Cookie", lines)
 		onError := m.onError
 		if onError == nil {
 			onError = m.serverError

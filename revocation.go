@@ -3,6 +3,7 @@ package cookiesession
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -71,29 +72,38 @@ func (e *envelope) info() SessionInfo {
 	return SessionInfo{ID: e.ID, Subject: e.Subject, Created: e.created(), Expires: time.Unix(e.Expires, 0)}
 }
 
+// errNothingToRevoke: the request's session cookie verified under no
+// secret, so its session, if it has one, cannot be named.
+var errNothingToRevoke = fmt.Errorf("cookiesession: nothing revoked: %w", ErrInvalid)
+
 // errNoRevocations is returned by the Manager's Revoke methods when
 // Options.Revocations is not set.
 var errNoRevocations = errors.New("cookiesession: no Options.Revocations to record the revocation in")
 
-// RevokeSession logs s out everywhere: the session the request arrived
-// with is revoked on every replica sharing the list, whatever the handler
-// did to s first (Renew and Destroy included), and so is any session ID
-// this request already sent in a cookie. Then s is destroyed, so this
-// response deletes its cookies. A request that arrived without a session
-// and sent none has nothing to revoke. s is destroyed even when the list
-// returns an error, which then says that copies of the cookie elsewhere
-// still work.
+// RevokeSession logs s out everywhere: the session the request's cookies
+// carried is revoked on every replica sharing the list, whatever the
+// handler did to s first (Renew and Destroy included) and also when this
+// copy had expired or was revoked already, and so is every session ID
+// this request sent in a cookie. Then s is destroyed, so this response
+// deletes its cookies. A request without a session cookie that sent none
+// has nothing to revoke; one whose session cookie verified under no secret
+// gets an error, since its session, if any, is unknown. s is destroyed
+// even when an error is returned, which then says that copies of the
+// cookie elsewhere may still work.
 //
-// Each entry is kept 400 days. The copy at hand cannot bound it: a copy
+// Each entry is kept 400 days, so that no copy of the session outlives
+// it. Neither the copy at hand nor anything it records can bound that: a
+// copy taken earlier keeps being re-issued wherever it is used, and one
 // re-issued after Session.SetMaxAge (a sliding "remember me", say) carries
-// a later expiry than an older one, and a copied cookie keeps being
-// re-issued wherever it is used. No copy of a session can expire later
-// than 400 days after it was last written (SetMaxAge caps it there), so
-// none outlives the entry.
+// a later expiry than any copy the user still has. No copy can expire
+// later than 400 days after it was last written, since SetMaxAge caps
+// lifetimes there. Every logout thus costs an entry for 400 days; see the
+// revocation documentation on sizing the list.
 func (m *Manager) RevokeSession(ctx context.Context, s *Session) error {
-	ids := s.issuedIDs()
-	s.Destroy()
+	ids, carried := s.end()
 	switch {
+	case len(ids) == 0 && carried:
+		return errNothingToRevoke
 	case len(ids) == 0:
 		return nil
 	case m.revocations == nil:

@@ -294,3 +294,66 @@ func TestNotBeforeInMilliseconds(t *testing.T) {
 	_, err = killed.Inspect(late.header())
 	assert.NoError(t, err)
 }
+
+// TestRevokeSessionOfARefusedCopy: the copy a logout request carries may
+// have expired (idle) while a copy elsewhere was kept alive, or two valid
+// sessions may arrive under one name. Every session the cookies named is
+// revoked. A cookie no secret verifies names none: RevokeSession says so.
+func TestRevokeSessionOfARefusedCopy(t *testing.T) {
+	list := NewMemoryRevocations()
+	m, clk := newTestManager(t, Options{Revocations: list, IdleTimeout: time.Hour})
+	list.now = clk.Now
+	user := issue(t, m, func(s *Session) { s.Set("user", 1) })
+	thief := browser{"session": user["session"]}
+	for range 4 { // kept alive elsewhere while the user's copy idles out
+		clk.Add(30 * time.Minute)
+		thief.visit(m, touch)
+	}
+	user.visit(m, func(_ http.ResponseWriter, s *Session) {
+		assert.True(t, s.IsNew(), "the user's own copy has expired")
+		assert.NoError(t, m.RevokeSession(context.Background(), s))
+	})
+	_, err := m.Inspect(thief.header())
+	assert.ErrorIs(t, err, ErrRevoked, "the copy kept alive elsewhere")
+
+	a := issue(t, m, func(s *Session) { s.Set("user", "a") })
+	b := issue(t, m, func(s *Session) { s.Set("user", "b") })
+	serve(m, a.header()+"; "+b.header(), func(_ http.ResponseWriter, s *Session) {
+		assert.True(t, s.IsNew(), "never one of two sessions")
+		assert.NoError(t, m.RevokeSession(context.Background(), s))
+	})
+	for _, c := range []browser{a, b} {
+		_, err := m.Inspect(c.header())
+		assert.ErrorIs(t, err, ErrRevoked)
+	}
+
+	serve(m, "session=junk", func(_ http.ResponseWriter, s *Session) {
+		assert.ErrorIs(t, m.RevokeSession(context.Background(), s), ErrInvalid, "a cookie that names no session")
+	})
+	serve(m, "", func(_ http.ResponseWriter, s *Session) {
+		assert.NoError(t, m.RevokeSession(context.Background(), s), "no cookie, nothing to revoke")
+	})
+}
+
+// TestRevokeSessionOfEveryIDSent: each ID this request sent in a cookie
+// (renewed twice, saved each time) is revoked with the one it arrived with.
+func TestRevokeSessionOfEveryIDSent(t *testing.T) {
+	a, _, _, _ := replicas(t)
+	user := issue(t, a, func(s *Session) { s.Set("user", 1) })
+	arrived := user.header()
+	var sent []string
+	user.visit(a, func(w http.ResponseWriter, s *Session) {
+		for range 2 {
+			s.Renew()
+			lines, err := a.SaveHeader(s)
+			require.NoError(t, err)
+			sent = append(sent, strings.SplitN(lines[0], ";", 2)[0])
+		}
+		require.NoError(t, a.RevokeSession(context.Background(), s))
+	})
+	require.Len(t, sent, 2)
+	for _, cookie := range append(sent, arrived) {
+		_, err := a.Inspect(cookie)
+		assert.ErrorIs(t, err, ErrRevoked, cookie)
+	}
+}

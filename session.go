@@ -29,8 +29,12 @@ type Session struct {
 
 	lines   []string // the request's Cookie header lines, until loaded
 	loaded  bool
-	arrived string // the ID of the session the request arrived with
-	issued  string // the ID of the last session this request sent
+
+	// The sessions whose cookies this request carried or sent, for
+	// Manager.RevokeSession, whatever the handler did to s since.
+	arrived string   // the ID the request's cookies carried, also when expired or revoked
+	others  []string // more: two tossed sessions, or IDs this request sent
+	carried bool     // the request carried a cookie of the session's name
 
 	env     envelope
 	isNew   bool   // the request carried no valid session
@@ -80,6 +84,10 @@ func (s *Session) load() {
 	d, err := m.decode(s.ctx, s.lines, now)
 	s.lines = nil
 	s.present = d.present
+	s.carried = d.present&1 != 0
+	// A refused session that verified (expired, revoked) comes with its
+	// envelope: copies of it may still be valid elsewhere.
+	s.arrived, s.others = d.env.ID, d.tossed
 	if err != nil || d.chunks == 0 {
 		if err != nil {
 			// The reason only: cookie contents and keys never go to logs.
@@ -89,7 +97,6 @@ func (s *Session) load() {
 		return
 	}
 	s.env, s.chunks = d.env, d.chunks
-	s.arrived = d.env.ID
 	s.reissue = d.keyIndex > 0 || d.format != m.format
 	s.touched = m.idle > 0 && now.Unix()-s.env.lastSeen() >= int64(m.idle/10/time.Second)
 }
@@ -168,18 +175,27 @@ func (s *Session) Subject() string {
 	return s.env.Subject
 }
 
-// issuedIDs returns the IDs that cookies of s may carry: the one the
-// request arrived with, and the one this request sent, if another.
-func (s *Session) issuedIDs() []string {
+// end destroys s and returns, in the same step, the IDs that copies of
+// its cookies may carry, and whether the request carried a session cookie
+// at all.
+func (s *Session) end() (ids []string, carried bool) {
 	s.lock()
 	defer s.mu.Unlock()
-	var ids []string
-	for _, id := range []string{s.arrived, s.issued} {
-		if id != "" && !slices.Contains(ids, id) {
-			ids = append(ids, id)
-		}
+	if s.arrived != "" {
+		ids = append(ids, s.arrived)
 	}
-	return ids
+	ids = append(ids, s.others...)
+	carried = s.carried
+	s.destroy()
+	return ids, carried
+}
+
+// issued records that this request sent a cookie of the current session.
+// The caller holds s.mu.
+func (s *Session) issued() {
+	if id := s.env.ID; id != s.arrived && !slices.Contains(s.others, id) {
+		s.others = append(s.others, id)
+	}
 }
 
 // fail records that the value for slot (and key) could not be stored:
@@ -299,7 +315,9 @@ func (s *Session) Set(key string, value any) {
 	case err != nil:
 	case !utf8.ValidString(key):
 		err = errInvalidUTF8
-	case replacedInvalidUTF8(b):
+	case replacedInvalidUTF8(b) || !utf8.ValidString(b):
+		// The first when encoding/json replaced invalid text, the second
+		// when it passed it through (a json.RawMessage, a MarshalJSON).
 		err = fmt.Errorf("a string in it is %w", errInvalidUTF8)
 	}
 	s.lock()
@@ -396,6 +414,11 @@ func (s *Session) Clear() {
 func (s *Session) Destroy() {
 	s.lock()
 	defer s.mu.Unlock()
+	s.destroy()
+}
+
+// destroy is Destroy for a caller that holds s.mu.
+func (s *Session) destroy() {
 	s.reset(s.m.now())
 	s.failed = nil
 	s.change()
@@ -507,15 +530,6 @@ func (s *Session) accessed() bool {
 	return s.loaded
 }
 
-// report records that Save or SaveHeader handed err to the caller.
-func (s *Session) report(err error) {
-	if err != nil {
-		s.mu.Lock()
-		s.reported = true
-		s.mu.Unlock()
-	}
-}
-
 // reportedFailure reports whether the caller was handed the failure of
 // the last save and the session has not changed since.
 func (s *Session) reportedFailure() bool {
@@ -531,13 +545,32 @@ func (s *Session) markSent() {
 }
 
 // commit returns the Set-Cookie lines that bring the browser's cookies in
-// line with s, and marks s saved.
-func (s *Session) commit() ([]string, error) {
+// line with s, and marks s saved. report says the caller hands an error to
+// the handler (Save, SaveHeader), which then answers for it.
+//
+// When the session cannot be saved, the cookies of a destroyed session
+// (or of a bad cookie) are still deleted: the lines returned with the
+// error do that, and the caller sends them, so that no failure leaves a
+// logged-out user logged in.
+func (s *Session) commit(report bool) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.loaded {
 		return nil, nil
 	}
+	lines, err := s.cookieLines()
+	if err != nil {
+		s.reported = s.reported || report
+		if s.isNew {
+			return s.deletions(nil, 0), err
+		}
+		return nil, err
+	}
+	return lines, nil
+}
+
+// cookieLines is commit's work, for a caller that holds s.mu.
+func (s *Session) cookieLines() ([]string, error) {
 	if len(s.failed) > 0 {
 		return nil, s.failed[0].err
 	}
@@ -553,8 +586,17 @@ func (s *Session) commit() ([]string, error) {
 			return nil, err
 		}
 		keep = len(lines)
-		s.issued = s.env.ID
+		s.issued()
 	}
+	s.changed, s.reissue, s.touched = false, false, false
+	return s.deletions(lines, keep), nil
+}
+
+// deletions appends to lines the deletion of each cookie the browser
+// holds beyond the first keep, and records that it holds keep. The caller
+// holds s.mu.
+func (s *Session) deletions(lines []string, keep int) []string {
+	m := s.m
 	// Delete what the browser holds beyond the cookies the session needs
 	// now: stale chunks, leftovers of a larger MaxChunks, or everything
 	// after Destroy or a bad cookie. Only names this package writes, so a
@@ -565,6 +607,5 @@ func (s *Session) commit() ([]string, error) {
 		}
 	}
 	s.chunks, s.present = keep, 1<<keep-1
-	s.changed, s.reissue, s.touched = false, false, false
-	return lines, nil
+	return lines
 }

@@ -85,6 +85,7 @@ type List struct {
 
 	lostAt   atomic.Int64 // UnixNano when the subscription was lost; 0 while current
 	warnedAt atomic.Int64 // UnixNano of the last staleness warning
+	closed   atomic.Bool  // Close was called: nothing is retried any more
 
 	mu      sync.Mutex
 	pending []cookiesession.Revocation // not yet written to Redis
@@ -132,10 +133,25 @@ func New(ctx context.Context, client rueidis.Client, opts Options) (*List, error
 }
 
 // Close stops keeping the list current. Revoked then answers from the
-// last copy.
+// last copy. Revocations still waiting for Redis get one last try, of at
+// most Options.Timeout each; those that fail it are logged as lost to the
+// other replicas.
 func (l *List) Close() {
+	if l.closed.Swap(true) {
+		return
+	}
 	l.stop()
 	l.done.Wait()
+	l.mu.Lock()
+	waiting := len(l.pending)
+	l.mu.Unlock()
+	if waiting == 0 {
+		return
+	}
+	if shared, err := l.flush(context.Background()); err != nil {
+		l.opts.Logger.Error("redisrevocation: closed with revocations Redis never got; other replicas will not enforce them",
+			"count", waiting-shared, "err", err)
+	}
 }
 
 // Revoked reports whether s is revoked, from this replica's memory: no
@@ -178,6 +194,9 @@ func (l *List) Revoke(ctx context.Context, r cookiesession.Revocation) error {
 		return err
 	}
 	if err := l.share(ctx, r); err != nil {
+		if l.closed.Load() {
+			return fmt.Errorf("redisrevocation: revocation in force on this replica only, and the list is closed: %w", err)
+		}
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		if len(l.pending) >= maxPending {

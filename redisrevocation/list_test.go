@@ -253,6 +253,34 @@ func TestRetryWithoutReconnect(t *testing.T) {
 	})
 }
 
+// TestCloseTriesWhatWaits: a revocation still waiting for Redis at Close
+// gets a last try; if Redis is still away it is logged as lost, and a
+// revocation after Close is not promised a retry.
+func TestCloseTriesWhatWaits(t *testing.T) {
+	srv := startRedis(t)
+	var logs syncBuffer
+	a := srv.list(t, Options{Timeout: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	b := srv.list(t, Options{})
+	now := time.Now()
+	require.NoError(t, syscall.Kill(srv.cmd.Process.Pid, syscall.SIGSTOP))
+	waiting := info("waiting", "", now)
+	require.Error(t, a.Revoke(context.Background(), cookiesession.Revocation{SessionID: waiting.ID, Until: waiting.Expires}))
+	require.NoError(t, syscall.Kill(srv.cmd.Process.Pid, syscall.SIGCONT))
+	a.Close() // whether the retry or the last try wrote it, Redis has it
+	eventually(t, 2*time.Second, func() bool { return b.Revoked(context.Background(), waiting) }, "shared by Close")
+
+	c := srv.list(t, Options{Timeout: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	require.NoError(t, syscall.Kill(srv.cmd.Process.Pid, syscall.SIGSTOP))
+	defer syscall.Kill(srv.cmd.Process.Pid, syscall.SIGCONT)
+	lost := info("lost", "", now)
+	require.Error(t, c.Revoke(context.Background(), cookiesession.Revocation{SessionID: lost.ID, Until: lost.Expires}))
+	c.Close()
+	assert.Contains(t, logs.String(), "closed with revocations Redis never got")
+	err := c.Revoke(context.Background(), cookiesession.Revocation{SessionID: "after", Until: lost.Expires})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "the list is closed")
+}
+
 // TestPrefixIsNotAPattern: a prefix with characters that MATCH patterns
 // treat specially still loads its own entries, and only those.
 func TestPrefixIsNotAPattern(t *testing.T) {
