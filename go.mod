@@ -1,6 +1,6 @@
 module github.com/cookiesession/cookiesession
 
-go 1.24.0
+go 1.25.0
 
 require (
 	github.com/gorilla/securecookie v1.1.2

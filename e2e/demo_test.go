@@ -2,9 +2,13 @@ package e2e
 
 import (
 	"bufio"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,7 +29,7 @@ func startDemo(t *testing.T, args ...string) string {
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "build: %s", out)
 	cmd := exec.Command(bin, append([]string{"demo", "-addr", "127.0.0.1:0"}, args...)...)
-	cmd.Env = append(os.Environ(), "COOKIESESSION_SECRETS=")
+	cmd.Env = withoutSecrets(os.Environ())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -43,6 +47,59 @@ func startDemo(t *testing.T, args ...string) string {
 	}
 	t.Fatalf("no address in %q", line)
 	return ""
+}
+
+// withoutSecrets returns env without COOKIESESSION_SECRETS, so the demo
+// makes a secret of its own.
+func withoutSecrets(env []string) []string {
+	return slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "COOKIESESSION_SECRETS=") })
+}
+
+// TestDemoRefusesCrossSiteForms: a page of another site (http://localhost,
+// against the demo on https://127.0.0.1) whose form posts to the demo is
+// refused by the demo's cross-origin protection and changes nothing, in
+// every engine, while the demo's own form works.
+func TestDemoRefusesCrossSiteForms(t *testing.T) {
+	inEachEngine(t, func(t *testing.T, e engine, b browser) {
+		demo := startDemo(t, "-https")
+		attacker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			fmt.Fprintf(w, `<!doctype html><form method="post" action="%s/note"><input name="size" value="6000"></form><script>document.forms[0].submit()</script>`, demo)
+		}))
+		t.Cleanup(attacker.Close)
+		// waitFor polls the page until its location and text contain want;
+		// evaluating fails while a navigation is under way.
+		waitFor := func(want string) string {
+			t.Helper()
+			for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				page, err := b.eval(`location.href + "\n" + document.body.innerText`)
+				if err == nil && strings.Contains(page, want) {
+					return page
+				}
+				require.True(t, time.Now().Before(deadline), "no page with %q; last: %q, %v", want, page, err)
+			}
+		}
+		noteBytes := func() string {
+			t.Helper()
+			_, err := b.open(demo + "/")
+			require.NoError(t, err)
+			n, err := b.eval(`document.getElementById("note-bytes").textContent`)
+			require.NoError(t, err)
+			return n
+		}
+
+		_, err := b.open(demo + "/")
+		require.NoError(t, err)
+		_, err = b.eval(`(document.querySelector('form[action="/note"] input[value="20"] ~ button').click(), "")`)
+		require.NoError(t, err)
+		waitFor("Stored a note of 20 bytes.")
+		require.Equal(t, "20", noteBytes(), "the demo's own form works")
+
+		_, err = b.open(strings.Replace(attacker.URL, "127.0.0.1", "localhost", 1) + "/")
+		require.NoError(t, err)
+		page := waitFor("cross-origin request")
+		assert.True(t, strings.HasPrefix(page, demo+"/note"), "refused by the demo: %q", page)
+		assert.Equal(t, "20", noteBytes(), "the session is unchanged")
+	})
 }
 
 // TestDemoOverHTTPS: with -https the demo's Secure cookie is kept in every

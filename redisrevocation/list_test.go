@@ -264,7 +264,7 @@ func TestCloseTriesWhatWaits(t *testing.T) {
 	now := time.Now()
 	require.NoError(t, syscall.Kill(srv.cmd.Process.Pid, syscall.SIGSTOP))
 	waiting := info("waiting", "", now)
-	require.Error(t, a.Revoke(context.Background(), cookiesession.Revocation{SessionID: waiting.ID, Until: waiting.Expires}))
+	require.Error(t, a.Revoke(context.Background(), cookiesession.SessionRevocation(waiting.ID, waiting.Expires)))
 	require.NoError(t, syscall.Kill(srv.cmd.Process.Pid, syscall.SIGCONT))
 	a.Close() // whether the retry or the last try wrote it, Redis has it
 	eventually(t, 2*time.Second, func() bool { return b.Revoked(context.Background(), waiting) }, "shared by Close")
@@ -273,10 +273,10 @@ func TestCloseTriesWhatWaits(t *testing.T) {
 	require.NoError(t, syscall.Kill(srv.cmd.Process.Pid, syscall.SIGSTOP))
 	defer syscall.Kill(srv.cmd.Process.Pid, syscall.SIGCONT)
 	lost := info("lost", "", now)
-	require.Error(t, c.Revoke(context.Background(), cookiesession.Revocation{SessionID: lost.ID, Until: lost.Expires}))
+	require.Error(t, c.Revoke(context.Background(), cookiesession.SessionRevocation(lost.ID, lost.Expires)))
 	c.Close()
 	assert.Contains(t, logs.String(), "closed with revocations Redis never got")
-	err := c.Revoke(context.Background(), cookiesession.Revocation{SessionID: "after", Until: lost.Expires})
+	err := c.Revoke(context.Background(), cookiesession.SessionRevocation("after", lost.Expires))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "the list is closed")
 }

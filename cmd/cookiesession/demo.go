@@ -148,7 +148,9 @@ func newDemo(opts cookiesession.Options) (http.Handler, error) {
 	mux.HandleFunc("POST /login", app.login)
 	mux.HandleFunc("POST /logout", app.logout)
 	mux.HandleFunc("POST /logout-everywhere", app.logoutEverywhere)
-	return m.Middleware(mux), nil
+	// Forms on other origins cannot post here (CSRF), not even from a
+	// sibling subdomain, which SameSite=Lax lets through.
+	return http.NewCrossOriginProtection().Handler(m.Middleware(mux)), nil
 }
 
 // done saves the session of a POST, keeps the Set-Cookie lines it

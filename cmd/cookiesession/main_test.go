@@ -578,3 +578,24 @@ func TestDemoServesHTTPS(t *testing.T) {
 	assert.Equal(t, 0, code)
 	assert.NotContains(t, stderr, "-https", "no advice needed over HTTPS")
 }
+
+// TestDemoRefusesCrossOriginForms: the demo's state-changing routes sit
+// behind net/http's cross-origin protection; its own forms still work.
+func TestDemoRefusesCrossOriginForms(t *testing.T) {
+	d := newDemoClient(t, 1)
+	status, _ := d.post("/note", url.Values{"size": {"20"}})
+	require.Equal(t, http.StatusOK, status, "the demo's own form")
+	for _, path := range []string{"/note", "/login", "/logout", "/logout-everywhere"} {
+		req, err := http.NewRequest(http.MethodPost, d.srv.URL+path, strings.NewReader("size=6000"))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		resp, err := d.c.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusForbidden, resp.StatusCode, path)
+		assert.Empty(t, resp.Cookies(), path)
+	}
+	_, body := d.get()
+	assert.Contains(t, body, `<span id="note-bytes">20</span>`, "the session is unchanged")
+}

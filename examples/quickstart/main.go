@@ -57,5 +57,7 @@ func newHandler(keys [][]byte) (http.Handler, error) {
 		sessions.FromContext(r.Context()).Destroy() // deletes every session cookie
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	})
-	return sessions.Middleware(mux), nil
+	// Refuses state-changing requests from other origins (CSRF): SameSite=Lax
+	// does not stop those from a sibling subdomain.
+	return http.NewCrossOriginProtection().Handler(sessions.Middleware(mux)), nil
 }

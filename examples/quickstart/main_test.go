@@ -74,7 +74,26 @@ func TestQuickStart(t *testing.T) {
 	assert.Equal(t, "0 false\n", b.page())
 }
 
-func TestWeakKeysAreRefused(t *testing.T) {
+// TestCrossOriginPostIsRefused: a form on another site that posts to
+// /login (logging the victim into the attacker's account) or /logout is
+// refused before the session is touched.
+func TestCrossOriginPostIsRefused(t *testing.T) {
+	b := newBrowser(t)
+	b.post("/login", nil)
+	for _, path := range []string{"/login", "/logout"} {
+		req, err := http.NewRequest(http.MethodPost, b.srv.URL+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("Origin", "https://evil.example")
+		resp, err := b.c.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusForbidden, resp.StatusCode, path)
+		assert.Empty(t, resp.Cookies(), path)
+	}
+	assert.Equal(t, "Welcome back!\n42 true\n", b.page(), "the session is as it was")
+}
+
+func TestWeakSecretsAreRefused(t *testing.T) {
 	_, err := newHandler([][]byte{[]byte("hunter2")})
 	assert.Error(t, err)
 }

@@ -1,6 +1,7 @@
 // Package routers mounts cookiesession in chi, echo and gin, each the way
-// the router's users expect, and runs the same log in → counter → log out
-// sequence through each.
+// the router's users expect, behind net/http's cross-origin protection
+// (a cookie session is what cross-site request forgery rides on), and
+// runs the same log in → counter → log out sequence through each.
 package routers
 
 import (
@@ -54,7 +55,7 @@ func logout(s *cookiesession.Session) string {
 
 func chiRouter(m *cookiesession.Manager) http.Handler {
 	r := chi.NewRouter()
-	r.Use(m.Middleware)
+	r.Use(http.NewCrossOriginProtection().Handler, m.Middleware)
 	r.Post("/login", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, login(m.FromContext(r.Context()), r.FormValue("user")))
 	})
@@ -69,7 +70,7 @@ func chiRouter(m *cookiesession.Manager) http.Handler {
 
 func echoRouter(m *cookiesession.Manager) http.Handler {
 	e := echo.New()
-	e.Use(echo.WrapMiddleware(m.Middleware))
+	e.Use(echo.WrapMiddleware(http.NewCrossOriginProtection().Handler), echo.WrapMiddleware(m.Middleware))
 	session := func(c echo.Context) *cookiesession.Session { return m.FromContext(c.Request().Context()) }
 	e.POST("/login", func(c echo.Context) error { return c.String(http.StatusOK, login(session(c), c.FormValue("user"))) })
 	e.GET("/count", func(c echo.Context) error { return c.String(http.StatusOK, count(session(c))) })
@@ -87,7 +88,7 @@ func ginRouter(m *cookiesession.Manager) http.Handler {
 	r.POST("/logout", func(c *gin.Context) { c.String(http.StatusOK, logout(session(c))) })
 	// A response without a body still carries the session.
 	r.POST("/touch", func(c *gin.Context) { session(c).Set("touched", true); c.Status(http.StatusNoContent) })
-	return r
+	return http.NewCrossOriginProtection().Handler(r)
 }
 
 func TestRouters(t *testing.T) {
@@ -128,6 +129,19 @@ func TestRouters(t *testing.T) {
 			assert.Equal(t, -1, resp.Cookies()[0].MaxAge, "the cookie is deleted")
 			body, _ = do("GET", "/count", nil)
 			assert.Equal(t, " 1", body, "a new session")
+
+			// A form on another site posting here, as browsers send it.
+			req, err := http.NewRequest("POST", srv.URL+"/login", strings.NewReader("user=mallory"))
+			require.NoError(t, err)
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Sec-Fetch-Site", "cross-site")
+			resp, err = c.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			assert.Equal(t, http.StatusForbidden, resp.StatusCode, "cross-origin requests are refused")
+			assert.Empty(t, resp.Cookies())
+			body, _ = do("GET", "/count", nil)
+			assert.Equal(t, " 2", body, "the session is unchanged")
 
 			if name == "gin" {
 				_, resp = do("POST", "/touch", nil)
