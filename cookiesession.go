@@ -319,7 +319,7 @@ func (m *Manager) log() *slog.Logger {
 // decoded is what the cookies of one request hold.
 type decoded struct {
 	tossed   []string // the IDs of two valid sessions under one name (errTwoSessions)
-	present  uint32 // bit i set: the request carried names[i]
+	present  uint32   // bit i set: the request carried names[i]
 	env      envelope
 	chunks   int    // cookies the value spans; 0 when none was sent
 	size     int    // bytes of the joined encoded value
@@ -439,17 +439,17 @@ func (m *Manager) open(ctx context.Context, value string, now time.Time) (decode
 // Inspection is what a session cookie holds and how it was sealed, as
 // [Manager.Inspect] reports it.
 type Inspection struct {
-	Format   Format                     // the format the value was sealed in
+	Format      Format                     // the format the value was sealed in
 	SecretIndex int                        // index in Options.Secrets of the key that verified it
-	Chunks   int                        // cookies the value spans
-	Bytes    int                        // bytes of the encoded value, chunks joined
-	ID       string                     // the session ID
-	Subject  string                     // as set by Session.SetSubject
-	Created  time.Time                  // creation or last Renew
-	Expires  time.Time                  // absolute expiry
-	LastSeen time.Time                  // last recorded activity; zero without IdleTimeout
-	Values   map[string]json.RawMessage // each value as the JSON stored
-	Flashes  []string                   // flash messages not yet read
+	Chunks      int                        // cookies the value spans
+	Bytes       int                        // bytes of the encoded value, chunks joined
+	ID          string                     // the session ID
+	Subject     string                     // as set by Session.SetSubject
+	Created     time.Time                  // creation or last Renew
+	Expires     time.Time                  // absolute expiry
+	LastSeen    time.Time                  // last recorded activity; zero without IdleTimeout
+	Values      map[string]json.RawMessage // each value as the JSON stored
+	Flashes     []string                   // flash messages not yet read
 }
 
 // Inspect verifies the session cookies in Cookie header values, as a
@@ -468,16 +468,16 @@ func (m *Manager) Inspect(cookieHeader ...string) (*Inspection, error) {
 		return nil, fmt.Errorf("cookiesession: no %q cookie: %w", m.name, http.ErrNoCookie)
 	}
 	in := &Inspection{
-		Format:   d.format,
+		Format:      d.format,
 		SecretIndex: d.keyIndex,
-		Chunks:   d.chunks,
-		Bytes:    d.size,
-		ID:       d.env.ID,
-		Subject:  d.env.Subject,
-		Created:  d.env.created(),
-		Expires:  time.Unix(d.env.Expires, 0),
-		Values:   make(map[string]json.RawMessage, len(d.env.Values)),
-		Flashes:  d.env.Flashes,
+		Chunks:      d.chunks,
+		Bytes:       d.size,
+		ID:          d.env.ID,
+		Subject:     d.env.Subject,
+		Created:     d.env.created(),
+		Expires:     time.Unix(d.env.Expires, 0),
+		Values:      make(map[string]json.RawMessage, len(d.env.Values)),
+		Flashes:     d.env.Flashes,
 	}
 	if d.env.Seen != 0 {
 		in.LastSeen = time.Unix(d.env.Seen, 0)

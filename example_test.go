@@ -140,7 +140,7 @@ func ExampleNew_weakKey() {
 func ExampleManager_RevokeSubject() {
 	revoked := cookiesession.NewMemoryRevocations()
 	sessions, err := cookiesession.New(cookiesession.Options{
-		Secrets:        [][]byte{exampleKey},
+		Secrets:     [][]byte{exampleKey},
 		Revocations: revoked,
 	})
 	if err != nil {
@@ -208,7 +208,7 @@ func ExampleGorillaCookies() {
 	keys := [][]byte{exampleKey}
 	sessions, err := cookiesession.New(cookiesession.Options{
 		Secrets: keys,
-		Name: "session", // the name the application passed to store.Get
+		Name:    "session", // the name the application passed to store.Get
 		Gorilla: &cookiesession.GorillaCookies{
 			KeyPairs: [][]byte{hashKey, blockKey}, // as given to sessions.NewCookieStore
 		},
@@ -223,9 +223,9 @@ func ExampleGorillaCookies() {
 func ExampleFormatExpress() {
 	os.Setenv("EXPRESS_KEY", "the key string the Express app was given")
 	sessions, err := cookiesession.New(cookiesession.Options{
-		Format: cookiesession.FormatExpress,
-		Name:   "session",                                  // cookie-session's `name`
-		Secrets:   [][]byte{[]byte(os.Getenv("EXPRESS_KEY"))}, // its `keys`, in the same order
+		Format:  cookiesession.FormatExpress,
+		Name:    "session",                                  // cookie-session's `name`
+		Secrets: [][]byte{[]byte(os.Getenv("EXPRESS_KEY"))}, // its `keys`, in the same order
 		// Path, Domain, SameSite and Insecure as in the Express cookie options.
 	})
 	if err != nil {

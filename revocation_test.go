@@ -180,12 +180,12 @@ func TestMemoryRevocations(t *testing.T) {
 	})
 	t.Run("expired entries are pruned", func(t *testing.T) {
 		for i := range 3000 {
-			require.NoError(t, l.Revoke(ctx, SessionRevocation(string(rune('a'+i%26)) + time.Duration(i).String(), now.Add(time.Minute))))
+			require.NoError(t, l.Revoke(ctx, SessionRevocation(string(rune('a'+i%26))+time.Duration(i).String(), now.Add(time.Minute))))
 		}
 		assert.Greater(t, l.Len(), 2000)
 		now = now.Add(2 * time.Hour)
 		for i := range 3000 {
-			require.NoError(t, l.Revoke(ctx, SessionRevocation("late" + time.Duration(i).String(), now.Add(time.Minute))))
+			require.NoError(t, l.Revoke(ctx, SessionRevocation("late"+time.Duration(i).String(), now.Add(time.Minute))))
 		}
 		assert.Less(t, l.Len(), 3000+1024, "the first 3,000 expired and were dropped")
 		assert.True(t, l.Revoked(ctx, info("late0s", "", now)))

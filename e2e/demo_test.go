@@ -63,7 +63,7 @@ func TestDemoRefusesCrossSiteForms(t *testing.T) {
 	inEachEngine(t, func(t *testing.T, e engine, b browser) {
 		demo := startDemo(t, "-https")
 		attacker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			fmt.Fprintf(w, `<!doctype html><form method="post" action="%s/note"><input name="size" value="6000"></form><script>document.forms[0].submit()</script>`, demo)
+			fmt.Fprintf(w, `<!doctype html><form method="post" action="%s/note"><input name="size" value="100"></form><script>document.forms[0].submit()</script>`, demo)
 		}))
 		t.Cleanup(attacker.Close)
 		// waitFor polls the page until its location and text contain want;

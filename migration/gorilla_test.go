@@ -65,7 +65,7 @@ func gorillaCookie(t *testing.T, store *sessions.CookieStore, fill func(s *sessi
 func migrating(t *testing.T, logs *bytes.Buffer, format cookiesession.Format) *cookiesession.Manager {
 	t.Helper()
 	m, err := cookiesession.New(cookiesession.Options{
-		Secrets:    [][]byte{ourKey},
+		Secrets: [][]byte{ourKey},
 		Format:  format,
 		Gorilla: &cookiesession.GorillaCookies{KeyPairs: [][]byte{hashNew, blockNew, hashOld, blockOld}},
 		Logger:  slog.New(slog.NewTextHandler(logs, nil)),
@@ -201,7 +201,7 @@ func (u *undecodable) GobDecode([]byte) error    { return errors.New("cannot dec
 func TestMigratedSessionObeysRevocation(t *testing.T) {
 	list := cookiesession.NewMemoryRevocations()
 	m, err := cookiesession.New(cookiesession.Options{
-		Secrets:        [][]byte{ourKey},
+		Secrets:     [][]byte{ourKey},
 		Gorilla:     &cookiesession.GorillaCookies{KeyPairs: [][]byte{hashNew, blockNew}, MaxAge: time.Hour},
 		Revocations: list,
 	})

@@ -26,7 +26,7 @@ func main() {
 func newHandler(keys [][]byte) (http.Handler, error) {
 	sessions, err := cookiesession.New(cookiesession.Options{
 		Secrets: keys,
-		Name: "__Host-session", // no other host, not even a subdomain, can set it
+		Name:    "__Host-session", // no other host, not even a subdomain, can set it
 	})
 	if err != nil {
 		return nil, err

@@ -27,7 +27,7 @@ func newManager(t *testing.T) *cookiesession.Manager {
 	t.Helper()
 	m, err := cookiesession.New(cookiesession.Options{
 		Secrets: [][]byte{[]byte("routers-example-key-0001-use-GenerateSecret-instead")},
-		Name: "__Host-session",
+		Name:    "__Host-session",
 	})
 	require.NoError(t, err)
 	return m

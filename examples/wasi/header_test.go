@@ -28,7 +28,7 @@ func TestHeaderAPI(t *testing.T) {
 	for _, format := range []cookiesession.Format{cookiesession.FormatSecureCookie, cookiesession.FormatCompact} {
 		t.Run(format.String(), func(t *testing.T) {
 			m, err := cookiesession.New(cookiesession.Options{
-				Secrets:      [][]byte{[]byte("wasi-example-key-0001-use-GenerateSecret-instead")},
+				Secrets:   [][]byte{[]byte("wasi-example-key-0001-use-GenerateSecret-instead")},
 				Format:    format,
 				MaxChunks: 3,
 			})
