@@ -1,15 +1,15 @@
 // Package cookiesession keeps HTTP sessions entirely in the client's
 // cookies, encrypted and signed, so a service needs no session store: every
-// replica that holds the keys reads every session.
+// replica that holds the secrets reads every session.
 //
 // A [Manager] is built once with [New]; its [Manager.Middleware] gives each
 // request a [Session], found with [Manager.FromContext]:
 //
-//	keys, err := cookiesession.SecretsFromEnv("COOKIESESSION_SECRETS")
+//	secrets, err := cookiesession.SecretsFromEnv("COOKIESESSION_SECRETS")
 //	...
-//	sessions, err := cookiesession.New(cookiesession.Options{Secrets: keys})
+//	sessions, err := cookiesession.New(cookiesession.Options{Secrets: secrets})
 //	...
-//	http.ListenAndServe(addr, sessions.Middleware(mux))
+//	http.ListenAndServe(addr, http.NewCrossOriginProtection().Handler(sessions.Middleware(mux)))
 //
 //	func handler(w http.ResponseWriter, r *http.Request) {
 //		s := sessions.FromContext(r.Context())
@@ -20,14 +20,27 @@
 // Values are stored as JSON and read back into the caller's type with
 // [Value]. The session also carries an ID, its creation time, an absolute
 // expiry and (with an idle timeout) its last activity, all inside the
-// sealed payload and checked on every read.
+// sealed payload and checked on every read. Without net/http, use
+// [Manager.LoadHeader] and [Manager.SaveHeader].
+//
+// The examples show the first thing each user does: the middleware
+// ([Manager.Middleware]), a login with "remember me"
+// ([Session.SetTransient]), rotating secrets ([Options] rotation) and
+// revoking sessions ([Manager.RevokeSubject]).
+//
+// # Cross-site request forgery
+//
+// Every request the browser makes to the site carries the session cookie.
+// SameSite=Lax, the default, keeps it off cross-site posts, but not off
+// requests from a sibling subdomain; wrap the handler with
+// net/http's CrossOriginProtection, as above.
 //
 // # What is sent, and when
 //
 // The cookie is decoded only when a handler first uses the session, and a
 // Set-Cookie header is sent only when the session changed, was destroyed or
-// renewed, was sealed with an older key, or its idle window needs renewing.
-// A cookie that is missing, tampered with, sealed with an unknown key,
+// renewed, was sealed with an older secret, or its idle window needs renewing.
+// A cookie that is missing, tampered with, sealed with an unknown secret,
 // expired or otherwise invalid gives the handler a new empty session, and
 // the response clears the bad cookies.
 //
@@ -40,11 +53,11 @@
 // Options.MaxChunks above 1 a large session is split across several
 // cookies, and cookies it no longer needs are deleted.
 //
-// # Keys
+// # Secrets
 //
 // Options.Secrets lists secrets newest first, each at least 32 random bytes
 // ([GenerateSecret]). Sub-keys for each purpose are derived with HKDF-SHA256.
-// The first key seals; every key opens; a cookie opened by an older key is
+// The first seals; every one opens; a cookie opened by an older one is
 // re-issued with the first. The default format is gorilla/securecookie's
 // (AES-256-CTR, then HMAC-SHA256 over the cookie name and the ciphertext),
 // so the cookie name is bound into the MAC. [FormatCompact]

@@ -13,8 +13,9 @@ import (
 	"github.com/cookiesession/cookiesession"
 )
 
-// Example keys. Real keys come from cookiesession.GenerateSecret, kept in a
-// secret store and passed in the COOKIESESSION_SECRETS environment variable.
+// Example secrets. Real ones come from cookiesession.GenerateSecret, kept
+// in a secret store and passed in the COOKIESESSION_SECRETS environment
+// variable.
 var (
 	exampleKey    = []byte("example-only-key-0001-use-GenerateSecret-instead")
 	exampleOldKey = []byte("example-only-key-0000-use-GenerateSecret-instead")
@@ -48,6 +49,32 @@ func ExampleManager_Middleware() {
 	// visit 1
 	// visit 2
 	// visit 3
+}
+
+// Logging in with a "remember me" box: a new session ID at login, and a
+// cookie that outlives the browser only when the box was ticked.
+func ExampleSession_SetTransient() {
+	sessions, _ := cookiesession.New(cookiesession.Options{Secrets: [][]byte{exampleKey}})
+	login := func(remember bool) string {
+		s := sessions.LoadHeader()
+		s.Renew() // a new ID whenever privileges change
+		s.Set("user_id", 42)
+		s.SetTransient(!remember) // kept in the session: set it either way
+		if remember {
+			s.SetMaxAge(30 * 24 * time.Hour)
+		}
+		lines, _ := sessions.SaveHeader(s)
+		maxAge := "none (gone when the browser closes)"
+		if _, age, ok := strings.Cut(lines[0], "Max-Age="); ok {
+			maxAge, _, _ = strings.Cut(age, ";")
+		}
+		return maxAge
+	}
+	fmt.Println("remember me:", login(true))
+	fmt.Println("not ticked:", login(false))
+	// Output:
+	// remember me: 2592000
+	// not ticked: none (gone when the browser closes)
 }
 
 // A stored int reads back as an int; a type that does not match reads as

@@ -11,15 +11,15 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestREADMESnippetsAreCopiedFromTestedCode: every Go snippet in the README
-// stands, line for line (indentation aside), in a .go file of the
-// repository, where it is compiled and tested. A snippet edited in one
-// place only fails here.
-func TestREADMESnippetsAreCopiedFromTestedCode(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
-	require.NoError(t, err)
+// TestDocSnippetsAreCopiedFromTestedCode: every Go snippet in the
+// documentation (the README, docs/, SECURITY.md, CONTRIBUTING.md and the
+// modules' READMEs) stands, line for line (indentation aside), in a .go
+// file of the repository, where it is compiled and tested. A snippet
+// edited in one place only fails here.
+func TestDocSnippetsAreCopiedFromTestedCode(t *testing.T) {
 	var sources [][]string
-	err = filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+	var docs []string
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
 		switch {
 		case err != nil:
 			return err
@@ -29,24 +29,33 @@ func TestREADMESnippetsAreCopiedFromTestedCode(t *testing.T) {
 			data, err := os.ReadFile(path)
 			sources = append(sources, codeLines(string(data)))
 			return err
+		case !d.IsDir() && strings.HasSuffix(path, ".md"):
+			docs = append(docs, path)
 		}
 		return nil
 	})
 	require.NoError(t, err)
+	require.Contains(t, docs, "README.md")
+	require.Contains(t, docs, filepath.Join("docs", "revocation.md"))
 
-	snippets := goSnippets(string(readme))
-	require.NotEmpty(t, snippets)
-	for _, snippet := range snippets {
-		lines := codeLines(snippet)
-		found := false
-		for _, src := range sources {
-			if containsRun(src, lines) {
-				found = true
-				break
+	total := 0
+	for _, doc := range docs {
+		text, err := os.ReadFile(doc)
+		require.NoError(t, err)
+		for _, snippet := range goSnippets(string(text)) {
+			total++
+			lines := codeLines(snippet)
+			found := false
+			for _, src := range sources {
+				if containsRun(src, lines) {
+					found = true
+					break
+				}
 			}
+			assert.True(t, found, "%s: snippet not found in any .go file:\n%s", doc, snippet)
 		}
-		assert.True(t, found, "README snippet not found in any .go file:\n%s", snippet)
 	}
+	assert.Greater(t, total, 10, "the documentation's snippets were found")
 }
 
 // goSnippets returns the bodies of the README's ```go blocks.

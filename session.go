@@ -233,14 +233,14 @@ func (s *Session) IsChanged() bool {
 	return s.changed
 }
 
-// CreatedAt returns when the session was created or last renewed.
+// Created returns when the session was created or last renewed.
 func (s *Session) Created() time.Time {
 	s.lock()
 	defer s.mu.Unlock()
 	return s.env.created()
 }
 
-// ExpiresAt returns the session's absolute expiry. An idle timeout may end
+// Expires returns the session's absolute expiry. An idle timeout may end
 // it sooner.
 func (s *Session) Expires() time.Time {
 	s.lock()

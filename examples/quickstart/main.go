@@ -12,20 +12,20 @@ import (
 )
 
 func main() {
-	keys, err := cookiesession.SecretsFromEnv("COOKIESESSION_SECRETS")
+	secrets, err := cookiesession.SecretsFromEnv("COOKIESESSION_SECRETS")
 	if err != nil {
 		log.Fatal(err)
 	}
-	handler, err := newHandler(keys)
+	handler, err := newHandler(secrets)
 	if err != nil {
-		log.Fatal(err) // weak keys and bad options are refused here
+		log.Fatal(err) // weak secrets and bad options are refused here
 	}
 	log.Fatal(http.ListenAndServe(":8080", handler))
 }
 
-func newHandler(keys [][]byte) (http.Handler, error) {
+func newHandler(secrets [][]byte) (http.Handler, error) {
 	sessions, err := cookiesession.New(cookiesession.Options{
-		Secrets: keys,
+		Secrets: secrets,
 		Name:    "__Host-session", // no other host, not even a subdomain, can set it
 	})
 	if err != nil {
