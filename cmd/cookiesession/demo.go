@@ -372,7 +372,7 @@ func plainReason(err error) string {
 	case errors.Is(err, cookiesession.ErrRevoked):
 		return "The session cookie verified, but its session was revoked (log out everywhere), so this request started a new session."
 	}
-	return "The session cookie did not verify: another key, a changed byte, or not one of ours. This request started a new session and the response deletes it."
+	return "The session cookie did not verify: another secret, a changed byte, or not one of ours. This request started a new session and the response deletes it."
 }
 
 // received lists the request's session cookies (the head and its chunks)
@@ -480,7 +480,7 @@ Browsers silently drop a cookie over 4,096 bytes, so the package refuses to writ
 {{if not .Express}}<tr><th>id</th><td class="v">{{.ID}}</td></tr>
 <tr><th>created</th><td>{{.Created}}</td></tr>
 <tr><th>expires</th><td>{{.Expires}}</td></tr>{{end}}
-<tr><th>received</th><td>{{with .Inspected}}{{if not $.Reason}}format {{.Format}}, verified by key {{.SecretIndex}}, {{.Chunks}} cookie(s), {{.Bytes}} encoded bytes{{end}}{{end}}{{if .Reason}}no valid session{{end}}</td></tr>
+<tr><th>received</th><td>{{with .Inspected}}{{if not $.Reason}}format {{.Format}}, verified by secret {{.SecretIndex}}, {{.Chunks}} cookie(s), {{.Bytes}} encoded bytes{{end}}{{end}}{{if .Reason}}no valid session{{end}}</td></tr>
 <tr><th>configuration</th><td>format {{.Format}}, MaxChunks {{.MaxChunks}}, 4096 bytes per cookie</td></tr>
 </table>
 <h3>Values</h3>
