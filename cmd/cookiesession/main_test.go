@@ -330,7 +330,7 @@ func TestDemoCounterLoginLogout(t *testing.T) {
 	assert.Contains(t, body, "none")
 	_, body = d.get()
 	assert.Contains(t, body, `<strong id="visits">2</strong>`)
-	assert.Contains(t, body, "format securecookie, verified by key 0, 1 cookie(s)")
+	assert.Contains(t, body, "format securecookie, verified by secret 0, 1 cookie(s)")
 
 	_, body = d.post("/login", url.Values{"user": {"grace"}})
 	assert.Contains(t, body, `<strong id="user">grace</strong>`)
