@@ -89,7 +89,7 @@ func (f Format) String() string {
 // and carries on with a new session; they never reach the client.
 var (
 	// ErrInvalid reports session cookies that hold no session of ours:
-	// made with another key, tampered with, truncated, a chunk missing,
+	// made with another secret, tampered with, truncated, a chunk missing,
 	// or not a session at all. The error that wraps it says which.
 	ErrInvalid = errors.New("cookiesession: invalid session cookie")
 
@@ -225,7 +225,7 @@ func (r keyRing) open(f Format, name, value string, scratch []byte) (plain []byt
 }
 
 // errNotVerified: no key verifies the value.
-var errNotVerified = fmt.Errorf("%w: not verified by any key (another key, a changed byte, or not one of ours)", ErrInvalid)
+var errNotVerified = fmt.Errorf("%w: not verified by any secret (another secret, a changed byte, or not one of ours)", ErrInvalid)
 
 // errNotCanonical refuses a value that is not the one encoding of its
 // bytes. Base64 decoders ignore the unused low bits of the last character

@@ -31,7 +31,7 @@ const maxCookieLifetime = 400 * 24 * time.Hour
 // SameSite=Lax, Path=/, encrypted and signed, valid for 24 hours, in one
 // cookie of at most 4096 bytes.
 type Options struct {
-	// Secrets are the keys the cookies are sealed with, newest first, each
+	// Secrets are what the cookies are sealed with, newest first, each
 	// at least 32 random bytes; see GenerateSecret and SecretsFromEnv. The
 	// first seals every cookie written; every secret opens cookies. A
 	// cookie that only an older secret opens is re-issued with the first on
@@ -244,7 +244,7 @@ func New(opts Options) (*Manager, error) {
 		m.chunks = newExpressChunker(m.name, budget, attrLen)
 		for i, k := range opts.Secrets {
 			if len(k) < minSecretLength {
-				m.log().Warn("cookiesession: FormatExpress key is short; anyone who guesses it can forge sessions", "key", i, "bytes", len(k))
+				m.log().Warn("cookiesession: FormatExpress secret is short; anyone who guesses it can forge sessions", "secret", i, "bytes", len(k))
 			}
 		}
 	} else {
@@ -440,7 +440,7 @@ func (m *Manager) open(ctx context.Context, value string, now time.Time) (decode
 // [Manager.Inspect] reports it.
 type Inspection struct {
 	Format      Format                     // the format the value was sealed in
-	SecretIndex int                        // index in Options.Secrets of the key that verified it
+	SecretIndex int                        // index in Options.Secrets of the secret that verified it
 	Chunks      int                        // cookies the value spans
 	Bytes       int                        // bytes of the encoded value, chunks joined
 	ID          string                     // the session ID

@@ -625,7 +625,7 @@ func TestGenerateSecretAndSecretsFromEnv(t *testing.T) {
 		t.Setenv("COOKIESESSION_SECRETS", list)
 		_, err = SecretsFromEnv("COOKIESESSION_SECRETS")
 		assert.ErrorIs(t, err, ErrWeakSecret, "%q", list)
-		assert.ErrorContains(t, err, "separate keys with commas")
+		assert.ErrorContains(t, err, "separate secrets with commas")
 	}
 	_, err = SecretsFromEnv("COOKIESESSION_TEST_UNSET_VARIABLE")
 	assert.ErrorContains(t, err, "not set")

@@ -25,8 +25,8 @@
 //
 // The examples show the first thing each user does: the middleware
 // ([Manager.Middleware]), a login with "remember me"
-// ([Session.SetTransient]), rotating secrets ([Options] rotation) and
-// revoking sessions ([Manager.RevokeSubject]).
+// ([Session.SetTransient]), rotating secrets (the rotation example of
+// [Options]) and revoking sessions ([Manager.RevokeSubject]).
 //
 // # Cross-site request forgery
 //

@@ -152,13 +152,13 @@ func ExampleSizeError() {
 }
 
 // Keys shorter than 32 bytes are refused when the Manager is built.
-func ExampleNew_weakKey() {
+func ExampleNew_weakSecret() {
 	_, err := cookiesession.New(cookiesession.Options{Secrets: [][]byte{[]byte("hunter2")}})
 	fmt.Println(errors.Is(err, cookiesession.ErrWeakSecret))
 	fmt.Println(err)
 	// Output:
 	// true
-	// cookiesession: weak or missing key: key 0 is 7 bytes, need at least 32
+	// cookiesession: weak or missing secret: secret 0 is 7 bytes, need at least 32
 }
 
 // Revocation: log one session out everywhere, or every session of a user.

@@ -145,7 +145,7 @@ func TestExpressOptions(t *testing.T) {
 	var logs bytes.Buffer
 	_, err := New(Options{Format: FormatExpress, Secrets: [][]byte{[]byte("short")}, Logger: debugLogger(&logs)})
 	require.NoError(t, err, "Express keys are used as they are")
-	assert.Contains(t, logs.String(), "key is short")
+	assert.Contains(t, logs.String(), "secret is short")
 	_, err = New(Options{Format: FormatExpress, Secrets: [][]byte{{}}})
 	assert.ErrorIs(t, err, ErrWeakSecret)
 }

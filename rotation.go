@@ -27,13 +27,13 @@ import (
 // reach; a human-chosen password does not, whatever its length.
 const minSecretLength = 32
 
-// ErrWeakSecret is returned by [New] and [SecretsFromEnv] when there is no key,
-// or a key is shorter than [minSecretLength] or plainly not random: one that
+// ErrWeakSecret is returned by [New] and [SecretsFromEnv] when there is no
+// secret, or one is shorter than 32 bytes or plainly not random: one that
 // repeats a pattern of at most half its length (aaaa…, abab…, 0000…, a
 // password typed twice) or uses fewer than 8 different byte values. The
-// check catches mistakes, not every weak key: only a key from a CSPRNG,
+// check catches mistakes, not every weak secret: only one from a CSPRNG,
 // such as [GenerateSecret]'s, is strong.
-var ErrWeakSecret = errors.New("cookiesession: weak or missing key")
+var ErrWeakSecret = errors.New("cookiesession: weak or missing secret")
 
 // HKDF info labels. Each purpose gets its own sub-key, so a value made for
 // one format can never verify under another, and one secret per generation
@@ -71,17 +71,17 @@ type keyRing []key
 // was given.
 func newKeyRing(secrets [][]byte, minLength int) (keyRing, error) {
 	if len(secrets) == 0 {
-		return nil, fmt.Errorf("%w: no keys given", ErrWeakSecret)
+		return nil, fmt.Errorf("%w: no secrets given", ErrWeakSecret)
 	}
 	need := max(minLength, 1)
 	ring := make(keyRing, len(secrets))
 	for i, secret := range secrets {
 		if len(secret) < need {
-			return nil, fmt.Errorf("%w: key %d is %d bytes, need at least %d", ErrWeakSecret, i, len(secret), need)
+			return nil, fmt.Errorf("%w: secret %d is %d bytes, need at least %d", ErrWeakSecret, i, len(secret), need)
 		}
 		if minLength > 0 {
 			if why := notRandom(secret); why != "" {
-				return nil, fmt.Errorf("%w: key %d %s; use GenerateSecret", ErrWeakSecret, i, why)
+				return nil, fmt.Errorf("%w: secret %d %s; use GenerateSecret", ErrWeakSecret, i, why)
 			}
 		}
 		// XChaCha20-Poly1305 comes from x/crypto because the standard
@@ -90,12 +90,12 @@ func newKeyRing(secrets [][]byte, minLength int) (keyRing, error) {
 		// messages per key (NIST SP 800-38D), which a busy site reaches.
 		aead, err := chacha20poly1305.NewX(derive(secret, labelCompact))
 		if err != nil {
-			return nil, fmt.Errorf("cookiesession: key %d: %w", i, err)
+			return nil, fmt.Errorf("cookiesession: secret %d: %w", i, err)
 		}
 		scHash, scBlock, signHash := derive(secret, labelSCHash), derive(secret, labelSCBlock), derive(secret, labelSignHash)
 		block, err := aes.NewCipher(scBlock)
 		if err != nil {
-			return nil, fmt.Errorf("cookiesession: key %d: %w", i, err)
+			return nil, fmt.Errorf("cookiesession: secret %d: %w", i, err)
 		}
 		ring[i] = key{
 			sealed:    newSecureCookie(scHash, scBlock),
@@ -184,8 +184,9 @@ func randomBytes(n int) []byte {
 // separated by commas, and "k1 k2" read as one key would log everyone out
 // at the next rotation. [New] checks their strength.
 //
-// To rotate, put a new key in front, deploy, and remove the old key once
-// every cookie it issued has expired.
+// To rotate without logging anyone out: add the new secret second and
+// deploy; move it first and deploy; remove the old one once every cookie
+// it sealed has expired.
 func SecretsFromEnv(name string) ([][]byte, error) {
 	v, ok := os.LookupEnv(name)
 	if !ok {
@@ -195,14 +196,14 @@ func SecretsFromEnv(name string) ([][]byte, error) {
 	for _, s := range strings.Split(v, ",") {
 		s = strings.TrimSpace(s)
 		if strings.IndexFunc(s, unicode.IsSpace) >= 0 {
-			return nil, fmt.Errorf("%w: key %d in %s holds white space; separate keys with commas", ErrWeakSecret, len(keys), name)
+			return nil, fmt.Errorf("%w: secret %d in %s holds white space; separate secrets with commas", ErrWeakSecret, len(keys), name)
 		}
 		if s != "" {
 			keys = append(keys, []byte(s))
 		}
 	}
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("%w: environment variable %s holds no key", ErrWeakSecret, name)
+		return nil, fmt.Errorf("%w: environment variable %s holds no secret", ErrWeakSecret, name)
 	}
 	return keys, nil
 }

@@ -468,7 +468,7 @@ The note holds <span id="note-bytes">{{.NoteBytes}}</span> bytes.</p>
 The server keeps nothing. <em>Encoded bytes</em> is the size of that value: in the default format the JSON is base64-encoded twice
 (inside securecookie and around it) and gains an IV and a MAC, so it grows by about 1.8×: 6,000 bytes of note need about
 11,000 bytes of cookies, more than two cookies of 4,096 bytes hold. The compact format encodes once and grows by about 1.35×.
-<em>Verified by key 0</em> means the first key in COOKIESESSION_SECRETS opened it; an older key's cookie is re-issued with key 0 on the same response.</p>
+<em>Verified by secret 0</em> means the first secret in COOKIESESSION_SECRETS opened it; a cookie an older secret opened is re-issued with secret 0 on the same response.</p>
 <p>A response sends <code>Set-Cookie</code> only when the session changed: <a href="/read">Just read</a> shows one that sends none.
 Browsers silently drop a cookie over 4,096 bytes, so the package refuses to write one and splits larger sessions into chunks, up to
 -max-chunks; and proxies such as nginx refuse a <code>Cookie</code> header over 8 KB, so the bars below show both budgets.</p>

@@ -153,9 +153,15 @@ func notVerified(err error, name, header string) error {
 		}
 	}
 	if !slices.Contains(names, name) {
-		return fmt.Errorf("%w; no cookie named %q here, only %s: give the session's name with -name", err, name, strings.Join(quoted(names), ", "))
+		if len(names) == 0 {
+			return fmt.Errorf("no cookie named %q here, and no other", name)
+		}
+		return fmt.Errorf("no cookie named %q here, only %s: give the session's name with -name", name, strings.Join(quoted(names), ", "))
 	}
-	return fmt.Errorf("%w; it was read as the cookie %q, and the name is part of the signature: if the cookie was set under another name (such as __Host-%s), give it with -name", err, name, name)
+	if errors.Is(err, cookiesession.ErrChunkMissing) {
+		return err
+	}
+	return fmt.Errorf("%w; it was read as the cookie %q, and the name is part of the signature: if it was set under another name, give that with -name", err, name)
 }
 
 func quoted(names []string) []string {

@@ -122,16 +122,21 @@ func (f *flags) parse(args []string) error {
 	err := f.Parse(args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprintf(f.e.stdout, "usage: cookiesession %s %s\n\n", f.Name(), f.synopsis)
+		fmt.Fprintf(f.e.stdout, "usage: %s\n", strings.TrimSpace("cookiesession "+f.Name()+" "+f.synopsis))
 		f.SetOutput(f.e.stdout)
-		f.PrintDefaults()
+		hasFlags := false
+		f.VisitAll(func(*flag.Flag) { hasFlags = true })
+		if hasFlags {
+			fmt.Fprintln(f.e.stdout)
+			f.PrintDefaults()
+		}
 		fmt.Fprintf(f.e.stdout, "\nexample:\n  %s\n", f.example)
 		if f.notes != "" {
 			fmt.Fprintf(f.e.stdout, "\n%s\n", f.notes)
 		}
 		return err
 	case err != nil:
-		return usageError{err}
+		return usageError{fmt.Errorf("%w (see cookiesession %s -h)", err, f.Name())}
 	}
 	return nil
 }

@@ -170,7 +170,7 @@ func TestInspectFailures(t *testing.T) {
 		args                []string
 	}{
 		{"tampered", keyNew, "invalid session cookie", 1, []string{"inspect", string(tampered)}},
-		{"wrong secret", keyOld, "not verified by any key", 1, []string{"inspect", value}},
+		{"wrong secret", keyOld, "not verified by any secret", 1, []string{"inspect", value}},
 		{"not a session", keyNew, "invalid session cookie", 1, []string{"inspect", "hello"}},
 		{"no session cookie", keyNew, `no cookie named "session" here, only "other", "theme"`, 1, []string{"inspect", "-header", "Cookie: other=1; theme=dark"}},
 		{"another name", keyNew, `no cookie named "session" here, only "__Host-session"`, 1, []string{"inspect", "-header", "Cookie: " + hostHeader}},
@@ -178,7 +178,7 @@ func TestInspectFailures(t *testing.T) {
 		{"no secrets", unset, "COOKIESESSION_SECRETS is not set", 2, []string{"inspect", value}},
 		{"empty secrets", "", "COOKIESESSION_SECRETS holds no secret", 2, []string{"inspect", value}},
 		{"a space between secrets", keyNew + " " + keyOld, "separate secrets with commas", 2, []string{"inspect", value}},
-		{"weak secret", "short", "weak or missing key", 2, []string{"inspect", value}},
+		{"weak secret", "short", "weak or missing secret", 2, []string{"inspect", value}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -199,7 +199,7 @@ func TestInspectShortKey(t *testing.T) {
 	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
 	code, _, errOut := runCmd(t, "short", "", "inspect", "abc")
 	assert.Equal(t, 2, code)
-	assert.Contains(t, errOut, "weak or missing key")
+	assert.Contains(t, errOut, "weak or missing secret")
 	assert.Empty(t, logs.String(), "no warning besides the error")
 }
 
