@@ -318,7 +318,7 @@ func (m *Manager) log() *slog.Logger {
 // decoded is what the cookies of one request hold.
 type decoded struct {
 	tossed   []string // the IDs of two valid sessions under one name (errTwoSessions)
-	present  uint32 // bit i set: the request carried names[i]
+	present  uint32   // bit i set: the request carried names[i]
 	env      envelope
 	chunks   int    // cookies the value spans; 0 when none was sent
 	size     int    // bytes of the joined encoded value

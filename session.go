@@ -27,8 +27,8 @@ type Session struct {
 	ctx context.Context // the request's, for Options.Revocations and logs
 	mu  sync.Mutex
 
-	lines   []string // the request's Cookie header lines, until loaded
-	loaded  bool
+	lines  []string // the request's Cookie header lines, until loaded
+	loaded bool
 
 	// The sessions whose cookies this request carried or sent, for
 	// Manager.RevokeSession, whatever the handler did to s since.
