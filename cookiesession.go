@@ -153,8 +153,16 @@ type Options struct {
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
 	// Logger receives rejected cookies (at debug level, with the reason,
-	// never the contents) and save errors. It defaults to slog.Default().
+	// never the contents), their summary (at warning level) and save
+	// errors. It defaults to slog.Default().
 	Logger *slog.Logger
+
+	// RefusalSummary is how often, at most, one warning sums up the
+	// cookies refused since the last one, by reason (see Refusal), with a
+	// hint where the counts suggest a cause: one minute by default; a
+	// negative value turns it off. Each refused cookie is also logged at
+	// debug level, and all are counted (Manager.Counts).
+	RefusalSummary time.Duration
 }
 
 // Manager reads and writes sessions for one cookie configuration. It is
@@ -179,6 +187,7 @@ type Manager struct {
 	logger                  *slog.Logger
 	now                     func() time.Time
 	contextKey              contextKey
+	stats                   stats
 }
 
 type contextKey struct{ m *Manager }
@@ -209,6 +218,8 @@ func New(opts Options) (*Manager, error) {
 		now:         time.Now,
 	}
 	m.contextKey = contextKey{m}
+	every := cmp.Or(opts.RefusalSummary, time.Minute)
+	m.stats = newStats(len(ring), max(every, 0), time.Now())
 	for i := range m.ring {
 		m.ring[i].aad = compactAAD(m.ring[i].hint, m.name)
 	}

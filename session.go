@@ -82,6 +82,7 @@ func (s *Session) load() {
 	}
 	now := m.now()
 	d, err := m.decode(s.ctx, s.lines, now)
+	m.countRead(&d, err)
 	s.lines = nil
 	s.present = d.present
 	s.carried = d.present&1 != 0
@@ -558,38 +559,38 @@ func (s *Session) commit(report bool) ([]string, error) {
 	if !s.loaded {
 		return nil, nil
 	}
-	lines, err := s.cookieLines()
+	lines, wrote, err := s.cookieLines()
+	if err != nil && s.isNew {
+		lines = s.deletions(nil, 0)
+	}
+	s.m.countWrite(lines, wrote, err)
 	if err != nil {
 		s.reported = s.reported || report
-		if s.isNew {
-			return s.deletions(nil, 0), err
-		}
-		return nil, err
+		return lines, err
 	}
 	return lines, nil
 }
 
-// cookieLines is commit's work, for a caller that holds s.mu.
-func (s *Session) cookieLines() ([]string, error) {
+// cookieLines is commit's work, for a caller that holds s.mu. The first
+// wrote lines set cookies, the rest delete them.
+func (s *Session) cookieLines() (lines []string, wrote int, err error) {
 	if len(s.failed) > 0 {
-		return nil, s.failed[0].err
+		return nil, 0, s.failed[0].err
 	}
 	m := s.m
-	var lines []string
 	keep := s.chunks
 	populated := len(s.env.Values) > 0 || len(s.env.Flashes) > 0 || s.env.Subject != ""
 	if (s.changed || s.reissue || s.touched) && (populated || !s.isNew) {
 		s.id()
-		var err error
 		// Room for the two fields Manager.save adds, in the same array.
 		if lines, err = m.encode(make([]string, 0, 3), &s.env, m.now()); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		keep = len(lines)
+		keep, wrote = len(lines), len(lines)
 		s.issued()
 	}
 	s.changed, s.reissue, s.touched = false, false, false
-	return s.deletions(lines, keep), nil
+	return s.deletions(lines, keep), wrote, nil
 }
 
 // deletions appends to lines the deletion of each cookie the browser

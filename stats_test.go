@@ -1,0 +1,123 @@
+package cookiesession
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestCounts: each read and each save a request makes is counted once,
+// under its outcome.
+func TestCounts(t *testing.T) {
+	list := NewMemoryRevocations()
+	m, clk := newTestManager(t, Options{Secrets: [][]byte{testKey(2), testKey(1)}, MaxChunks: 3, Revocations: list, RefusalSummary: -1})
+	list.now = clk.Now
+	old, _ := newTestManager(t, Options{})
+	old.now = clk.Now
+
+	byOld := issue(t, old, func(s *Session) { s.Set("n", 1) })
+	byOld.visit(m, touch) // verified by the second secret, re-issued with the first
+	byOld.visit(m, touch) // now the first; nothing sent
+	serve(m, "", touch)   // no cookie, nothing stored: nothing sent
+	serve(m, "", noop)    // the session is never used: not counted
+	big := issue(t, m, func(s *Session) { s.Set("blob", randomText(5000)) })
+	require.Len(t, big, 3)
+	serve(m, "session="+big["session"].Value+"; session.1="+big["session.1"].Value, touch) // a chunk missing
+	serve(m, "session=~AAAA", touch)                                                       // not a value we write
+	serve(m, "session="+strings.Repeat("A", 40), touch)                                     // verified by no secret
+	a, b := issue(t, m, func(s *Session) { s.Set("u", "a") }), issue(t, m, func(s *Session) { s.Set("u", "b") })
+	serve(m, a.header()+"; "+b.header(), touch) // two valid sessions
+	revoked := issue(t, m, func(s *Session) { s.Set("u", "r") })
+	revokedCopy := revoked.header()
+	revoked.visit(m, func(_ http.ResponseWriter, s *Session) { require.NoError(t, m.RevokeSession(context.Background(), s)) })
+	serve(m, revokedCopy, touch)
+	expiring := issue(t, m, func(s *Session) { s.Set("u", "e") })
+	clk.Add(25 * time.Hour)
+	serve(m, expiring.header(), touch)
+	serve(m, "", func(_ http.ResponseWriter, s *Session) { s.Set("blob", randomText(20000)) }) // too large
+	serve(m, "", func(_ http.ResponseWriter, s *Session) { s.Set("f", func() {}) })            // cannot be stored
+
+	c := m.Counts()
+	assert.Equal(t, []uint64{1 + 1, 1}, c.Verified, "by secret: the re-issued cookie, the revoke; the old one")
+	assert.Equal(t, uint64(0), c.Migrated)
+	assert.Equal(t, uint64(8), c.NoCookie, "issue() and serve() without a cookie")
+	assert.Equal(t, uint64(1), c.Refused[RefusedChunkMissing])
+	assert.Equal(t, uint64(1), c.Refused[RefusedMalformed])
+	assert.Equal(t, uint64(1), c.Refused[RefusedNotVerified])
+	assert.Equal(t, uint64(1), c.Refused[RefusedTooManyCandidates])
+	assert.Equal(t, uint64(1), c.Refused[RefusedExpired])
+	assert.Equal(t, uint64(1), c.Refused[RefusedRevoked])
+	assert.Equal(t, uint64(1), c.TooLarge)
+	assert.Equal(t, uint64(1), c.Failed)
+	assert.Equal(t, uint64(6), c.Written, "five sessions issued, and the re-issue with the first secret")
+	assert.Equal(t, uint64(7), c.Deleted, "the six refused cookies cleared, and the logout")
+	assert.Equal(t, uint64(2), c.Unchanged)
+	total := func(bs []Bucket) (n uint64) {
+		for _, b := range bs {
+			n += b.Count
+		}
+		return n
+	}
+	assert.Equal(t, c.Written, total(c.CookieLine), "one observation per save that wrote")
+	assert.Equal(t, uint64(1), c.CookieLine[len(c.CookieLine)-2].Count, "the chunked session's lines are near 4096")
+	assert.Equal(t, -1, c.CookieLine[len(c.CookieLine)-1].Le)
+}
+
+// summaryLog returns a Manager whose warnings go to a buffer, on a clock,
+// started at the clock's time.
+func summaryLog(t *testing.T, opts Options) (*Manager, *clock, *bytes.Buffer) {
+	var logs bytes.Buffer
+	opts.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	m, clk := newTestManager(t, opts)
+	m.stats.started = clk.Now()
+	return m, clk, &logs
+}
+
+// TestRefusalSummary: refused cookies reach the default log level as one
+// warning per period with the counts by reason since the last one, and a
+// hint where the counts suggest a cause; never a cookie's content.
+func TestRefusalSummary(t *testing.T) {
+	m, clk, logs := summaryLog(t, Options{MaxChunks: 3})
+	other, _ := newTestManager(t, Options{Secrets: [][]byte{testKey(7)}})
+	foreign := issue(t, other, func(s *Session) { s.Set("u", "x") }).header()
+	for range 5 {
+		serve(m, foreign, touch)
+	}
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	require.Len(t, lines, 1, "once per period: %s", logs)
+	assert.Contains(t, lines[0], "level=WARN")
+	assert.Contains(t, lines[0], "not_verified=1")
+	assert.Contains(t, lines[0], "was a secret removed while its cookies were still live?")
+	assert.NotContains(t, logs.String(), strings.TrimPrefix(foreign, "session=")[:20])
+
+	clk.Add(time.Minute)
+	big := issue(t, m, func(s *Session) { s.Set("blob", randomText(5000)) })
+	serve(m, "session="+big["session"].Value, touch)
+	lines = strings.Split(strings.TrimSpace(logs.String()), "\n")
+	require.Len(t, lines, 2)
+	assert.Contains(t, lines[1], "not_verified=4", "the refusals since the last summary")
+	assert.Contains(t, lines[1], "chunk_missing=1")
+	assert.Contains(t, lines[1], "a proxy or client drops cookies")
+
+	clk.Add(time.Hour)
+	good := issue(t, m, func(s *Session) { s.Set("u", "ok") })
+	for range 3 {
+		good.visit(m, touch)
+	}
+	serve(m, foreign, touch)
+	lines = strings.Split(strings.TrimSpace(logs.String()), "\n")
+	require.Len(t, lines, 3)
+	assert.NotContains(t, lines[2], "was a secret removed", "long after start, with sessions accepted")
+
+	off, _, offLogs := summaryLog(t, Options{RefusalSummary: -1})
+	serve(off, foreign, touch)
+	assert.Empty(t, offLogs.String())
+	assert.Equal(t, uint64(1), off.Counts().Refused[RefusedNotVerified], "counted all the same")
+}
