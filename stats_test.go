@@ -31,7 +31,7 @@ func TestCounts(t *testing.T) {
 	require.Len(t, big, 3)
 	serve(m, "session="+big["session"].Value+"; session.1="+big["session.1"].Value, touch) // a chunk missing
 	serve(m, "session=~AAAA", touch)                                                       // not a value we write
-	serve(m, "session="+strings.Repeat("A", 40), touch)                                     // verified by no secret
+	serve(m, "session="+strings.Repeat("A", 40), touch)                                    // verified by no secret
 	a, b := issue(t, m, func(s *Session) { s.Set("u", "a") }), issue(t, m, func(s *Session) { s.Set("u", "b") })
 	serve(m, a.header()+"; "+b.header(), touch) // two valid sessions
 	revoked := issue(t, m, func(s *Session) { s.Set("u", "r") })
