@@ -111,7 +111,7 @@ func TestCompactKeyHintCollision(t *testing.T) {
 	value := compactValue(t, older)
 
 	ring, _ := newTestManager(t, Options{Format: FormatCompact, Secrets: [][]byte{first, second}})
-	require.Equal(t, ring.ring[0].hint, ring.ring[1].hint)
+	require.Equal(t, ring.secrets.Load().ring[0].hint, ring.secrets.Load().ring[1].hint)
 	d, err := ring.decode(context.Background(), []string{"session=" + value}, ring.now())
 	require.NoError(t, err)
 	assert.Equal(t, 1, d.keyIndex, "the second key with the same hint opens it")

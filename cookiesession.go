@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -168,10 +169,10 @@ type Options struct {
 // Manager reads and writes sessions for one cookie configuration. It is
 // safe for concurrent use; create it once with [New].
 type Manager struct {
-	name   string
-	format Format
-	ring   keyRing
-	chunks chunker
+	name    string
+	format  Format
+	secrets atomic.Pointer[secretSet]
+	chunks  chunker
 	// The cookie attributes as net/http renders them, before and after
 	// Max-Age: each response only splices in name, value and Max-Age.
 	attrsBefore, attrsAfter string
@@ -196,18 +197,9 @@ type contextKey struct{ m *Manager }
 // configuration error, weak keys included, is reported here rather than on
 // the first request.
 func New(opts Options) (*Manager, error) {
-	minKey := minSecretLength
-	if opts.Format == FormatExpress {
-		minKey = 0 // the Express application's keys, whatever they are
-	}
-	ring, err := newKeyRing(opts.Secrets, minKey)
-	if err != nil {
-		return nil, err
-	}
 	m := &Manager{
 		name:        cmp.Or(opts.Name, defaultName),
 		format:      opts.Format,
-		ring:        ring,
 		maxAge:      cmp.Or(opts.MaxAge, defaultMaxAge),
 		idle:        opts.IdleTimeout,
 		transient:   opts.Transient,
@@ -218,11 +210,13 @@ func New(opts Options) (*Manager, error) {
 		now:         time.Now,
 	}
 	m.contextKey = contextKey{m}
-	every := cmp.Or(opts.RefusalSummary, time.Minute)
-	m.stats = newStats(len(ring), max(every, 0), time.Now())
-	for i := range m.ring {
-		m.ring[i].aad = compactAAD(m.ring[i].hint, m.name)
+	set, err := m.newSecretSet(opts.Secrets, nil, time.Now())
+	if err != nil {
+		return nil, err
 	}
+	m.secrets.Store(set)
+	every := cmp.Or(opts.RefusalSummary, time.Minute)
+	m.stats = newStats(max(every, 0), time.Now())
 	if opts.Gorilla != nil {
 		if m.gorillaCodecs, err = gorillaCodecs(opts.Gorilla); err != nil {
 			return nil, err
@@ -332,10 +326,11 @@ type decoded struct {
 	tossed   []string // the IDs of two valid sessions under one name (errTwoSessions)
 	present  uint32   // bit i set: the request carried names[i]
 	env      envelope
-	chunks   int    // cookies the value spans; 0 when none was sent
-	size     int    // bytes of the joined encoded value
-	keyIndex int    // index in Options.Secrets of the key that verified it
-	format   Format // the format the value was sealed in
+	chunks   int            // cookies the value spans; 0 when none was sent
+	size     int            // bytes of the joined encoded value
+	keyIndex int            // index in Options.Secrets of the key that verified it
+	secret   *secretCounter // the counter of that secret
+	format   Format         // the format the value was sealed in
 }
 
 // decode finds the session in Cookie header lines. Every failure is an
@@ -397,7 +392,8 @@ func (m *Manager) open(ctx context.Context, value string, now time.Time) (decode
 		defer putScratch(scratch)
 		buf = *scratch
 	}
-	plain, keyIndex, format, err := m.ring.open(m.format, m.name, value, buf)
+	set := m.secrets.Load()
+	plain, keyIndex, format, err := set.ring.open(m.format, m.name, value, buf)
 	var env envelope
 	switch {
 	case err != nil && m.gorilla != nil:
@@ -435,6 +431,9 @@ func (m *Manager) open(ctx context.Context, value string, now time.Time) (decode
 	}
 	// From here the session verified: a refusal comes with it, for Inspect.
 	d := decoded{env: env, keyIndex: keyIndex, format: format}
+	if format != formatGorilla {
+		d.secret = set.counters[keyIndex]
+	}
 	if err != nil {
 		return d, err // expired
 	}
@@ -530,9 +529,9 @@ func (m *Manager) encode(dst []string, e *envelope, now time.Time) ([]string, er
 	}
 	maxAge := m.cookieMaxAge(e, now)
 	if m.format == FormatCompact {
-		return cookieLines(m, dst, m.ring[0].sealCompact(buf), maxAge)
+		return cookieLines(m, dst, m.secrets.Load().ring[0].sealCompact(buf), maxAge)
 	}
-	value, err := m.ring.seal(m.format, m.name, buf)
+	value, err := m.secrets.Load().ring.seal(m.format, m.name, buf)
 	if err != nil {
 		return nil, err
 	}

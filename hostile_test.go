@@ -139,7 +139,7 @@ func hostileCases(t *testing.T, opts Options) []hostileCase {
 		idleClk.t = clk.Now().Add(-opts.IdleTimeout - time.Minute)
 		add("expired (idle)", "session="+issue(t, idle, func(s *Session) { s.Set("role", "admin") })["session"].Value, "idle since")
 	}
-	notOurs, err := m.ring.seal(m.format, "session", []byte(`{"role":"admin","user":1}`))
+	notOurs, err := m.secrets.Load().ring.seal(m.format, "session", []byte(`{"role":"admin","user":1}`))
 	require.NoError(t, err)
 	add("valid JSON that is not our envelope", "session="+notOurs, "not a session envelope")
 

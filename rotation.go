@@ -39,12 +39,13 @@ var ErrWeakSecret = errors.New("cookiesession: weak or missing secret")
 // one format can never verify under another, and one secret per generation
 // is all an operator has to manage.
 const (
-	labelSCHash    = "cookiesession v1 securecookie hmac-sha256"
-	labelSCBlock   = "cookiesession v1 securecookie aes-256-ctr"
-	labelSignHash  = "cookiesession v1 sign-only hmac-sha256"
-	labelCompact   = "cookiesession v1 compact xchacha20-poly1305"
-	labelKeyHint   = "cookiesession v1 compact key hint"
-	derivedKeySize = 32
+	labelSCHash      = "cookiesession v1 securecookie hmac-sha256"
+	labelSCBlock     = "cookiesession v1 securecookie aes-256-ctr"
+	labelSignHash    = "cookiesession v1 sign-only hmac-sha256"
+	labelCompact     = "cookiesession v1 compact xchacha20-poly1305"
+	labelKeyHint     = "cookiesession v1 compact key hint"
+	labelFingerprint = "cookiesession v1 secret fingerprint"
+	derivedKeySize   = 32
 )
 
 // key holds everything derived from one secret, built once in [New] so no

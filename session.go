@@ -82,7 +82,7 @@ func (s *Session) load() {
 	}
 	now := m.now()
 	d, err := m.decode(s.ctx, s.lines, now)
-	m.countRead(&d, err)
+	m.countRead(&d, err, now)
 	s.lines = nil
 	s.present = d.present
 	s.carried = d.present&1 != 0

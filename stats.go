@@ -89,10 +89,12 @@ type Bucket struct {
 // without a cookie, or refused. Each save counts once as written,
 // unchanged, deleted, too large or failed.
 type Counts struct {
-	// Verified counts sessions read, by the index in Options.Secrets of the
-	// secret that verified them: while an old secret still verifies a
-	// share, its cookies are live.
-	Verified []uint64
+	// Secrets counts the sessions each secret in force verified, in the
+	// order of the secrets: while an old secret still verifies a share,
+	// its cookies are live (see Manager.SafeToRemove).
+	Secrets []SecretCounts
+	// SigningSince is when the first secret began sealing in this Manager.
+	SigningSince time.Time
 	// Migrated counts gorilla/sessions cookies read (Options.Gorilla).
 	Migrated uint64
 	// NoCookie counts sessions used by requests that carried none.
@@ -116,6 +118,13 @@ type Counts struct {
 	// CookieHeader is the bytes of the session's cookies in each request's
 	// Cookie header, against the 8 KB proxies accept for the whole field.
 	CookieHeader []Bucket
+}
+
+// SecretCounts is what one secret verified.
+type SecretCounts struct {
+	Fingerprint  string    // SecretFingerprint of the secret
+	Verified     uint64    // sessions it verified
+	LastVerified time.Time // when it last verified one; zero: never
 }
 
 // Bucket bounds: fine near the limits that matter, where a session that
@@ -157,7 +166,6 @@ func (h *histogram) snapshot() []Bucket {
 
 // stats is what a Manager counts.
 type stats struct {
-	verified     []atomic.Uint64 // by secret index
 	migrated     atomic.Uint64
 	noCookie     atomic.Uint64
 	refused      [numRefusals]atomic.Uint64
@@ -179,9 +187,8 @@ type stats struct {
 	started      time.Time     // when the Manager was made
 }
 
-func newStats(secrets int, summaryEvery time.Duration, now time.Time) stats {
+func newStats(summaryEvery time.Duration, now time.Time) stats {
 	return stats{
-		verified:     make([]atomic.Uint64, secrets),
 		cookieLine:   newHistogram(cookieLineBounds),
 		cookieHeader: newHistogram(cookieHeaderBounds),
 		summaryEvery: summaryEvery,
@@ -193,8 +200,10 @@ func newStats(secrets int, summaryEvery time.Duration, now time.Time) stats {
 // cheap and does not stop the counting.
 func (m *Manager) Counts() Counts {
 	s := &m.stats
+	set := m.secrets.Load()
 	c := Counts{
-		Verified:     make([]uint64, len(s.verified)),
+		Secrets:      make([]SecretCounts, len(set.counters)),
+		SigningSince: set.since,
 		Migrated:     s.migrated.Load(),
 		NoCookie:     s.noCookie.Load(),
 		Written:      s.written.Load(),
@@ -206,8 +215,11 @@ func (m *Manager) Counts() Counts {
 		CookieLine:   s.cookieLine.snapshot(),
 		CookieHeader: s.cookieHeader.snapshot(),
 	}
-	for i := range s.verified {
-		c.Verified[i] = s.verified[i].Load()
+	for i, sc := range set.counters {
+		c.Secrets[i] = SecretCounts{Fingerprint: sc.fingerprint, Verified: sc.verified.Load()}
+		if last := sc.last.Load(); last != 0 {
+			c.Secrets[i].LastVerified = time.Unix(0, last)
+		}
 	}
 	for r := range s.refused {
 		c.Refused[r] = s.refused[r].Load()
@@ -216,8 +228,8 @@ func (m *Manager) Counts() Counts {
 }
 
 // countRead records how a session's cookies were read: err and d as decode
-// returned them.
-func (m *Manager) countRead(d *decoded, err error) {
+// returned them, at now.
+func (m *Manager) countRead(d *decoded, err error, now time.Time) {
 	s := &m.stats
 	switch {
 	case err != nil:
@@ -232,7 +244,8 @@ func (m *Manager) countRead(d *decoded, err error) {
 		s.migrated.Add(1)
 		s.pendingOK.Add(1)
 	default:
-		s.verified[d.keyIndex].Add(1)
+		d.secret.verified.Add(1)
+		d.secret.last.Store(now.UnixNano())
 		s.pendingOK.Add(1)
 	}
 	// The session's share of the Cookie header: its values and names.

@@ -45,7 +45,12 @@ func TestCounts(t *testing.T) {
 	serve(m, "", func(_ http.ResponseWriter, s *Session) { s.Set("f", func() {}) })            // cannot be stored
 
 	c := m.Counts()
-	assert.Equal(t, []uint64{1 + 1, 1}, c.Verified, "by secret: the re-issued cookie, the revoke; the old one")
+	require.Len(t, c.Secrets, 2)
+	assert.Equal(t, SecretFingerprint(testKey(2)), c.Secrets[0].Fingerprint)
+	assert.Equal(t, SecretFingerprint(testKey(1)), c.Secrets[1].Fingerprint)
+	assert.Equal(t, uint64(2), c.Secrets[0].Verified, "the re-issued cookie, the revoked one")
+	assert.Equal(t, uint64(1), c.Secrets[1].Verified, "the old secret's cookie")
+	assert.False(t, c.Secrets[1].LastVerified.IsZero())
 	assert.Equal(t, uint64(0), c.Migrated)
 	assert.Equal(t, uint64(8), c.NoCookie, "issue() and serve() without a cookie")
 	assert.Equal(t, uint64(1), c.Refused[RefusedChunkMissing])
@@ -120,4 +125,59 @@ func TestRefusalSummary(t *testing.T) {
 	serve(off, foreign, touch)
 	assert.Empty(t, offLogs.String())
 	assert.Equal(t, uint64(1), off.Counts().Refused[RefusedNotVerified], "counted all the same")
+}
+
+// TestReplaceSecrets: new secrets take effect at once, are checked as New
+// checks them (the old stay when refused), and each secret's counts carry
+// over; SafeToRemove tells when the old one can go.
+func TestReplaceSecrets(t *testing.T) {
+	a, b := testKey(1), testKey(2)
+	m, clk := newTestManager(t, Options{Secrets: [][]byte{a}, MaxAge: 30 * 24 * time.Hour, RefusalSummary: -1})
+	m.secrets.Load().since = clk.Now()
+	user := issue(t, m, func(s *Session) { s.Set("n", 1) })
+	user.visit(m, touch)
+
+	assert.ErrorIs(t, m.ReplaceSecrets([][]byte{[]byte("short"), a}), ErrWeakSecret)
+	assert.ErrorIs(t, m.ReplaceSecrets(nil), ErrWeakSecret)
+	assert.Equal(t, SecretFingerprint(a), m.Counts().Secrets[0].Fingerprint, "refused: the old secrets stay")
+
+	clk.Add(time.Hour)
+	require.NoError(t, m.ReplaceSecrets([][]byte{b, a})) // add and promote at once
+	c := m.Counts()
+	require.Len(t, c.Secrets, 2)
+	assert.Equal(t, uint64(1), c.Secrets[1].Verified, "a's count carried over")
+	assert.Equal(t, clk.Now(), c.SigningSince, "b began sealing now")
+	ok, why := m.SafeToRemove(1, 24*time.Hour)
+	assert.False(t, ok, why)
+
+	resp := user.visit(m, touch) // verified by a, re-issued with b
+	assert.Equal(t, []string{"session"}, written(resp))
+	only, _ := newTestManager(t, Options{Secrets: [][]byte{b}})
+	only.now = clk.Now
+	_, err := only.Inspect(user.header())
+	assert.NoError(t, err, "the re-issued cookie is sealed with b")
+
+	clk.Add(23 * time.Hour)
+	ok, why = m.SafeToRemove(1, 24*time.Hour)
+	assert.False(t, ok, "a verified a cookie 23 hours ago: %s", why)
+	clk.Add(time.Hour + time.Second)
+	ok, why = m.SafeToRemove(1, 24*time.Hour)
+	assert.True(t, ok, why)
+	assert.Contains(t, why, "verified no cookie for 24h0m1s")
+	ok, _ = m.SafeToRemove(0, time.Second)
+	assert.False(t, ok, "the first secret seals")
+
+	require.NoError(t, m.ReplaceSecrets([][]byte{b}))
+	assert.Equal(t, c.SigningSince, m.Counts().SigningSince, "b was first already")
+	_, err = m.Inspect(user.header())
+	assert.NoError(t, err)
+}
+
+// TestSecretFingerprint: short, stable, and not the secret.
+func TestSecretFingerprint(t *testing.T) {
+	fp := SecretFingerprint(testKey(1))
+	assert.Len(t, fp, 8)
+	assert.Equal(t, fp, SecretFingerprint(testKey(1)))
+	assert.NotEqual(t, fp, SecretFingerprint(testKey(2)))
+	assert.NotContains(t, string(testKey(1)), fp)
 }

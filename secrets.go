@@ -1,0 +1,122 @@
+package cookiesession
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// A Manager's secrets can change while it serves: ReplaceSecrets swaps in a
+// new set at once, and requests read the set they started with, without a
+// lock. What each secret verified is counted by its fingerprint, so the
+// counts carry over a rotation and show an old secret's share falling.
+
+// secretSet is one generation of a Manager's secrets.
+type secretSet struct {
+	ring     keyRing
+	counters []*secretCounter // by index, as ring
+	since    time.Time        // when ring[0] began sealing in this Manager
+}
+
+// secretCounter counts what one secret verified.
+type secretCounter struct {
+	fingerprint string
+	verified    atomic.Uint64
+	last        atomic.Int64 // Unix nanoseconds of the last; 0: never
+}
+
+// SecretFingerprint returns a short name for secret that tells secrets
+// apart without showing them: 8 hex digits of a hash derived from it, the
+// same in every process. The command's secret and inspect print it.
+func SecretFingerprint(secret []byte) string {
+	sum := sha256.Sum256(derive(secret, labelFingerprint))
+	return hex.EncodeToString(sum[:4])
+}
+
+// newSecretSet derives the ring for secrets, keeping the counters of the
+// secrets old already counts. since is when ring[0] began sealing: now,
+// unless old's first secret is still first.
+func (m *Manager) newSecretSet(secrets [][]byte, old *secretSet, now time.Time) (*secretSet, error) {
+	minLength := minSecretLength
+	if m.format == FormatExpress {
+		minLength = 0 // the Express application's secrets, whatever they are
+	}
+	ring, err := newKeyRing(secrets, minLength)
+	if err != nil {
+		return nil, err
+	}
+	set := &secretSet{ring: ring, counters: make([]*secretCounter, len(ring)), since: now}
+	for i := range ring {
+		ring[i].aad = compactAAD(ring[i].hint, m.name)
+		fp := SecretFingerprint(secrets[i])
+		set.counters[i] = &secretCounter{fingerprint: fp}
+		if old == nil {
+			continue
+		}
+		for j, c := range old.counters {
+			if c.fingerprint == fp {
+				set.counters[i] = c
+				if i == 0 && j == 0 {
+					set.since = old.since
+				}
+			}
+		}
+	}
+	return set, nil
+}
+
+// ReplaceSecrets puts secrets in force at once, for every request that
+// starts afterwards: the first seals, every one opens, as with
+// Options.Secrets. They are checked exactly as New checks them; when they
+// are refused, the secrets in force stay. Requests are never blocked: each
+// uses the secrets in force when it read its cookie. See WatchSecretsFile
+// to keep them current from a file.
+func (m *Manager) ReplaceSecrets(secrets [][]byte) error {
+	old := m.secrets.Load()
+	set, err := m.newSecretSet(secrets, old, m.now())
+	if err != nil {
+		return err
+	}
+	if !m.secrets.CompareAndSwap(old, set) {
+		return errors.New("cookiesession: secrets replaced concurrently; try again")
+	}
+	return nil
+}
+
+// SafeToRemove says whether the secret at index in the secrets in force
+// can be removed without logging anyone out, and why. The first secret
+// seals every cookie and never is. Another is safe when it has verified no
+// cookie for quiet while the first was sealing (so no live browser holds
+// one: every cookie it sealed was re-issued or has expired), or when
+// nothing it sealed can still be live, 400 days after the first began
+// sealing. Choose quiet at least as long as the longest a user stays away
+// and comes back still logged in: Options.MaxAge, or the longest lifetime
+// Session.SetMaxAge gives. The counts are this process's: after a restart
+// it knows only what it has seen since, so it answers later, never sooner.
+func (m *Manager) SafeToRemove(index int, quiet time.Duration) (bool, string) {
+	set := m.secrets.Load()
+	now := m.now()
+	switch {
+	case index < 0 || index >= len(set.counters):
+		return false, fmt.Sprintf("there is no secret %d", index)
+	case index == 0:
+		return false, "the first secret seals every cookie"
+	}
+	c := set.counters[index]
+	since := set.since
+	if last := c.last.Load(); last != 0 && time.Unix(0, last).After(since) {
+		since = time.Unix(0, last)
+	}
+	switch {
+	case now.Sub(set.since) >= maxCookieLifetime:
+		return true, fmt.Sprintf("the first secret has sealed every cookie for %s, longer than any cookie lives", now.Sub(set.since).Round(time.Second))
+	case now.Sub(since) >= quiet:
+		return true, fmt.Sprintf("it has verified no cookie for %s", now.Sub(since).Round(time.Second))
+	case c.last.Load() != 0:
+		return false, fmt.Sprintf("it verified a cookie %s ago", now.Sub(since).Round(time.Second))
+	}
+	return false, fmt.Sprintf("the first secret has sealed for only %s", now.Sub(set.since).Round(time.Second))
+}
