@@ -193,18 +193,40 @@ func SecretsFromEnv(name string) ([][]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("cookiesession: environment variable %s is not set", name)
 	}
-	var keys [][]byte
-	for _, s := range strings.Split(v, ",") {
+	return ParseSecrets(v, "environment variable "+name)
+}
+
+// SecretsFromFile reads secrets from the file at path, by the rules of
+// ParseSecrets: one a line, or comma-separated, newest first. It follows
+// symbolic links, so it reads a Kubernetes Secret, a Docker secret or a
+// systemd credential where they are mounted. See Manager.WatchSecretsFile
+// to keep a Manager's secrets current as the file changes.
+func SecretsFromFile(path string) ([][]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cookiesession: secrets file: %w", err)
+	}
+	return ParseSecrets(string(b), path)
+}
+
+// ParseSecrets reads secrets, newest first, separated by commas or line
+// breaks; white space around each is ignored. It fails when there is none,
+// and when one holds white space inside: "k1 k2" read as one secret would
+// log everyone out at the next rotation. source names the text in errors.
+// New checks the secrets' strength.
+func ParseSecrets(text, source string) ([][]byte, error) {
+	var secrets [][]byte
+	for _, s := range strings.FieldsFunc(text, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
 		s = strings.TrimSpace(s)
 		if strings.IndexFunc(s, unicode.IsSpace) >= 0 {
-			return nil, fmt.Errorf("%w: secret %d in %s holds white space; separate secrets with commas", ErrWeakSecret, len(keys), name)
+			return nil, fmt.Errorf("%w: secret %d in %s holds white space; separate secrets with commas", ErrWeakSecret, len(secrets), source)
 		}
 		if s != "" {
-			keys = append(keys, []byte(s))
+			secrets = append(secrets, []byte(s))
 		}
 	}
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("%w: environment variable %s holds no secret", ErrWeakSecret, name)
+	if len(secrets) == 0 {
+		return nil, fmt.Errorf("%w: %s holds no secret", ErrWeakSecret, source)
 	}
-	return keys, nil
+	return secrets, nil
 }

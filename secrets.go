@@ -1,10 +1,14 @@
 package cookiesession
 
 import (
+	"bytes"
+	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"sync/atomic"
 	"time"
 )
@@ -119,4 +123,47 @@ func (m *Manager) SafeToRemove(index int, quiet time.Duration) (bool, string) {
 		return false, fmt.Sprintf("it verified a cookie %s ago", now.Sub(since).Round(time.Second))
 	}
 	return false, fmt.Sprintf("the first secret has sealed for only %s", now.Sub(set.since).Round(time.Second))
+}
+
+// WatchSecretsFile keeps m's secrets those of the file at path (see
+// SecretsFromFile), reading it every interval (5 seconds when 0) until ctx
+// ends, and returns ctx's error. Reading follows symbolic links, so the
+// atomic swap of a directory by which Kubernetes updates a mounted Secret
+// is seen like a write. A file that is missing, empty or invalid never
+// replaces good secrets: the failure is logged as a warning, once until it
+// changes, and the secrets in force stay. Each replacement is logged with
+// the fingerprints of the new secrets. Run it in a goroutine of its own.
+func (m *Manager) WatchSecretsFile(ctx context.Context, path string, interval time.Duration) error {
+	ticker := time.NewTicker(cmp.Or(interval, 5*time.Second))
+	defer ticker.Stop()
+	var applied []byte // the file's content in force
+	lastFailure := ""
+	for {
+		data, err := os.ReadFile(path)
+		if err != nil || !bytes.Equal(data, applied) {
+			var secrets [][]byte
+			if err == nil {
+				if secrets, err = ParseSecrets(string(data), path); err == nil {
+					err = m.ReplaceSecrets(secrets)
+				}
+			}
+			switch {
+			case err == nil:
+				applied, lastFailure = data, ""
+				fps := make([]string, len(secrets))
+				for i, s := range secrets {
+					fps[i] = SecretFingerprint(s)
+				}
+				m.log().Info("cookiesession: secrets in force", "cookie", m.name, "file", path, "fingerprints", fps)
+			case err.Error() != lastFailure:
+				lastFailure = err.Error()
+				m.log().Warn("cookiesession: secrets file not used; the secrets in force stay", "cookie", m.name, "file", path, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ticker.C:
+		}
+	}
 }
