@@ -25,6 +25,7 @@ type inspection struct {
 	Cookie        string                     `json:"cookie"`
 	Format        string                     `json:"format"`
 	SecretIndex   int                        `json:"secret_index"`
+	Fingerprint   string                     `json:"secret_fingerprint"`
 	Chunks        int                        `json:"chunks"`
 	Bytes         int                        `json:"encoded_bytes"`
 	ID            string                     `json:"id"`
@@ -96,6 +97,7 @@ func inspect(_ context.Context, args []string, e env) error {
 		Cookie:      *name,
 		Format:      in.Format.String(),
 		SecretIndex: in.SecretIndex,
+		Fingerprint: cookiesession.SecretFingerprint(secrets[in.SecretIndex]),
 		Chunks:      in.Chunks,
 		Bytes:       in.Bytes,
 		ID:          in.ID,

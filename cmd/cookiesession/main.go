@@ -22,7 +22,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"unicode"
 
 	"github.com/cookiesession/cookiesession"
 )
@@ -146,33 +145,14 @@ var errSecretsUnset = errors.New(secretsEnv + " is not set")
 
 // secretsFrom returns the secrets in the COOKIESESSION_SECRETS environment
 // variable or, when file is set, in that file, by the rules of
-// cookiesession.SecretsFromEnv: newest first, separated by commas (or, in
-// a file, lines), none holding white space.
+// cookiesession.ParseSecrets.
 func secretsFrom(file string, e env) ([][]byte, error) {
-	text, ok := e.lookupEnv(secretsEnv)
-	source := secretsEnv
 	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return nil, err
-		}
-		text, ok, source = strings.ReplaceAll(string(b), "\n", ","), true, file
+		return cookiesession.SecretsFromFile(file)
 	}
+	text, ok := e.lookupEnv(secretsEnv)
 	if !ok {
 		return nil, errSecretsUnset
 	}
-	var secrets [][]byte
-	for _, s := range strings.Split(text, ",") {
-		s = strings.TrimSpace(s)
-		if strings.IndexFunc(s, unicode.IsSpace) >= 0 {
-			return nil, fmt.Errorf("%w: secret %d in %s holds white space; separate secrets with commas", cookiesession.ErrWeakSecret, len(secrets), source)
-		}
-		if s != "" {
-			secrets = append(secrets, []byte(s))
-		}
-	}
-	if len(secrets) == 0 {
-		return nil, fmt.Errorf("%w: %s holds no secret", cookiesession.ErrWeakSecret, source)
-	}
-	return secrets, nil
+	return cookiesession.ParseSecrets(text, secretsEnv)
 }

@@ -78,6 +78,7 @@ func TestSecret(t *testing.T) {
 	assert.Contains(t, errOut, "move it first")
 	_, again, _ := runCmd(t, unset, "", "secret")
 	assert.NotEqual(t, out, again)
+	assert.Contains(t, errOut, "fingerprint "+cookiesession.SecretFingerprint([]byte(strings.TrimSpace(out))))
 
 	t.Setenv(secretsEnv, strings.TrimSpace(out)+","+strings.TrimSpace(again))
 	secrets, err := cookiesession.SecretsFromEnv(secretsEnv)
@@ -108,6 +109,7 @@ func TestInspect(t *testing.T) {
 			var got inspection
 			require.NoError(t, json.Unmarshal([]byte(out), &got))
 			assert.Equal(t, 1, got.SecretIndex)
+			assert.Equal(t, cookiesession.SecretFingerprint([]byte(keyOld)), got.Fingerprint)
 			assert.Equal(t, "securecookie", got.Format)
 			assert.Equal(t, 1, got.Chunks)
 			assert.Equal(t, len(value), got.Bytes)
