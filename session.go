@@ -44,6 +44,7 @@ type Session struct {
 	chunks  int    // cookies the browser holds for this session
 	present uint32 // chunk indexes the request carried (bit i: names[i])
 	sent    bool   // the response header is out: changes are lost
+	saved   bool   // committed once already
 
 	// failed holds what could not be stored: the save fails while the
 	// session still holds any of it, and not after the handler replaced,
@@ -563,7 +564,10 @@ func (s *Session) commit(report bool) ([]string, error) {
 	if err != nil && s.isNew {
 		lines = s.deletions(nil, 0)
 	}
-	s.m.countWrite(lines, wrote, err)
+	if err != nil || len(lines) > 0 || !s.saved {
+		s.m.countWrite(lines, wrote, err) // a save that finds nothing new after another is not counted
+	}
+	s.saved = true
 	if err != nil {
 		s.reported = s.reported || report
 		return lines, err

@@ -28,6 +28,7 @@ func demo(ctx context.Context, args []string, e env) error {
 	format := fs.String("format", "securecookie", "session `format`: securecookie, compact, sign-only or express")
 	insecure := fs.Bool("insecure", false, "drop the Secure attribute, to test over plain HTTP from Safari or from hosts other than localhost")
 	https := fs.Bool("https", false, "serve HTTPS with a throw-away self-signed certificate (the browser warns about it once)")
+	secretsFile := fs.String("secrets-file", "", "read the secrets from `FILE` and keep them current as it changes: edit it to try a rotation live")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -42,7 +43,7 @@ func demo(ctx context.Context, args []string, e env) error {
 		return usageError{err}
 	}
 
-	secrets, err := secretsFrom("", e)
+	secrets, err := secretsFrom(*secretsFile, e)
 	switch {
 	case errors.Is(err, errSecretsUnset):
 		secret := cookiesession.GenerateSecret()
@@ -54,6 +55,9 @@ func demo(ctx context.Context, args []string, e env) error {
 	h, err := newDemo(cookiesession.Options{Secrets: secrets, MaxChunks: *maxChunks, Format: f, Insecure: *insecure})
 	if err != nil {
 		return usageError{err} // the flags (or the secrets) do not make a valid configuration
+	}
+	if *secretsFile != "" {
+		go func() { _ = h.m.WatchSecretsFile(ctx, *secretsFile, time.Second) }()
 	}
 
 	ln, err := net.Listen("tcp", *addr)
@@ -111,6 +115,7 @@ func parseFormat(s string) (cookiesession.Format, error) {
 // log out (here and everywhere), and a view of the cookies behind it all.
 type demoApp struct {
 	m       *cookiesession.Manager
+	handler http.Handler
 	opts    cookiesession.Options
 	revoked *cookiesession.MemoryRevocations // nil for FormatExpress, which has no IDs
 
@@ -125,7 +130,10 @@ type demoApp struct {
 // maxPrev bounds the POST responses the demo remembers.
 const maxPrev = 1000
 
-func newDemo(opts cookiesession.Options) (http.Handler, error) {
+// ServeHTTP serves the demo site.
+func (a *demoApp) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.handler.ServeHTTP(w, r) }
+
+func newDemo(opts cookiesession.Options) (*demoApp, error) {
 	app := &demoApp{opts: opts, prev: map[string][]string{}}
 	// A session too large for its cookies gets a page that says so, with
 	// the sizes, rather than a bare 500.
@@ -150,7 +158,42 @@ func newDemo(opts cookiesession.Options) (http.Handler, error) {
 	mux.HandleFunc("POST /logout-everywhere", app.logoutEverywhere)
 	// Forms on other origins cannot post here (CSRF), not even from a
 	// sibling subdomain, which SameSite=Lax lets through.
-	return http.NewCrossOriginProtection().Handler(m.Middleware(mux)), nil
+	app.handler = http.NewCrossOriginProtection().Handler(m.Middleware(mux))
+	return app, nil
+}
+
+// secretView is a row of the demo's rotation panel.
+type secretView struct {
+	Index       int
+	Fingerprint string
+	Verified    uint64
+	Last        string
+	Removable   string // "" for the first secret
+}
+
+// countsView is the demo's panel: what the Manager counted, and whether
+// each older secret can go, judged against MaxAge.
+func (a *demoApp) countsView() map[string]any {
+	c := a.m.Counts()
+	var secrets []secretView
+	for i, s := range c.Secrets {
+		v := secretView{Index: i, Fingerprint: s.Fingerprint, Verified: s.Verified, Last: "never"}
+		if !s.LastVerified.IsZero() {
+			v.Last = time.Since(s.LastVerified).Round(time.Second).String() + " ago"
+		}
+		if i > 0 {
+			ok, why := a.m.SafeToRemove(i, cmp.Or(a.opts.MaxAge, 24*time.Hour))
+			v.Removable = map[bool]string{true: "safe to remove: ", false: "keep: "}[ok] + why
+		}
+		secrets = append(secrets, v)
+	}
+	refused := map[string]uint64{}
+	for r, n := range c.Refused {
+		if n > 0 {
+			refused[cookiesession.Refusal(r).String()] = n
+		}
+	}
+	return map[string]any{"C": c, "Secrets": secrets, "Refused": refused, "Since": c.SigningSince.UTC().Format(time.RFC3339)}
 }
 
 // done saves the session of a POST, keeps the Set-Cookie lines it
@@ -327,6 +370,7 @@ func (a *demoApp) home(w http.ResponseWriter, r *http.Request) {
 		"Opts":        a.opts,
 		"MaxChunks":   cmp.Or(a.opts.MaxChunks, 1),
 		"Format":      a.opts.Format.String(),
+		"Counts":      a.countsView(),
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := homePage.Execute(w, data); err != nil {
@@ -502,6 +546,15 @@ Browsers silently drop a cookie over 4,096 bytes, so the package refuses to writ
 <table id="prev-sent"><tr><th>bytes</th><th>of 4,096</th><th>Set-Cookie</th></tr>
 {{range .Prev}}<tr{{if .Deletion}} class="deletion"{{end}}><td>{{.Bytes}}</td><td><div class="meter"><div class="bar" style="width: {{.Percent}}%"></div></div></td><td class="v">{{.Text}}{{if .Deletion}} <strong>(deletes {{.Name}})</strong>{{end}}</td></tr>{{else}}<tr><td colspan="3">none</td></tr>{{end}}
 </table>{{end}}
+
+{{with .Counts}}<h2>What the Manager counted</h2>
+<p>Manager.Counts, since the demo started: what an operator would export as metrics.
+The first secret has sealed every cookie since {{.Since}}.</p>
+<table id="secrets"><tr><th>secret</th><th>fingerprint</th><th>verified</th><th>last</th><th>rotation</th></tr>
+{{range .Secrets}}<tr><td>{{.Index}}</td><td>{{.Fingerprint}}</td><td>{{.Verified}}</td><td>{{.Last}}</td><td>{{if .Removable}}{{.Removable}}{{else}}seals every cookie{{end}}</td></tr>{{end}}
+</table>
+<p id="counts">Sessions without a cookie: {{.C.NoCookie}}; refused: {{range $reason, $n := .Refused}}{{$reason}} {{$n}}; {{else}}none; {{end}}
+saves that wrote: {{.C.Written}} ({{.C.Cookies}} cookies), unchanged: {{.C.Unchanged}}, deleted: {{.C.Deleted}}, too large: {{.C.TooLarge}}.</p>{{end}}
 </body></html>
 `))
 

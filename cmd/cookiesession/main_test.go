@@ -601,3 +601,33 @@ func TestDemoRefusesCrossOriginForms(t *testing.T) {
 	_, body := d.get()
 	assert.Contains(t, body, `<span id="note-bytes">20</span>`, "the session is unchanged")
 }
+
+// TestDemoRotatesFromAFile: with -secrets-file, the demo keeps its secrets
+// those of the file, and its panel shows the rotation as it happens.
+func TestDemoRotatesFromAFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "secrets")
+	require.NoError(t, os.WriteFile(file, []byte(keyOld), 0o600))
+	url, stop := runDemo(t, "-secrets-file", file)
+	defer stop()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	page := func() string {
+		resp, err := c.Get(url + "/")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
+	}
+	assert.Contains(t, page(), "<td>0</td><td>"+cookiesession.SecretFingerprint([]byte(keyOld))+"</td>")
+
+	require.NoError(t, os.WriteFile(file+".tmp", []byte(keyNew+"\n"+keyOld), 0o600))
+	require.NoError(t, os.Rename(file+".tmp", file))
+	require.Eventually(t, func() bool {
+		return strings.Contains(page(), "<td>0</td><td>"+cookiesession.SecretFingerprint([]byte(keyNew))+"</td>")
+	}, 10*time.Second, 50*time.Millisecond, "the new secret seals")
+	body := page()
+	assert.Contains(t, body, "<td>1</td><td>"+cookiesession.SecretFingerprint([]byte(keyOld))+"</td>")
+	assert.Contains(t, body, "keep: it verified a cookie", "the old secret's cookie was re-issued a moment ago")
+	assert.Contains(t, body, "refused: none", "nobody was logged out")
+	assert.NotContains(t, body, `<strong id="visits">1</strong>`)
+}
