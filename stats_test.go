@@ -181,3 +181,19 @@ func TestSecretFingerprint(t *testing.T) {
 	assert.NotEqual(t, fp, SecretFingerprint(testKey(2)))
 	assert.NotContains(t, string(testKey(1)), fp)
 }
+
+// BenchmarkCounting measures what the counts add to a request: one read
+// and one save counted, as a verified session that is re-issued. Compare
+// it with BenchmarkCycle's time per request.
+func BenchmarkCounting(b *testing.B) {
+	m, err := New(Options{Secrets: [][]byte{testKey(1)}})
+	require.NoError(b, err)
+	d := decoded{chunks: 1, size: 300, secret: m.secrets.Load().counters[0]}
+	lines := []string{strings.Repeat("x", 400)}
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		m.countRead(&d, nil, now)
+		m.countWrite(lines, 1, nil)
+	}
+}
