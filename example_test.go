@@ -1,12 +1,14 @@
 package cookiesession_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -267,4 +269,30 @@ func ExampleFormatExpress() {
 	// Output:
 	// session
 	// session.sig
+}
+
+// Keeping the secrets those of a file that the platform updates: edit it
+// to add, promote or remove a secret, and every replica follows.
+func ExampleManager_WatchSecretsFile() {
+	dir, _ := os.MkdirTemp("", "secrets")
+	defer os.RemoveAll(dir)
+	sessions, err := cookiesession.New(cookiesession.Options{Secrets: [][]byte{exampleKey}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Rotation, step one, as the platform would write it: a new secret
+	// behind the current one.
+	os.WriteFile(filepath.Join(dir, "secrets"), []byte(string(exampleKey)+"\n"+string(exampleOldKey)), 0o600)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	path := filepath.Join(dir, "secrets") // where the platform mounts them
+	go func() { _ = sessions.WatchSecretsFile(ctx, path, 10*time.Second) }()
+
+	for len(sessions.Counts().Secrets) != 2 { // read at once, then every 10 s
+		time.Sleep(time.Millisecond)
+	}
+	fmt.Println(sessions.Counts().Secrets[1].Fingerprint == cookiesession.SecretFingerprint(exampleOldKey))
+	// Output:
+	// true
 }
