@@ -30,6 +30,40 @@ type secretCounter struct {
 	fingerprint string
 	verified    atomic.Uint64
 	last        atomic.Int64 // Unix nanoseconds of the last; 0: never
+	// recent counts by minute over the last hour: bucket m%60 holds
+	// minute m. A bucket is reset when its minute comes round again; a
+	// count racing that reset may be lost, which a monitoring figure
+	// can afford and an exact one would pay for with a lock.
+	recent [60]struct {
+		minute atomic.Int64
+		n      atomic.Uint64
+	}
+}
+
+// recentWindow is how far back SecretCounts.Recent counts.
+const recentWindow = time.Hour
+
+// count records one verification at now.
+func (c *secretCounter) count(now time.Time) {
+	c.verified.Add(1)
+	c.last.Store(now.UnixNano())
+	minute := now.Unix() / 60
+	b := &c.recent[minute%60]
+	if old := b.minute.Load(); old != minute && b.minute.CompareAndSwap(old, minute) {
+		b.n.Store(0)
+	}
+	b.n.Add(1)
+}
+
+// recentCount returns the verifications of the hour before now.
+func (c *secretCounter) recentCount(now time.Time) uint64 {
+	minute, n := now.Unix()/60, uint64(0)
+	for i := range c.recent {
+		if m := c.recent[i].minute.Load(); m > minute-60 && m <= minute {
+			n += c.recent[i].n.Load()
+		}
+	}
+	return n
 }
 
 // SecretFingerprint returns a short name for secret that tells secrets

@@ -124,6 +124,7 @@ type Counts struct {
 type SecretCounts struct {
 	Fingerprint  string    // SecretFingerprint of the secret
 	Verified     uint64    // sessions it verified
+	Recent       uint64    // sessions it verified in the last hour
 	LastVerified time.Time // when it last verified one; zero: never
 }
 
@@ -215,8 +216,9 @@ func (m *Manager) Counts() Counts {
 		CookieLine:   s.cookieLine.snapshot(),
 		CookieHeader: s.cookieHeader.snapshot(),
 	}
+	now := m.now()
 	for i, sc := range set.counters {
-		c.Secrets[i] = SecretCounts{Fingerprint: sc.fingerprint, Verified: sc.verified.Load()}
+		c.Secrets[i] = SecretCounts{Fingerprint: sc.fingerprint, Verified: sc.verified.Load(), Recent: sc.recentCount(now)}
 		if last := sc.last.Load(); last != 0 {
 			c.Secrets[i].LastVerified = time.Unix(0, last)
 		}
@@ -244,8 +246,7 @@ func (m *Manager) countRead(d *decoded, err error, now time.Time) {
 		s.migrated.Add(1)
 		s.pendingOK.Add(1)
 	default:
-		d.secret.verified.Add(1)
-		d.secret.last.Store(now.UnixNano())
+		d.secret.count(now)
 		s.pendingOK.Add(1)
 	}
 	// The session's share of the Cookie header: its values and names.

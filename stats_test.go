@@ -150,6 +150,7 @@ func TestReplaceSecrets(t *testing.T) {
 	ok, why := m.SafeToRemove(1, 24*time.Hour)
 	assert.False(t, ok, why)
 
+	assert.Zero(t, m.Counts().Secrets[1].Recent, "a's one verification was an hour ago")
 	resp := user.visit(m, touch) // verified by a, re-issued with b
 	assert.Equal(t, []string{"session"}, written(resp))
 	only, _ := newTestManager(t, Options{Secrets: [][]byte{b}})
@@ -157,7 +158,12 @@ func TestReplaceSecrets(t *testing.T) {
 	_, err := only.Inspect(user.header())
 	assert.NoError(t, err, "the re-issued cookie is sealed with b")
 
+	assert.Equal(t, uint64(1), m.Counts().Secrets[1].Recent, "and one now")
+	user.visit(m, touch)
+	assert.Equal(t, uint64(1), m.Counts().Secrets[0].Recent, "b, since")
 	clk.Add(23 * time.Hour)
+	assert.Zero(t, m.Counts().Secrets[1].Recent, "nothing in the last hour")
+	assert.Equal(t, uint64(2), m.Counts().Secrets[1].Verified)
 	ok, why = m.SafeToRemove(1, 24*time.Hour)
 	assert.False(t, ok, "a verified a cookie 23 hours ago: %s", why)
 	clk.Add(time.Hour + time.Second)
