@@ -224,6 +224,16 @@ func (c *chunker) scan(r *received, lines []string) {
 	}
 }
 
+// headerBytes returns about how many bytes of Cookie header the values
+// received take, with their names and separators.
+func (r *received) headerBytes(c *chunker) int {
+	n := 0
+	for _, v := range r.values {
+		n += len(c.names[v.i]) + len("=; ") + len(v.value)
+	}
+	return n
+}
+
 func (r *received) fail(err error) {
 	if r.err == nil {
 		r.err = err

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -169,10 +170,11 @@ type Options struct {
 // Manager reads and writes sessions for one cookie configuration. It is
 // safe for concurrent use; create it once with [New].
 type Manager struct {
-	name    string
-	format  Format
-	secrets atomic.Pointer[secretSet]
-	chunks  chunker
+	name      string
+	format    Format
+	secrets   atomic.Pointer[secretSet]
+	replacing sync.Mutex // held by ReplaceSecrets
+	chunks    chunker
 	// The cookie attributes as net/http renders them, before and after
 	// Max-Age: each response only splices in name, value and Max-Age.
 	attrsBefore, attrsAfter string
@@ -217,6 +219,7 @@ func New(opts Options) (*Manager, error) {
 	m.secrets.Store(set)
 	every := cmp.Or(opts.RefusalSummary, time.Minute)
 	m.stats = newStats(max(every, 0), time.Now())
+	m.stats.lastSummary.Store(-int64(every)) // the first refusal is summed up at once
 	if opts.Gorilla != nil {
 		if m.gorillaCodecs, err = gorillaCodecs(opts.Gorilla); err != nil {
 			return nil, err
@@ -323,14 +326,15 @@ func (m *Manager) log() *slog.Logger {
 
 // decoded is what the cookies of one request hold.
 type decoded struct {
-	tossed   []string // the IDs of two valid sessions under one name (errTwoSessions)
-	present  uint32   // bit i set: the request carried names[i]
-	env      envelope
-	chunks   int            // cookies the value spans; 0 when none was sent
-	size     int            // bytes of the joined encoded value
-	keyIndex int            // index in Options.Secrets of the key that verified it
-	secret   *secretCounter // the counter of that secret
-	format   Format         // the format the value was sealed in
+	tossed      []string // the IDs of two valid sessions under one name (errTwoSessions)
+	headerBytes int      // of the session's cookies in the Cookie header, read or not
+	present     uint32   // bit i set: the request carried names[i]
+	env         envelope
+	chunks      int            // cookies the value spans; 0 when none was sent
+	size        int            // bytes of the joined encoded value
+	keyIndex    int            // index in Options.Secrets of the key that verified it
+	secret      *secretCounter // the counter of that secret
+	format      Format         // the format the value was sealed in
 }
 
 // decode finds the session in Cookie header lines. Every failure is an
@@ -372,13 +376,15 @@ func (m *Manager) decode(ctx context.Context, lines []string, now time.Time) (de
 	})
 	switch {
 	case err != nil:
-		return decoded{present: r.present, tossed: d.tossed}, err
+		d, reason = decoded{present: r.present, tossed: d.tossed}, err
 	case d.chunks == 0 && refused.chunks > 0:
-		return refused, reason
+		d = refused
 	case d.chunks == 0:
-		return d, reason
+	default:
+		reason = nil
 	}
-	return d, nil
+	d.headerBytes = r.headerBytes(&m.chunks)
+	return d, reason
 }
 
 // open verifies one joined value and checks the session it holds. A

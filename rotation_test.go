@@ -127,7 +127,7 @@ func TestRotationThroughAFileUnderLoad(t *testing.T) {
 	}
 
 	time.Sleep(300 * time.Millisecond)
-	mount.write(b, a) // add B and promote it at once: every replica here reads one file
+	mount.write(b, a) // add B and promote it at once: fine here, with one process and one file
 	waitFor(b, a)
 	aBefore := verifiedBy(a)
 	time.Sleep(400 * time.Millisecond)
@@ -157,6 +157,7 @@ func TestRotationThroughAFileUnderLoad(t *testing.T) {
 	}
 	logMu.Lock()
 	defer logMu.Unlock()
+	assert.Contains(t, logs.String(), "the new first secret was not in force before", "A → [B, A] in one step: fine for one process, not for a fleet")
 	assert.Contains(t, logs.String(), "secrets in force")
 	assert.Contains(t, logs.String(), SecretFingerprint(b))
 }

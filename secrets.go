@@ -2,13 +2,12 @@ package cookiesession
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -23,11 +22,13 @@ type secretSet struct {
 	ring     keyRing
 	counters []*secretCounter // by index, as ring
 	since    time.Time        // when ring[0] began sealing in this Manager
+	changed  time.Time        // when this set was put in force
 }
 
 // secretCounter counts what one secret verified.
 type secretCounter struct {
 	fingerprint string
+	joined      time.Time // when ReplaceSecrets added the secret; zero: from the start
 	verified    atomic.Uint64
 	last        atomic.Int64 // Unix nanoseconds of the last; 0: never
 	// recent counts by minute over the last hour: bucket m%60 holds
@@ -40,13 +41,13 @@ type secretCounter struct {
 	}
 }
 
-// recentWindow is how far back SecretCounts.Recent counts.
-const recentWindow = time.Hour
-
 // count records one verification at now.
 func (c *secretCounter) count(now time.Time) {
 	c.verified.Add(1)
-	c.last.Store(now.UnixNano())
+	// One store a second at most: the counter is shared by every core.
+	if t := now.UnixNano(); t-c.last.Load() >= int64(time.Second) {
+		c.last.Store(t)
+	}
 	minute := now.Unix() / 60
 	b := &c.recent[minute%60]
 	if old := b.minute.Load(); old != minute && b.minute.CompareAndSwap(old, minute) {
@@ -68,7 +69,10 @@ func (c *secretCounter) recentCount(now time.Time) uint64 {
 
 // SecretFingerprint returns a short name for secret that tells secrets
 // apart without showing them: 8 hex digits of a hash derived from it, the
-// same in every process. The command's secret and inspect print it.
+// same in every process. The command's secret and inspect print it. For a
+// secret from GenerateSecret it reveals nothing usable; for a guessable one
+// (a passphrase, an Express application's key) it lets whoever sees it
+// test guesses offline, as a captured cookie does.
 func SecretFingerprint(secret []byte) string {
 	sum := sha256.Sum256(derive(secret, labelFingerprint))
 	return hex.EncodeToString(sum[:4])
@@ -86,14 +90,20 @@ func (m *Manager) newSecretSet(secrets [][]byte, old *secretSet, now time.Time) 
 	if err != nil {
 		return nil, err
 	}
-	set := &secretSet{ring: ring, counters: make([]*secretCounter, len(ring)), since: now}
+	set := &secretSet{ring: ring, counters: make([]*secretCounter, len(ring)), since: now, changed: now}
 	for i := range ring {
 		ring[i].aad = compactAAD(ring[i].hint, m.name)
 		fp := SecretFingerprint(secrets[i])
+		for j := range i {
+			if set.counters[j].fingerprint == fp {
+				return nil, fmt.Errorf("cookiesession: secret %d repeats secret %d", i, j)
+			}
+		}
 		set.counters[i] = &secretCounter{fingerprint: fp}
 		if old == nil {
-			continue
+			continue // there from the start: set.since counts
 		}
+		set.counters[i].joined = now
 		for j, c := range old.counters {
 			if c.fingerprint == fp {
 				set.counters[i] = c
@@ -113,14 +123,13 @@ func (m *Manager) newSecretSet(secrets [][]byte, old *secretSet, now time.Time) 
 // uses the secrets in force when it read its cookie. See WatchSecretsFile
 // to keep them current from a file.
 func (m *Manager) ReplaceSecrets(secrets [][]byte) error {
-	old := m.secrets.Load()
-	set, err := m.newSecretSet(secrets, old, m.now())
+	m.replacing.Lock() // one writer at a time; readers never wait
+	defer m.replacing.Unlock()
+	set, err := m.newSecretSet(secrets, m.secrets.Load(), m.now())
 	if err != nil {
 		return err
 	}
-	if !m.secrets.CompareAndSwap(old, set) {
-		return errors.New("cookiesession: secrets replaced concurrently; try again")
-	}
+	m.secrets.Store(set)
 	return nil
 }
 
@@ -144,7 +153,12 @@ func (m *Manager) SafeToRemove(index int, quiet time.Duration) (bool, string) {
 		return false, "the first secret seals every cookie"
 	}
 	c := set.counters[index]
+	// Quiet since the latest of: the first began sealing, this secret
+	// joined (it may have sealed elsewhere before), it last verified.
 	since := set.since
+	if c.joined.After(since) {
+		since = c.joined
+	}
 	if last := c.last.Load(); last != 0 && time.Unix(0, last).After(since) {
 		since = time.Unix(0, last)
 	}
@@ -160,39 +174,54 @@ func (m *Manager) SafeToRemove(index int, quiet time.Duration) (bool, string) {
 }
 
 // WatchSecretsFile keeps m's secrets those of the file at path (see
-// SecretsFromFile), reading it every interval (5 seconds when 0) until ctx
-// ends, and returns ctx's error. Reading follows symbolic links, so the
-// atomic swap of a directory by which Kubernetes updates a mounted Secret
-// is seen like a write. A file that is missing, empty or invalid never
-// replaces good secrets: the failure is logged as a warning, once until it
-// changes, and the secrets in force stay. Each replacement is logged with
-// the fingerprints of the new secrets. Run it in a goroutine of its own.
+// SecretsFromFile), reading it every interval (5 seconds when 0 or less)
+// until ctx ends, and returns ctx's error. Reading follows symbolic links,
+// so the atomic swap of a directory by which Kubernetes updates a mounted
+// Secret is seen like a write. A changed file is read again a moment later
+// and used only if it reads the same, so that a file being rewritten in
+// place is never caught half written. A file that is missing, empty or
+// invalid never replaces good secrets: the failure is logged as a warning,
+// once until it changes, and the secrets in force stay. Each replacement
+// is logged with the fingerprints of the new secrets, and a warning when
+// the new first secret was not in force before: replicas that do not have
+// it yet refuse the cookies it seals (see the rotation documentation).
+// Run it in a goroutine of its own.
 func (m *Manager) WatchSecretsFile(ctx context.Context, path string, interval time.Duration) error {
-	ticker := time.NewTicker(cmp.Or(interval, 5*time.Second))
+	if interval <= 0 {
+		interval = 5 * time.Second
+	}
+	settle := min(max(interval/4, 5*time.Millisecond), time.Second)
+	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	var applied []byte // the file's content in force
 	lastFailure := ""
+	fail := func(err error) {
+		if err.Error() != lastFailure {
+			lastFailure = err.Error()
+			m.log().Warn("cookiesession: secrets file not used; the secrets in force stay", "cookie", m.name, "file", path, "err", err)
+		}
+	}
 	for {
 		data, err := os.ReadFile(path)
-		if err != nil || !bytes.Equal(data, applied) {
-			var secrets [][]byte
-			if err == nil {
-				if secrets, err = ParseSecrets(string(data), path); err == nil {
-					err = m.ReplaceSecrets(secrets)
-				}
+		switch {
+		case err != nil:
+			fail(err)
+		case bytes.Equal(data, applied):
+			lastFailure = ""
+		default:
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(settle):
 			}
-			switch {
-			case err == nil:
-				applied, lastFailure = data, ""
-				fps := make([]string, len(secrets))
-				for i, s := range secrets {
-					fps[i] = SecretFingerprint(s)
-				}
-				m.log().Info("cookiesession: secrets in force", "cookie", m.name, "file", path, "fingerprints", fps)
-			case err.Error() != lastFailure:
-				lastFailure = err.Error()
-				m.log().Warn("cookiesession: secrets file not used; the secrets in force stay", "cookie", m.name, "file", path, "err", err)
+			if again, err := os.ReadFile(path); err != nil || !bytes.Equal(again, data) {
+				break // still changing: the next tick reads it again
 			}
+			if err := m.replaceFrom(data, path); err != nil {
+				fail(err)
+				break
+			}
+			applied, lastFailure = data, ""
 		}
 		select {
 		case <-ctx.Done():
@@ -200,4 +229,26 @@ func (m *Manager) WatchSecretsFile(ctx context.Context, path string, interval ti
 		case <-ticker.C:
 		}
 	}
+}
+
+// replaceFrom puts the secrets of a file's content in force, and logs it.
+func (m *Manager) replaceFrom(data []byte, path string) error {
+	secrets, err := ParseSecrets(string(data), path)
+	if err != nil {
+		return err
+	}
+	old := m.secrets.Load()
+	if err := m.ReplaceSecrets(secrets); err != nil {
+		return err
+	}
+	fps := make([]string, len(secrets))
+	for i, s := range secrets {
+		fps[i] = SecretFingerprint(s)
+	}
+	m.log().Info("cookiesession: secrets in force", "cookie", m.name, "file", path, "fingerprints", fps)
+	if !slices.ContainsFunc(old.counters, func(c *secretCounter) bool { return c.fingerprint == fps[0] }) {
+		m.log().Warn("cookiesession: the new first secret was not in force before: replicas that do not have it yet refuse the cookies it seals; add a new secret second, and promote it once every replica has it",
+			"cookie", m.name, "file", path, "first", fps[0])
+	}
+	return nil
 }

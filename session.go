@@ -36,15 +36,16 @@ type Session struct {
 	others  []string // more: two tossed sessions, or IDs this request sent
 	carried bool     // the request carried a cookie of the session's name
 
-	env     envelope
-	isNew   bool   // the request carried no valid session
-	changed bool   // values, flashes, lifetime or id changed
-	reissue bool   // verified by an older key or in another format
-	touched bool   // the idle window needs renewing
-	chunks  int    // cookies the browser holds for this session
-	present uint32 // chunk indexes the request carried (bit i: names[i])
-	sent    bool   // the response header is out: changes are lost
-	saved   bool   // committed once already
+	env         envelope
+	isNew       bool   // the request carried no valid session
+	changed     bool   // values, flashes, lifetime or id changed
+	reissue     bool   // verified by an older key or in another format
+	touched     bool   // the idle window needs renewing
+	chunks      int    // cookies the browser holds for this session
+	present     uint32 // chunk indexes the request carried (bit i: names[i])
+	sent        bool   // the response header is out: changes are lost
+	saved       bool   // committed once already
+	failCounted bool   // the last commit failed, and was counted
 
 	// failed holds what could not be stored: the save fails while the
 	// session still holds any of it, and not after the handler replaced,
@@ -116,7 +117,7 @@ func (s *Session) reset(now time.Time) {
 // change records a modification. The caller holds s.mu.
 func (s *Session) change() {
 	s.changed = true
-	s.reported = false
+	s.reported, s.failCounted = false, false
 	if s.sent {
 		s.m.log().WarnContext(s.ctx, "cookiesession: session changed after the response header was written; the change is lost", "cookie", s.m.name)
 	}
@@ -205,7 +206,7 @@ func (s *Session) issued() {
 func (s *Session) fail(sl slot, key string, err error) {
 	s.forget(sl, key)
 	s.failed = append(s.failed, failure{sl, key, err})
-	s.reported = false
+	s.reported, s.failCounted = false, false
 }
 
 // forget drops the failure of slot (and key), now that the session no
@@ -564,10 +565,12 @@ func (s *Session) commit(report bool) ([]string, error) {
 	if err != nil && s.isNew {
 		lines = s.deletions(nil, 0)
 	}
-	if err != nil || len(lines) > 0 || !s.saved {
-		s.m.countWrite(lines, wrote, err) // a save that finds nothing new after another is not counted
+	// A save that finds nothing new after another, or fails again as it
+	// failed before, is not counted again.
+	if err != nil && !s.failCounted || err == nil && (len(lines) > 0 || !s.saved) {
+		s.m.countWrite(lines, wrote, err)
 	}
-	s.saved = true
+	s.saved, s.failCounted = true, err != nil
 	if err != nil {
 		s.reported = s.reported || report
 		return lines, err

@@ -233,6 +233,9 @@ func (m *Manager) Counts() Counts {
 // returned them, at now.
 func (m *Manager) countRead(d *decoded, err error, now time.Time) {
 	s := &m.stats
+	if d.headerBytes > 0 {
+		s.cookieHeader.observe(d.headerBytes)
+	}
 	switch {
 	case err != nil:
 		r := refusalOf(err)
@@ -241,7 +244,6 @@ func (m *Manager) countRead(d *decoded, err error, now time.Time) {
 		m.maybeSummarize()
 	case d.chunks == 0:
 		s.noCookie.Add(1)
-		return
 	case d.format == formatGorilla:
 		s.migrated.Add(1)
 		s.pendingOK.Add(1)
@@ -249,8 +251,6 @@ func (m *Manager) countRead(d *decoded, err error, now time.Time) {
 		d.secret.count(now)
 		s.pendingOK.Add(1)
 	}
-	// The session's share of the Cookie header: its values and names.
-	s.cookieHeader.observe(d.size + d.chunks*(len(m.name)+len(".15=; ")))
 }
 
 // countWrite records the outcome of one save.
@@ -284,12 +284,14 @@ func (m *Manager) maybeSummarize() {
 	if s.summaryEvery <= 0 {
 		return
 	}
-	now := m.now()
+	// Times are offsets from the Manager's start: its monotonic clock,
+	// which a wall-clock step cannot move.
+	now := int64(m.now().Sub(s.started))
 	last := s.lastSummary.Load()
-	if now.UnixNano()-last < int64(s.summaryEvery) || !s.lastSummary.CompareAndSwap(last, now.UnixNano()) {
+	if now-last < int64(s.summaryEvery) || !s.lastSummary.CompareAndSwap(last, now) {
 		return
 	}
-	args := []any{"cookie", m.name, "period", s.summaryEvery.String()}
+	args := []any{"cookie", m.name, "since_last_summary", time.Duration(now - last).Round(time.Second).String()}
 	var counts [numRefusals]uint64
 	total := uint64(0)
 	for r := range counts {
@@ -301,18 +303,19 @@ func (m *Manager) maybeSummarize() {
 	}
 	ok := s.pendingOK.Swap(0)
 	args = append(args, "accepted", ok)
-	if hint := refusalHint(counts, ok, now.Sub(s.started)); hint != "" {
+	if hint := refusalHint(counts, ok, m.now().Sub(m.secrets.Load().changed)); hint != "" {
 		args = append(args, "hint", hint)
 	}
 	m.log().Warn(fmt.Sprintf("cookiesession: %d session cookies refused; each was a new session", total), args...)
 }
 
-// refusalHint suggests a cause for refusals, or returns "".
-func refusalHint(counts [numRefusals]uint64, accepted uint64, uptime time.Duration) string {
+// refusalHint suggests a cause for refusals, or returns "". sinceChange
+// is how long the secrets in force have been.
+func refusalHint(counts [numRefusals]uint64, accepted uint64, sinceChange time.Duration) string {
 	var hints []string
 	nv := counts[RefusedNotVerified]
-	if nv > 0 && nv >= accepted && uptime < 30*time.Minute {
-		hints = append(hints, "most cookies verify under no secret soon after start: was a secret removed while its cookies were still live?")
+	if nv >= 10 && nv >= accepted && sinceChange < 30*time.Minute {
+		hints = append(hints, "most cookies verify under no secret soon after the secrets changed: was a secret removed while its cookies were still live?")
 	}
 	if counts[RefusedChunkMissing] > 0 {
 		hints = append(hints, "chunks go missing: a proxy or client drops cookies past its Cookie header limit (8 KB for nginx); store less or lower MaxChunks")

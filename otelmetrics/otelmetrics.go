@@ -9,13 +9,16 @@
 // atomic adds. Names follow OpenTelemetry's semantic-convention style
 // (dotted, lower case, the unit in UCUM annotation form):
 //
-//	cookiesession.session.reads    {session}  outcome, reason, secret.index, secret.fingerprint
+//	cookiesession.session.reads    {session}  outcome, reason, secret.fingerprint
 //	cookiesession.session.writes   {save}     outcome
 //	cookiesession.cookies.written  {cookie}
-//	cookiesession.cookie.size      {save}     size.le: the largest Set-Cookie line, by bucket
-//	cookiesession.header.size      {request}  size.le: the session's share of the Cookie header
+//	cookiesession.cookie.size      {save}     size.le: largest Set-Cookie line at most that many bytes
+//	cookiesession.header.size      {request}  size.le: session's share of the Cookie header, likewise
 //
-// Every instrument carries cookie.name, the Manager's cookie name.
+// Every instrument carries cookie.name, the Manager's cookie name. A secret
+// is named by its fingerprint, not its index, which changes as secrets
+// rotate; the size counts are cumulative, as Prometheus's le buckets are
+// (size.le "+Inf" counts all).
 package otelmetrics
 
 import (
@@ -63,9 +66,8 @@ func Register(meter metric.Meter, m *cookiesession.Manager, cookie string) (metr
 		obs := func(inst metric.Int64Observable, n uint64, attrs ...attribute.KeyValue) {
 			o.ObserveInt64(inst, int64(n), metric.WithAttributes(append(attrs, name)...))
 		}
-		for i, s := range c.Secrets {
-			obs(reads, s.Verified, attribute.String("outcome", "verified"),
-				attribute.Int("secret.index", i), attribute.String("secret.fingerprint", s.Fingerprint))
+		for _, s := range c.Secrets {
+			obs(reads, s.Verified, attribute.String("outcome", "verified"), attribute.String("secret.fingerprint", s.Fingerprint))
 		}
 		obs(reads, c.Migrated, attribute.String("outcome", "migrated"))
 		obs(reads, c.NoCookie, attribute.String("outcome", "no_cookie"))
@@ -76,12 +78,22 @@ func Register(meter metric.Meter, m *cookiesession.Manager, cookie string) (metr
 			obs(writes, n, attribute.String("outcome", outcome))
 		}
 		obs(cookies, c.Cookies)
-		for _, b := range c.CookieLine {
-			obs(lineSize, b.Count, attribute.String("size.le", strconv.Itoa(b.Le)))
-		}
-		for _, b := range c.CookieHeader {
-			obs(headerSize, b.Count, attribute.String("size.le", strconv.Itoa(b.Le)))
-		}
+		cumulative(c.CookieLine, func(le string, n uint64) { obs(lineSize, n, attribute.String("size.le", le)) })
+		cumulative(c.CookieHeader, func(le string, n uint64) { obs(headerSize, n, attribute.String("size.le", le)) })
 		return nil
 	}, reads, writes, cookies, lineSize, headerSize)
+}
+
+// cumulative calls f with each bucket's bound and the observations at most
+// that large, the last bound "+Inf".
+func cumulative(buckets []cookiesession.Bucket, f func(le string, n uint64)) {
+	total := uint64(0)
+	for _, b := range buckets {
+		total += b.Count
+		le := "+Inf"
+		if b.Le >= 0 {
+			le = strconv.Itoa(b.Le)
+		}
+		f(le, total)
+	}
 }

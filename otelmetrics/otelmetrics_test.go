@@ -82,7 +82,7 @@ func TestRegisterWithTheSDK(t *testing.T) {
 			assert.True(t, sum.IsMonotonic, md.Name)
 			for _, dp := range sum.DataPoints {
 				key := md.Name
-				for _, k := range []string{"outcome", "reason", "secret.index", "size.le"} {
+				for _, k := range []string{"outcome", "reason", "secret.fingerprint", "size.le"} {
 					if v, ok := dp.Attributes.Value(attribute.Key(k)); ok {
 						key += " " + k + "=" + v.String()
 					}
@@ -93,8 +93,8 @@ func TestRegisterWithTheSDK(t *testing.T) {
 			}
 		}
 	}
-	assert.Equal(t, int64(1), got["cookiesession.session.reads outcome=verified secret.index=1"], "the cookie sealed with A")
-	assert.Equal(t, int64(0), got["cookiesession.session.reads outcome=verified secret.index=0"])
+	assert.Equal(t, int64(1), got["cookiesession.session.reads outcome=verified secret.fingerprint="+cookiesession.SecretFingerprint(secretA)], "the cookie sealed with A")
+	assert.Equal(t, int64(0), got["cookiesession.session.reads outcome=verified secret.fingerprint="+cookiesession.SecretFingerprint(secretB)])
 	assert.Equal(t, int64(1), got["cookiesession.session.reads outcome=refused reason=not_verified"])
 	assert.Equal(t, int64(2), got["cookiesession.session.reads outcome=no_cookie"])
 	assert.Equal(t, int64(1), got["cookiesession.session.writes outcome=too_large"])
@@ -102,6 +102,9 @@ func TestRegisterWithTheSDK(t *testing.T) {
 	assert.Equal(t, int64(1), got["cookiesession.session.writes outcome=deleted"], "the refused cookie")
 	assert.Equal(t, int64(1), got["cookiesession.cookies.written"])
 	assert.Equal(t, int64(1), got["cookiesession.cookie.size size.le=1024"])
+	assert.Equal(t, int64(1), got["cookiesession.cookie.size size.le=4096"], "cumulative")
+	assert.Equal(t, int64(1), got["cookiesession.cookie.size size.le=+Inf"])
+	assert.Equal(t, int64(2), got["cookiesession.header.size size.le=+Inf"], "the two requests with a cookie")
 }
 
 // TestPrometheusExporter: scraped over HTTP through OpenTelemetry's
@@ -119,7 +122,7 @@ func TestPrometheusExporter(t *testing.T) {
 	text := scrape(t, promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
 	for _, want := range []string{
 		`cookiesession_session_reads_total{cookie_name="session",outcome="refused",reason="not_verified"} 1`,
-		`cookiesession_session_reads_total{cookie_name="session",outcome="verified",secret_fingerprint="` + cookiesession.SecretFingerprint(secretA) + `",secret_index="1"} 1`,
+		`cookiesession_session_reads_total{cookie_name="session",outcome="verified",secret_fingerprint="` + cookiesession.SecretFingerprint(secretA) + `"} 1`,
 		`cookiesession_session_writes_total{cookie_name="session",outcome="too_large"} 1`,
 		`cookiesession_cookies_written_total{cookie_name="session"} 1`,
 	} {
