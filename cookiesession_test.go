@@ -1135,13 +1135,7 @@ func TestConcurrentUseOfOneSession(t *testing.T) {
 func TestConcurrentRequests(t *testing.T) {
 	m, err := New(Options{Secrets: [][]byte{testKey(1), testKey(2)}})
 	require.NoError(t, err)
-	srv := httptest.NewServer(m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := m.FromContext(r.Context())
-		n, _ := Value[int](s, "n")
-		s.Set("n", n+1)
-		fmt.Fprint(w, n+1)
-	})))
-	defer srv.Close()
+	srv := counterServer(t, m)
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)

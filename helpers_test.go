@@ -149,3 +149,16 @@ func noop(http.ResponseWriter, *Session) {}
 
 // touch is a handler that reads the session without changing it.
 func touch(_ http.ResponseWriter, s *Session) { s.IsNew() }
+
+// counterServer serves, behind m's middleware, a counter kept in the
+// session: each request answers the count after it. Closed with the test.
+func counterServer(t *testing.T, m *Manager) *httptest.Server {
+	srv := httptest.NewServer(m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := m.FromContext(r.Context())
+		n, _ := Value[int](s, "n")
+		s.Set("n", n+1)
+		fmt.Fprint(w, n+1)
+	})))
+	t.Cleanup(srv.Close)
+	return srv
+}

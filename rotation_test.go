@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -55,13 +54,8 @@ func (s *mountedSecret) write(secrets ...[]byte) {
 // A's share falling to nothing.
 func TestRotationThroughAFileUnderLoad(t *testing.T) {
 	a, b := testKey(1), testKey(2)
-	var logs bytes.Buffer
-	var logMu sync.Mutex
-	m, err := New(Options{Secrets: [][]byte{a}, Logger: slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-		logMu.Lock()
-		defer logMu.Unlock()
-		return logs.Write(p)
-	}), nil))})
+	var logs syncBuffer
+	m, err := New(Options{Secrets: [][]byte{a}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	require.NoError(t, err)
 	mount, path := newMountedSecret(t, a)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -69,13 +63,7 @@ func TestRotationThroughAFileUnderLoad(t *testing.T) {
 	go func() { watched <- m.WatchSecretsFile(ctx, path, 5*time.Millisecond) }()
 	t.Cleanup(func() { cancel(); <-watched })
 
-	srv := httptest.NewServer(m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := m.FromContext(r.Context())
-		n, _ := Value[int](s, "n")
-		s.Set("n", n+1)
-		fmt.Fprint(w, n+1)
-	})))
-	defer srv.Close()
+	srv := counterServer(t, m)
 
 	const clients = 8
 	var stop atomic.Bool
@@ -155,8 +143,6 @@ func TestRotationThroughAFileUnderLoad(t *testing.T) {
 		_, err := onlyB.Inspect(header...)
 		assert.NoError(t, err, "client %d's cookie is sealed with B", i)
 	}
-	logMu.Lock()
-	defer logMu.Unlock()
 	assert.Contains(t, logs.String(), "the new first secret was not in force before", "A → [B, A] in one step: fine for one process, not for a fleet")
 	assert.Contains(t, logs.String(), "secrets in force")
 	assert.Contains(t, logs.String(), SecretFingerprint(b))
@@ -199,10 +185,6 @@ func TestWatchSecretsFileKeepsGoodSecrets(t *testing.T) {
 	}
 	assert.NotContains(t, out, "k1 k2", "never the secret")
 }
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // syncBuffer is a log destination safe for a watcher's goroutine.
 type syncBuffer struct {
