@@ -292,6 +292,9 @@ func (m *Manager) maybeSummarize() {
 		return
 	}
 	args := []any{"cookie", m.name, "since_last_summary", time.Duration(now - last).Round(time.Second).String()}
+	if last < 0 { // the first
+		args[2], args[3] = "since_start", time.Duration(now).Round(time.Second).String()
+	}
 	var counts [numRefusals]uint64
 	total := uint64(0)
 	for r := range counts {

@@ -101,6 +101,7 @@ func TestRefusalSummary(t *testing.T) {
 	assert.Contains(t, lines[0], "level=WARN")
 	assert.Contains(t, lines[0], "not_verified=1")
 	assert.NotContains(t, lines[0], "hint=", "one stray cookie suggests nothing")
+	assert.Contains(t, lines[0], "since_start=0s")
 	assert.NotContains(t, logs.String(), strings.TrimPrefix(foreign, "session=")[:20])
 
 	clk.Add(time.Minute)

@@ -174,7 +174,7 @@ func TestGorillaCookiesThatCannotMigrate(t *testing.T) {
 		other := sessions.NewCookieStore([]byte("another-hash-key-0123456789abcdef"), nil)
 		s := m.LoadHeader(gorillaCookie(t, other, func(s *sessions.Session) { s.Values["a"] = 1 }))
 		assert.True(t, s.IsNew())
-		assert.Empty(t, logs.String(), "an unverified cookie is an attack or noise, not a migration problem")
+		assert.NotContains(t, logs.String(), "migrate", "an unverified cookie is an attack or noise, not a migration problem")
 	})
 	t.Run("past the store's MaxAge", func(t *testing.T) {
 		m, err := cookiesession.New(cookiesession.Options{Secrets: [][]byte{ourKey},
