@@ -269,7 +269,8 @@ var millionRevoked = sync.OnceValue(func() *MemoryRevocations {
 func fillRevocations(l *MemoryRevocations, n int) {
 	until := time.Now().Add(24 * time.Hour)
 	for i := range n {
-		id := base64.RawURLEncoding.EncodeToString(binary.BigEndian.AppendUint64(make([]byte, 8, 16), uint64(i)))
+		// 16 bytes, as session IDs are: 22 characters.
+		id := base64.RawURLEncoding.EncodeToString(binary.BigEndian.AppendUint64(make([]byte, 8, 16), uint64(i))[:16])
 		_ = l.Revoke(context.Background(), SessionRevocation(id, until))
 		if i%1000 == 0 {
 			_ = l.Revoke(context.Background(), SubjectRevocation(fmt.Sprintf("user-%d", i), until, until))

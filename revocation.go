@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"math"
 	"sync"
 	"time"
 )
@@ -155,7 +157,7 @@ func (m *Manager) revokeBefore(ctx context.Context, subject string) error {
 // for concurrent use; create it with [NewMemoryRevocations].
 type MemoryRevocations struct {
 	mu       sync.RWMutex
-	sessions map[string]int64 // ID -> Until, Unix milliseconds
+	sessions idTable // revoked session IDs, with their Until
 	subjects map[string]span
 	all      int64 // sessions created before it are revoked; Unix milliseconds
 	kept     int   // entries after the last pruning
@@ -168,7 +170,7 @@ type span struct{ before, until int64 }
 
 // NewMemoryRevocations returns an empty list.
 func NewMemoryRevocations() *MemoryRevocations {
-	return &MemoryRevocations{sessions: map[string]int64{}, subjects: map[string]span{}, now: time.Now}
+	return &MemoryRevocations{sessions: newIDTable(), subjects: map[string]span{}, now: time.Now}
 }
 
 // Revoked reports whether s is revoked by an entry of the list. It takes
@@ -180,7 +182,7 @@ func (l *MemoryRevocations) Revoked(_ context.Context, s SessionInfo) bool {
 	if created < l.all {
 		return true
 	}
-	if _, ok := l.sessions[s.ID]; ok {
+	if l.sessions.has(s.ID) {
 		return true
 	}
 	if s.Subject != "" {
@@ -203,7 +205,7 @@ func (l *MemoryRevocations) Revoke(_ context.Context, r Revocation) error {
 	defer l.mu.Unlock()
 	switch {
 	case r.SessionID != "":
-		l.sessions[r.SessionID] = max(l.sessions[r.SessionID], until)
+		l.sessions.put(r.SessionID, r.Until)
 	case r.Subject != "":
 		e := l.subjects[r.Subject]
 		l.subjects[r.Subject] = span{max(e.before, r.Before.UnixMilli()), max(e.until, until)}
@@ -212,31 +214,113 @@ func (l *MemoryRevocations) Revoke(_ context.Context, r Revocation) error {
 	}
 	// Drop expired entries whenever the list has doubled since the last
 	// time: linear work, paid once per doubling.
-	if n := len(l.sessions) + len(l.subjects); n >= 2*l.kept+1024 {
+	if n := l.sessions.n + len(l.subjects); n >= 2*l.kept+1024 {
 		l.prune(l.now().UnixMilli())
 	}
 	return nil
 }
 
 func (l *MemoryRevocations) prune(now int64) {
-	for id, until := range l.sessions {
-		if until <= now {
-			delete(l.sessions, id)
-		}
-	}
+	l.sessions.prune(time.UnixMilli(now))
 	for subject, e := range l.subjects {
 		if e.until <= now {
 			delete(l.subjects, subject)
 		}
 	}
-	l.kept = len(l.sessions) + len(l.subjects)
+	l.kept = l.sessions.n + len(l.subjects)
 }
 
 // Len returns how many session and subject entries the list holds.
 func (l *MemoryRevocations) Len() int {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return len(l.sessions) + len(l.subjects)
+	return l.sessions.n + len(l.subjects)
+}
+
+// idTable is a set of revoked session IDs, each with the time until which
+// it is kept, in two flat arrays with open addressing: 12 bytes a slot, at
+// most twice as many slots as entries, so 16 to 32 bytes an entry, and no
+// pointer for the garbage collector to follow. A million entries are a
+// few tens of megabytes, where a map of strings took about 80 bytes each.
+//
+// An ID is kept as 64 bits of a keyed hash (hash/maphash, seeded at random
+// per table), not as itself. Two IDs then share a key with odds of about
+// n/2^64 for each check, n being the entries: with a million, once in
+// eighteen million million requests. A shared key can only refuse a
+// session that is not revoked, never accept one that is, and the seed
+// differs per process, so no ID can be made to collide on purpose.
+type idTable struct {
+	seed  maphash.Seed
+	keys  []uint64 // 0: an empty slot
+	until []uint32 // Unix seconds, rounded up; uint32 lasts until 2106
+	n     int      // entries
+}
+
+func newIDTable() idTable {
+	return idTable{seed: maphash.MakeSeed(), keys: make([]uint64, 16), until: make([]uint32, 16)}
+}
+
+func (t *idTable) key(id string) uint64 {
+	return max(maphash.String(t.seed, id), 1) // 0 marks an empty slot
+}
+
+// slot returns where key is, or the empty slot where it would go.
+func (t *idTable) slot(key uint64) int {
+	mask := len(t.keys) - 1
+	i := int(key) & mask
+	for t.keys[i] != 0 && t.keys[i] != key {
+		i = (i + 1) & mask
+	}
+	return i
+}
+
+func (t *idTable) has(id string) bool {
+	return t.keys[t.slot(t.key(id))] != 0
+}
+
+// put records id until until, or later if it was already.
+func (t *idTable) put(id string, until time.Time) {
+	secs := uint32(min(max((until.UnixMilli()+999)/1000, 0), math.MaxUint32))
+	key := t.key(id)
+	i := t.slot(key)
+	if t.keys[i] == 0 {
+		if 4*(t.n+1) > 3*len(t.keys) { // at most three quarters full
+			t.rebuild(2*len(t.keys), 0)
+			i = t.slot(key)
+		}
+		t.keys[i] = key
+		t.n++
+	}
+	t.until[i] = max(t.until[i], secs)
+}
+
+// prune drops the entries that are past their time at now.
+func (t *idTable) prune(now time.Time) {
+	secs := uint32(min(max(now.Unix(), 0), math.MaxUint32))
+	kept := 0
+	for i, k := range t.keys {
+		if k != 0 && t.until[i] > secs {
+			kept++
+		}
+	}
+	size := 16
+	for 4*kept > 3*size {
+		size *= 2
+	}
+	t.rebuild(size, secs)
+}
+
+// rebuild moves the entries until after past into size slots.
+func (t *idTable) rebuild(size int, past uint32) {
+	keys, until := t.keys, t.until
+	t.keys, t.until, t.n = make([]uint64, size), make([]uint32, size), 0
+	for i, k := range keys {
+		if k != 0 && until[i] > past {
+			j := t.slot(k)
+			t.keys[j], t.until[j] = k, until[i]
+			t.n++
+		}
+	}
 }
 
 // check reports a Revocation that names no clear set of sessions.

@@ -2,6 +2,7 @@ package cookiesession
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -356,4 +357,50 @@ func TestRevokeSessionOfEveryIDSent(t *testing.T) {
 		_, err := a.Inspect(cookie)
 		assert.ErrorIs(t, err, ErrRevoked, cookie)
 	}
+}
+
+// TestIDTable: the compact set of revoked session IDs keeps what it is
+// given, only widens an entry's time, forgets exactly the entries past
+// theirs, and grows and shrinks with them.
+func TestIDTable(t *testing.T) {
+	tab := newIDTable()
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	id := func(i int) string { return fmt.Sprintf("session-%06d", i) }
+	const n = 5000
+	for i := range n {
+		tab.put(id(i), now.Add(time.Duration(i%2+1)*time.Hour)) // odd ones an hour longer
+	}
+	assert.Equal(t, n, tab.n)
+	assert.LessOrEqual(t, 4*tab.n, 3*len(tab.keys), "at most three quarters full")
+	assert.LessOrEqual(t, len(tab.keys), 4*n, "at most twice the slots it needs")
+	for i := range n {
+		require.True(t, tab.has(id(i)), id(i))
+		require.False(t, tab.has(id(n+i)), "never given: %s", id(n+i))
+	}
+	tab.put(id(0), now.Add(-time.Hour)) // earlier: keeps its time
+	tab.put(id(0), now.Add(time.Minute))
+	assert.Equal(t, n, tab.n, "the same ID twice is one entry")
+
+	tab.prune(now.Add(90 * time.Minute))
+	assert.Equal(t, n/2, tab.n, "the entries of one hour went, those of two stayed")
+	assert.LessOrEqual(t, len(tab.keys), 4*n/2, "and the table shrank")
+	for i := range n {
+		require.Equal(t, i%2 == 1, tab.has(id(i)), id(i))
+	}
+	tab.prune(now.Add(3 * time.Hour))
+	assert.Zero(t, tab.n)
+	assert.Len(t, tab.keys, 16)
+
+	// A time in the past, or past 2106, is kept as it can be.
+	tab.put("old", time.Unix(-5, 0))
+	tab.put("far", time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC))
+	tab.prune(time.Unix(0, 0))
+	assert.False(t, tab.has("old"))
+	assert.True(t, tab.has("far"))
+
+	list := NewMemoryRevocations()
+	list.now = func() time.Time { return now }
+	require.NoError(t, list.Revoke(context.Background(), SessionRevocation("a", now.Add(time.Hour))))
+	s := SessionInfo{ID: "b", Created: now}
+	assert.Zero(t, testing.AllocsPerRun(100, func() { list.Revoked(context.Background(), s) }), "the check allocates nothing")
 }
