@@ -209,6 +209,68 @@ func (l *List) Revoke(ctx context.Context, r cookiesession.Revocation) error {
 	return nil
 }
 
+// RevokeMany is Revoke for many revocations at once, as after an incident:
+// every one is in force on this replica at once, and they are shared
+// through Redis in pipelined batches rather than one round trip each.
+// Nothing is applied when one of them is invalid. When Redis cannot take
+// them all, it returns an error, and those it did not take are written
+// again in the background, as Revoke's are.
+func (l *List) RevokeMany(ctx context.Context, rs []cookiesession.Revocation) error {
+	check := cookiesession.NewMemoryRevocations() // validates as the local copy will
+	for i, r := range rs {
+		if err := check.Revoke(ctx, r); err != nil {
+			return fmt.Errorf("redisrevocation: revocation %d: %w", i, err)
+		}
+	}
+	for _, r := range rs {
+		_ = l.local.Revoke(ctx, r)
+	}
+	const batch = 1000 // commands a pipeline carries at once
+	var failed []cookiesession.Revocation
+	var firstErr error
+	for start := 0; start < len(rs); start += batch {
+		part := rs[start:min(start+batch, len(rs))]
+		if err := l.shareMany(ctx, part); err != nil {
+			failed = append(failed, part...)
+			firstErr = cmp.Or(firstErr, err)
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.pending)+len(failed) > maxPending {
+		return fmt.Errorf("redisrevocation: %d revocations in force on this replica only; too many wait for Redis already: %w", len(failed), firstErr)
+	}
+	l.pending = append(l.pending, failed...)
+	l.poke()
+	return fmt.Errorf("redisrevocation: %d revocations in force on this replica only until Redis has them; retrying: %w", len(failed), firstErr)
+}
+
+// shareMany writes rs to Redis in one pipeline, and reports the first
+// failure. Each entry is merged and published as share does.
+func (l *List) shareMany(ctx context.Context, rs []cookiesession.Revocation) error {
+	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
+	defer cancel()
+	now := time.Now()
+	execs := make([]rueidis.LuaExec, 0, len(rs))
+	for _, r := range rs {
+		if r.Until.After(now) { // else every session it names has expired
+			execs = append(execs, l.exec(r))
+		}
+	}
+	if len(execs) == 0 {
+		return nil
+	}
+	for _, res := range revokeScript.ExecMulti(ctx, l.client, execs...) {
+		if err := res.Error(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // poke wakes retry, unless it is awake already.
 func (l *List) poke() {
 	select {
@@ -292,9 +354,16 @@ func (l *List) share(ctx context.Context, r cookiesession.Revocation) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
 	defer cancel()
+	e := l.exec(r)
+	return revokeScript.Exec(ctx, l.client, e.Keys, e.Args).Error()
+}
+
+// exec is the script's call for r: its key, and before, until and the
+// channel as arguments.
+func (l *List) exec(r cookiesession.Revocation) rueidis.LuaExec {
 	before := max(r.Before.UnixMilli(), 0)
-	return revokeScript.Exec(ctx, l.client, []string{l.key(r)},
-		[]string{strconv.FormatInt(before, 10), strconv.FormatInt(r.Until.UnixMilli(), 10), l.channel}).Error()
+	return rueidis.LuaExec{Keys: []string{l.key(r)},
+		Args: []string{strconv.FormatInt(before, 10), strconv.FormatInt(r.Until.UnixMilli(), 10), l.channel}}
 }
 
 // Key layout under the prefix: "s:<session ID>", "u:<subject>" and "all".

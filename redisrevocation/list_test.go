@@ -281,6 +281,38 @@ func TestCloseTriesWhatWaits(t *testing.T) {
 	assert.Contains(t, err.Error(), "the list is closed")
 }
 
+// TestRevokeMany: an operator revokes 50,000 sessions in one call, after
+// an incident. They are in force here at once, reach Redis in pipelined
+// batches, and every other replica, and a late one, refuse them all.
+func TestRevokeMany(t *testing.T) {
+	srv := startRedis(t)
+	ctx := context.Background()
+	a, b := srv.list(t, Options{}), srv.list(t, Options{})
+	now := time.Now()
+	const n = 50_000
+	rs := make([]cookiesession.Revocation, n)
+	for i := range rs {
+		rs[i] = cookiesession.SessionRevocation(fmt.Sprintf("incident-%05d", i), now.Add(time.Hour))
+	}
+	start := time.Now()
+	require.NoError(t, a.RevokeMany(ctx, rs))
+	took := time.Since(start)
+	propagated := eventually(t, 10*time.Second, func() bool { return b.Revoked(ctx, info(rs[n-1].SessionID, "", now)) }, "the last on the other replica")
+	t.Logf("%d revocations: RevokeMany took %v; the last was on the other replica %v later", n, took.Round(time.Millisecond), propagated.Round(time.Millisecond))
+	assert.Less(t, took, 10*time.Second, "pipelined, not a round trip each (about 1 s here)")
+	for _, i := range []int{0, 1, n / 2, n - 2} {
+		assert.True(t, b.Revoked(ctx, info(rs[i].SessionID, "", now)), rs[i].SessionID)
+	}
+	late := srv.list(t, Options{})
+	assert.True(t, late.Revoked(ctx, info(rs[n/3].SessionID, "", now)))
+	assert.Equal(t, n, late.local.Len())
+
+	bad := []cookiesession.Revocation{cookiesession.SessionRevocation("fine", now.Add(time.Hour)), {Until: now}}
+	err := a.RevokeMany(ctx, bad)
+	assert.ErrorContains(t, err, "revocation 1")
+	assert.False(t, a.Revoked(ctx, info("fine", "", now)), "nothing applied when one is invalid")
+}
+
 // TestPrefixIsNotAPattern: a prefix with characters that MATCH patterns
 // treat specially still loads its own entries, and only those.
 func TestPrefixIsNotAPattern(t *testing.T) {
