@@ -62,7 +62,6 @@ type writer struct {
 // handler was not handed the error by Save, ErrorHandler answers on a
 // cleared header, which keeps only the deletion of a destroyed session's
 // cookies.
-
 func (w *writer) commit() error {
 	if w.done {
 		return w.err
