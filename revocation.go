@@ -200,24 +200,79 @@ func (l *MemoryRevocations) Revoke(_ context.Context, r Revocation) error {
 	if err := r.check(); err != nil {
 		return err
 	}
-	until := r.Until.UnixMilli()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	switch {
-	case r.SessionID != "":
-		l.sessions.put(r.SessionID, r.Until)
-	case r.Subject != "":
-		e := l.subjects[r.Subject]
-		l.subjects[r.Subject] = span{max(e.before, r.Before.UnixMilli()), max(e.until, until)}
-	default:
-		l.all = max(l.all, r.Before.UnixMilli())
+	if r.SessionID != "" {
+		l.sessions.grow(1)
+		l.sessions.put(l.sessions.key(r.SessionID), seconds(r.Until))
+	} else {
+		l.add(r)
 	}
-	// Drop expired entries whenever the list has doubled since the last
-	// time: linear work, paid once per doubling.
-	if n := l.sessions.n + len(l.subjects); n >= 2*l.kept+1024 {
+	l.pruneIfDoubled()
+	return nil
+}
+
+// RevokeMany adds every entry of rs, as Revoke does each, or none when
+// one of them is invalid. A large batch, such as a shared list loading
+// what other replicas revoked, takes about half the time of a Revoke
+// each: one lock, one resize, and cache misses waited for together.
+func (l *MemoryRevocations) RevokeMany(_ context.Context, rs []Revocation) error {
+	sessions := 0
+	for i, r := range rs {
+		if err := r.check(); err != nil {
+			return fmt.Errorf("revocation %d: %w", i, err)
+		}
+		if r.SessionID != "" {
+			sessions++
+		}
+	}
+	// The seed never changes, so the keys need no lock.
+	entries := make([]idSlot, 0, sessions)
+	for _, r := range rs {
+		if r.SessionID != "" {
+			key := l.sessions.key(r.SessionID)
+			entries = append(entries, idSlot{uint32(key), uint32(key >> 32), seconds(r.Until)})
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sessions.putMany(entries)
+	for _, r := range rs {
+		if r.SessionID == "" {
+			l.add(r)
+		}
+	}
+	l.pruneIfDoubled()
+	return nil
+}
+
+// Grow makes room for n more revoked sessions, so that adding them
+// does not resize the list's table on the way: a replica that knows how
+// many entries it is about to load saves the copies.
+func (l *MemoryRevocations) Grow(n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sessions.grow(n)
+}
+
+// add records a subject's or every session's entry.
+func (l *MemoryRevocations) add(r Revocation) {
+	if r.Subject != "" {
+		e := l.subjects[r.Subject]
+		l.subjects[r.Subject] = span{max(e.before, r.Before.UnixMilli()), max(e.until, r.Until.UnixMilli())}
+		return
+	}
+	l.all = max(l.all, r.Before.UnixMilli())
+}
+
+// pruneIfDoubled drops expired entries whenever the list has doubled since
+// the last time and fills a quarter of its table: work linear in the
+// table's size, paid once per doubling, and not at every doubling of the
+// first entries loaded into a table grown ahead for many.
+func (l *MemoryRevocations) pruneIfDoubled() {
+	if n := l.sessions.n + len(l.subjects); n >= 2*l.kept+1024 && 4*n >= len(l.sessions.slots) {
 		l.prune(l.now().UnixMilli())
 	}
-	return nil
 }
 
 func (l *MemoryRevocations) prune(now int64) {
@@ -238,10 +293,13 @@ func (l *MemoryRevocations) Len() int {
 }
 
 // idTable is a set of revoked session IDs, each with the time until which
-// it is kept, in two flat arrays with open addressing: 12 bytes a slot, at
-// most twice as many slots as entries, so 16 to 32 bytes an entry, and no
-// pointer for the garbage collector to follow. A million entries are a
-// few tens of megabytes, where a map of strings took about 80 bytes each.
+// it is kept, in one flat array with open addressing: 12 bytes a slot, at
+// most twice as many slots as entries, so 16 to 24 bytes an entry when
+// sized ahead with Grow and 16 to 32 when grown one entry at a time, and
+// no pointer for the garbage collector to follow. A million entries are
+// a few tens of megabytes, where a map of strings took about 80 bytes
+// each. A slot holds its key and its time together, so that recording an
+// entry misses the cache once, not twice.
 //
 // An ID is kept as 64 bits of a keyed hash (hash/maphash, seeded at random
 // per table), not as itself. Two IDs then share a key with odds of about
@@ -250,74 +308,131 @@ func (l *MemoryRevocations) Len() int {
 // session that is not revoked, never accept one that is, and the seed
 // differs per process, so no ID can be made to collide on purpose.
 type idTable struct {
-	seed  maphash.Seed
-	keys  []uint64 // 0: an empty slot
-	until []uint32 // Unix seconds, rounded up; uint32 lasts until 2106
-	n     int      // entries
+	seed    maphash.Seed
+	slots   []idSlot
+	n       int    // entries
+	touched uint32 // see putMany
 }
 
+// idSlot is a key in two halves, so that the slot takes 12 bytes, not 16,
+// and the time until which it is kept, in Unix seconds rounded up (uint32
+// lasts until 2106). Key 0 marks an empty slot.
+type idSlot struct{ lo, hi, until uint32 }
+
+func (s idSlot) key() uint64 { return uint64(s.hi)<<32 | uint64(s.lo) }
+
 func newIDTable() idTable {
-	return idTable{seed: maphash.MakeSeed(), keys: make([]uint64, 16), until: make([]uint32, 16)}
+	return idTable{seed: maphash.MakeSeed(), slots: make([]idSlot, 16)}
 }
 
 func (t *idTable) key(id string) uint64 {
 	return max(maphash.String(t.seed, id), 1) // 0 marks an empty slot
 }
 
+// seconds is until as a slot keeps it.
+func seconds(until time.Time) uint32 {
+	return uint32(min(max((until.UnixMilli()+999)/1000, 0), math.MaxUint32))
+}
+
+// home is where key's probe starts: the key's top half scaled to the
+// table (a multiply and a shift rather than a modulo), so that the table
+// can have any size, not only a power of two, and keys in order land in
+// slots in order.
+func (t *idTable) home(key uint64) int {
+	return int((key >> 32) * uint64(len(t.slots)) >> 32)
+}
+
 // slot returns where key is, or the empty slot where it would go.
 func (t *idTable) slot(key uint64) int {
-	mask := len(t.keys) - 1
-	i := int(key) & mask
-	for t.keys[i] != 0 && t.keys[i] != key {
-		i = (i + 1) & mask
+	lo, hi := uint32(key), uint32(key>>32)
+	i := t.home(key)
+	for s := t.slots[i]; (s.lo != 0 || s.hi != 0) && (s.lo != lo || s.hi != hi); s = t.slots[i] {
+		if i++; i == len(t.slots) {
+			i = 0
+		}
 	}
 	return i
 }
 
 func (t *idTable) has(id string) bool {
-	return t.keys[t.slot(t.key(id))] != 0
+	s := t.slots[t.slot(t.key(id))]
+	return s.lo != 0 || s.hi != 0
 }
 
-// put records id until until, or later if it was already.
-func (t *idTable) put(id string, until time.Time) {
-	secs := uint32(min(max((until.UnixMilli()+999)/1000, 0), math.MaxUint32))
-	key := t.key(id)
-	i := t.slot(key)
-	if t.keys[i] == 0 {
-		if 4*(t.n+1) > 3*len(t.keys) { // at most three quarters full
-			t.rebuild(2*len(t.keys), 0)
-			i = t.slot(key)
-		}
-		t.keys[i] = key
+// put records key until until, or later if it was already. The table
+// must have room for one more entry.
+func (t *idTable) put(key uint64, until uint32) {
+	s := &t.slots[t.slot(key)]
+	if s.lo == 0 && s.hi == 0 {
+		s.lo, s.hi = uint32(key), uint32(key>>32)
 		t.n++
 	}
-	t.until[i] = max(t.until[i], secs)
+	s.until = max(s.until, until)
 }
 
-// prune drops the entries that are past their time at now.
+// grow makes room for more entries, keeping the table at most three
+// quarters full. Grown an entry at a time, it doubles, so that the copies
+// cost a constant per entry; grown ahead of many entries, it takes five
+// slots for three, whose probes stay short.
+func (t *idTable) grow(more int) {
+	need := t.n + max(more, 0)
+	if 4*need <= 3*len(t.slots) {
+		return
+	}
+	size := 2 * len(t.slots)
+	if more > 1 {
+		size = max(size, need/3*5+16)
+	}
+	t.rebuild(size, 0)
+}
+
+// putMany records entries, as put does each. A large batch, such as a
+// replica loading a shared list, misses the cache at almost every entry;
+// reading each group's slots first, with no branch on what is read, lets
+// the processor wait for those misses together rather than one by one.
+func (t *idTable) putMany(entries []idSlot) {
+	t.grow(len(entries))
+	const group = 16
+	for len(entries) > 0 {
+		g := entries[:min(group, len(entries))]
+		entries = entries[len(g):]
+		var touched uint32
+		for _, e := range g {
+			touched |= t.slots[t.home(e.key())].until
+		}
+		t.touched = touched // so that the reads are not left out
+		for _, e := range g {
+			t.put(e.key(), e.until)
+		}
+	}
+}
+
+// prune drops the entries that are past their time at now, into a table
+// of twice as many slots as are left. With none to drop it leaves the
+// table as it is: it may have been grown ahead of entries to come.
 func (t *idTable) prune(now time.Time) {
 	secs := uint32(min(max(now.Unix(), 0), math.MaxUint32))
 	kept := 0
-	for i, k := range t.keys {
-		if k != 0 && t.until[i] > secs {
+	for _, s := range t.slots {
+		if (s.lo != 0 || s.hi != 0) && s.until > secs {
 			kept++
 		}
 	}
-	size := 16
-	for 4*kept > 3*size {
-		size *= 2
+	if kept < t.n {
+		t.rebuild(max(2*kept, 16), secs)
 	}
-	t.rebuild(size, secs)
 }
 
-// rebuild moves the entries until after past into size slots.
+// rebuild moves the entries until after past into size slots. Slots are
+// in the order of their keys (but for a few that wrapped around the end),
+// in the old table as in the new, so both are
+// walked from start to end.
 func (t *idTable) rebuild(size int, past uint32) {
-	keys, until := t.keys, t.until
-	t.keys, t.until, t.n = make([]uint64, size), make([]uint32, size), 0
-	for i, k := range keys {
-		if k != 0 && until[i] > past {
-			j := t.slot(k)
-			t.keys[j], t.until[j] = k, until[i]
+	old := t.slots
+	t.slots, t.n = make([]idSlot, size), 0
+	for _, s := range old {
+		if (s.lo != 0 || s.hi != 0) && s.until > past {
+			t.slots[t.slot(s.key())] = s
 			t.n++
 		}
 	}

@@ -364,36 +364,37 @@ func TestRevokeSessionOfEveryIDSent(t *testing.T) {
 // theirs, and grows and shrinks with them.
 func TestIDTable(t *testing.T) {
 	tab := newIDTable()
+	put := func(id string, until time.Time) { tab.grow(1); tab.put(tab.key(id), seconds(until)) }
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	id := func(i int) string { return fmt.Sprintf("session-%06d", i) }
 	const n = 5000
 	for i := range n {
-		tab.put(id(i), now.Add(time.Duration(i%2+1)*time.Hour)) // odd ones an hour longer
+		put(id(i), now.Add(time.Duration(i%2+1)*time.Hour)) // odd ones an hour longer
 	}
 	assert.Equal(t, n, tab.n)
-	assert.LessOrEqual(t, 4*tab.n, 3*len(tab.keys), "at most three quarters full")
-	assert.LessOrEqual(t, len(tab.keys), 4*n, "at most twice the slots it needs")
+	assert.LessOrEqual(t, 4*tab.n, 3*len(tab.slots), "at most three quarters full")
+	assert.LessOrEqual(t, len(tab.slots), 4*n, "at most twice the slots it needs")
 	for i := range n {
 		require.True(t, tab.has(id(i)), id(i))
 		require.False(t, tab.has(id(n+i)), "never given: %s", id(n+i))
 	}
-	tab.put(id(0), now.Add(-time.Hour)) // earlier: keeps its time
-	tab.put(id(0), now.Add(time.Minute))
+	put(id(0), now.Add(-time.Hour)) // earlier: keeps its time
+	put(id(0), now.Add(time.Minute))
 	assert.Equal(t, n, tab.n, "the same ID twice is one entry")
 
 	tab.prune(now.Add(90 * time.Minute))
 	assert.Equal(t, n/2, tab.n, "the entries of one hour went, those of two stayed")
-	assert.LessOrEqual(t, len(tab.keys), 4*n/2, "and the table shrank")
+	assert.LessOrEqual(t, len(tab.slots), 4*n/2, "and the table shrank")
 	for i := range n {
 		require.Equal(t, i%2 == 1, tab.has(id(i)), id(i))
 	}
 	tab.prune(now.Add(3 * time.Hour))
 	assert.Zero(t, tab.n)
-	assert.Len(t, tab.keys, 16)
+	assert.Len(t, tab.slots, 16)
 
 	// A time in the past, or past 2106, is kept as it can be.
-	tab.put("old", time.Unix(-5, 0))
-	tab.put("far", time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC))
+	put("old", time.Unix(-5, 0))
+	put("far", time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC))
 	tab.prune(time.Unix(0, 0))
 	assert.False(t, tab.has("old"))
 	assert.True(t, tab.has("far"))
@@ -403,4 +404,44 @@ func TestIDTable(t *testing.T) {
 	require.NoError(t, list.Revoke(context.Background(), SessionRevocation("a", now.Add(time.Hour))))
 	s := SessionInfo{ID: "b", Created: now}
 	assert.Zero(t, testing.AllocsPerRun(100, func() { list.Revoked(context.Background(), s) }), "the check allocates nothing")
+}
+
+// TestMemoryRevokeMany: a batch is put in force as a Revoke of each would be,
+// or not at all when one entry is invalid; Grow sizes the table for a
+// batch to come, so that it is not copied on the way.
+func TestMemoryRevokeMany(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	l := NewMemoryRevocations()
+	err := l.RevokeMany(ctx, []Revocation{SessionRevocation("fine", now.Add(time.Hour)), {Until: now.Add(time.Hour)}})
+	require.ErrorContains(t, err, "revocation 1")
+	assert.Zero(t, l.Len(), "nothing applied")
+
+	const n = 20_000
+	l.Grow(n)
+	size := len(l.sessions.slots)
+	assert.GreaterOrEqual(t, 3*size, 4*n, "room for n at three quarters full")
+	assert.LessOrEqual(t, size, 2*n, "and not much more")
+	rs := make([]Revocation, 0, n+2)
+	for i := range n {
+		rs = append(rs, SessionRevocation(fmt.Sprintf("s-%d", i), now.Add(time.Hour)))
+	}
+	rs = append(rs, SubjectRevocation("ada", now, now.Add(time.Hour)), AllRevocation(now.Add(-time.Hour), now.Add(time.Hour)))
+	require.NoError(t, l.RevokeMany(ctx, rs[:n/2]))
+	require.NoError(t, l.RevokeMany(ctx, rs[n/2:]))
+	assert.Equal(t, size, len(l.sessions.slots), "not resized")
+	assert.Equal(t, n+1, l.Len())
+	one := NewMemoryRevocations()
+	for _, r := range rs {
+		require.NoError(t, one.Revoke(ctx, r))
+	}
+	for _, s := range []SessionInfo{
+		{ID: "s-0", Created: now}, {ID: fmt.Sprintf("s-%d", n-1), Created: now}, {ID: "s-x", Created: now},
+		{ID: "s-y", Subject: "ada", Created: now.Add(-time.Minute)}, {ID: "s-z", Subject: "ada", Created: now.Add(time.Minute)},
+		{ID: "s-w", Created: now.Add(-2 * time.Hour)},
+	} {
+		assert.Equal(t, one.Revoked(ctx, s), l.Revoked(ctx, s), "%+v", s)
+	}
+	assert.True(t, l.Revoked(ctx, SessionInfo{ID: "s-7", Created: now}))
+	assert.False(t, l.Revoked(ctx, SessionInfo{ID: "s-x", Created: now}))
 }
