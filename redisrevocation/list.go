@@ -3,19 +3,27 @@
 // round trip on the request path.
 //
 // Each replica keeps every live revocation in its own memory (a
-// [cookiesession.MemoryRevocations]) and answers from it. Redis holds each
-// entry under a key that expires when the sessions it revokes would have,
-// and pushes every new entry to all replicas over pub/sub, within
-// milliseconds. A replica loads every entry when it starts and again after
-// each reconnect, so it misses nothing that happened while it was away.
-// A revocation that could not be written to Redis (Redis stalled, or the
-// caller's context ended) is in force on its own replica at once and is
-// written again, with backoff, until Redis has it.
+// [cookiesession.MemoryRevocations]) and answers from it. Redis holds the
+// entries packed in one string per day of expiry, each dropped by Redis
+// once the sessions it revokes would have expired, and pushes every new
+// entry to all replicas over pub/sub, within milliseconds. A replica
+// loads every entry when it starts and again after each reconnect, so it
+// misses nothing that happened while it was away; it reads the list's own
+// keys, never the keyspace, so what else the Redis holds costs it
+// nothing. A revocation that could not be written to Redis (Redis
+// stalled, or the caller's context ended) is in force on its own replica
+// at once and is written again, with backoff, until Redis has it.
+//
+// It works on a single Redis, with Sentinel, and on Redis Cluster, where
+// every key of a list shares one slot; see Options.WaitReplicas for
+// failovers.
 //
 // It uses github.com/redis/rueidis: a well-kept client whose dedicated
 // connections report a lost subscription on a channel, which is what the
-// reload after a reconnect hangs on. The commands used (SET with PXAT,
-// GET, MGET, SCAN, EVAL, PUBLISH, SUBSCRIBE) are the same in Valkey.
+// reload after a reconnect hangs on, and which follows a Cluster's slots
+// and a Sentinel's failovers by itself. The commands used (EVAL with
+// APPEND, PEXPIREAT, ZADD and PUBLISH; ZRANGE, GETRANGE, SUBSCRIBE and
+// WAIT) are the same in Valkey.
 package redisrevocation
 
 import (
@@ -36,9 +44,9 @@ import (
 
 // Options configures a [List]. Every zero value is a default.
 type Options struct {
-	// Prefix starts every key and the channel name,
-	// "cookiesession:revocations:" by default. Replicas that share
-	// sessions share a prefix.
+	// Prefix names the list, "cookiesession:revocations:" by default.
+	// Replicas that share sessions share a prefix. Its keys and channel
+	// start with "{" + Prefix + "}", a Redis Cluster hash tag.
 	Prefix string
 
 	// MaxStale is how long the local copy is trusted after the connection
@@ -57,6 +65,17 @@ type Options struct {
 	// Timeout bounds each Redis call that shares a revocation, 2 seconds
 	// by default. One that fails is retried until Redis has it.
 	Timeout time.Duration
+
+	// WaitReplicas is how many replicas of the Redis primary must hold a
+	// revocation before Revoke returns without error (Redis's WAIT, within
+	// Timeout). Redis replicates asynchronously: with the default, 0, a
+	// revocation the primary acknowledged is lost if the primary fails
+	// before a replica copied it and a replica takes over. With Sentinel
+	// or Cluster, set it to 1 (or more) so that a failover loses nothing
+	// that Revoke reported shared; a revocation that did not reach that
+	// many replicas is an error, in force locally and retried, like one
+	// Redis did not take.
+	WaitReplicas int
 
 	// Logger receives connection changes and staleness warnings. It
 	// defaults to slog.Default().
@@ -79,7 +98,8 @@ const (
 type List struct {
 	client  rueidis.Client
 	local   *cookiesession.MemoryRevocations
-	prefix  string
+	tag     string // "{" + Prefix + "}", which starts every key
+	index   string // the sorted set of day keys
 	channel string
 	opts    Options
 
@@ -109,11 +129,13 @@ func New(ctx context.Context, client rueidis.Client, opts Options) (*List, error
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	tag := "{" + opts.Prefix + "}"
 	l := &List{
 		client:  client,
 		local:   cookiesession.NewMemoryRevocations(),
-		prefix:  opts.Prefix,
-		channel: opts.Prefix + "channel",
+		tag:     tag,
+		index:   tag + "days",
+		channel: tag + "records",
 		opts:    opts,
 		wake:    make(chan struct{}, 1),
 	}
@@ -190,10 +212,13 @@ func (l *List) Stale() time.Duration {
 // logout) it returns an error: r is then in force here only, and written
 // again in the background, on a schedule of its own, until Redis has it.
 func (l *List) Revoke(ctx context.Context, r cookiesession.Revocation) error {
+	if err := checkName(r); err != nil {
+		return err
+	}
 	if err := l.local.Revoke(ctx, r); err != nil {
 		return err
 	}
-	if err := l.share(ctx, r); err != nil {
+	if err := l.share(ctx, []cookiesession.Revocation{r}); err != nil {
 		if l.closed.Load() {
 			return fmt.Errorf("redisrevocation: revocation in force on this replica only, and the list is closed: %w", err)
 		}
@@ -216,21 +241,19 @@ func (l *List) Revoke(ctx context.Context, r cookiesession.Revocation) error {
 // them all, it returns an error, and those it did not take are written
 // again in the background, as Revoke's are.
 func (l *List) RevokeMany(ctx context.Context, rs []cookiesession.Revocation) error {
-	check := cookiesession.NewMemoryRevocations() // validates as the local copy will
 	for i, r := range rs {
-		if err := check.Revoke(ctx, r); err != nil {
+		if err := checkName(r); err != nil {
 			return fmt.Errorf("redisrevocation: revocation %d: %w", i, err)
 		}
 	}
-	for _, r := range rs {
-		_ = l.local.Revoke(ctx, r)
+	if err := l.local.RevokeMany(ctx, rs); err != nil {
+		return fmt.Errorf("redisrevocation: %w", err)
 	}
-	const batch = 1000 // commands a pipeline carries at once
 	var failed []cookiesession.Revocation
 	var firstErr error
 	for start := 0; start < len(rs); start += batch {
 		part := rs[start:min(start+batch, len(rs))]
-		if err := l.shareMany(ctx, part); err != nil {
+		if err := l.share(ctx, part); err != nil {
 			failed = append(failed, part...)
 			firstErr = cmp.Or(firstErr, err)
 		}
@@ -248,28 +271,9 @@ func (l *List) RevokeMany(ctx context.Context, rs []cookiesession.Revocation) er
 	return fmt.Errorf("redisrevocation: %d revocations in force on this replica only until Redis has them; retrying: %w", len(failed), firstErr)
 }
 
-// shareMany writes rs to Redis in one pipeline, and reports the first
-// failure. Each entry is merged and published as share does.
-func (l *List) shareMany(ctx context.Context, rs []cookiesession.Revocation) error {
-	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
-	defer cancel()
-	now := time.Now()
-	execs := make([]rueidis.LuaExec, 0, len(rs))
-	for _, r := range rs {
-		if r.Until.After(now) { // else every session it names has expired
-			execs = append(execs, l.exec(r))
-		}
-	}
-	if len(execs) == 0 {
-		return nil
-	}
-	for _, res := range revokeScript.ExecMulti(ctx, l.client, execs...) {
-		if err := res.Error(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+// batch is how many revocations one pipelined share carries: about 32 KB
+// of records, one message to each replica.
+const batch = 1000
 
 // poke wakes retry, unless it is awake already.
 func (l *List) poke() {
@@ -315,94 +319,124 @@ func (l *List) retry(ctx context.Context) {
 // keeps those it could not write. It returns how many it wrote.
 func (l *List) flush(ctx context.Context) (int, error) {
 	l.mu.Lock()
-	batch := l.pending
+	waiting := l.pending
 	l.pending = nil
 	l.mu.Unlock()
-	for i, r := range batch {
-		if err := l.share(ctx, r); err != nil {
+	for start := 0; start < len(waiting); start += batch {
+		if err := l.share(ctx, waiting[start:min(start+batch, len(waiting))]); err != nil {
 			l.mu.Lock()
-			l.pending = append(batch[i:], l.pending...)
+			l.pending = append(waiting[start:], l.pending...)
 			l.mu.Unlock()
-			return i, err
+			return start, err
 		}
 	}
-	return len(batch), nil
+	return len(waiting), nil
 }
 
-// revokeScript merges an entry with what Redis holds (entries only widen,
-// as in MemoryRevocations), stores it until its sessions have expired, and
-// publishes the result, in one atomic step.
-var revokeScript = rueidis.NewLuaScript(`
-local before, untl = tonumber(ARGV[1]), tonumber(ARGV[2])
-local cur = redis.call('GET', KEYS[1])
-if cur then
-  local b, u = string.match(cur, '^(%d+),(%d+)$')
-  if b then
-    before = math.max(before, tonumber(b))
-    untl = math.max(untl, tonumber(u))
-  end
+// appendScript appends records to a day's bucket, keeps the bucket until
+// the day's end and lists it in the index, prunes the index of days past,
+// and publishes the records, in one atomic step. The index expires with
+// its last day, so a list no longer written leaves nothing behind.
+//
+// KEYS: the day's bucket, the index. ARGV: the records, the day's end
+// (Unix ms), the channel, now (Unix ms). It returns the bucket's size.
+const appendScript = `
+local size = redis.call('APPEND', KEYS[1], ARGV[1])
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[2], KEYS[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[4])
+if redis.call('PEXPIRETIME', KEYS[2]) < tonumber(ARGV[2]) then
+  redis.call('PEXPIREAT', KEYS[2], ARGV[2])
 end
-local v = string.format('%d,%d', before, untl)
-redis.call('SET', KEYS[1], v, 'PXAT', untl)
-redis.call('PUBLISH', ARGV[3], KEYS[1] .. '\n' .. v)
-return v
-`)
+redis.call('PUBLISH', ARGV[3], ARGV[1])
+return size
+`
 
-func (l *List) share(ctx context.Context, r cookiesession.Revocation) error {
-	if !r.Until.After(time.Now()) {
-		return nil // every session it names has expired: nothing to share
+// share writes rs to Redis and publishes them, in one pipeline of a
+// script call per day, and with Options.WaitReplicas waits for the
+// replicas to have them. Entries whose sessions have all expired are
+// left out.
+func (l *List) share(ctx context.Context, rs []cookiesession.Revocation) error {
+	now := time.Now()
+	days := map[int64][]byte{}
+	for _, r := range rs {
+		if r.Until.After(now) {
+			end := dayEnd(r.Until)
+			days[end] = appendRecord(days[end], r)
+		}
+	}
+	if len(days) == 0 {
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
 	defer cancel()
-	e := l.exec(r)
-	return revokeScript.Exec(ctx, l.client, e.Keys, e.Args).Error()
+	nowMs := strconv.FormatInt(now.UnixMilli(), 10)
+	cmds := make(rueidis.Commands, 0, len(days)+1)
+	for end, records := range days {
+		// EVAL, not EVALSHA: a primary that just took over after a
+		// failover has no script cache, and the script's text is small
+		// beside the records it carries.
+		cmds = append(cmds, l.client.B().Eval().Script(appendScript).Numkeys(2).Key(l.dayKey(end), l.index).
+			Arg(rueidis.BinaryString(records), strconv.FormatInt(end, 10), l.channel, nowMs).Build())
+	}
+	if l.opts.WaitReplicas == 0 {
+		return firstError(l.client.DoMulti(ctx, cmds...))
+	}
+	// WAIT counts the replicas that have this connection's writes, so it
+	// must follow them on one dedicated connection.
+	cmds = append(cmds, l.client.B().Wait().Numreplicas(int64(l.opts.WaitReplicas)).Timeout(l.opts.Timeout.Milliseconds()).Build())
+	return l.client.Dedicated(func(c rueidis.DedicatedClient) error {
+		res := c.DoMulti(ctx, cmds...)
+		if err := firstError(res); err != nil {
+			return err
+		}
+		got, err := res[len(res)-1].AsInt64()
+		if err == nil && got < int64(l.opts.WaitReplicas) {
+			err = fmt.Errorf("redisrevocation: %d of the %d replicas asked for have the revocation", got, l.opts.WaitReplicas)
+		}
+		return err
+	})
 }
 
-// exec is the script's call for r: its key, and before, until and the
-// channel as arguments.
-func (l *List) exec(r cookiesession.Revocation) rueidis.LuaExec {
-	before := max(r.Before.UnixMilli(), 0)
-	return rueidis.LuaExec{Keys: []string{l.key(r)},
-		Args: []string{strconv.FormatInt(before, 10), strconv.FormatInt(r.Until.UnixMilli(), 10), l.channel}}
+func firstError(res []rueidis.RedisResult) error {
+	for _, r := range res {
+		if err := r.Error(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// Key layout under the prefix: "s:<session ID>", "u:<subject>" and "all".
-// The value is "<before>,<until>" in Unix milliseconds.
-func (l *List) key(r cookiesession.Revocation) string {
-	switch {
-	case r.SessionID != "":
-		return l.prefix + "s:" + r.SessionID
-	case r.Subject != "":
-		return l.prefix + "u:" + r.Subject
+// apply takes records, as appended to a bucket or published, into the
+// local copy, and returns how many bytes of s it used: a record cut at
+// the end of s is left for the caller to complete. The records are put
+// in force together, as the list loads fastest.
+func (l *List) apply(s string) (int, error) {
+	rs := make([]cookiesession.Revocation, 0, len(s)/sessionRecord+1)
+	used := 0
+	var err error
+	for used < len(s) {
+		r, n, bad := nextRecord(s[used:])
+		if bad != nil || n == 0 {
+			err = bad
+			break
+		}
+		rs = append(rs, r)
+		used += n
 	}
-	return l.prefix + "all"
-}
-
-// parse turns a key and its value back into a Revocation.
-func (l *List) parse(key, value string) (cookiesession.Revocation, bool) {
-	before, until, ok := strings.Cut(value, ",")
-	b, err1 := strconv.ParseInt(before, 10, 64)
-	u, err2 := strconv.ParseInt(until, 10, 64)
-	name, ours := strings.CutPrefix(key, l.prefix)
-	if !ok || err1 != nil || err2 != nil || !ours {
-		return cookiesession.Revocation{}, false
+	// The IDs are substrings of s; the local list does not keep them.
+	if bad := l.local.RevokeMany(context.Background(), rs); bad != nil {
+		// One record, and so the bucket it came from, is unreadable:
+		// take the others it holds one by one.
+		for _, r := range rs {
+			_ = l.local.Revoke(context.Background(), r)
+		}
+		err = cmp.Or(err, bad)
 	}
-	switch {
-	case strings.HasPrefix(name, "s:"):
-		return cookiesession.SessionRevocation(name[2:], time.UnixMilli(u)), true
-	case strings.HasPrefix(name, "u:"):
-		return cookiesession.SubjectRevocation(name[2:], time.UnixMilli(b), time.UnixMilli(u)), true
-	case name == "all":
-		return cookiesession.AllRevocation(time.UnixMilli(b), time.UnixMilli(u)), true
+	if err != nil {
+		return used, fmt.Errorf("%w: %w", errCorrupt, err)
 	}
-	return cookiesession.Revocation{}, false
-}
-
-// apply takes one entry from Redis into the local copy.
-func (l *List) apply(key, value string) {
-	if r, ok := l.parse(key, value); ok {
-		_ = l.local.Revoke(context.Background(), r)
-	}
+	return used, nil
 }
 
 // run keeps the list current until ctx ends: subscribe, share what waited,
@@ -445,9 +479,9 @@ func (l *List) follow(ctx context.Context, synced func()) error {
 	subscribed := make(chan struct{}, 1)
 	lost := c.SetPubSubHooks(rueidis.PubSubHooks{
 		OnMessage: func(m rueidis.PubSubMessage) {
-			// The message is "<key>\n<value>"; a subject may hold "\n".
-			if i := strings.LastIndexByte(m.Message, '\n'); i >= 0 {
-				l.apply(m.Message[:i], m.Message[i+1:])
+			if used, err := l.apply(m.Message); err != nil || used < len(m.Message) {
+				l.opts.Logger.Error("redisrevocation: a message on the list's channel is not a whole set of records; a replica that wrote it is of another version, or something else publishes there",
+					"channel", l.channel, "err", err)
 			}
 		},
 		OnSubscription: func(s rueidis.PubSubSubscription) {
@@ -484,40 +518,92 @@ func (l *List) follow(ctx context.Context, synced func()) error {
 	}
 }
 
-// load reads every live entry into the local copy.
+// How the load reads the buckets: in pages, so that a day holding a
+// million entries costs a page of memory at a time, not 32 MB, and
+// several pages per round trip.
+const (
+	pageSize     = 256 << 10
+	pagesPerTrip = 16
+)
+
+// load reads every live entry into the local copy: the index, the size
+// of each bucket it lists, so that the local table grows once, then every
+// bucket, page by page.
 func (l *List) load(ctx context.Context) error {
-	var cursor uint64
-	for {
-		entry, err := l.client.Do(ctx, l.client.B().Scan().Cursor(cursor).Match(escapeGlob(l.prefix)+"*").Count(1000).Build()).AsScanEntry()
+	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	keys, err := l.client.Do(ctx, l.client.B().Zrange().Key(l.index).Min(now).Max("+inf").Byscore().Build()).AsStrSlice()
+	if err != nil || len(keys) == 0 {
+		return err
+	}
+	sizes := make(rueidis.Commands, len(keys))
+	for i, k := range keys {
+		sizes[i] = l.client.B().Strlen().Key(k).Build()
+	}
+	var total int64
+	for _, res := range l.client.DoMulti(ctx, sizes...) {
+		n, err := res.AsInt64()
 		if err != nil {
 			return err
 		}
-		if len(entry.Elements) > 0 {
-			values, err := l.client.Do(ctx, l.client.B().Mget().Key(entry.Elements...).Build()).ToArray()
+		total += n
+	}
+	l.local.Grow(int(total / sessionRecord))
+
+	type cursor struct {
+		key   string
+		off   int64
+		carry string // the start of a record that the last page cut
+	}
+	queue := make([]cursor, len(keys))
+	for i, k := range keys {
+		queue[i] = cursor{key: k}
+	}
+	for len(queue) > 0 {
+		trip := queue[:min(pagesPerTrip, len(queue))]
+		queue = queue[len(trip):]
+		cmds := make(rueidis.Commands, len(trip))
+		for i, c := range trip {
+			cmds[i] = l.client.B().Getrange().Key(c.key).Start(c.off).End(c.off + pageSize - 1).Build()
+		}
+		for i, res := range l.client.DoMulti(ctx, cmds...) {
+			page, err := res.ToString()
 			if err != nil {
 				return err
 			}
-			for i, v := range values {
-				if s, err := v.ToString(); err == nil { // nil: expired since the SCAN
-					l.apply(entry.Elements[i], s)
-				}
+			c := trip[i]
+			rest, err := l.applyPage(c.carry, page)
+			switch {
+			case err != nil:
+				l.opts.Logger.Error("redisrevocation: skipped the rest of a bucket it cannot read", "key", c.key, "err", err)
+			case len(page) == pageSize:
+				queue = append(queue, cursor{c.key, c.off + pageSize, strings.Clone(rest)})
+			case rest != "":
+				l.opts.Logger.Error("redisrevocation: a bucket ends inside a record", "key", c.key)
 			}
 		}
-		if cursor = entry.Cursor; cursor == 0 {
-			return nil
-		}
 	}
+	return nil
 }
 
-// escapeGlob makes s match only itself in a Redis MATCH pattern, where
-// *, ?, [ and ] are special and a backslash escapes the next character.
-func escapeGlob(s string) string {
-	var b strings.Builder
-	for _, c := range []byte(s) {
-		if strings.IndexByte(`*?[]\`, c) >= 0 {
-			b.WriteByte('\\')
+// applyPage applies the records of a page of a bucket, the first of them
+// begun by carry, the end of the page before. It returns the start of a
+// record that this page cuts in turn.
+func (l *List) applyPage(carry, page string) (rest string, err error) {
+	if carry != "" {
+		// Join only what completes the cut record, not the whole page.
+		head := carry + page[:min(len(page), maxRecord)]
+		r, n, err := nextRecord(head)
+		switch {
+		case err != nil:
+			return "", err
+		case n == 0:
+			return head, nil // the bucket ended first
 		}
-		b.WriteByte(c)
+		if err := l.local.Revoke(context.Background(), r); err != nil {
+			return "", fmt.Errorf("%w: %w", errCorrupt, err)
+		}
+		page = page[n-len(carry):]
 	}
-	return b.String()
+	used, err := l.apply(page)
+	return page[used:], err
 }

@@ -164,7 +164,8 @@ func TestLateReplica(t *testing.T) {
 }
 
 // TestEntriesExpireWithTheirSessions: Redis keeps an entry only until the
-// sessions it revokes would have expired.
+// day its sessions expire has ended, and drops it by itself; an entry
+// whose sessions have expired already is not stored at all.
 func TestEntriesExpireWithTheirSessions(t *testing.T) {
 	srv := startRedis(t)
 	ctx := context.Background()
@@ -172,14 +173,22 @@ func TestEntriesExpireWithTheirSessions(t *testing.T) {
 	until := time.Now().Add(90 * time.Second)
 	require.NoError(t, l.Revoke(ctx, cookiesession.SessionRevocation("s1", until)))
 	c := srv.client(t)
-	ttl, err := c.Do(ctx, c.B().Ttl().Key("cookiesession:revocations:s:s1").Build()).AsInt64()
+	key := l.dayKey(dayEnd(until))
+	expires, err := c.Do(ctx, c.B().Pexpiretime().Key(key).Build()).AsInt64()
 	require.NoError(t, err)
-	assert.InDelta(t, 90, ttl, 2)
-	// An entry whose sessions have all expired is not stored at all.
+	assert.GreaterOrEqual(t, expires, until.UnixMilli(), "kept while its sessions live")
+	assert.LessOrEqual(t, expires, until.Add(day).UnixMilli(), "dropped within a day after")
+	indexExpires, err := c.Do(ctx, c.B().Pexpiretime().Key(l.index).Build()).AsInt64()
+	require.NoError(t, err)
+	assert.Equal(t, expires, indexExpires, "the index goes with its last day")
+
 	require.NoError(t, l.Revoke(ctx, cookiesession.SessionRevocation("old", time.Now().Add(-time.Second))))
-	n, err := c.Do(ctx, c.B().Exists().Key("cookiesession:revocations:s:old").Build()).AsInt64()
+	days, err := c.Do(ctx, c.B().Zrange().Key(l.index).Min("0").Max("-1").Build()).AsStrSlice()
 	require.NoError(t, err)
-	assert.Zero(t, n)
+	assert.Equal(t, []string{key}, days, "nothing stored for the expired entry")
+	n, err := c.Do(ctx, c.B().Strlen().Key(key).Build()).AsInt64()
+	require.NoError(t, err)
+	assert.EqualValues(t, len(appendRecord(nil, cookiesession.SessionRevocation("s1", until))), n)
 }
 
 // TestRedisRestart: Redis stops and comes back with its append-only file.
@@ -313,22 +322,23 @@ func TestRevokeMany(t *testing.T) {
 	assert.False(t, a.Revoked(ctx, info("fine", "", now)), "nothing applied when one is invalid")
 }
 
-// TestPrefixIsNotAPattern: a prefix with characters that MATCH patterns
-// treat specially still loads its own entries, and only those.
-func TestPrefixIsNotAPattern(t *testing.T) {
+// TestPrefixesAreSeparate: lists under different prefixes, including
+// prefixes holding braces and glob characters, load their own entries and
+// only those.
+func TestPrefixesAreSeparate(t *testing.T) {
 	srv := startRedis(t)
 	ctx, now := context.Background(), time.Now()
-	for _, prefix := range []string{"app[eu]:", `a*b?c\d:`, "appe:"} {
+	prefixes := []string{"app[eu]:", `a*b?c\d:`, "appe:", "{x}:", "a}b{"}
+	for _, prefix := range prefixes {
 		l := srv.list(t, Options{Prefix: prefix})
 		s := info("s-"+prefix, "", now)
 		require.NoError(t, l.Revoke(ctx, cookiesession.SessionRevocation(s.ID, s.Expires)))
 	}
-	late := srv.list(t, Options{Prefix: "app[eu]:"})
-	assert.True(t, late.Revoked(ctx, info("s-app[eu]:", "", now)))
-	assert.False(t, late.Revoked(ctx, info("s-appe:", "", now)), "another prefix's entry")
-	late = srv.list(t, Options{Prefix: `a*b?c\d:`})
-	assert.True(t, late.Revoked(ctx, info(`s-a*b?c\d:`, "", now)))
-	assert.Equal(t, `app\[eu\]:`, escapeGlob("app[eu]:"))
+	for _, prefix := range prefixes {
+		late := srv.list(t, Options{Prefix: prefix})
+		assert.Equal(t, 1, late.local.Len(), prefix)
+		assert.True(t, late.Revoked(ctx, info("s-"+prefix, "", now)), prefix)
+	}
 }
 
 // TestStalePolicy: once the list has been out of touch for MaxStale, the

@@ -1,0 +1,70 @@
+package redisrevocation
+
+import (
+	"encoding/binary"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cookiesession/cookiesession"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestRecords: each kind of entry comes back from its record as it went
+// in; a record cut anywhere asks for more rather than failing; what is
+// not a record is an error.
+func TestRecords(t *testing.T) {
+	until := time.UnixMilli(time.Now().Add(400 * day).UnixMilli())
+	before := time.UnixMilli(time.Now().UnixMilli())
+	entries := []cookiesession.Revocation{
+		cookiesession.SessionRevocation("Jm9vYmFyYmF6cXV4cXV1eA", until),
+		cookiesession.SubjectRevocation("ada", before, until),
+		cookiesession.SubjectRevocation("line\nbreak, \x00 and ✓", before, until),
+		cookiesession.SubjectRevocation(strings.Repeat("s", maxName), before, until),
+		cookiesession.AllRevocation(before, until),
+	}
+	var all []byte
+	for _, r := range entries {
+		record := appendRecord(nil, r)
+		for cut := range len(record) {
+			_, n, err := nextRecord(string(record[:cut]))
+			require.NoError(t, err, "cut at %d", cut)
+			require.Zero(t, n, "cut at %d", cut)
+		}
+		got, n, err := nextRecord(string(record) + "more")
+		require.NoError(t, err)
+		assert.Equal(t, len(record), n)
+		assert.Equal(t, r, got)
+		all = append(all, record...)
+	}
+	assert.Len(t, appendRecord(nil, entries[0]), sessionRecord, "a session ID of 22 characters")
+	assert.LessOrEqual(t, len(appendRecord(nil, entries[3])), maxRecord)
+
+	for _, bad := range []string{"x", "\x00", "s" + strings.Repeat("\x00", 8) + "\x00", // unknown kinds; an empty name
+		"u" + strings.Repeat("\x00", 16) + string(binary.AppendUvarint(nil, maxName+1)), // too long
+		"s" + strings.Repeat("\x00", 8) + strings.Repeat("\xff", 11)} {                  // a length of more than 10 bytes
+		_, _, err := nextRecord(bad)
+		assert.ErrorIs(t, err, errCorrupt, "%q", bad)
+	}
+	assert.ErrorContains(t, checkName(cookiesession.SessionRevocation(strings.Repeat("i", maxName+1), until)), "64 KiB")
+}
+
+// FuzzRecords: no input makes nextRecord panic or read past its end, and
+// a record it reads is written back the same.
+func FuzzRecords(f *testing.F) {
+	until := time.UnixMilli(1_900_000_000_000)
+	f.Add(string(appendRecord(nil, cookiesession.SessionRevocation("Jm9vYmFyYmF6cXV4cXV1eA", until))))
+	f.Add(string(appendRecord(nil, cookiesession.SubjectRevocation("ada", until.Add(-day), until))))
+	f.Add(string(appendRecord(nil, cookiesession.AllRevocation(until.Add(-day), until))))
+	f.Fuzz(func(t *testing.T, s string) {
+		r, n, err := nextRecord(s)
+		if err != nil || n == 0 {
+			return
+		}
+		require.LessOrEqual(t, n, len(s))
+		if r.Before.UnixMilli() >= 0 {
+			assert.Equal(t, s[:n], string(appendRecord(nil, r)))
+		}
+	})
+}

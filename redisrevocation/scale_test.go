@@ -1,0 +1,177 @@
+package redisrevocation
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cookiesession/cookiesession"
+	"github.com/redis/rueidis"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// logouts returns n session revocations as RevokeSession makes them: a
+// random ID of 22 characters, kept 400 days from its logout, the logouts
+// spread evenly over the year before now (spread) or all now (an
+// incident).
+func logouts(n int, spread bool) []cookiesession.Revocation {
+	now := time.Now()
+	rs := make([]cookiesession.Revocation, n)
+	id := make([]byte, 16)
+	for i := range rs {
+		_, _ = rand.Read(id)
+		at := now
+		if spread {
+			at = now.Add(-365 * day * time.Duration(n-i) / time.Duration(n))
+		}
+		rs[i] = cookiesession.SessionRevocation(base64.RawURLEncoding.EncodeToString(id), at.Add(400*day))
+	}
+	return rs
+}
+
+// usedMemory is Redis's used_memory.
+func usedMemory(t testing.TB, c rueidis.Client) int64 {
+	t.Helper()
+	s, err := c.Do(context.Background(), c.B().Info().Section("memory").Build()).ToString()
+	require.NoError(t, err)
+	for _, line := range strings.Split(s, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			require.NoError(t, err)
+			return n
+		}
+	}
+	t.Fatal("no used_memory in INFO memory")
+	return 0
+}
+
+// commandCalls is how many times Redis ran each command since the last
+// CONFIG RESETSTAT, from INFO commandstats.
+func commandCalls(t testing.TB, c rueidis.Client) map[string]int {
+	t.Helper()
+	s, err := c.Do(context.Background(), c.B().Info().Section("commandstats").Build()).ToString()
+	require.NoError(t, err)
+	calls := map[string]int{}
+	for _, line := range strings.Split(s, "\r\n") {
+		name, stats, ok := strings.Cut(strings.TrimPrefix(line, "cmdstat_"), ":calls=")
+		if ok && line != name {
+			n, _ := strconv.Atoi(stats[:strings.IndexByte(stats, ',')])
+			calls[name] = n
+		}
+	}
+	return calls
+}
+
+// fillUnrelated writes n keys that are not the list's, as an application
+// sharing the Redis would.
+func fillUnrelated(t testing.TB, c rueidis.Client, n int) {
+	t.Helper()
+	for start := 0; start < n; start += 1000 {
+		cmd := c.B().Mset().KeyValue()
+		for i := start; i < min(start+1000, n); i++ {
+			cmd = cmd.KeyValue(fmt.Sprintf("app:cache:%d", i), "some cached value")
+		}
+		require.NoError(t, c.Do(context.Background(), cmd.Build()).Error())
+	}
+}
+
+// TestLoadReadsOnlyTheList: a replica starting beside many unrelated keys
+// reads its index and buckets, never the keyspace: no SCAN or KEYS.
+func TestLoadReadsOnlyTheList(t *testing.T) {
+	srv := startRedis(t)
+	c := srv.client(t)
+	fillUnrelated(t, c, 20_000)
+	ctx := context.Background()
+	now := time.Now()
+	require.NoError(t, srv.list(t, Options{}).RevokeMany(ctx, []cookiesession.Revocation{
+		cookiesession.SessionRevocation("today", now.Add(time.Hour)),
+		cookiesession.SessionRevocation("next-year", now.Add(365*day)),
+		cookiesession.SubjectRevocation("ada", now, now.Add(400*day)),
+	}))
+	require.NoError(t, c.Do(ctx, c.B().ConfigResetstat().Build()).Error())
+	late := srv.list(t, Options{})
+	calls := commandCalls(t, c)
+	assert.Equal(t, 1, calls["zrange"], "one read of the index")
+	assert.Equal(t, 3, calls["getrange"], "one page of each of the three days")
+	assert.Zero(t, calls["scan"]+calls["keys"], "no walk of the keyspace")
+	assert.Equal(t, 3, late.local.Len())
+	assert.True(t, late.Revoked(ctx, info("next-year", "", now)))
+}
+
+// TestRedisMemoryPerEntry: Redis holds a revoked session in at most 64
+// bytes, whether the entries were made over a year or all at once.
+func TestRedisMemoryPerEntry(t *testing.T) {
+	const n = 100_000
+	for _, spread := range []bool{true, false} {
+		t.Run(fmt.Sprintf("spread=%v", spread), func(t *testing.T) {
+			srv := startRedis(t)
+			c := srv.client(t)
+			l := srv.list(t, Options{})
+			before := usedMemory(t, c)
+			require.NoError(t, l.RevokeMany(context.Background(), logouts(n, spread)))
+			perEntry := float64(usedMemory(t, c)-before) / n
+			t.Logf("%d entries: %.1f bytes each in Redis", n, perEntry)
+			assert.LessOrEqual(t, perEntry, 64.0)
+		})
+	}
+}
+
+// BenchmarkColdStart measures New until loaded: a replica starting on a
+// list of a million revoked sessions (made over a year, or all in one
+// incident), and one whose list is empty, beside a million unrelated keys.
+// It reports the bytes each entry takes in Redis and in the replica's
+// heap. Needs redis-server, as the tests do; writing the entries takes a
+// few seconds before the timing starts.
+func BenchmarkColdStart(b *testing.B) {
+	const n = 1_000_000
+	for _, shape := range []string{"1M-spread", "1M-incident", "empty-beside-1M-keys"} {
+		b.Run(shape, func(b *testing.B) {
+			srv := startRedis(b)
+			c := srv.client(b)
+			ctx := context.Background()
+			before := usedMemory(b, c)
+			entries := 0
+			if shape == "empty-beside-1M-keys" {
+				fillUnrelated(b, c, n)
+			} else {
+				entries = n
+				writer := srv.list(b, Options{})
+				rs := logouts(n, shape == "1M-spread")
+				start := time.Now()
+				require.NoError(b, writer.RevokeMany(ctx, rs))
+				b.Logf("RevokeMany of %d: %v", n, time.Since(start).Round(time.Millisecond))
+			}
+			redisPerEntry := float64(usedMemory(b, c)-before) / n
+			var heap runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&heap)
+			heapBefore := heap.HeapAlloc
+			var l *List
+			b.ResetTimer()
+			for b.Loop() {
+				if l != nil {
+					l.Close()
+				}
+				var err error
+				l, err = New(ctx, c, Options{})
+				require.NoError(b, err)
+			}
+			b.StopTimer()
+			require.Equal(b, entries, l.local.Len())
+			runtime.GC()
+			runtime.ReadMemStats(&heap)
+			if entries > 0 {
+				b.ReportMetric(redisPerEntry, "redis-B/entry")
+				b.ReportMetric(float64(heap.HeapAlloc-heapBefore)/float64(entries), "heap-B/entry")
+			}
+			l.Close()
+		})
+	}
+}
