@@ -67,14 +67,16 @@ type Options struct {
 	Timeout time.Duration
 
 	// WaitReplicas is how many replicas of the Redis primary must hold a
-	// revocation before Revoke returns without error (Redis's WAIT, within
-	// Timeout). Redis replicates asynchronously: with the default, 0, a
-	// revocation the primary acknowledged is lost if the primary fails
-	// before a replica copied it and a replica takes over. With Sentinel
-	// or Cluster, set it to 1 (or more) so that a failover loses nothing
-	// that Revoke reported shared; a revocation that did not reach that
-	// many replicas is an error, in force locally and retried, like one
-	// Redis did not take.
+	// revocation before Revoke returns without error (Redis's WAIT, for up
+	// to half of Timeout). Redis replicates asynchronously: with the
+	// default, 0, a revocation the primary acknowledged is lost if the
+	// primary fails before a replica copied it and a replica takes over.
+	// With Sentinel or Cluster, set it to 1 (or more) so that a failover
+	// loses nothing that Revoke reported shared. A revocation that did
+	// not reach that many replicas is an error, in force locally and
+	// written again until it does, like one Redis did not take; the
+	// other replicas of the service have it meanwhile. So while the
+	// primary has fewer replicas than this, every Revoke is an error.
 	WaitReplicas int
 
 	// Logger receives connection changes and staleness warnings. It
@@ -383,8 +385,10 @@ func (l *List) share(ctx context.Context, rs []cookiesession.Revocation) error {
 		return firstError(l.client.DoMulti(ctx, cmds...))
 	}
 	// WAIT counts the replicas that have this connection's writes, so it
-	// must follow them on one dedicated connection.
-	cmds = append(cmds, l.client.B().Wait().Numreplicas(int64(l.opts.WaitReplicas)).Timeout(l.opts.Timeout.Milliseconds()).Build())
+	// must follow them on one dedicated connection. It gets half the
+	// time, so that its answer arrives before ctx ends.
+	wait := max(l.opts.Timeout.Milliseconds()/2, 1)
+	cmds = append(cmds, l.client.B().Wait().Numreplicas(int64(l.opts.WaitReplicas)).Timeout(wait).Build())
 	return l.client.Dedicated(func(c rueidis.DedicatedClient) error {
 		res := c.DoMulti(ctx, cmds...)
 		if err := firstError(res); err != nil {

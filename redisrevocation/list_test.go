@@ -341,6 +341,25 @@ func TestPrefixesAreSeparate(t *testing.T) {
 	}
 }
 
+// TestWaitReplicas: with WaitReplicas, a revocation the primary took but
+// no replica has is an error, in force locally and retried, as one Redis
+// did not take at all: a failover could lose it.
+func TestWaitReplicas(t *testing.T) {
+	srv := startRedis(t)
+	ctx := context.Background()
+	l := srv.list(t, Options{WaitReplicas: 1, Timeout: 200 * time.Millisecond})
+	s := info("unreplicated", "", time.Now())
+	err := l.Revoke(ctx, cookiesession.SessionRevocation(s.ID, s.Expires))
+	require.ErrorContains(t, err, "0 of the 1 replicas asked for have the revocation")
+	assert.Contains(t, err.Error(), "retrying")
+	assert.True(t, l.Revoked(ctx, s))
+	eventually(t, 2*time.Second, func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return len(l.pending) == 1
+	}, "waiting for a replica")
+}
+
 // TestStalePolicy: once the list has been out of touch for MaxStale, the
 // default keeps accepting sessions (and logs it); RejectWhenStale refuses
 // them. What the list knew stays rejected either way.

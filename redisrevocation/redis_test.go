@@ -16,15 +16,30 @@ import (
 // server is a redis-server the test started, with an append-only file in
 // a directory of the test's own, on a loopback port.
 type server struct {
-	t    testing.TB
-	addr string
-	dir  string
-	cmd  *exec.Cmd
+	t     testing.TB
+	addr  string
+	dir   string
+	extra []string // more arguments, as for a cluster node
+	cmd   *exec.Cmd
 }
 
 // startRedis starts redis-server (REDIS_SERVER, or the one on PATH), or
 // skips the test when there is none, except under CI=true.
-func startRedis(t testing.TB) *server {
+func startRedis(t testing.TB, extra ...string) *server {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	ln.Close()
+	s := &server{t: t, addr: addr, dir: t.TempDir(), extra: extra}
+	s.start()
+	t.Cleanup(s.stop)
+	return s
+}
+
+// redisBinary is REDIS_SERVER, or the redis-server on PATH; without one
+// the test is skipped, except under CI=true.
+func redisBinary(t testing.TB) string {
 	t.Helper()
 	bin := os.Getenv("REDIS_SERVER")
 	if bin == "" {
@@ -36,21 +51,15 @@ func startRedis(t testing.TB) *server {
 		}
 		t.Skip("redis-server is missing (apt-get install redis-server)")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	ln.Close()
-	s := &server{t: t, addr: addr, dir: t.TempDir()}
-	s.start(bin)
-	t.Cleanup(s.stop)
-	return s
+	return bin
 }
 
-func (s *server) start(bin string) {
+func (s *server) start() {
 	s.t.Helper()
 	_, port, _ := net.SplitHostPort(s.addr)
-	s.cmd = exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--dir", s.dir,
-		"--appendonly", "yes", "--appendfsync", "always", "--save", "", "--protected-mode", "yes")
+	args := append([]string{"--bind", "127.0.0.1", "--port", port, "--dir", s.dir,
+		"--appendonly", "yes", "--appendfsync", "always", "--save", "", "--protected-mode", "yes"}, s.extra...)
+	s.cmd = exec.Command(redisBinary(s.t), args...)
 	s.cmd.Stdout, s.cmd.Stderr = nil, nil
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	require.NoError(s.t, s.cmd.Start())
@@ -80,13 +89,7 @@ func (s *server) stop() {
 	s.cmd = nil
 }
 
-func (s *server) restart() {
-	bin := os.Getenv("REDIS_SERVER")
-	if bin == "" {
-		bin, _ = exec.LookPath("redis-server")
-	}
-	s.start(bin)
-}
+func (s *server) restart() { s.start() }
 
 // client returns a client of the server's, closed with the test.
 func (s *server) client(t testing.TB) rueidis.Client {
