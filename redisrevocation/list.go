@@ -523,7 +523,7 @@ func (l *List) follow(ctx context.Context, synced func()) error {
 }
 
 // How the load reads the buckets: in pages, so that a day holding a
-// million entries costs a page of memory at a time, not 32 MB, and
+// million entries costs a few pages of memory at a time, not 32 MB, and
 // several pages per round trip.
 const (
 	pageSize     = 256 << 10
@@ -532,7 +532,9 @@ const (
 
 // load reads every live entry into the local copy: the index, the size
 // of each bucket it lists, so that the local table grows once, then every
-// bucket, page by page.
+// bucket, page by page, one round trip ahead of the pages being applied.
+// Records appended after the sizes were read need not be read: the list
+// was subscribed first, so they arrive as messages.
 func (l *List) load(ctx context.Context) error {
 	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
 	keys, err := l.client.Do(ctx, l.client.B().Zrange().Key(l.index).Min(now).Max("+inf").Byscore().Build()).AsStrSlice()
@@ -543,50 +545,72 @@ func (l *List) load(ctx context.Context) error {
 	for i, k := range keys {
 		sizes[i] = l.client.B().Strlen().Key(k).Build()
 	}
+	type page struct {
+		key       string
+		off, size int64 // its offset, and the bucket's size
+	}
+	var pages []page
 	var total int64
-	for _, res := range l.client.DoMulti(ctx, sizes...) {
-		n, err := res.AsInt64()
+	for i, res := range l.client.DoMulti(ctx, sizes...) {
+		size, err := res.AsInt64()
 		if err != nil {
 			return err
 		}
-		total += n
+		for off := int64(0); off < size; off += pageSize {
+			pages = append(pages, page{keys[i], off, size})
+		}
+		total += size
 	}
 	l.local.Grow(int(total / sessionRecord))
 
-	type cursor struct {
-		key   string
-		off   int64
-		carry string // the start of a record that the last page cut
-	}
-	queue := make([]cursor, len(keys))
-	for i, k := range keys {
-		queue[i] = cursor{key: k}
-	}
-	for len(queue) > 0 {
-		trip := queue[:min(pagesPerTrip, len(queue))]
-		queue = queue[len(trip):]
-		cmds := make(rueidis.Commands, len(trip))
-		for i, c := range trip {
-			cmds[i] = l.client.B().Getrange().Key(c.key).Start(c.off).End(c.off + pageSize - 1).Build()
-		}
-		for i, res := range l.client.DoMulti(ctx, cmds...) {
-			page, err := res.ToString()
-			if err != nil {
-				return err
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	fetched := make(chan []string, 1)
+	var fetchErr error
+	go func() {
+		defer close(fetched)
+		for start := 0; start < len(pages); start += pagesPerTrip {
+			trip := pages[start:min(start+pagesPerTrip, len(pages))]
+			cmds := make(rueidis.Commands, len(trip))
+			for i, p := range trip {
+				cmds[i] = l.client.B().Getrange().Key(p.key).Start(p.off).End(min(p.off+pageSize, p.size) - 1).Build()
 			}
-			c := trip[i]
-			rest, err := l.applyPage(c.carry, page)
+			data := make([]string, len(trip))
+			for i, res := range l.client.DoMulti(ctx, cmds...) {
+				if data[i], fetchErr = res.ToString(); fetchErr != nil {
+					return
+				}
+			}
+			select {
+			case fetched <- data:
+			case <-ctx.Done():
+				fetchErr = ctx.Err()
+				return
+			}
+		}
+	}()
+	next, carry, skip := 0, "", ""
+	for data := range fetched {
+		for _, d := range data {
+			p := pages[next]
+			next++
+			if p.key == skip {
+				continue
+			}
+			rest, err := l.applyPage(carry, d)
+			carry = ""
 			switch {
 			case err != nil:
-				l.opts.Logger.Error("redisrevocation: skipped the rest of a bucket it cannot read", "key", c.key, "err", err)
-			case len(page) == pageSize:
-				queue = append(queue, cursor{c.key, c.off + pageSize, strings.Clone(rest)})
+				l.opts.Logger.Error("redisrevocation: skipped the rest of a bucket it cannot read", "key", p.key, "err", err)
+				skip = p.key
+			case p.off+pageSize < p.size:
+				carry = strings.Clone(rest) // the next page is the same bucket's
 			case rest != "":
-				l.opts.Logger.Error("redisrevocation: a bucket ends inside a record", "key", c.key)
+				l.opts.Logger.Error("redisrevocation: a bucket ends inside a record", "key", p.key)
 			}
 		}
 	}
-	return nil
+	return fetchErr // read after fetched was closed
 }
 
 // applyPage applies the records of a page of a bucket, the first of them
