@@ -248,7 +248,8 @@ func (l *MemoryRevocations) RevokeMany(_ context.Context, rs []Revocation) error
 
 // Grow makes room for n more revoked sessions, so that adding them
 // does not resize the list's table on the way: a replica that knows how
-// many entries it is about to load saves the copies.
+// many entries it is about to load saves the copies. n beyond 2^30 is
+// taken as 2^30, and n ≤ 0 does nothing.
 func (l *MemoryRevocations) Grow(n int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -375,7 +376,7 @@ func (t *idTable) put(key uint64, until uint32) {
 // cost a constant per entry; grown ahead of many entries, it takes five
 // slots for three, whose probes stay short.
 func (t *idTable) grow(more int) {
-	need := t.n + max(more, 0)
+	need := t.n + min(max(more, 0), maxGrow)
 	if 4*need <= 3*len(t.slots) {
 		return
 	}
@@ -385,6 +386,9 @@ func (t *idTable) grow(more int) {
 	}
 	t.rebuild(size, 0)
 }
+
+// maxGrow bounds a table grown ahead: 2^30 entries, 20 GiB.
+const maxGrow = 1 << 30
 
 // putMany records entries, as put does each. A large batch, such as a
 // replica loading a shared list, misses the cache at almost every entry;
@@ -407,9 +411,10 @@ func (t *idTable) putMany(entries []idSlot) {
 	}
 }
 
-// prune drops the entries that are past their time at now, into a table
-// of twice as many slots as are left. With none to drop it leaves the
-// table as it is: it may have been grown ahead of entries to come.
+// prune drops the entries that are past their time at now. The table
+// keeps its size unless those left would fill less than an eighth of it:
+// it may have been grown ahead of entries still to come. Then it shrinks
+// to twice as many slots as entries.
 func (t *idTable) prune(now time.Time) {
 	secs := uint32(min(max(now.Unix(), 0), math.MaxUint32))
 	kept := 0
@@ -418,8 +423,12 @@ func (t *idTable) prune(now time.Time) {
 			kept++
 		}
 	}
-	if kept < t.n {
-		t.rebuild(max(2*kept, 16), secs)
+	size := len(t.slots)
+	if 8*kept < size {
+		size = max(2*kept, 16)
+	}
+	if kept < t.n || size < len(t.slots) {
+		t.rebuild(size, secs)
 	}
 }
 

@@ -422,7 +422,10 @@ func TestMemoryRevokeMany(t *testing.T) {
 	size := len(l.sessions.slots)
 	assert.GreaterOrEqual(t, 3*size, 4*n, "room for n at three quarters full")
 	assert.LessOrEqual(t, size, 2*n, "and not much more")
-	rs := make([]Revocation, 0, n+2)
+	rs := make([]Revocation, 0, n+102)
+	for i := range 100 { // expired already: pruned on the way, without shrinking the table
+		rs = append(rs, SessionRevocation(fmt.Sprintf("old-%d", i), now.Add(-time.Hour)))
+	}
 	for i := range n {
 		rs = append(rs, SessionRevocation(fmt.Sprintf("s-%d", i), now.Add(time.Hour)))
 	}

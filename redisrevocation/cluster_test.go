@@ -137,7 +137,7 @@ func (c *cluster) list(opts Options) *List {
 func TestCluster(t *testing.T) {
 	c := startCluster(t)
 	ctx := context.Background()
-	opts := Options{WaitReplicas: 1, Timeout: 500 * time.Millisecond}
+	opts := Options{WaitReplicas: 1, Timeout: time.Second}
 	var lists [3]*List
 	for i := range lists {
 		lists[i] = c.list(opts)

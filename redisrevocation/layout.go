@@ -3,6 +3,7 @@ package redisrevocation
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -19,35 +20,47 @@ import (
 //
 //	{prefix}day:<end>  the records whose Until falls in the UTC day that
 //	                   ends at <end> (Unix ms, exclusive); the key expires
-//	                   at <end>, so Redis drops entries by itself, at most
-//	                   a day after their sessions have expired
-//	{prefix}days       a sorted set of those keys scored by <end>: the load
-//	                   reads it, pruned by score, instead of the keyspace
-//	{prefix}records    the pub/sub channel: the same records, as appended
+//	                   an hour after <end>, so Redis drops entries by
+//	                   itself, at most a day after their sessions expired
+//	{prefix}days       a sorted set of those keys scored by their expiry:
+//	                   the load reads it, pruned by score, instead of the
+//	                   keyspace
+//	{prefix}records    the pub/sub channel: messageMagic, then records
 //
 // A record is binary rather than text, to be small and to carry any
 // subject or ID without escaping:
 //
-//	kind    1 byte: 's' a session, 'u' a subject, 'a' every session
+//	kind    1 byte: kindSession, kindSubject or kindAll
 //	until   8 bytes, Unix ms, big-endian
-//	before  8 bytes likewise, for 'u' and 'a' only
-//	name    for 's' and 'u': its length (uvarint), then its bytes
+//	before  8 bytes likewise, for a subject or all
+//	name    for a session or subject: its length (uvarint), then its bytes
 //
 // A session ID of 22 characters makes a record of 32 bytes. The same
 // entry may be appended more than once (a retry, a later Until); the
 // copies widen each other when loaded, as entries do in
-// MemoryRevocations.
+// MemoryRevocations. The kinds are control characters, and a message
+// starts with messageMagic, so that text someone else publishes on the
+// channel is not read as records.
 const (
+	kindSession = 1
+	kindSubject = 2
+	kindAll     = 3
+
+	messageMagic = "\x00csr1"
+
 	day     = 24 * time.Hour
-	maxName = 1 << 16 // longer IDs and subjects are refused, not truncated
+	maxName = 4096 // longer IDs and subjects are refused, not truncated
 
 	sessionRecord = 32                      // bytes, for an ID of 22 characters
-	maxRecord     = 1 + 8 + 8 + 3 + maxName // a subject of maxName bytes, whose length takes 3
+	maxRecord     = 1 + 8 + 8 + 2 + maxName // a subject of maxName bytes, whose length takes 2
+	expiryMargin  = time.Hour               // kept past its day, for clocks that disagree
+	maxUntil      = 400*day + day           // the longest cookie lifetime, and a margin
+	maxSkew       = time.Hour               // how far ahead of ours another replica's clock may be
 )
 
 // errCorrupt: a record that cannot be read, which nothing this package
 // writes can produce.
-var errCorrupt = errors.New("redisrevocation: unreadable record in Redis")
+var errCorrupt = errors.New("redisrevocation: unreadable record")
 
 // dayEnd is the end of the UTC day holding until, in Unix milliseconds:
 // the record's bucket.
@@ -61,29 +74,38 @@ func (l *List) dayKey(end int64) string {
 	return l.tag + "day:" + strconv.FormatInt(end, 10)
 }
 
-// checkName refuses an ID or subject too long for a record.
-func checkName(r cookiesession.Revocation) error {
-	if len(r.SessionID) > maxName || len(r.Subject) > maxName {
-		return errors.New("redisrevocation: a session ID or subject longer than 64 KiB cannot be shared")
+// checkShareable refuses what a record cannot carry, or what no session
+// needs: a name longer than maxName, an Until more than 400 days (and a
+// margin) ahead, since no cookie lives longer, or a Before after Until.
+// Records read back are held to the same rule, with room for clocks that
+// disagree.
+func checkShareable(r cookiesession.Revocation, now time.Time) error {
+	switch {
+	case len(r.SessionID) > maxName || len(r.Subject) > maxName:
+		return fmt.Errorf("redisrevocation: a session ID or subject longer than %d bytes cannot be shared", maxName)
+	case r.Until.After(now.Add(maxUntil)):
+		return errors.New("redisrevocation: a revocation's Until is more than 400 days ahead, longer than any session lives")
+	case r.SessionID == "" && r.Before.After(r.Until):
+		return errors.New("redisrevocation: a revocation's Before is after its Until")
 	}
 	return nil
 }
 
 // appendRecord appends r's record to b.
 func appendRecord(b []byte, r cookiesession.Revocation) []byte {
-	kind, name, before := byte('a'), "", max(r.Before.UnixMilli(), 0)
+	kind, name, before := byte(kindAll), "", max(r.Before.UnixMilli(), 0)
 	switch {
 	case r.SessionID != "":
-		kind, name = 's', r.SessionID
+		kind, name = kindSession, r.SessionID
 	case r.Subject != "":
-		kind, name = 'u', r.Subject
+		kind, name = kindSubject, r.Subject
 	}
 	b = append(b, kind)
 	b = binary.BigEndian.AppendUint64(b, uint64(r.Until.UnixMilli()))
-	if kind != 's' {
+	if kind != kindSession {
 		b = binary.BigEndian.AppendUint64(b, uint64(before))
 	}
-	if kind != 'a' {
+	if kind != kindAll {
 		b = binary.AppendUvarint(b, uint64(len(name)))
 		b = append(b, name...)
 	}
@@ -100,9 +122,9 @@ func nextRecord(s string) (r cookiesession.Revocation, n int, err error) {
 	}
 	kind := s[0]
 	fixed := 1 + 8 + 8
-	if kind == 's' {
+	if kind == kindSession {
 		fixed = 1 + 8
-	} else if kind != 'u' && kind != 'a' {
+	} else if kind != kindSubject && kind != kindAll {
 		return r, 0, errCorrupt
 	}
 	if len(s) < fixed {
@@ -110,10 +132,10 @@ func nextRecord(s string) (r cookiesession.Revocation, n int, err error) {
 	}
 	until := time.UnixMilli(int64(binary.BigEndian.Uint64([]byte(s[1:9]))))
 	var before time.Time
-	if kind != 's' {
+	if kind != kindSession {
 		before = time.UnixMilli(int64(binary.BigEndian.Uint64([]byte(s[9:17]))))
 	}
-	if kind == 'a' {
+	if kind == kindAll {
 		return cookiesession.AllRevocation(before, until), fixed, nil
 	}
 	size, w := uvarint(s[fixed:])
@@ -127,23 +149,27 @@ func nextRecord(s string) (r cookiesession.Revocation, n int, err error) {
 	}
 	n = fixed + w + int(size)
 	name := s[fixed+w : n]
-	if kind == 's' {
+	if kind == kindSession {
 		return cookiesession.SessionRevocation(name, until), n, nil
 	}
 	return cookiesession.SubjectRevocation(strings.Clone(name), before, until), n, nil
 }
 
-// uvarint is binary.Uvarint for a string: w is 0 when s ends inside the
-// number and negative when it is longer than 10 bytes.
+// uvarint is binary.Uvarint for a string of at most three bytes' worth,
+// the most a name's length takes: w is 0 when s ends inside the number
+// and negative when the number is longer or not in its shortest form.
 func uvarint(s string) (v uint64, w int) {
-	for i := 0; i < len(s) && i < binary.MaxVarintLen64; i++ {
+	for i := 0; i < len(s) && i < 3; i++ {
 		c := s[i]
-		if c < 0x80 {
-			return v | uint64(c)<<(7*i), i + 1
-		}
 		v |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			if i > 0 && c == 0 {
+				return 0, -1 // a longer form than needed
+			}
+			return v, i + 1
+		}
 	}
-	if len(s) >= binary.MaxVarintLen64 {
+	if len(s) >= 3 {
 		return 0, -1
 	}
 	return 0, 0

@@ -22,6 +22,7 @@ func TestRecords(t *testing.T) {
 		cookiesession.SubjectRevocation("ada", before, until),
 		cookiesession.SubjectRevocation("line\nbreak, \x00 and ✓", before, until),
 		cookiesession.SubjectRevocation(strings.Repeat("s", maxName), before, until),
+		cookiesession.SubjectRevocation("é", before, until),
 		cookiesession.AllRevocation(before, until),
 	}
 	var all []byte
@@ -41,13 +42,23 @@ func TestRecords(t *testing.T) {
 	assert.Len(t, appendRecord(nil, entries[0]), sessionRecord, "a session ID of 22 characters")
 	assert.LessOrEqual(t, len(appendRecord(nil, entries[3])), maxRecord)
 
-	for _, bad := range []string{"x", "\x00", "s" + strings.Repeat("\x00", 8) + "\x00", // unknown kinds; an empty name
-		"u" + strings.Repeat("\x00", 16) + string(binary.AppendUvarint(nil, maxName+1)), // too long
-		"s" + strings.Repeat("\x00", 8) + strings.Repeat("\xff", 11)} {                  // a length of more than 10 bytes
+	s, u := string(rune(kindSession)), string(rune(kindSubject))
+	zeros := strings.Repeat("\x00", 16)
+	for _, bad := range []string{"x", "\x00", "a" + zeros, "all sessions were refreshed", // not a kind
+		s + zeros[:8] + "\x00", // an empty name
+		u + zeros + string(binary.AppendUvarint(nil, maxName+1)), // too long
+		u + zeros + "\x81\x00x",                                  // a length not in its shortest form
+		s + zeros[:8] + "\xff\xff\xff"} {                         // a length of more than three bytes
 		_, _, err := nextRecord(bad)
 		assert.ErrorIs(t, err, errCorrupt, "%q", bad)
 	}
-	assert.ErrorContains(t, checkName(cookiesession.SessionRevocation(strings.Repeat("i", maxName+1), until)), "64 KiB")
+	now := time.Now()
+	assert.ErrorContains(t, checkShareable(cookiesession.SessionRevocation(strings.Repeat("i", maxName+1), until), now), "longer than")
+	assert.ErrorContains(t, checkShareable(cookiesession.SessionRevocation("s", now.Add(402*day)), now), "400 days")
+	assert.ErrorContains(t, checkShareable(cookiesession.SubjectRevocation("ada", until, before), now), "Before is after")
+	for _, r := range entries {
+		assert.NoError(t, checkShareable(r, now), "%+v", r)
+	}
 }
 
 // FuzzRecords: no input makes nextRecord panic or read past its end, and

@@ -21,9 +21,10 @@
 // It uses github.com/redis/rueidis: a well-kept client whose dedicated
 // connections report a lost subscription on a channel, which is what the
 // reload after a reconnect hangs on, and which follows a Cluster's slots
-// and a Sentinel's failovers by itself. The commands used (EVAL with
-// APPEND, PEXPIREAT, ZADD and PUBLISH; ZRANGE, GETRANGE, SUBSCRIBE and
-// WAIT) are the same in Valkey.
+// and a Sentinel's failovers by itself. It needs Redis 7 or Valkey: the
+// commands used are EVAL (with APPEND, PEXPIREAT, PEXPIRETIME, ZADD,
+// ZREMRANGEBYSCORE, TIME and PUBLISH), ZRANGE, STRLEN, GETRANGE and
+// SUBSCRIBE, and with Options.WaitReplicas, INFO, SET and WAIT.
 package redisrevocation
 
 import (
@@ -32,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,7 +48,8 @@ import (
 type Options struct {
 	// Prefix names the list, "cookiesession:revocations:" by default.
 	// Replicas that share sessions share a prefix. Its keys and channel
-	// start with "{" + Prefix + "}", a Redis Cluster hash tag.
+	// start with "{" + Prefix + "}", a Redis Cluster hash tag, so it may
+	// not hold a brace.
 	Prefix string
 
 	// MaxStale is how long the local copy is trusted after the connection
@@ -95,6 +98,15 @@ const (
 	maxRetry = time.Second
 )
 
+// waiting is a revocation that Redis does not have for sure yet. With
+// replid set, the primary of that replication ID took it, but fewer
+// replicas than Options.WaitReplicas had it: it need not be written again
+// unless another primary has taken over since.
+type waiting struct {
+	r      cookiesession.Revocation
+	replid string
+}
+
 // List is a [cookiesession.RevocationList] shared through Redis. Create it
 // with [New]; it is safe for concurrent use.
 type List struct {
@@ -110,8 +122,8 @@ type List struct {
 	closed   atomic.Bool  // Close was called: nothing is retried any more
 
 	mu      sync.Mutex
-	pending []cookiesession.Revocation // not yet written to Redis
-	wake    chan struct{}              // tells retry that there is work, or Redis is back
+	pending []waiting     // not yet written to Redis, or not yet replicated
+	wake    chan struct{} // tells retry that there is work, or Redis is back
 
 	stop context.CancelFunc
 	done sync.WaitGroup
@@ -130,6 +142,11 @@ func New(ctx context.Context, client rueidis.Client, opts Options) (*List, error
 	opts.Timeout = cmp.Or(opts.Timeout, 2*time.Second)
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if strings.ContainsAny(opts.Prefix, "{}") {
+		// The prefix is the list's hash tag: a brace in it would cut the
+		// tag short, and spread the list's keys over Cluster slots.
+		return nil, fmt.Errorf("redisrevocation: Options.Prefix %q holds a brace", opts.Prefix)
 	}
 	tag := "{" + opts.Prefix + "}"
 	l := &List{
@@ -167,14 +184,14 @@ func (l *List) Close() {
 	l.stop()
 	l.done.Wait()
 	l.mu.Lock()
-	waiting := len(l.pending)
+	n := len(l.pending)
 	l.mu.Unlock()
-	if waiting == 0 {
+	if n == 0 {
 		return
 	}
 	if shared, err := l.flush(context.Background()); err != nil {
 		l.opts.Logger.Error("redisrevocation: closed with revocations Redis never got; other replicas will not enforce them",
-			"count", waiting-shared, "err", err)
+			"count", n-shared, "err", err)
 	}
 }
 
@@ -214,26 +231,42 @@ func (l *List) Stale() time.Duration {
 // logout) it returns an error: r is then in force here only, and written
 // again in the background, on a schedule of its own, until Redis has it.
 func (l *List) Revoke(ctx context.Context, r cookiesession.Revocation) error {
-	if err := checkName(r); err != nil {
+	if err := checkShareable(r, time.Now()); err != nil {
 		return err
 	}
 	if err := l.local.Revoke(ctx, r); err != nil {
 		return err
 	}
 	if err := l.share(ctx, []cookiesession.Revocation{r}); err != nil {
-		if l.closed.Load() {
-			return fmt.Errorf("redisrevocation: revocation in force on this replica only, and the list is closed: %w", err)
-		}
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		if len(l.pending) >= maxPending {
-			return fmt.Errorf("redisrevocation: revocation in force on this replica only; %d others wait for Redis already: %w", maxPending, err)
-		}
-		l.pending = append(l.pending, r)
-		l.poke()
-		return fmt.Errorf("redisrevocation: revocation in force on this replica only until Redis has it; retrying: %w", err)
+		return l.keep([]cookiesession.Revocation{r}, err)
 	}
 	return nil
+}
+
+// keep queues rs, which share could not promise, to be retried, and
+// returns the error for Revoke's or RevokeMany's caller.
+func (l *List) keep(rs []cookiesession.Revocation, err error) error {
+	var taken *unreplicatedError
+	errors.As(err, &taken)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.closed.Load():
+		return fmt.Errorf("redisrevocation: %d revocations in force on this replica only, and the list is closed: %w", len(rs), err)
+	case len(l.pending)+len(rs) > maxPending:
+		l.opts.Logger.Error("redisrevocation: revocations in force on this replica only; too many wait for Redis already to keep more",
+			"count", len(rs), "waiting", len(l.pending), "err", err)
+		return fmt.Errorf("redisrevocation: %d revocations in force on this replica only; too many wait for Redis already: %w", len(rs), err)
+	}
+	for _, r := range rs {
+		w := waiting{r: r}
+		if taken != nil {
+			w.replid = taken.replid
+		}
+		l.pending = append(l.pending, w)
+	}
+	l.poke()
+	return fmt.Errorf("redisrevocation: %d revocations in force on this replica only until Redis has them; retrying: %w", len(rs), err)
 }
 
 // RevokeMany is Revoke for many revocations at once, as after an incident:
@@ -244,33 +277,21 @@ func (l *List) Revoke(ctx context.Context, r cookiesession.Revocation) error {
 // again in the background, as Revoke's are.
 func (l *List) RevokeMany(ctx context.Context, rs []cookiesession.Revocation) error {
 	for i, r := range rs {
-		if err := checkName(r); err != nil {
+		if err := checkShareable(r, time.Now()); err != nil {
 			return fmt.Errorf("redisrevocation: revocation %d: %w", i, err)
 		}
 	}
 	if err := l.local.RevokeMany(ctx, rs); err != nil {
 		return fmt.Errorf("redisrevocation: %w", err)
 	}
-	var failed []cookiesession.Revocation
-	var firstErr error
+	var errs []error
 	for start := 0; start < len(rs); start += batch {
 		part := rs[start:min(start+batch, len(rs))]
 		if err := l.share(ctx, part); err != nil {
-			failed = append(failed, part...)
-			firstErr = cmp.Or(firstErr, err)
+			errs = append(errs, l.keep(part, err))
 		}
 	}
-	if len(failed) == 0 {
-		return nil
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.pending)+len(failed) > maxPending {
-		return fmt.Errorf("redisrevocation: %d revocations in force on this replica only; too many wait for Redis already: %w", len(failed), firstErr)
-	}
-	l.pending = append(l.pending, failed...)
-	l.poke()
-	return fmt.Errorf("redisrevocation: %d revocations in force on this replica only until Redis has them; retrying: %w", len(failed), firstErr)
+	return errors.Join(errs...)
 }
 
 // batch is how many revocations one pipelined share carries: about 32 KB
@@ -318,39 +339,97 @@ func (l *List) retry(ctx context.Context) {
 }
 
 // flush writes the pending revocations to Redis, outside the lock, and
-// keeps those it could not write. It returns how many it wrote.
+// keeps those it could not write. Those a primary took already are only
+// confirmed, with WAIT, unless another primary has taken over since. It
+// returns how many Redis now has.
 func (l *List) flush(ctx context.Context) (int, error) {
 	l.mu.Lock()
-	waiting := l.pending
+	all := l.pending
 	l.pending = nil
 	l.mu.Unlock()
-	for start := 0; start < len(waiting); start += batch {
-		if err := l.share(ctx, waiting[start:min(start+batch, len(waiting))]); err != nil {
-			l.mu.Lock()
-			l.pending = append(waiting[start:], l.pending...)
-			l.mu.Unlock()
-			return start, err
+	var toShare []cookiesession.Revocation
+	var taken []waiting
+	for _, w := range all {
+		if w.replid == "" {
+			toShare = append(toShare, w.r)
+		} else {
+			taken = append(taken, w)
 		}
 	}
-	return len(waiting), nil
+	var errs []error
+	done := 0
+	if len(taken) > 0 {
+		replid, err := l.confirm(ctx)
+		var short *unreplicatedError
+		switch {
+		case errors.As(err, &short) || err == nil:
+			for _, w := range taken {
+				switch {
+				case w.replid != replid:
+					toShare = append(toShare, w.r) // the primary that took it is gone
+				case err == nil:
+					done++
+				default:
+					l.requeue(w)
+				}
+			}
+			if err != nil {
+				errs = append(errs, err)
+			}
+		default:
+			for _, w := range taken {
+				l.requeue(w)
+			}
+			errs = append(errs, err)
+		}
+	}
+	for start := 0; start < len(toShare); start += batch {
+		part := toShare[start:min(start+batch, len(toShare))]
+		err := l.share(ctx, part)
+		if err == nil {
+			done += len(part)
+			continue
+		}
+		var short *unreplicatedError
+		errors.As(err, &short)
+		for _, r := range part {
+			w := waiting{r: r}
+			if short != nil {
+				w.replid = short.replid
+			}
+			l.requeue(w)
+		}
+		errs = append(errs, err)
+	}
+	return done, errors.Join(errs...)
+}
+
+// requeue puts w back among the pending.
+func (l *List) requeue(w waiting) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pending = append(l.pending, w)
 }
 
 // appendScript appends records to a day's bucket, keeps the bucket until
-// the day's end and lists it in the index, prunes the index of days past,
-// and publishes the records, in one atomic step. The index expires with
-// its last day, so a list no longer written leaves nothing behind.
+// its expiry and lists it in the index, prunes the index of days past (by
+// Redis's clock, which every replica shares), and publishes the records,
+// in one atomic step. The index expires with its last day, so a list no
+// longer written leaves nothing behind.
 //
-// KEYS: the day's bucket, the index. ARGV: the records, the day's end
-// (Unix ms), the channel, now (Unix ms). It returns the bucket's size.
+// KEYS: the day's bucket, the index. ARGV: the records, the bucket's
+// expiry (Unix ms), the channel, messageMagic. It returns the bucket's
+// size.
 const appendScript = `
 local size = redis.call('APPEND', KEYS[1], ARGV[1])
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[2], KEYS[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[4])
+local t = redis.call('TIME')
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. (t[1] * 1000 + math.floor(t[2] / 1000)))
 if redis.call('PEXPIRETIME', KEYS[2]) < tonumber(ARGV[2]) then
   redis.call('PEXPIREAT', KEYS[2], ARGV[2])
 end
-redis.call('PUBLISH', ARGV[3], ARGV[1])
+redis.call('PUBLISH', ARGV[3], ARGV[4] .. ARGV[1])
 return size
 `
 
@@ -372,34 +451,78 @@ func (l *List) share(ctx context.Context, rs []cookiesession.Revocation) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
 	defer cancel()
-	nowMs := strconv.FormatInt(now.UnixMilli(), 10)
 	cmds := make(rueidis.Commands, 0, len(days)+1)
 	for end, records := range days {
 		// EVAL, not EVALSHA: a primary that just took over after a
 		// failover has no script cache, and the script's text is small
 		// beside the records it carries.
+		expiry := strconv.FormatInt(end+expiryMargin.Milliseconds(), 10)
 		cmds = append(cmds, l.client.B().Eval().Script(appendScript).Numkeys(2).Key(l.dayKey(end), l.index).
-			Arg(rueidis.BinaryString(records), strconv.FormatInt(end, 10), l.channel, nowMs).Build())
+			Arg(rueidis.BinaryString(records), expiry, l.channel, messageMagic).Build())
 	}
 	if l.opts.WaitReplicas == 0 {
 		return firstError(l.client.DoMulti(ctx, cmds...))
 	}
-	// WAIT counts the replicas that have this connection's writes, so it
-	// must follow them on one dedicated connection. It gets half the
-	// time, so that its answer arrives before ctx ends.
+	_, err := l.replicated(ctx, cmds)
+	return err
+}
+
+// unreplicatedError: the primary took the revocations, but fewer replicas
+// than Options.WaitReplicas have them.
+type unreplicatedError struct {
+	replid    string // the primary's replication ID
+	got, want int64
+}
+
+func (e *unreplicatedError) Error() string {
+	return fmt.Sprintf("redisrevocation: %d of the %d replicas asked for have the revocation", e.got, e.want)
+}
+
+// replicated runs writes on one dedicated connection to the primary, with
+// the primary's replication ID before them and a WAIT after them: WAIT
+// counts the replicas that have this connection's writes, so it must
+// follow them there. WAIT gets half of Options.Timeout, so that its
+// answer arrives before ctx ends. It returns the replication ID, and an
+// *unreplicatedError when too few replicas answered.
+func (l *List) replicated(ctx context.Context, writes rueidis.Commands) (replid string, err error) {
+	cmds := make(rueidis.Commands, 0, len(writes)+2)
+	cmds = append(cmds, l.client.B().Info().Section("replication").Build())
+	cmds = append(cmds, writes...)
 	wait := max(l.opts.Timeout.Milliseconds()/2, 1)
 	cmds = append(cmds, l.client.B().Wait().Numreplicas(int64(l.opts.WaitReplicas)).Timeout(wait).Build())
-	return l.client.Dedicated(func(c rueidis.DedicatedClient) error {
+	err = l.client.Dedicated(func(c rueidis.DedicatedClient) error {
 		res := c.DoMulti(ctx, cmds...)
 		if err := firstError(res); err != nil {
 			return err
 		}
+		info, _ := res[0].ToString()
+		for _, line := range strings.Split(info, "\r\n") {
+			if id, ok := strings.CutPrefix(line, "master_replid:"); ok {
+				replid = id
+			}
+		}
+		if replid == "" {
+			return errors.New("redisrevocation: INFO replication names no master_replid")
+		}
 		got, err := res[len(res)-1].AsInt64()
 		if err == nil && got < int64(l.opts.WaitReplicas) {
-			err = fmt.Errorf("redisrevocation: %d of the %d replicas asked for have the revocation", got, l.opts.WaitReplicas)
+			err = &unreplicatedError{replid, got, int64(l.opts.WaitReplicas)}
 		}
 		return err
 	})
+	return replid, err
+}
+
+// confirm waits for the replicas to have what the primary took, by a
+// small write of its own followed by WAIT: replicas apply writes in order,
+// so one that has it has every earlier one. It returns the primary's
+// replication ID, by which a caller tells whether the primary it wrote to
+// is still the one.
+func (l *List) confirm(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
+	defer cancel()
+	mark := l.client.B().Set().Key(l.tag + "confirmed").Value(strconv.FormatInt(time.Now().UnixMilli(), 10)).Px(day).Build()
+	return l.replicated(ctx, rueidis.Commands{mark})
 }
 
 func firstError(res []rueidis.RedisResult) error {
@@ -413,32 +536,31 @@ func firstError(res []rueidis.RedisResult) error {
 
 // apply takes records, as appended to a bucket or published, into the
 // local copy, and returns how many bytes of s it used: a record cut at
-// the end of s is left for the caller to complete. The records are put
-// in force together, as the list loads fastest.
+// the end of s is left for the caller to complete. It applies all of them
+// or, when one cannot be read or is out of bounds, none: s is then not
+// this package's. The records are put in force together, as the list
+// loads fastest.
 func (l *List) apply(s string) (int, error) {
 	rs := make([]cookiesession.Revocation, 0, len(s)/sessionRecord+1)
+	now := time.Now().Add(maxSkew)
 	used := 0
-	var err error
 	for used < len(s) {
-		r, n, bad := nextRecord(s[used:])
-		if bad != nil || n == 0 {
-			err = bad
+		r, n, err := nextRecord(s[used:])
+		if err == nil && n > 0 {
+			err = checkShareable(r, now)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("%w at byte %d: %w", errCorrupt, used, err)
+		}
+		if n == 0 {
 			break
 		}
 		rs = append(rs, r)
 		used += n
 	}
 	// The IDs are substrings of s; the local list does not keep them.
-	if bad := l.local.RevokeMany(context.Background(), rs); bad != nil {
-		// One record, and so the bucket it came from, is unreadable:
-		// take the others it holds one by one.
-		for _, r := range rs {
-			_ = l.local.Revoke(context.Background(), r)
-		}
-		err = cmp.Or(err, bad)
-	}
-	if err != nil {
-		return used, fmt.Errorf("%w: %w", errCorrupt, err)
+	if err := l.local.RevokeMany(context.Background(), rs); err != nil {
+		return 0, fmt.Errorf("%w: %w", errCorrupt, err)
 	}
 	return used, nil
 }
@@ -483,8 +605,13 @@ func (l *List) follow(ctx context.Context, synced func()) error {
 	subscribed := make(chan struct{}, 1)
 	lost := c.SetPubSubHooks(rueidis.PubSubHooks{
 		OnMessage: func(m rueidis.PubSubMessage) {
-			if used, err := l.apply(m.Message); err != nil || used < len(m.Message) {
-				l.opts.Logger.Error("redisrevocation: a message on the list's channel is not a whole set of records; a replica that wrote it is of another version, or something else publishes there",
+			records, ours := strings.CutPrefix(m.Message, messageMagic)
+			used, err := 0, error(nil)
+			if ours {
+				used, err = l.apply(records)
+			}
+			if !ours || err != nil || used < len(records) {
+				l.opts.Logger.Error("redisrevocation: ignored a message on the list's channel that is not a whole set of records; a replica of another version, or something else, publishes there",
 					"channel", l.channel, "err", err)
 			}
 		},
@@ -541,6 +668,16 @@ func (l *List) load(ctx context.Context) error {
 	if err != nil || len(keys) == 0 {
 		return err
 	}
+	keys = slices.DeleteFunc(keys, func(k string) bool {
+		if strings.HasPrefix(k, l.tag+"day:") {
+			return false
+		}
+		l.opts.Logger.Error("redisrevocation: skipped a key in the list's index that is not one of its days", "index", l.index, "key", k)
+		return true
+	})
+	if len(keys) == 0 {
+		return nil
+	}
 	sizes := make(rueidis.Commands, len(keys))
 	for i, k := range keys {
 		sizes[i] = l.client.B().Strlen().Key(k).Build()
@@ -553,15 +690,18 @@ func (l *List) load(ctx context.Context) error {
 	var total int64
 	for i, res := range l.client.DoMulti(ctx, sizes...) {
 		size, err := res.AsInt64()
-		if err != nil {
+		if _, fromRedis := rueidis.IsRedisErr(err); err != nil && !fromRedis {
 			return err
+		} else if err != nil {
+			l.opts.Logger.Error("redisrevocation: skipped a day of the list that is not a string", "key", keys[i], "err", err)
+			continue
 		}
 		for off := int64(0); off < size; off += pageSize {
 			pages = append(pages, page{keys[i], off, size})
 		}
 		total += size
 	}
-	l.local.Grow(int(total / sessionRecord))
+	l.local.Grow(int(total/sessionRecord) - l.local.Len()) // a reload holds most already
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -605,7 +745,8 @@ func (l *List) load(ctx context.Context) error {
 				skip = p.key
 			case p.off+pageSize < p.size:
 				carry = strings.Clone(rest) // the next page is the same bucket's
-			case rest != "":
+			case rest != "" && int64(len(d)) == p.size-p.off:
+				// (A shorter page: the day expired since its size was read.)
 				l.opts.Logger.Error("redisrevocation: a bucket ends inside a record", "key", p.key)
 			}
 		}
@@ -621,9 +762,12 @@ func (l *List) applyPage(carry, page string) (rest string, err error) {
 		// Join only what completes the cut record, not the whole page.
 		head := carry + page[:min(len(page), maxRecord)]
 		r, n, err := nextRecord(head)
+		if err == nil && n > 0 {
+			err = checkShareable(r, time.Now().Add(maxSkew))
+		}
 		switch {
 		case err != nil:
-			return "", err
+			return "", fmt.Errorf("%w: %w", errCorrupt, err)
 		case n == 0:
 			return head, nil // the bucket ended first
 		}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"strconv"
 	"strings"
@@ -29,7 +30,7 @@ func logouts(n int, spread bool) []cookiesession.Revocation {
 		_, _ = rand.Read(id)
 		at := now
 		if spread {
-			at = now.Add(-365 * day * time.Duration(n-i) / time.Duration(n))
+			at = now.Add(-time.Duration(float64(365*day) * float64(n-i) / float64(n)))
 		}
 		rs[i] = cookiesession.SessionRevocation(base64.RawURLEncoding.EncodeToString(id), at.Add(400*day))
 	}
@@ -181,4 +182,34 @@ func BenchmarkColdStart(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestForeignDataIsIgnored: what this package did not write, in the list's
+// index or on its channel, is logged and skipped; the rest loads, and a
+// foreign message puts nothing in force.
+func TestForeignDataIsIgnored(t *testing.T) {
+	srv := startRedis(t)
+	c := srv.client(t)
+	ctx, now := context.Background(), time.Now()
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	a := srv.list(t, Options{Logger: logger})
+	require.NoError(t, a.Revoke(ctx, cookiesession.SessionRevocation("kept", now.Add(time.Hour))))
+	wrongType := a.tag + "day:1"
+	require.NoError(t, c.Do(ctx, c.B().Rpush().Key(wrongType).Element("x").Build()).Error())
+	for _, member := range []string{wrongType, "elsewhere"} {
+		require.NoError(t, c.Do(ctx, c.B().Zadd().Key(a.index).ScoreMember().ScoreMember(float64(now.Add(time.Hour).UnixMilli()), member).Build()).Error())
+	}
+
+	b := srv.list(t, Options{Logger: logger})
+	assert.True(t, b.Revoked(ctx, info("kept", "", now)), "the list's own day loaded")
+	assert.Contains(t, logs.String(), "not one of its days")
+	assert.Contains(t, logs.String(), "not a string")
+
+	for _, message := range []string{"all sessions were refreshed by the deploy bot", messageMagic + "all sessions", messageMagic + "\x03"} {
+		require.NoError(t, c.Do(ctx, c.B().Publish().Channel(a.channel).Message(message).Build()).Error())
+	}
+	eventually(t, 2*time.Second, func() bool { return strings.Count(logs.String(), "ignored a message") == 2*3 }, "both lists log the three")
+	assert.False(t, a.Revoked(ctx, info("fresh", "", now)), "nothing put in force")
+	assert.False(t, b.Revoked(ctx, info("fresh", "", now)))
 }

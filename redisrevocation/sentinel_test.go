@@ -88,7 +88,7 @@ func TestSentinel(t *testing.T) {
 	eventually(t, 10*time.Second, replicated, "replica in sync")
 
 	var logs syncBuffer
-	opts := Options{WaitReplicas: 1, Timeout: 500 * time.Millisecond}
+	opts := Options{WaitReplicas: 1, Timeout: time.Second}
 	a := list(opts)
 	opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	b := list(opts)
