@@ -313,9 +313,12 @@ func TestRevokeMany(t *testing.T) {
 	for _, i := range []int{0, 1, n / 2, n - 2} {
 		assert.True(t, b.Revoked(ctx, info(rs[i].SessionID, "", now)), rs[i].SessionID)
 	}
+	// One day's bucket of 1.2 MB, in records of 24 bytes, which the load's
+	// pages of 256 KiB cut: every one is read across the cuts.
 	late := srv.list(t, Options{})
 	assert.True(t, late.Revoked(ctx, info(rs[n/3].SessionID, "", now)))
 	assert.Equal(t, n, late.local.Len())
+	assert.NotZero(t, pageSize%len(appendRecord(nil, rs[0])), "records straddle pages")
 
 	bad := []cookiesession.Revocation{cookiesession.SessionRevocation("fine", now.Add(time.Hour)), {Until: now}}
 	err := a.RevokeMany(ctx, bad)
