@@ -230,6 +230,9 @@ func (l *List) Stale() time.Duration {
 // than Options.Timeout, or ctx ended, as when the client left during a
 // logout) it returns an error: r is then in force here only, and written
 // again in the background, on a schedule of its own, until Redis has it.
+// It refuses, and puts nowhere, an entry no session needs: an Until more
+// than 400 days (and a day) ahead, a Before after its Until, or an ID or
+// subject longer than 4096 bytes.
 func (l *List) Revoke(ctx context.Context, r cookiesession.Revocation) error {
 	if err := checkShareable(r, time.Now()); err != nil {
 		return err
