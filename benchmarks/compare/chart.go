@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"io"
 	"math"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -98,31 +99,40 @@ func (res *results) writeLatencyChart(w io.Writer, route string) error {
 }
 
 // writeCPUChart draws the server's and the store's CPU time per request
-// against session size, flat out, with the stores on loopback.
+// against session size, with the stores on loopback: at the fixed rate
+// (top) and flat out (bottom).
 func (res *results) writeCPUChart(w io.Writer) error {
-	var row []panel
-	for _, route := range []string{"read", "incr"} {
-		pn := panel{title: route + ": server + store CPU, flat out, stores on loopback", yLabel: "µs of CPU per request"}
-		for _, im := range impls {
-			pn.curves = append(pn.curves, curve{im, res.series(im.Name, 0, route, "closed", cpu)})
-		}
-		for _, st := range res.storesAt() {
-			if st.rttMs != 0 {
-				continue
+	var grid [][]panel
+	for _, mode := range []string{"rate", "closed"} {
+		var row []panel
+		for _, route := range []string{"read", "incr"} {
+			title := fmt.Sprintf("%s at %d requests/s: server + store CPU", route, res.Plan.Rate)
+			if mode == "closed" {
+				title = route + " flat out: server + store CPU"
 			}
-			for _, c := range cookieImpls {
-				if x := res.cpuCrossing(c, st, route); x.Kind == "at" {
-					pn.marks = append(pn.marks, x)
+			pn := panel{title: title, yLabel: "µs of CPU per request"}
+			for _, im := range impls {
+				pn.curves = append(pn.curves, curve{im, res.series(im.Name, 0, route, mode, cpu)})
+			}
+			for _, st := range res.storesAt() {
+				if st.rttMs != 0 {
+					continue
+				}
+				for _, c := range cookieImpls {
+					if x := res.cpuCrossing(c, st, route, mode); x.Kind == "at" {
+						pn.marks = append(pn.marks, x)
+					}
 				}
 			}
+			row = append(row, pn)
 		}
-		row = append(row, pn)
+		grid = append(grid, row)
 	}
-	return res.draw(w, [][]panel{row}, 13*vg.Centimeter, 10*vg.Centimeter)
+	return res.draw(w, grid, 12*vg.Centimeter, 9*vg.Centimeter)
 }
 
 // legendWidth is the strip on the right that holds the one legend.
-const legendWidth = 6 * vg.Centimeter
+const legendWidth = 7.5 * vg.Centimeter
 
 // draw lays the panels out in a grid, with the legend on the right, and
 // writes it as SVG.
@@ -173,7 +183,7 @@ func (res *results) plot(pn panel) (*plot.Plot, error) {
 	p.X.Tick.Marker = plot.ConstantTicks(ticks)
 	if pn.logY {
 		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		p.Y.Tick.Marker = oneTwoFive{}
 	} else {
 		p.Y.Min = 0
 	}
@@ -212,4 +222,21 @@ func (res *results) plot(pn panel) (*plot.Plot, error) {
 		p.Add(rings)
 	}
 	return p, nil
+}
+
+// oneTwoFive labels a log axis at 1, 2 and 5 times the powers of ten: a
+// panel that spans less than a decade still gets labels.
+type oneTwoFive struct{}
+
+// Ticks returns the ticks between min and max.
+func (oneTwoFive) Ticks(min, max float64) []plot.Tick {
+	var ticks []plot.Tick
+	for p := math.Floor(math.Log10(min)); p <= math.Ceil(math.Log10(max)); p++ {
+		for _, m := range []float64{1, 2, 5} {
+			if v := m * math.Pow(10, p); v >= min && v <= max {
+				ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', -1, 64)})
+			}
+		}
+	}
+	return ticks
 }

@@ -230,14 +230,16 @@ func machineBusy() busy {
 
 // others says how much CPU the machine's other processes used during a
 // run of the given length: the machine's total less this process's and
-// its children's (every one waited for by now).
+// its children's (every one waited for by now). A process's own count
+// includes what the hypervisor stole while it ran, so the machine's
+// total does too here.
 func others(took time.Duration, machine busy) string {
 	var self, kids syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
 	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
 	tv := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
 	ours := tv(self.Utime) + tv(self.Stime) + tv(kids.Utime) + tv(kids.Stime)
-	other := max(machine.used-ours, 0)
-	return fmt.Sprintf("Other processes used %.1f CPU-seconds during the run's %.0f s (%.1f%% of one core); the hypervisor took %.1f s.",
-		other.Seconds(), took.Seconds(), 100*other.Seconds()/took.Seconds(), machine.stolen.Seconds())
+	other := max(machine.used+machine.stolen-ours, 0)
+	return fmt.Sprintf("Other processes used about %.1f CPU-seconds during the run's %.0f s (%.1f%% of one core); the run's own processes %.1f; the hypervisor took %.1f s.",
+		other.Seconds(), took.Seconds(), 100*other.Seconds()/took.Seconds(), ours.Seconds(), machine.stolen.Seconds())
 }

@@ -36,7 +36,8 @@ const failing = 0.01
 
 // series returns a figure of every size for one implementation at one
 // distance, NaN where the row or phase is missing or mostly failed. The
-// baseline, measured at one size, has that figure at every size.
+// baseline, measured at one size (and again at the end), has its first
+// figure at every size.
 func (res *results) series(name string, rttMs int, route, mode string, figure func(*phase) float64) []float64 {
 	anySize := impls[implIndex(name)].baseline()
 	out := make([]float64, len(res.Plan.Sizes))
@@ -49,6 +50,7 @@ func (res *results) series(name string, rttMs int, route, mode string, figure fu
 			}
 			if ph := r.phase(route, mode); ph != nil && ph.Requests > 0 && float64(ph.Errors) < failing*float64(ph.Requests) {
 				out[i] = figure(ph)
+				break
 			}
 		}
 	}
@@ -118,13 +120,16 @@ func (res *results) latencyCrossing(cookie string, st storeAt, route string, l l
 	return crossover(res.Plan.Sizes, res.series(cookie, 0, route, "rate", felt), res.series(st.impl.Name, st.rttMs, route, "rate", felt))
 }
 
-// cpu is the server's and the store's CPU time per request in the
-// closed-loop phase, where the server is busiest.
+// cpu is the server's and the store's CPU time per request.
 func cpu(ph *phase) float64 { return ph.ServerCPUus + ph.StoreCPUus }
 
-// cpuCrossing is where the store starts to use less CPU than the cookie.
-func (res *results) cpuCrossing(cookie string, st storeAt, route string) crossing {
-	return crossover(res.Plan.Sizes, res.series(cookie, 0, route, "closed", cpu), res.series(st.impl.Name, st.rttMs, route, "closed", cpu))
+// cpuCrossing is where the store starts to use less CPU than the cookie,
+// in the phases of the given mode. At the fixed rate every server gets the
+// same requests at the same times, so their CPU compares fairly; flat
+// out, the faster servers outrun the load generator and idle between
+// requests, and pay for waking up.
+func (res *results) cpuCrossing(cookie string, st storeAt, route, mode string) crossing {
+	return crossover(res.Plan.Sizes, res.series(cookie, 0, route, mode, cpu), res.series(st.impl.Name, st.rttMs, route, mode, cpu))
 }
 
 // writeMarkdown writes the report: how the run was made, every row, and
@@ -143,24 +148,29 @@ func (res *results) writeMarkdown(w io.Writer, files map[string]string) error {
 	pl := res.Plan
 	p("Each implementation is a real HTTP server in a process of its own, serving `GET /read` (read the counter), "+
 		"`POST /incr` (read-modify-write of the counter) and `POST /grow?size=N` (a session of N bytes of JSON). "+
-		"%d virtual clients, each with its own cookie jar and keep-alive connection, first grow their session, then "+
-		"send requests with vegeta: %d requests/s in all for %s per route (latency), then every client flat out for %s "+
-		"per route (requests/s and CPU). The session's size is the JSON of its values, `{\"blob\":…,\"n\":…}`, whatever "+
-		"each implementation puts on the wire. Redis and PostgreSQL run in their own processes; the store distance is "+
-		"a round-trip time added by a delay proxy (toxiproxy's latency toxic) between server and store.\n\n",
+		"%d virtual clients, each with its own cookie jar and keep-alive HTTP/1.1 connection, first grow their session, "+
+		"then send requests with vegeta: %d requests/s in all for %s per route (latency, and CPU at that rate), then "+
+		"every client flat out for %s per route (requests/s, and CPU at that load). The session's size is the JSON of "+
+		"its values, `{\"blob\":…,\"n\":…}`, whatever each implementation puts on the wire. Redis and PostgreSQL run "+
+		"in processes of their own; the store's distance is a round-trip time added by a delay proxy (toxiproxy's "+
+		"latency toxic, on the way to the store) between server and store. `no-session` is net/http alone, serving "+
+		"the same routes with no session, measured first and again last: what this machine's HTTP costs anyway, and "+
+		"how far the machine drifted during the run.\n\n",
 		pl.Clients, pl.Rate, pl.AtRate, pl.FlatOut)
 
 	p("## Measured\n\n")
-	p("Latency is at the fixed rate, p50 / p99 in ms, on loopback. CPU is µs per request of the server process plus the store's processes, " +
-		"flat out. Bytes are per request, header lines whole. Errors are of all requests of the row. Lost updates: " +
-		"acknowledged increments against the final counters, for clients each with its own jar (one request at a time), " +
-		"and for one jar with concurrent requests.\n\n")
-	p("| implementation | session | store RTT | req/s read / incr (flat out) | server core busy | read p50 / p99 ms | incr p50 / p99 ms | CPU µs read | CPU µs incr (server + store) | Cookie B | Set-Cookie B (incr) | errors | lost updates, own jars | lost updates, one jar |\n")
-	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	p("Latency is at the fixed rate, p50 / p99 in ms, on loopback. CPU is µs per request of the server process + the store's "+
+		"processes: at the fixed rate, where every server gets the same requests at the same times, and flat out, with the "+
+		"server's core busy that share of the time (below 100%%, the load generator on the other core was the limit). "+
+		"Bytes are per request of the incr route, header lines whole. Errors are of all the row's requests. "+
+		"Lost updates are acknowledged increments less the final counters (acknowledged → final): clients each with "+
+		"their own jar, one request at a time; and one jar with %d requests in flight at once.\n\n", pl.SameJarWorkers)
+	p("| implementation | session | store RTT | read p50 / p99 ms | incr p50 / p99 ms | CPU µs read, %d/s | CPU µs incr, %d/s | incr flat out: req/s, core busy, CPU µs | Cookie B | Set-Cookie B | errors | lost updates, own jars | lost updates, one jar |\n", pl.Rate, pl.Rate)
+	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for i := range res.Rows {
 		r := &res.Rows[i]
-		rr, ri, cr, ci := r.phase("read", "rate"), r.phase("incr", "rate"), r.phase("read", "closed"), r.phase("incr", "closed")
-		if rr == nil || ri == nil || cr == nil || ci == nil {
+		rr, ri, ci := r.phase("read", "rate"), r.phase("incr", "rate"), r.phase("incr", "closed")
+		if rr == nil || ri == nil || ci == nil {
 			continue
 		}
 		im := impls[implIndex(r.Impl)]
@@ -169,7 +179,10 @@ func (res *results) writeMarkdown(w io.Writer, files map[string]string) error {
 			rtt = fmt.Sprintf("+%d ms", r.RTTms)
 		}
 		if im.baseline() {
-			size = "none"
+			size = "none, first"
+			if i > 0 {
+				size = "none, last"
+			}
 		}
 		requests, errs := 0, 0
 		for _, ph := range r.Phases {
@@ -180,10 +193,12 @@ func (res *results) writeMarkdown(w io.Writer, files map[string]string) error {
 		if errs > 0 || r.GrowErrors > 0 {
 			errCell = fmt.Sprintf("**%.0f%%** (%s)", 100*float64(errs)/float64(max(requests, 1)), errCause(r))
 		}
-		p("| %s | %s | %s | %s / %s | %.0f%% | %s | %s | %s | %s | %.0f | %.0f | %s | %s | %s |\n",
-			r.Impl, size, rtt,
-			rate(cr), rate(ci), 100*ci.ServerBusy,
-			latencies(rr), latencies(ri), cpuCell(cr), cpuCell(ci),
+		flat := "—"
+		if ci.PerSec > 0 {
+			flat = fmt.Sprintf("%.0f, %.0f%%, %s", ci.PerSec, 100*ci.ServerBusy, cpuCell(ci))
+		}
+		p("| %s | %s | %s | %s | %s | %s | %s | %s | %.0f | %.0f | %s | %s | %s |\n",
+			r.Impl, size, rtt, latencies(rr), latencies(ri), cpuCell(rr), cpuCell(ri), flat,
 			ri.CookieB, ri.SetCookieB, errCell,
 			lost(r.OwnJars.Expected, r.OwnJars.Final, r.GrowErrors == r.Clients || im.baseline()),
 			lost(r.SameJar.Expected, r.SameJar.Final, r.SameJar.Expected == 0 || im.baseline()))
@@ -222,14 +237,19 @@ func (res *results) writeMarkdown(w io.Writer, files map[string]string) error {
 		}
 	}
 
-	p("\n### Where a store starts to use less CPU (server + store, flat out)\n\n| store | read | incr |\n| --- | ---: | ---: |\n")
+	p("\n### CPU: the session size from which a store uses less (server + store), default format / compact\n\n")
+	p("| store | read, %d/s | incr, %d/s | read, flat out | incr, flat out |\n| --- | ---: | ---: | ---: | ---: |\n", pl.Rate, pl.Rate)
 	for _, st := range res.storesAt() {
 		if st.rttMs != 0 {
 			continue
 		}
-		p("| %s | %s / %s | %s / %s |\n", st,
-			res.cpuCrossing(cookieImpls[0], st, "read"), res.cpuCrossing(cookieImpls[1], st, "read"),
-			res.cpuCrossing(cookieImpls[0], st, "incr"), res.cpuCrossing(cookieImpls[1], st, "incr"))
+		p("| %s |", st)
+		for _, mode := range []string{"rate", "closed"} {
+			for _, route := range []string{"read", "incr"} {
+				p(" %s / %s |", res.cpuCrossing(cookieImpls[0], st, route, mode), res.cpuCrossing(cookieImpls[1], st, route, mode))
+			}
+		}
+		p("\n")
 	}
 	_, err := fmt.Fprintln(w)
 	return err
@@ -242,13 +262,6 @@ func implIndex(name string) int {
 		}
 	}
 	panic("no implementation " + name)
-}
-
-func rate(ph *phase) string {
-	if ph.PerSec == 0 {
-		return "—"
-	}
-	return fmt.Sprintf("%.0f", ph.PerSec)
 }
 
 func latencies(ph *phase) string {

@@ -242,40 +242,54 @@ func runAll(ctx context.Context, p plan, serverCPU int, res *results, done func(
 	if res.StoreRTTs, err = s.measureRTTs(ctx, p); err != nil {
 		return err
 	}
-	for _, im := range impls {
+	// net/http alone is measured first and again last: the difference is
+	// how far this machine drifted during the run.
+	order := append(append([]impl{}, impls...), impls[0])
+	for i, im := range order {
 		distances := []time.Duration{0}
 		if im.remote() {
 			distances = p.Distances
 		}
+		sizes := p.Sizes
+		if im.baseline() {
+			// It keeps no session: one size is every size. The first row
+			// has the smallest, the repeat the largest.
+			sizes = sizes[:1]
+			if i > 0 {
+				sizes = p.Sizes[len(p.Sizes)-1:]
+			}
+		}
 		for _, d := range distances {
-			srv, base, err := startServer(serverCPU, im.Name, s.addrs["redis"][d], s.postgres.dsn(s.addrs["postgres"][d]))
-			if err != nil {
+			if err := runServer(ctx, p, s, serverCPU, im, d, sizes, done); err != nil {
 				return err
-			}
-			sizes := p.Sizes
-			if im.baseline() {
-				sizes = sizes[:1] // it keeps no session: one size is every size
-			}
-			for _, size := range sizes {
-				if ctx.Err() != nil {
-					break
-				}
-				r, err := measure(ctx, p, s, srv, base, im, size, d)
-				if err != nil {
-					_ = srv.stop(syscall.SIGTERM)
-					return fmt.Errorf("%s, %d B, +%s: %w", im.Name, size, d, err)
-				}
-				done(r)
-			}
-			if err := srv.stop(syscall.SIGTERM); err != nil {
-				return err
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
 			}
 		}
 	}
 	return nil
+}
+
+// runServer starts the server of im, with its store at distance d,
+// measures a row at each size, and stops it.
+func runServer(ctx context.Context, p plan, s *stores, serverCPU int, im impl, d time.Duration, sizes []int, done func(row)) error {
+	srv, base, err := startServer(serverCPU, im.Name, s.addrs["redis"][d], s.postgres.dsn(s.addrs["postgres"][d]))
+	if err != nil {
+		return err
+	}
+	for _, size := range sizes {
+		if ctx.Err() != nil {
+			break
+		}
+		r, err := measure(ctx, p, s, srv, base, im, size, d)
+		if err != nil {
+			_ = srv.stop(syscall.SIGTERM)
+			return fmt.Errorf("%s, %d B, +%s: %w", im.Name, size, d, err)
+		}
+		done(r)
+	}
+	if err := srv.stop(syscall.SIGTERM); err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
 // measure runs the phases of one row against a running server.
