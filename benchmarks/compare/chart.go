@@ -106,9 +106,9 @@ func (res *results) writeCPUChart(w io.Writer) error {
 	for _, mode := range []string{"rate", "closed"} {
 		var row []panel
 		for _, route := range []string{"read", "incr"} {
-			title := fmt.Sprintf("%s at %d requests/s: server + store CPU", route, res.Plan.Rate)
+			title := fmt.Sprintf("%s at %d requests/s: server + store CPU, stores +0 ms", route, res.Plan.Rate)
 			if mode == "closed" {
-				title = route + " flat out: server + store CPU"
+				title = route + " flat out: server + store CPU, stores +0 ms"
 			}
 			pn := panel{title: title, yLabel: "µs of CPU per request"}
 			for _, im := range impls {

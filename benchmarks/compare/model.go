@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
 // link is a client's upstream link in the model of the client's side of
@@ -97,11 +98,11 @@ func (c crossing) String() string {
 	return "≈ " + bytesLabel(c.At)
 }
 
-// bytesLabel writes a size as "700 B" or "1.3 KB" (1 KB = 1024 B, as the
-// sizes swept).
+// bytesLabel writes a size as "700 B", "1.3 KB" or "2 KB" (1 KB = 1024 B,
+// as the sizes swept).
 func bytesLabel(b float64) string {
 	if b < 1000 {
 		return fmt.Sprintf("%.0f B", b)
 	}
-	return fmt.Sprintf("%.1f KB", b/1024)
+	return strings.TrimSuffix(fmt.Sprintf("%.1f", b/1024), ".0") + " KB"
 }

@@ -53,5 +53,6 @@ func TestCrossover(t *testing.T) {
 func TestCrossingSays(t *testing.T) {
 	assert.Equal(t, "≈ 700 B", crossing{Kind: "at", At: 700}.String())
 	assert.Equal(t, "≈ 1.5 KB", crossing{Kind: "at", At: 1536}.String())
+	assert.Equal(t, "≈ 2 KB", crossing{Kind: "at", At: 2048}.String())
 	assert.Equal(t, "never", crossing{Kind: "never"}.String())
 }
