@@ -40,6 +40,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-COMPARE_COMMAND="scripts/compare.sh $*" "$bin/compare" "$@" &
+COMPARE_COMMAND=$(echo scripts/compare.sh "$@") "$bin/compare" "$@" &
 pid=$!
 wait "$pid"

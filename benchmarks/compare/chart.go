@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -173,12 +174,14 @@ func (res *results) draw(w io.Writer, grid [][]panel, width, height vg.Length) e
 func (res *results) plot(pn panel) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = pn.title
-	p.X.Label.Text = "session size (JSON bytes)"
+	p.X.Label.Text = "session size (bytes of JSON)"
 	p.Y.Label.Text = pn.yLabel
 	p.X.Scale = plot.LogScale{}
 	var ticks []plot.Tick
 	for _, s := range res.Plan.Sizes {
-		ticks = append(ticks, plot.Tick{Value: float64(s), Label: bytesLabel(float64(s))})
+		// "2K", not "2 KB": the ticks at 2 and 3.5 KB stand close.
+		label := strings.ReplaceAll(strings.TrimSuffix(bytesLabel(float64(s)), " B"), " K", "K")
+		ticks = append(ticks, plot.Tick{Value: float64(s), Label: label})
 	}
 	p.X.Tick.Marker = plot.ConstantTicks(ticks)
 	if pn.logY {
