@@ -3,6 +3,8 @@
 // stores, and a floor of the standard library's own JSON, AES-GCM and
 // base64. It is a module of its own so that those packages never reach
 // the library's go.mod. scripts/bench.sh runs it and draws the chart.
+// The end-to-end comparison, each implementation a server of its own
+// under load with real stores, is the command in compare/.
 package benchmarks
 
 import (

@@ -1,0 +1,58 @@
+//go:build linux
+
+package main
+
+import (
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestUploadIsBitsOverTheBitRate(t *testing.T) {
+	assert.InDelta(t, 10_000, uploadMicros(1250, link{"1 Mbit/s", 1}), 1e-9, "1250 B are 10,000 bits: 10 ms at 1 Mbit/s")
+	assert.InDelta(t, 100, uploadMicros(1250, link{"100 Mbit/s", 100}), 1e-9)
+	assert.Zero(t, uploadMicros(1250, link{"loopback only", 0}))
+	ph := &phase{P50us: 400, RequestB: 2500}
+	assert.InDelta(t, 400+2000, feltMicros(ph, link{"10 Mbit/s", 10}), 1e-9)
+}
+
+func TestCrossover(t *testing.T) {
+	sizes := []int{64, 512, 2048, 8192}
+	nan := math.NaN()
+	for _, tc := range []struct {
+		name          string
+		cookie, store []float64
+		want          crossing
+	}{
+		// Between 512 (log2 9) and 2048 (log2 11) the difference goes
+		// from -1 to +1: they meet half-way, at 2^10.
+		{"between two sizes", []float64{1, 2, 4, 8}, []float64{3, 3, 3, 3}, crossing{"at", 1024, 3}},
+		{"cookie faster throughout", []float64{1, 1, 1, 1}, []float64{2, 2, 2, 2}, crossing{Kind: "never"}},
+		{"store faster throughout", []float64{3, 3, 3, 3}, []float64{2, 2, 2, 2}, crossing{Kind: "always"}},
+		// Noise near the start: the store is ahead at 64 B, behind at
+		// 512 B, ahead for good from 2048 B; the last crossing counts.
+		// From 512 to 2048 B the difference goes from -1 to +3: a
+		// quarter of the way, 2^9.5 B.
+		{"last crossing", []float64{3, 1, 5, 9}, []float64{2, 2, 2, 2}, crossing{"at", math.Exp2(9.5), 2}},
+		// The store failed at 2048 B: the crossing is interpolated
+		// between 512 and 8192 B, where the difference goes from -1 to
+		// +3: a quarter of the way on the log scale, 2^10.
+		{"a failed size skipped", []float64{1, 2, 4, 8}, []float64{3, 3, nan, 5}, crossing{"at", 1024, 3.5}},
+		{"cookie faster at the last size", []float64{1, 5, 5, 1}, []float64{2, 2, 2, 2}, crossing{Kind: "never"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := crossover(sizes, tc.cookie, tc.store)
+			assert.Equal(t, tc.want.Kind, got.Kind)
+			assert.InDelta(t, tc.want.At, got.At, 1e-6)
+			assert.InDelta(t, tc.want.Y, got.Y, 1e-6)
+		})
+	}
+}
+
+func TestCrossingSays(t *testing.T) {
+	assert.Equal(t, "≈ 700 B", crossing{Kind: "at", At: 700}.String())
+	assert.Equal(t, "≈ 1.5 KB", crossing{Kind: "at", At: 1536}.String())
+	assert.Equal(t, "≈ 2 KB", crossing{Kind: "at", At: 2048}.String())
+	assert.Equal(t, "never", crossing{Kind: "never"}.String())
+}

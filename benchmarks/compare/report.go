@@ -1,0 +1,323 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+)
+
+// results is a run: where and how it ran, and its rows. It is written as
+// JSON, and the markdown report and the charts are made from it.
+type results struct {
+	Date    string
+	Mode    string // full or quick
+	Command string
+	Commit  string // the code that ran; "+dirty" when it had changes
+	Machine string // cores, processor, kernel
+	Go      string
+	Pinning string
+	Stores  string // the store servers' versions
+	// StoreRTTs are the round trips to each store, through its proxy.
+	StoreRTTs []storeRTT
+	// Others is what the rest of the machine did during the run.
+	Others string
+	Plan   plan
+	Links  []link
+	Rows   []row
+}
+
+// failing is the share of errors from which a phase's latency is not
+// drawn or compared: the implementation does not serve that size.
+const failing = 0.01
+
+// series returns a figure of every size for one implementation at one
+// distance, NaN where the row or phase is missing or mostly failed. The
+// baseline, measured at one size (and again at the end), has its first
+// figure at every size.
+func (res *results) series(name string, rttMs int, route, mode string, figure func(*phase) float64) []float64 {
+	anySize := impls[implIndex(name)].baseline()
+	out := make([]float64, len(res.Plan.Sizes))
+	for i, size := range res.Plan.Sizes {
+		out[i] = math.NaN()
+		for j := range res.Rows {
+			r := &res.Rows[j]
+			if r.Impl != name || (r.Size != size && !anySize) || r.RTTms != rttMs {
+				continue
+			}
+			if ph := r.phase(route, mode); ph != nil && ph.Requests > 0 && float64(ph.Errors) < failing*float64(ph.Requests) {
+				out[i] = figure(ph)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// failsFrom returns the smallest session size at which an implementation
+// failed (its sessions could not be stored, or errors reached the share
+// failing), or 0.
+func (res *results) failsFrom(name string) int {
+	from := 0
+	for i := range res.Rows {
+		r := &res.Rows[i]
+		if r.Impl != name || (from > 0 && r.Size >= from) {
+			continue
+		}
+		requests, errs := 0, 0
+		for _, ph := range r.Phases {
+			requests += ph.Requests
+			errs += ph.Errors
+		}
+		if r.GrowErrors > 0 || float64(errs) >= failing*float64(max(requests, 1)) {
+			from = r.Size
+		}
+	}
+	return from
+}
+
+// storeAt names a store implementation at one distance.
+type storeAt struct {
+	impl  impl
+	rttMs int
+}
+
+func (s storeAt) String() string {
+	if !s.impl.remote() {
+		return s.impl.Name
+	}
+	return fmt.Sprintf("%s +%d ms", s.impl.Name, s.rttMs)
+}
+
+// storesAt lists the store implementations at each distance of the plan.
+func (res *results) storesAt() []storeAt {
+	var out []storeAt
+	for _, im := range impls {
+		switch {
+		case im.Store == "" || im.baseline():
+		case !im.remote():
+			out = append(out, storeAt{im, 0})
+		default:
+			for _, d := range res.Plan.Distances {
+				out = append(out, storeAt{im, int(d.Milliseconds())})
+			}
+		}
+	}
+	return out
+}
+
+// cookieImpls are the cookie sessions compared with the stores: this
+// package's two formats.
+var cookieImpls = []string{"cookiesession", "cookiesession-compact"}
+
+// latencyCrossing is where the store overtakes the cookie session on
+// link l: the median latency plus the modelled upload.
+func (res *results) latencyCrossing(cookie string, st storeAt, route string, l link) crossing {
+	felt := func(ph *phase) float64 { return feltMicros(ph, l) }
+	return crossover(res.Plan.Sizes, res.series(cookie, 0, route, "rate", felt), res.series(st.impl.Name, st.rttMs, route, "rate", felt))
+}
+
+// cpu is the server's and the store's CPU time per request.
+func cpu(ph *phase) float64 { return ph.ServerCPUus + ph.StoreCPUus }
+
+// cpuCrossing is where the store starts to use less CPU than the cookie,
+// in the phases of the given mode. At the fixed rate every server gets the
+// same requests at the same times, so their CPU compares fairly; flat
+// out, the faster servers outrun the load generator and idle between
+// requests, and pay for waking up.
+func (res *results) cpuCrossing(cookie string, st storeAt, route, mode string) crossing {
+	return crossover(res.Plan.Sizes, res.series(cookie, 0, route, mode, cpu), res.series(st.impl.Name, st.rttMs, route, mode, cpu))
+}
+
+// writeMarkdown writes the report: how the run was made, every row, and
+// the crossovers.
+func (res *results) writeMarkdown(w io.Writer, files map[string]string) error {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
+	p("# Cookie or store: end-to-end comparison, %s (%s mode)\n\n", res.Date, res.Mode)
+	p("- Command: `%s`\n- Commit: %s\n- Machine: %s; %s\n- %s\n- Stores: %s\n", res.Command, res.Commit, res.Machine, res.Go, res.Pinning, res.Stores)
+	var rtts []string
+	for _, r := range res.StoreRTTs {
+		rtts = append(rtts, fmt.Sprintf("%s +%d ms: %.2f ms", r.Store, r.AskedMs, r.P50ms))
+	}
+	p("- Store round trips through the delay proxies, asked and measured (p50 of a PING or SELECT 1, before the load): %s\n", strings.Join(rtts, "; "))
+	p("- %s\n", res.Others)
+	p("- Files: %s\n\n", strings.Join([]string{files["json"], files["latency-read"], files["latency-incr"], files["cpu"]}, ", "))
+	pl := res.Plan
+	p("Each implementation is a real HTTP server in a process of its own, serving `GET /read` (read the counter), "+
+		"`POST /incr` (read-modify-write of the counter) and `POST /grow?size=N` (a session of N bytes of JSON). "+
+		"%d virtual clients, each with its own cookie jar and keep-alive HTTP/1.1 connection, first grow their session, "+
+		"then send requests with vegeta: %d requests/s in all for %s per route (latency, and CPU at that rate), then "+
+		"every client flat out for %s per route (requests/s, and CPU at that load). The session's size is the JSON of "+
+		"its values, `{\"blob\":…,\"n\":…}`, whatever each implementation puts on the wire. Redis and PostgreSQL run "+
+		"in processes of their own; the store's distance is a round-trip time added by a delay proxy (toxiproxy's "+
+		"latency toxic, on the way to the store) between server and store. `no-session` is net/http alone, serving "+
+		"the same routes with no session, measured first and again last: what this machine's HTTP costs anyway, and "+
+		"how far the machine drifted during the run.\n\n",
+		pl.Clients, pl.Rate, pl.AtRate, pl.FlatOut)
+
+	p("## Measured\n\n")
+	p("Latency is at the fixed rate, p50 / p99 in ms, on loopback. CPU is µs per request of the server process + the store's "+
+		"processes: at the fixed rate, where every server gets the same requests at the same times, and flat out, with the "+
+		"server's core busy that share of the time (below 100%%, the load generator on the other core was the limit). "+
+		"Bytes are per request of the incr route, header lines whole. Errors are of all the row's requests. "+
+		"Lost updates are acknowledged increments less the final counters (acknowledged → final): clients each with "+
+		"their own jar, one request at a time; and one jar with %d requests in flight at once.\n\n", pl.SameJarWorkers)
+	p("| implementation | session | store RTT | read p50 / p99 ms | incr p50 / p99 ms | CPU µs read, %d/s | CPU µs incr, %d/s | incr flat out: req/s, core busy, CPU µs | Cookie B | Set-Cookie B | errors | lost updates, own jars | lost updates, one jar |\n", pl.Rate, pl.Rate)
+	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for i := range res.Rows {
+		r := &res.Rows[i]
+		rr, ri, ci := r.phase("read", "rate"), r.phase("incr", "rate"), r.phase("incr", "closed")
+		if rr == nil || ri == nil || ci == nil {
+			continue
+		}
+		im := impls[implIndex(r.Impl)]
+		rtt, size := "—", bytesLabel(float64(r.Size))
+		if im.remote() {
+			rtt = fmt.Sprintf("+%d ms", r.RTTms)
+		}
+		if im.baseline() {
+			size = "none, first"
+			if i > 0 {
+				size = "none, last"
+			}
+		}
+		requests, errs := 0, 0
+		for _, ph := range r.Phases {
+			requests += ph.Requests
+			errs += ph.Errors
+		}
+		errCell := "0"
+		if errs > 0 || r.GrowErrors > 0 {
+			errCell = fmt.Sprintf("**%.0f%%** (%s)", 100*float64(errs)/float64(max(requests, 1)), errCause(r))
+		}
+		flat := "—"
+		if ci.PerSec > 0 {
+			flat = fmt.Sprintf("%.0f, %.0f%%, %s", ci.PerSec, 100*ci.ServerBusy, cpuCell(ci))
+		}
+		p("| %s | %s | %s | %s | %s | %s | %s | %s | %.0f | %.0f | %s | %s | %s |\n",
+			r.Impl, size, rtt, latencies(rr), latencies(ri), cpuCell(rr), cpuCell(ri), flat,
+			ri.CookieB, ri.SetCookieB, errCell,
+			lost(r.OwnJars.Expected, r.OwnJars.Final, r.GrowErrors == r.Clients || im.baseline()),
+			lost(r.SameJar.Expected, r.SameJar.Final, r.SameJar.Expected == 0 || im.baseline()))
+	}
+
+	p("\n## The client's side of the wire: a model\n\n")
+	p("A request's upload time is modelled as (its bytes, the `Cookie` header and the rest of the request as sent here) × 8 / the upstream bit rate, " +
+		"and added to the p50 latency measured on loopback: what a user on that link feels per request, before the download of the answer. " +
+		"The model leaves out TCP and TLS framing, congestion windows, and HTTP/2 and HTTP/3 header compression (which can send an unchanged " +
+		"`Cookie` header as a few bytes after the first request on a connection). A browser sends a few hundred bytes more headers than this " +
+		"client, the same for every implementation, so the totals are a little low and the crossovers do not move.\n\n")
+	p("Request bytes per request, read route:\n\n| implementation | %s |\n| --- |%s\n", joinSizes(pl.Sizes, " | "), strings.Repeat(" ---: |", len(pl.Sizes)))
+	for _, name := range append(append([]string{}, cookieImpls...), "gorilla-cookiestore", "scs-memstore") {
+		p("| %s |", name)
+		for _, b := range res.series(name, 0, "read", "rate", func(ph *phase) float64 { return ph.RequestB }) {
+			p(" %s |", numberOrFail(b, "%.0f"))
+		}
+		p("\n")
+	}
+
+	for _, route := range []string{"read", "incr"} {
+		p("\n### Crossovers, %s route: the session size below which a cookie session is faster\n\n", route)
+		p("Default format / compact format. \"never\": the cookie session is still faster at %s; \"always\": the store is faster from %s.\n\n",
+			bytesLabel(float64(pl.Sizes[len(pl.Sizes)-1])), bytesLabel(float64(pl.Sizes[0])))
+		p("| store |")
+		for _, l := range res.Links {
+			p(" %s |", l.Name)
+		}
+		p("\n| --- |%s\n", strings.Repeat(" ---: |", len(res.Links)))
+		for _, st := range res.storesAt() {
+			p("| %s |", st)
+			for _, l := range res.Links {
+				p(" %s / %s |", res.latencyCrossing(cookieImpls[0], st, route, l), res.latencyCrossing(cookieImpls[1], st, route, l))
+			}
+			p("\n")
+		}
+	}
+
+	p("\n### CPU: the session size from which a store uses less (server + store), default format / compact\n\n")
+	p("| store | read, %d/s | incr, %d/s | read, flat out | incr, flat out |\n| --- | ---: | ---: | ---: | ---: |\n", pl.Rate, pl.Rate)
+	for _, st := range res.storesAt() {
+		if st.rttMs != 0 {
+			continue
+		}
+		p("| %s |", st)
+		for _, mode := range []string{"rate", "closed"} {
+			for _, route := range []string{"read", "incr"} {
+				p(" %s / %s |", res.cpuCrossing(cookieImpls[0], st, route, mode), res.cpuCrossing(cookieImpls[1], st, route, mode))
+			}
+		}
+		p("\n")
+	}
+	_, err := fmt.Fprintln(w)
+	return err
+}
+
+func implIndex(name string) int {
+	for i, im := range impls {
+		if im.Name == name {
+			return i
+		}
+	}
+	panic("no implementation " + name)
+}
+
+func latencies(ph *phase) string {
+	if ph.Requests == ph.Errors {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f / %.2f", ph.P50us/1e3, ph.P99us/1e3)
+}
+
+func cpuCell(ph *phase) string {
+	if ph.Requests == ph.Errors {
+		return "—"
+	}
+	if ph.StoreCPUus == 0 {
+		return fmt.Sprintf("%.1f", ph.ServerCPUus)
+	}
+	return fmt.Sprintf("%.1f + %.1f", ph.ServerCPUus, ph.StoreCPUus)
+}
+
+func lost(expected, final int, none bool) string {
+	if none {
+		return "—"
+	}
+	return fmt.Sprintf("%d (%d → %d)", expected-final, expected, final)
+}
+
+// errCause names what failed, briefly.
+func errCause(r *row) string {
+	if r.GrowErrors > 0 {
+		return fmt.Sprintf("%d of %d sessions could not be stored", r.GrowErrors, r.Clients)
+	}
+	for _, ph := range r.Phases {
+		if ph.FirstErr != "" {
+			return ph.FirstErr
+		}
+	}
+	return "?"
+}
+
+func numberOrFail(v float64, format string) string {
+	if math.IsNaN(v) {
+		return "fails"
+	}
+	return fmt.Sprintf(format, v)
+}
+
+func joinSizes(sizes []int, sep string) string {
+	s := make([]string, len(sizes))
+	for i, size := range sizes {
+		s[i] = bytesLabel(float64(size))
+	}
+	return strings.Join(s, sep)
+}
+
+// String writes a plan for the report's JSON readers and logs.
+func (p plan) String() string {
+	return fmt.Sprintf("sizes %v, distances %v, %d clients, %d req/s for %s, flat out for %s",
+		p.Sizes, p.Distances, p.Clients, p.Rate, p.AtRate.Round(time.Millisecond), p.FlatOut.Round(time.Millisecond))
+}
