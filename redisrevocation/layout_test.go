@@ -39,6 +39,15 @@ func TestRecords(t *testing.T) {
 		assert.Equal(t, r, got)
 		all = append(all, record...)
 	}
+	rest := string(all) // the records one after another, as in a bucket
+	for _, r := range entries {
+		got, n, err := nextRecord(rest)
+		require.NoError(t, err)
+		require.NotZero(t, n)
+		assert.Equal(t, r, got)
+		rest = rest[n:]
+	}
+	assert.Empty(t, rest)
 	assert.Len(t, appendRecord(nil, entries[0]), sessionRecord, "a session ID of 22 characters")
 	assert.LessOrEqual(t, len(appendRecord(nil, entries[3])), maxRecord)
 
