@@ -94,8 +94,13 @@ func TestDemoRefusesCrossSiteForms(t *testing.T) {
 		waitFor("Stored a note of 20 bytes.")
 		require.Equal(t, "20", noteBytes(), "the demo's own form works")
 
+		// The attacker's page submits its form as it loads, so opening it
+		// may fail on the navigation that starts (Firefox's BiDi reports a
+		// script error then): what counts is the page it ends on.
 		_, err = b.open(strings.Replace(attacker.URL, "127.0.0.1", "localhost", 1) + "/")
-		require.NoError(t, err)
+		if err != nil {
+			t.Logf("opening the attacker's page: %v", err)
+		}
 		page := waitFor("cross-origin request")
 		assert.True(t, strings.HasPrefix(page, demo+"/note"), "refused by the demo: %q", page)
 		assert.Equal(t, "20", noteBytes(), "the session is unchanged")
