@@ -21,7 +21,8 @@ import (
 //	{prefix}day:<end>  the records whose Until falls in the UTC day that
 //	                   ends at <end> (Unix ms, exclusive); the key expires
 //	                   an hour after <end>, so Redis drops entries by
-//	                   itself, at most a day after their sessions expired
+//	                   itself, a day and an hour at most after their
+//	                   sessions expired
 //	{prefix}days       a sorted set of those keys scored by their expiry:
 //	                   the load reads it, pruned by score, instead of the
 //	                   keyspace
