@@ -88,3 +88,13 @@ func FuzzRecords(f *testing.F) {
 		}
 	})
 }
+
+// TestCheckVersion: a server older than Redis 7.0 is refused by name;
+// Redis 7, Valkey (which reports the Redis version it matches) and a
+// server that does not say are let through.
+func TestCheckVersion(t *testing.T) {
+	assert.ErrorContains(t, checkVersion("# Server\r\nredis_version:6.2.14\r\nredis_mode:standalone\r\n"), "the server is 6.2.14")
+	for _, info := range []string{"# Server\r\nredis_version:7.0.15\r\n", "redis_version:7.2.4\r\nvalkey_version:8.0.1\r\n", "redis_version:8.2.0", ""} {
+		assert.NoError(t, checkVersion(info), "%q", info)
+	}
+}

@@ -148,6 +148,11 @@ func New(ctx context.Context, client rueidis.Client, opts Options) (*List, error
 		// tag short, and spread the list's keys over Cluster slots.
 		return nil, fmt.Errorf("redisrevocation: Options.Prefix %q holds a brace", opts.Prefix)
 	}
+	if info, err := client.Do(ctx, client.B().Info().Section("server").Build()).ToString(); err == nil {
+		if err := checkVersion(info); err != nil {
+			return nil, err
+		}
+	} // else Redis is away (the load waits for it) or hides INFO: no verdict
 	tag := "{" + opts.Prefix + "}"
 	l := &List{
 		client:  client,
@@ -171,6 +176,22 @@ func New(ctx context.Context, client rueidis.Client, opts Options) (*List, error
 		l.Close()
 		return nil, fmt.Errorf("redisrevocation: first load: %w", ctx.Err())
 	}
+}
+
+// checkVersion refuses a server older than Redis 7.0, given its INFO
+// server: the script would fail at the first Revoke (PEXPIRETIME is
+// 7.0's), after the list had loaded as if all were well. Valkey reports
+// the Redis version it matches.
+func checkVersion(info string) error {
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "redis_version:"); ok {
+			major, _, _ := strings.Cut(v, ".")
+			if n, err := strconv.Atoi(major); err == nil && n < 7 {
+				return fmt.Errorf("redisrevocation: needs Redis 7.0 or later (or Valkey); the server is %s", v)
+			}
+		}
+	}
+	return nil
 }
 
 // Close stops keeping the list current. Revoked then answers from the
