@@ -63,6 +63,14 @@ const (
 // writes can produce.
 var errCorrupt = errors.New("redisrevocation: unreadable record")
 
+// corrupt marks err as errCorrupt, once.
+func corrupt(err error) error {
+	if errors.Is(err, errCorrupt) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", errCorrupt, err)
+}
+
 // dayEnd is the end of the UTC day holding until, in Unix milliseconds:
 // the record's bucket.
 func dayEnd(until time.Time) int64 {

@@ -574,7 +574,7 @@ func (l *List) apply(s string) (int, error) {
 			err = checkShareable(r, now)
 		}
 		if err != nil {
-			return 0, fmt.Errorf("%w at byte %d: %w", errCorrupt, used, err)
+			return 0, fmt.Errorf("%w (at byte %d)", corrupt(err), used)
 		}
 		if n == 0 {
 			break
@@ -584,7 +584,7 @@ func (l *List) apply(s string) (int, error) {
 	}
 	// The IDs are substrings of s; the local list does not keep them.
 	if err := l.local.RevokeMany(context.Background(), rs); err != nil {
-		return 0, fmt.Errorf("%w: %w", errCorrupt, err)
+		return 0, corrupt(err)
 	}
 	return used, nil
 }
@@ -791,12 +791,12 @@ func (l *List) applyPage(carry, page string) (rest string, err error) {
 		}
 		switch {
 		case err != nil:
-			return "", fmt.Errorf("%w: %w", errCorrupt, err)
+			return "", corrupt(err)
 		case n == 0:
 			return head, nil // the bucket ended first
 		}
 		if err := l.local.Revoke(context.Background(), r); err != nil {
-			return "", fmt.Errorf("%w: %w", errCorrupt, err)
+			return "", corrupt(err)
 		}
 		page = page[n-len(carry):]
 	}
