@@ -218,8 +218,7 @@ func New(opts Options) (*Manager, error) {
 	}
 	m.secrets.Store(set)
 	every := cmp.Or(opts.RefusalSummary, time.Minute)
-	m.stats = newStats(max(every, 0), time.Now())
-	m.stats.lastSummary.Store(-int64(every)) // the first refusal is summed up at once
+	m.stats = newStats(max(every, 0))
 	if opts.Gorilla != nil {
 		if m.gorillaCodecs, err = gorillaCodecs(opts.Gorilla); err != nil {
 			return nil, err
@@ -415,6 +414,9 @@ func (m *Manager) open(ctx context.Context, value string, now time.Time) (decode
 			return decoded{}, err
 		}
 	case err != nil:
+		if errors.Is(err, errNotVerified) && set.sealedByRemoved(m.format, m.name, value, buf, now) {
+			err = errRemovedSecret
+		}
 		return decoded{}, err
 	case format == FormatExpress:
 		// Express keeps no times in the cookie: the session lives as long

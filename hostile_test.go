@@ -207,13 +207,14 @@ func TestHostileInput(t *testing.T) {
 // BenchmarkHostileHeader.
 type hostileShape struct{ name, header string }
 
-// hostileShapes returns a Manager with 16 chunks and 4 keys, and 1 MiB
-// headers that name its cookies in every way the reader handles, next to
-// the reference: the same length of unrelated cookies.
-func hostileShapes(tb testing.TB) (*Manager, []hostileShape) {
+// hostileShapes returns a Manager with 4 keys that writes up to maxChunks
+// cookies, and 1 MiB headers that name the cookies of a 16-chunk session
+// in every way the reader handles, next to the reference: the same length
+// of unrelated cookies.
+func hostileShapes(tb testing.TB, maxChunks int) (*Manager, []hostileShape) {
 	tb.Helper()
 	keys := [][]byte{testKey(1), testKey(2), testKey(3), testKey(4)}
-	m, err := New(Options{Secrets: keys, MaxChunks: maxChunksLimit})
+	m, err := New(Options{Secrets: keys, MaxChunks: maxChunks})
 	require.NoError(tb, err)
 	// A 16-chunk session sealed under a fifth key: it joins, and every key
 	// has to try it.
@@ -268,7 +269,13 @@ func hostileShapes(tb testing.TB) (*Manager, []hostileShape) {
 // number of cookies), and the response carries at most one deletion per
 // name the package writes.
 func TestHostileHeaderCost(t *testing.T) {
-	m, shapes := hostileShapes(t)
+	for _, maxChunks := range []int{maxChunksLimit, 1} {
+		t.Run(fmt.Sprintf("MaxChunks=%d", maxChunks), func(t *testing.T) { testHostileHeaderCost(t, maxChunks) })
+	}
+}
+
+func testHostileHeaderCost(t *testing.T, maxChunks int) {
+	m, shapes := hostileShapes(t, maxChunks)
 	var logs bytes.Buffer
 	m.logger = debugLogger(&logs)
 	budget := maxChunksLimit * defaultMaxCookieSize

@@ -23,6 +23,32 @@ type secretSet struct {
 	counters []*secretCounter // by index, as ring
 	since    time.Time        // when ring[0] began sealing in this Manager
 	changed  time.Time        // when this set was put in force
+	// removed holds the keys of the secrets this set dropped from the one
+	// before (at most maxRemoved), for an hour after the change: a cookie
+	// none of ring verifies is tried with them, so that the refusal
+	// summary can say, with proof, that a secret was removed too soon.
+	removed keyRing
+}
+
+// Bounds on the check against removed secrets: it costs a value that no
+// secret verifies one more verification per removed secret.
+const (
+	maxRemoved    = 4
+	removedWindow = time.Hour
+)
+
+// errRemovedSecret: no secret in force verifies the value, but one that
+// the last change of secrets removed does.
+var errRemovedSecret = fmt.Errorf("%w: sealed with a secret removed at the last change of secrets", errNotVerified)
+
+// sealedByRemoved reports whether a secret set removed verifies value,
+// which none of set.ring verifies, within removedWindow of the change.
+func (set *secretSet) sealedByRemoved(f Format, name, value string, scratch []byte, now time.Time) bool {
+	if len(set.removed) == 0 || now.Sub(set.changed) >= removedWindow {
+		return false
+	}
+	_, _, _, err := set.removed.open(f, name, value, scratch)
+	return err == nil
 }
 
 // secretCounter counts what one secret verified.
@@ -110,6 +136,13 @@ func (m *Manager) newSecretSet(secrets [][]byte, old *secretSet, now time.Time) 
 				if i == 0 && j == 0 {
 					set.since = old.since
 				}
+			}
+		}
+	}
+	if old != nil {
+		for j, c := range old.counters {
+			if len(set.removed) < maxRemoved && !slices.ContainsFunc(set.counters, func(n *secretCounter) bool { return n.fingerprint == c.fingerprint }) {
+				set.removed = append(set.removed, old.ring[j])
 			}
 		}
 	}
