@@ -114,17 +114,21 @@ type Options struct {
 	// it read each other's cookies.
 	Compress bool
 
-	// MaxChunks is how many cookies one session may span, 1 by default
-	// (no chunking), 16 at most. A session too large for them is an
-	// ErrTooLarge error, never a cookie the browser would drop. Every
+	// MaxChunks is how many cookies one session may span when written, 1
+	// by default (no chunking), 16 at most. A session too large for them
+	// is an ErrTooLarge error, never a cookie the browser would drop. Every
 	// chunk travels on every request, and proxies limit the whole Cookie
-	// header (nginx and Apache to 8 KB), so keep this small.
+	// header (nginx and Apache to 8 KB), so keep this small. Sessions of up
+	// to 16 cookies are read whatever MaxChunks is, so that changing it
+	// one replica at a time logs nobody out.
 	MaxChunks int
 
 	// MaxCookieSize is the per-cookie budget in bytes: the whole
-	// Set-Cookie line after the header name, attributes included.
-	// defaultMaxCookieSize (4096) fits every current browser; lower it to
-	// leave room for other cookies under a proxy's header limit.
+	// Set-Cookie line after the header name, attributes included, 4096
+	// by default and at most: that fits every current browser, and New
+	// refuses more. Lower it to leave room for other cookies under a
+	// proxy's header limit. Cookies of up to 4096 bytes are read whatever
+	// it is.
 	MaxCookieSize int
 
 	// NotBefore, when set, rejects every session created (or last renewed)
@@ -304,6 +308,8 @@ func validate(opts Options, c *http.Cookie, maxAge time.Duration) error {
 		return fmt.Errorf("cookiesession: MaxChunks %d outside 1..%d", opts.MaxChunks, maxChunksLimit)
 	case opts.MaxCookieSize < 0:
 		return fmt.Errorf("cookiesession: negative MaxCookieSize %d", opts.MaxCookieSize)
+	case opts.MaxCookieSize > defaultMaxCookieSize:
+		return fmt.Errorf("cookiesession: MaxCookieSize %d is over %d: browsers drop a longer cookie without a word", opts.MaxCookieSize, defaultMaxCookieSize)
 	case opts.Format < FormatSecureCookie || opts.Format > FormatExpress:
 		return fmt.Errorf("cookiesession: unknown %v", opts.Format)
 	case opts.Format == FormatExpress && (opts.IdleTimeout != 0 || !opts.NotBefore.IsZero() || opts.Revocations != nil || opts.Compress || opts.MaxChunks > 1 || opts.Gorilla != nil):

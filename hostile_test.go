@@ -153,7 +153,7 @@ func hostileCases(t *testing.T, opts Options) []hostileCase {
 	add("chunk without the head", "session.1="+a["session.1"].Value, "without")
 
 	// Size attacks: bounded before any base64 or crypto runs.
-	add("1 MB session cookie", "session="+strings.Repeat("A", 1<<20), "longer than this configuration writes")
+	add("1 MB session cookie", "session="+strings.Repeat("A", 1<<20), "longer than any configuration writes")
 	add("five different heads", "session=a; session=b; session=c; session=d; session="+valid, "more than 4 different values")
 	add("chunk sets with too many combinations", a.header()+"; session.1=x; session=2|y; session.1=z; session=2|w; session.1=v", "more than 8 ways")
 	add("4 KB of pure garbage", "session="+randomText(4000), "")

@@ -111,6 +111,10 @@ type Counts struct {
 	// TooLarge counts saves refused with ErrTooLarge, Failed those refused
 	// otherwise (a value that could not be stored).
 	TooLarge, Failed uint64
+	// InvalidUTF8 counts keys, values and flash messages given with text
+	// that is not valid UTF-8, stored with U+FFFD in its place (see
+	// Session.Set).
+	InvalidUTF8 uint64
 
 	// CookieLine is the size of the largest Set-Cookie line of each save
 	// that wrote, against the 4,096 bytes browsers keep.
@@ -176,6 +180,7 @@ type stats struct {
 	deleted      atomic.Uint64
 	tooLarge     atomic.Uint64
 	failed       atomic.Uint64
+	invalidUTF8  atomic.Uint64
 	cookieLine   histogram
 	cookieHeader histogram
 
@@ -213,6 +218,7 @@ func (m *Manager) Counts() Counts {
 		Deleted:      s.deleted.Load(),
 		TooLarge:     s.tooLarge.Load(),
 		Failed:       s.failed.Load(),
+		InvalidUTF8:  s.invalidUTF8.Load(),
 		CookieLine:   s.cookieLine.snapshot(),
 		CookieHeader: s.cookieHeader.snapshot(),
 	}
