@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -593,12 +594,60 @@ func (m *Manager) deleteCookie(name string) string {
 	return name + "=" + m.attrsBefore + "; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0" + m.attrsAfter
 }
 
+// maxTossDomains bounds the domains at which a tossed session is deleted:
+// the Host header is the client's to choose.
+const maxTossDomains = 4
+
+// appendTossedDeletions appends to lines the deletion of each cookie
+// named in present (bit i: names[i]) at each domain of host that a sibling
+// subdomain could have set it for: host itself and its parents, but not
+// the last label. A parent that is a public suffix (co.uk) costs a line
+// the browser ignores. The host-only cookies, and those of Options.Domain,
+// are deleted by deleteCookie.
+func (m *Manager) appendTossedDeletions(lines []string, host string, present uint32) []string {
+	if hasPrefixFold(m.name, "__Host-") {
+		return lines // no other host can set it, and a browser refuses a Domain for it
+	}
+	path, configured, _ := strings.Cut(m.attrsBefore, "; Domain=")
+	for _, domain := range tossDomains(host) {
+		if strings.EqualFold(domain, configured) {
+			continue
+		}
+		for i, name := range m.chunks.names {
+			if present&(1<<i) != 0 {
+				lines = append(lines, name+"="+path+"; Domain="+domain+"; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0"+m.attrsAfter)
+			}
+		}
+	}
+	return lines
+}
+
+// tossDomains returns the domains of host from which a cookie of its can
+// have been set by another host: host and each parent but the last label,
+// at most maxTossDomains of them, the widest kept. None for an IP address
+// or a name that is no host name.
+func tossDomains(host string) []string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if len(host) > 253 || net.ParseIP(host) != nil || strings.Contains(host, "..") || strings.HasPrefix(host, ".") ||
+		strings.IndexFunc(host, func(r rune) bool { return !('a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '-' || r == '.') }) >= 0 {
+		return nil
+	}
+	var domains []string
+	for d := host; strings.Contains(d, "."); d = d[strings.IndexByte(d, '.')+1:] {
+		domains = append(domains, d)
+	}
+	return domains[max(0, len(domains)-maxTossDomains):]
+}
+
 // Load returns the session carried by r's cookies. The cookies are only
 // verified when the session is first used. A missing, invalid or expired
 // session gives a new empty one, whose response clears the bad cookies.
 // Use Load and [Manager.Save] where [Manager.Middleware] does not fit.
 func (m *Manager) Load(r *http.Request) *Session {
-	return &Session{m: m, ctx: r.Context(), lines: r.Header.Values("Cookie")}
+	return &Session{m: m, ctx: r.Context(), lines: r.Header.Values("Cookie"), host: r.Host}
 }
 
 // LoadHeader is [Manager.Load] for runtimes without net/http requests: it

@@ -28,6 +28,7 @@ type Session struct {
 	mu  sync.Mutex
 
 	lines  []string // the request's Cookie header lines, until loaded
+	host   string   // the request's Host, where a tossed session is deleted
 	loaded bool
 
 	// The sessions whose cookies this request carried or sent, for
@@ -35,6 +36,7 @@ type Session struct {
 	arrived string   // the ID the request's cookies carried, also when expired or revoked
 	others  []string // more: two tossed sessions, or IDs this request sent
 	carried bool     // the request carried a cookie of the session's name
+	tossed  bool     // it carried two valid sessions: delete at host's domains too
 
 	env         envelope
 	isNew       bool   // the request carried no valid session
@@ -90,6 +92,7 @@ func (s *Session) load() {
 	// A refused session that verified (expired, revoked) comes with its
 	// envelope: copies of it may still be valid elsewhere.
 	s.arrived, s.others = d.env.ID, d.tossed
+	s.tossed = len(d.tossed) > 0
 	if err != nil || d.chunks == 0 {
 		if err != nil {
 			// The reason only: cookie contents and keys never go to logs.
@@ -636,6 +639,13 @@ func (s *Session) deletions(lines []string, keep int) []string {
 		if s.present&(1<<i) != 0 {
 			lines = append(lines, m.deleteCookie(m.chunks.names[i]))
 		}
+	}
+	// Two valid sessions arrived, one of them most likely set for a
+	// parent domain by a sibling subdomain: deleted only host-only, it
+	// would come back on every request and log the user out for good.
+	if s.tossed {
+		lines = m.appendTossedDeletions(lines, s.host, s.present)
+		s.tossed = false
 	}
 	s.chunks, s.present = keep, 1<<keep-1
 	return lines
