@@ -254,11 +254,6 @@ func New(opts Options) (*Manager, error) {
 	budget, attrLen := cmp.Or(opts.MaxCookieSize, defaultMaxCookieSize), len(m.attrsBefore)+len(m.attrsAfter)
 	if m.format == FormatExpress {
 		m.chunks = newExpressChunker(m.name, budget, attrLen)
-		for i, k := range opts.Secrets {
-			if len(k) < minSecretLength {
-				m.log().Warn("cookiesession: FormatExpress secret is short; anyone who guesses it can forge sessions", "secret", i, "bytes", len(k))
-			}
-		}
 	} else {
 		m.chunks = newChunker(m.name, cmp.Or(opts.MaxChunks, 1), budget, attrLen)
 	}
