@@ -167,7 +167,8 @@ type Options struct {
 	// RefusalSummary is how often, at most, one warning sums up the
 	// cookies refused since the last one, by reason (see Refusal), with a
 	// hint where the counts suggest a cause: one minute by default; a
-	// negative value turns it off. Each refused cookie is also logged at
+	// negative value turns it off. The warning is written one such period
+	// after the first refusal it counts, whatever traffic follows. Each refused cookie is also logged at
 	// debug level, and all are counted (Manager.Counts).
 	RefusalSummary time.Duration
 }

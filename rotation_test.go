@@ -290,6 +290,7 @@ func TestWatchSecretsFileEmergencyReplacement(t *testing.T) {
 	logged("every secret replaced, as the file asks")
 	assert.Equal(t, []string{SecretFingerprint(fresh)}, firstFingerprints(m))
 	assert.Contains(t, logs.String(), "level=WARN msg=\"cookiesession: every secret replaced")
+	assert.Empty(t, m.secrets.Load().removed, "the leaked secret's cookies are not hinted at as removed too soon")
 	assert.NotContains(t, logs.String(), string(fresh), "never the secret")
 
 	// Promoting a secret already in force needs no such line.

@@ -167,15 +167,15 @@ func (m *Manager) ReplaceSecrets(secrets [][]byte) error {
 }
 
 // replaceSecrets is ReplaceSecrets, with check (when not nil) to refuse
-// the change, given the set in force, after the secrets passed New's
-// checks.
-func (m *Manager) replaceSecrets(secrets [][]byte, check func(old *secretSet) error) error {
+// the change from old to set, or adjust set, once the secrets passed
+// New's checks.
+func (m *Manager) replaceSecrets(secrets [][]byte, check func(old, set *secretSet) error) error {
 	m.replacing.Lock() // one writer at a time; readers never wait
 	defer m.replacing.Unlock()
 	old := m.secrets.Load()
 	set, err := m.newSecretSet(secrets, old, m.now())
 	if err == nil && check != nil {
-		err = check(old)
+		err = check(old, set)
 	}
 	if err != nil {
 		return err
@@ -322,12 +322,17 @@ func (m *Manager) replaceFrom(data []byte, path string) error {
 	}
 	var sealing string
 	replaceAll, newFirst := false, false
-	err = m.replaceSecrets(secrets, func(old *secretSet) error {
+	err = m.replaceSecrets(secrets, func(old, set *secretSet) error {
 		inForce := func(fp string) bool {
 			return slices.ContainsFunc(old.counters, func(c *secretCounter) bool { return c.fingerprint == fp })
 		}
 		sealing, newFirst = old.counters[0].fingerprint, !inForce(fps[0])
 		replaceAll = newFirst && !slices.Contains(fps, sealing)
+		if replaceAll {
+			// A secret replaced on purpose (leaked) is not one whose
+			// cookies the refusal summary should suggest to keep.
+			set.removed = nil
+		}
 		if replaceAll && !hasLine(data, replaceAllLine) {
 			return fmt.Errorf("cookiesession: the file drops the secret now sealing (%s) for a first secret not in force (%s): half written, or every session refused; replace the file whole, add a new secret second first, or add the line %q", sealing, fps[0], replaceAllLine)
 		}

@@ -329,7 +329,7 @@ func (m *Manager) summarize() {
 func refusalHint(counts [numRefusals]uint64, removed uint64) string {
 	var hints []string
 	if removed > 0 {
-		hints = append(hints, fmt.Sprintf("%d were sealed with a secret removed at the last change of secrets, while its cookies were still live: put it back as a second secret until Manager.SafeToRemove says it can go", removed))
+		hints = append(hints, fmt.Sprintf("%d were sealed with a secret removed at the last change of secrets while its cookies were still live: unless it leaked, put it back second until Manager.SafeToRemove says it can go", removed))
 	}
 	if counts[RefusedChunkMissing] > 0 {
 		hints = append(hints, "chunks go missing: a proxy or client drops cookies past its Cookie header limit (8 KB for nginx); store less or lower MaxChunks")

@@ -134,7 +134,7 @@ func TestRefusalSummary(t *testing.T) {
 	line = next()
 	assert.Contains(t, line, "not_verified=1 ")
 	assert.Contains(t, line, "chunk_missing=1")
-	assert.Contains(t, line, "1 were sealed with a secret removed at the last change of secrets")
+	assert.Contains(t, line, "1 were sealed with a secret removed at the last change of secrets while its cookies were still live")
 	assert.Contains(t, line, "a proxy or client drops cookies")
 
 	off, _, _ := summaryLog(t, Options{RefusalSummary: -1})
