@@ -60,7 +60,7 @@ func startDjango(t *testing.T, name string) *harness.Process {
 	return harness.Start(t, "/usr/bin/python3", "testdata/django/session.py", name)
 }
 
-func newTestCodec(t *testing.T, secrets ...string) *codec {
+func newTestCodec(t testing.TB, secrets ...string) *codec {
 	t.Helper()
 	raw := make([][]byte, len(secrets))
 	for i, s := range secrets {

@@ -1,7 +1,9 @@
 package rails_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"net/url"
 	"os/exec"
 	"strings"
 	"sync"
@@ -122,4 +124,103 @@ func mustJSON(t *testing.T, v any) string {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return string(b)
+}
+
+func TestRailsRotation(t *testing.T) {
+	rb := startRails(t, "_app_session")
+	session := []byte(`{"session_id":"0123456789abcdef0123456789abcdef","user_id":7}`)
+
+	t.Run("the Go side reads a cookie of the old secret", func(t *testing.T) {
+		var sealed railsAnswer
+		rb.Do(railsRequest{Op: "seal", Keys: keys("sha256", secretB), Session: map[string]any{"user_id": 7}}, &sealed)
+		codec, err := rails.New([][]byte{[]byte(secretA), []byte(secretB)})
+		require.NoError(t, err)
+		s, err := codec.Open("_app_session", sealed.Cookie, time.Now())
+		require.NoError(t, err)
+		assert.Equal(t, 1, s.Key)
+	})
+
+	t.Run("Rails reads a cookie of its rotated-out secret and re-issues it", func(t *testing.T) {
+		old, err := rails.New([][]byte{[]byte(secretB)})
+		require.NoError(t, err)
+		v, err := old.Seal("_app_session", session, time.Time{})
+		require.NoError(t, err)
+		var got railsAnswer
+		rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA, secretB), Cookie: v}, &got)
+		require.True(t, got.Valid)
+		assert.Equal(t, float64(7), got.Session["user_id"])
+		require.NotEmpty(t, got.Cookie, "Rails re-issues it with its newest secret")
+		current, err := rails.New([][]byte{[]byte(secretA)})
+		require.NoError(t, err)
+		_, err = current.Open("_app_session", got.Cookie, time.Now())
+		assert.NoError(t, err)
+
+		rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA), Cookie: v}, &got)
+		assert.False(t, got.Valid, "not without the old secret in cookies_rotations")
+	})
+
+	t.Run("upgrading to Rails 7 key derivation: SHA1 cookies still read", func(t *testing.T) {
+		var sealed railsAnswer
+		rb.Do(railsRequest{Op: "seal", Keys: keys("sha1", secretA), Session: map[string]any{"user_id": 7}}, &sealed)
+		sha256Only, err := rails.New([][]byte{[]byte(secretA)}, rails.SHA256)
+		require.NoError(t, err)
+		_, err = sha256Only.Open("_app_session", sealed.Cookie, time.Now())
+		assert.ErrorIs(t, err, cookiesession.ErrInvalid)
+		both, err := rails.New([][]byte{[]byte(secretA)}, rails.SHA256, rails.SHA1)
+		require.NoError(t, err)
+		s, err := both.Open("_app_session", sealed.Cookie, time.Now())
+		require.NoError(t, err)
+		assert.Equal(t, 1, s.Key)
+
+		v, err := both.Seal("_app_session", session, time.Time{})
+		require.NoError(t, err)
+		var got railsAnswer
+		rb.Do(railsRequest{Op: "open", Keys: []railsKey{{secretA, "sha256"}, {secretA, "sha1"}}, Cookie: v}, &got)
+		assert.True(t, got.Valid)
+	})
+}
+
+func TestRailsRefusals(t *testing.T) {
+	rb := startRails(t, "_app_session")
+	codec, err := rails.New([][]byte{[]byte(secretA)})
+	require.NoError(t, err)
+
+	t.Run("expired by Rails", func(t *testing.T) {
+		var sealed railsAnswer
+		rb.Do(railsRequest{Op: "seal", Keys: keys("sha256", secretA), Session: map[string]any{"user_id": 7}, ExpireAfter: 60, Now: time.Now().Add(-time.Hour).Unix()}, &sealed)
+		_, err := codec.Open("_app_session", sealed.Cookie, time.Now())
+		assert.ErrorIs(t, err, cookiesession.ErrExpired)
+	})
+
+	t.Run("Ruby Marshal is refused unread", func(t *testing.T) {
+		var sealed railsAnswer
+		rb.Do(railsRequest{Op: "seal", Keys: keys("sha256", secretA), Session: map[string]any{"user_id": 7}, Serializer: "marshal"}, &sealed)
+		var got railsAnswer
+		rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA), Cookie: sealed.Cookie, Serializer: "marshal"}, &got)
+		require.True(t, got.Valid, "Rails itself reads it")
+		_, err := codec.Open("_app_session", sealed.Cookie, time.Now())
+		assert.ErrorIs(t, err, rails.ErrMarshal)
+		assert.ErrorIs(t, err, cookiesession.ErrInvalid)
+	})
+
+	t.Run("tampered", func(t *testing.T) {
+		v, err := codec.Seal("_app_session", []byte(`{"user_id":7}`), time.Time{})
+		require.NoError(t, err)
+		raw, err := url.QueryUnescape(v)
+		require.NoError(t, err)
+		ct, err := base64.StdEncoding.DecodeString(raw[:strings.Index(raw, "--")])
+		require.NoError(t, err)
+		ct[len(ct)-2] ^= 1 // flips one bit of the JSON
+		forged := url.QueryEscape(base64.StdEncoding.EncodeToString(ct) + raw[strings.Index(raw, "--"):])
+		var got railsAnswer
+		rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA), Cookie: forged}, &got)
+		assert.False(t, got.Valid)
+		_, err = codec.Open("_app_session", forged, time.Now())
+		assert.ErrorIs(t, err, cookiesession.ErrInvalid)
+	})
+
+	t.Run("short secret", func(t *testing.T) {
+		_, err := rails.New([][]byte{[]byte(secretA[:31])})
+		assert.ErrorIs(t, err, cookiesession.ErrWeakSecret)
+	})
 }
