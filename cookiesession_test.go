@@ -647,7 +647,7 @@ func TestOptionsValidation(t *testing.T) {
 		"MaxAge beyond 400 days":       {MaxAge: 401 * 24 * time.Hour},
 		"negative IdleTimeout":         {IdleTimeout: -time.Second},
 		"MaxCookieSize without room":   {MaxCookieSize: 100},
-		"unknown format":               {Format: Format(99)},
+		"unknown format":               {Format: BuiltinFormat(99)},
 		"negative MaxCookieSize":       {MaxCookieSize: -1},
 		"__host- in lower case":        {Name: "__host-s", Insecure: true},
 		"__SECURE- in upper case":      {Name: "__SECURE-s", Insecure: true},

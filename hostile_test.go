@@ -139,7 +139,7 @@ func hostileCases(t *testing.T, opts Options) []hostileCase {
 		idleClk.t = clk.Now().Add(-opts.IdleTimeout - time.Minute)
 		add("expired (idle)", "session="+issue(t, idle, func(s *Session) { s.Set("role", "admin") })["session"].Value, "idle since")
 	}
-	notOurs, err := m.secrets.Load().ring.seal(m.format, "session", []byte(`{"role":"admin","user":1}`))
+	notOurs, err := m.secrets.Load().ring.seal(m.builtin, "session", []byte(`{"role":"admin","user":1}`))
 	require.NoError(t, err)
 	add("valid JSON that is not our envelope", "session="+notOurs, "not a session envelope")
 
@@ -176,7 +176,7 @@ func TestHostileInput(t *testing.T) {
 		{MaxChunks: 2, Format: FormatSignOnly},
 	} {
 		opts.Secrets = [][]byte{testKey(1)}
-		t.Run(opts.Format.String(), func(t *testing.T) {
+		t.Run(fmt.Sprint(opts.Format), func(t *testing.T) {
 			m, _ := newTestManager(t, opts)
 			for _, tc := range hostileCases(t, opts) {
 				t.Run(tc.name, func(t *testing.T) {

@@ -19,7 +19,8 @@ import (
 
 // secretSet is one generation of a Manager's secrets.
 type secretSet struct {
-	ring     keyRing
+	ring     keyRing          // the package's own formats
+	sealer   Sealer           // any other format
 	counters []*secretCounter // by index, as ring
 	since    time.Time        // when ring[0] began sealing in this Manager
 	changed  time.Time        // when this set was put in force
@@ -82,17 +83,22 @@ func SecretFingerprint(secret []byte) string {
 // secrets old already counts. since is when ring[0] began sealing: now,
 // unless old's first secret is still first.
 func (m *Manager) newSecretSet(secrets [][]byte, old *secretSet, now time.Time) (*secretSet, error) {
-	minLength := minSecretLength
-	if m.format == FormatExpress {
-		minLength = 0 // the Express application's secrets, whatever they are
-	}
-	ring, err := newKeyRing(secrets, minLength)
-	if err != nil {
+	set := &secretSet{counters: make([]*secretCounter, len(secrets)), since: now, changed: now}
+	var err error
+	if m.foreign {
+		if len(secrets) == 0 {
+			return nil, fmt.Errorf("%w: no secrets given", ErrWeakSecret)
+		}
+		if set.sealer, err = m.format.NewSealer(secrets, m.name); err != nil {
+			return nil, err
+		}
+	} else if set.ring, err = newKeyRing(secrets, m.builtin.minSecretLength()); err != nil {
 		return nil, err
 	}
-	set := &secretSet{ring: ring, counters: make([]*secretCounter, len(ring)), since: now, changed: now}
-	for i := range ring {
-		ring[i].aad = compactAAD(ring[i].hint, m.name)
+	for i := range secrets {
+		if !m.foreign {
+			set.ring[i].aad = compactAAD(set.ring[i].hint, m.name)
+		}
 		fp := SecretFingerprint(secrets[i])
 		for j := range i {
 			if set.counters[j].fingerprint == fp {
