@@ -19,6 +19,18 @@
 // ruby-actionpack), with SHA-1 and with a Rails 7.0-style SHA-256 key
 // generator.
 //
+// [Format] is the value for cookiesession.Options.Format. The session hash
+// is the session's values, Rails' own keys (session_id, _csrf_token, flash)
+// among them, each kept as the JSON Rails wrote. Rails' session_id is the
+// session's ID (Session.ID, Manager.RevokeSession); a new session gets the
+// package's ID as its session_id, and Renew gives it a new one, as Rails'
+// reset_session does. The metadata's expiry is the session's expiry, and
+// every cookie the package writes carries one, which Rails enforces. Rails
+// keeps no creation time, time of last use, subject or flash messages of
+// the package's kind: NotBefore, Revocations, IdleTimeout, SetSubject and
+// AddFlash are not available (Rails' flash stays the "flash" value). A
+// session is one cookie, never chunked.
+//
 // Sessions serialized with Ruby's Marshal (cookies_serializer :marshal,
 // and old cookies of :hybrid) are refused with [ErrMarshal] and never
 // decoded: Marshal data can make Ruby run code, and nothing here
@@ -88,7 +100,7 @@ const (
 // MinSecretLength is the shortest secret_key_base accepted, in bytes.
 // Rails itself only requires one to be present and generates 64 random
 // bytes as 128 hex characters (bin/rails secret); this package's own rule
-// of 32 bytes applies.
+// applies: 32 bytes, not plainly patterned.
 const MinSecretLength = 32
 
 // ErrMarshal reports a session that Rails serialized with Ruby's Marshal.
@@ -97,34 +109,127 @@ var ErrMarshal = fmt.Errorf("%w: the Rails session is Ruby Marshal data, which i
 
 var errNotVerified = fmt.Errorf("%w: not a Rails session cookie of these secrets", cookiesession.ErrInvalid)
 
-// Codec seals and opens one application's session cookies.
-type Codec struct {
-	keys []cipher.AEAD // every secret with every digest, newest secret first
+// Format is a Rails application's encrypted cookie store, for
+// cookiesession.Options.Format. Options.Secrets are the application's
+// secret_key_base first, then the old ones its cookies_rotations lists;
+// Options.Name is its session cookie's name (session_store key:, by default
+// "_<app name>_session"); Options.MaxAge should be its expire_after.
+type Format struct {
+	// Digest is the hash of the key derivation: SHA256 (the zero value)
+	// for an application on Rails 7.0's defaults, SHA1 for Rails 6.1 and
+	// older defaults.
+	Digest Digest
+
+	// ReadSHA1 also opens cookies whose keys were derived with SHA1, as an
+	// application moving to Rails 7.0's key derivation does through
+	// cookies_rotations. Such a cookie is re-sealed with Digest only when
+	// the session changes.
+	ReadSHA1 bool
 }
 
-// New derives the keys of secrets (newest first: the first seals, every one
-// opens) with each of digests (the first seals; none means SHA256). Giving
-// two digests reads the cookies of an application that is moving from
-// SHA1 to SHA256, as Rails' cookies_rotations does.
-func New(secrets [][]byte, digests ...Digest) (*Codec, error) {
-	if len(digests) == 0 {
-		digests = []Digest{SHA256}
+// String returns "rails".
+func (Format) String() string { return "rails" }
+
+// Traits reports what a Rails session lacks: a creation time, a time of
+// last use, a subject and the package's flash messages. It is one cookie.
+func (Format) Traits() cookiesession.Traits {
+	return cookiesession.Traits{
+		Lacks:  cookiesession.LacksCreated | cookiesession.LacksLastSeen | cookiesession.LacksSubject | cookiesession.LacksFlashes,
+		Chunks: cookiesession.ChunksNone,
 	}
+}
+
+// NewSealer derives the keys of secrets, refusing those shorter than
+// MinSecretLength or patterned, for the cookie called cookieName.
+func (f Format) NewSealer(secrets [][]byte, cookieName string) (cookiesession.Sealer, error) {
+	digests := []Digest{f.Digest}
+	if f.ReadSHA1 && f.Digest != SHA1 {
+		digests = append(digests, SHA1)
+	}
+	c, err := newCodec(secrets, digests...)
+	if err != nil {
+		return nil, err
+	}
+	return &sealer{c, cookieName}, nil
+}
+
+type sealer struct {
+	codec *codec
+	name  string
+}
+
+// sessionID is where Rails keeps the session's ID.
+const sessionID = "session_id"
+
+func (s *sealer) Open(value string, now time.Time) (cookiesession.Record, int, error) {
+	o, err := s.codec.open(s.name, value, now)
+	if err != nil {
+		return cookiesession.Record{}, 0, err
+	}
+	values, err := cookiesession.ParseObject(o.json)
+	if err != nil {
+		return cookiesession.Record{}, 0, err
+	}
+	r := cookiesession.Record{Values: values, Expires: o.expires}
+	for _, v := range values {
+		var id string
+		if v.Name == sessionID && json.Unmarshal([]byte(v.JSON), &id) == nil {
+			r.ID = id
+		}
+	}
+	return r, o.key / s.codec.perSecret, nil
+}
+
+func (s *sealer) Seal(r *cookiesession.Record, _ time.Time) (string, error) {
+	values := r.Values
+	if r.ID != "" {
+		id, err := json.Marshal(r.ID)
+		if err != nil {
+			return "", err
+		}
+		values = withValue(values, sessionID, string(id))
+	}
+	return s.codec.seal(s.name, cookiesession.AppendObject(nil, values), r.Expires)
+}
+
+// withValue returns values with name set to raw, in its place or first.
+func withValue(values []cookiesession.Field, name, raw string) []cookiesession.Field {
+	out := make([]cookiesession.Field, 0, len(values)+1)
+	out = append(out, cookiesession.Field{Name: name, JSON: raw})
+	for _, v := range values {
+		if v.Name == name {
+			out[0] = cookiesession.Field{Name: name, JSON: raw}
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// codec seals and opens one application's session cookies.
+type codec struct {
+	keys      []cipher.AEAD // every secret with every digest, newest secret first
+	perSecret int           // digests per secret
+}
+
+// newCodec derives the keys of secrets (newest first: the first seals,
+// every one opens) with each of digests (the first seals).
+func newCodec(secrets [][]byte, digests ...Digest) (*codec, error) {
 	if len(secrets) == 0 {
 		return nil, fmt.Errorf("%w: no secret_key_base", cookiesession.ErrWeakSecret)
 	}
-	c := &Codec{}
+	c := &codec{perSecret: len(digests)}
 	for i, s := range secrets {
-		if len(s) < MinSecretLength {
-			return nil, fmt.Errorf("%w: secret_key_base %d has %d bytes, fewer than %d", cookiesession.ErrWeakSecret, i, len(s), MinSecretLength)
+		if err := cookiesession.CheckSecret(s, MinSecretLength); err != nil {
+			return nil, fmt.Errorf("rails: secret_key_base %d: %w", i, err)
 		}
 		for _, d := range digests {
 			if d != SHA1 && d != SHA256 {
-				return nil, fmt.Errorf("cookiesession/format/rails: unknown %v", d)
+				return nil, fmt.Errorf("rails: unknown %v", d)
 			}
 			key, err := pbkdf2.Key(d.hash(), string(s), []byte(salt), iterations, keySize)
 			if err != nil {
-				return nil, fmt.Errorf("cookiesession/format/rails: %w", err)
+				return nil, fmt.Errorf("rails: %w", err)
 			}
 			block, err := aes.NewCipher(key)
 			if err != nil {
@@ -140,17 +245,11 @@ func New(secrets [][]byte, digests ...Digest) (*Codec, error) {
 	return c, nil
 }
 
-// Session is what a Rails cookie holds.
-type Session struct {
-	// JSON is the session hash as Rails serialized it: a JSON object with
-	// its own keys (session_id, _csrf_token) beside the application's.
-	JSON []byte
-	// Expires is the metadata's expiry (the session store's
-	// expire_after); zero when Rails wrote none.
-	Expires time.Time
-	// Key is the index of the key that opened the cookie, counting each
-	// secret's digests in turn: 0 is the newest.
-	Key int
+// opened is what a Rails cookie holds.
+type opened struct {
+	json    []byte    // the session hash as Rails serialized it, a JSON object
+	expires time.Time // the metadata's expiry; zero when Rails wrote none
+	key     int       // the key that opened it, each secret's digests in turn
 }
 
 // envelope is Rails' metadata wrapper (ActiveSupport::Messages::Metadata).
@@ -162,27 +261,27 @@ type envelope struct {
 	} `json:"_rails"`
 }
 
-// Open decrypts and verifies the value of the cookie called name, as it
+// open decrypts and verifies the value of the cookie called name, as it
 // arrives in the Cookie header, and checks its purpose and expiry against
 // now. Errors match cookiesession.ErrInvalid or, for a verified cookie past
 // its expiry, cookiesession.ErrExpired.
-func (c *Codec) Open(name, value string, now time.Time) (Session, error) {
+func (c *codec) open(name, value string, now time.Time) (opened, error) {
 	raw, err := url.QueryUnescape(value)
 	if err != nil {
-		return Session{}, fmt.Errorf("%w: value is not URL-escaped", cookiesession.ErrInvalid)
+		return opened{}, fmt.Errorf("%w: value is not URL-escaped", cookiesession.ErrInvalid)
 	}
 	parts := strings.Split(raw, "--")
 	if len(parts) != 3 {
-		return Session{}, fmt.Errorf("%w: not three parts joined by --", cookiesession.ErrInvalid)
+		return opened{}, fmt.Errorf("%w: not three parts joined by --", cookiesession.ErrInvalid)
 	}
 	var ct, iv, tag []byte
 	for i, dst := range []*[]byte{&ct, &iv, &tag} {
 		if *dst, err = base64.StdEncoding.Strict().DecodeString(parts[i]); err != nil {
-			return Session{}, fmt.Errorf("%w: part %d is not strict base64", cookiesession.ErrInvalid, i)
+			return opened{}, fmt.Errorf("%w: part %d is not strict base64", cookiesession.ErrInvalid, i)
 		}
 	}
 	if len(iv) != ivSize || len(tag) != tagSize {
-		return Session{}, fmt.Errorf("%w: IV or tag of the wrong length", cookiesession.ErrInvalid)
+		return opened{}, fmt.Errorf("%w: IV or tag of the wrong length", cookiesession.ErrInvalid)
 	}
 	sealed := append(ct, tag...)
 	for i, aead := range c.keys {
@@ -190,57 +289,57 @@ func (c *Codec) Open(name, value string, now time.Time) (Session, error) {
 		if err != nil {
 			continue
 		}
-		s, err := unwrap(name, plain, now)
-		s.Key = i
-		return s, err
+		o, err := unwrap(name, plain, now)
+		o.key = i
+		return o, err
 	}
-	return Session{}, errNotVerified
+	return opened{}, errNotVerified
 }
 
 // unwrap checks the metadata envelope of a verified plaintext.
-func unwrap(name string, plain []byte, now time.Time) (Session, error) {
+func unwrap(name string, plain []byte, now time.Time) (opened, error) {
 	var e envelope
 	if err := json.Unmarshal(plain, &e); err != nil || e.Rails == nil || e.Rails.Message == nil {
 		// Rails 6.1 still reads cookies written before Rails 5.2 put
 		// metadata in them; without a purpose the value is not bound to
 		// the cookie's name, so they are refused here.
-		return Session{}, fmt.Errorf("%w: no Rails metadata envelope (a cookie from before Rails 5.2?)", cookiesession.ErrInvalid)
+		return opened{}, fmt.Errorf("%w: no Rails metadata envelope (a cookie from before Rails 5.2?)", cookiesession.ErrInvalid)
 	}
 	if e.Rails.Pur == nil || *e.Rails.Pur != "cookie."+name {
-		return Session{}, fmt.Errorf("%w: the Rails purpose is not this cookie's name", cookiesession.ErrInvalid)
+		return opened{}, fmt.Errorf("%w: the Rails purpose is not this cookie's name", cookiesession.ErrInvalid)
 	}
-	var s Session
+	var o opened
 	if e.Rails.Exp != nil {
 		exp, err := time.Parse(time.RFC3339Nano, *e.Rails.Exp)
 		if err != nil {
-			return Session{}, fmt.Errorf("%w: the Rails expiry is not ISO 8601", cookiesession.ErrInvalid)
+			return opened{}, fmt.Errorf("%w: the Rails expiry is not ISO 8601", cookiesession.ErrInvalid)
 		}
 		if !now.Before(exp) {
-			return Session{}, fmt.Errorf("%w: the Rails expiry has passed", cookiesession.ErrExpired)
+			return opened{}, fmt.Errorf("%w: the Rails expiry has passed", cookiesession.ErrExpired)
 		}
-		s.Expires = exp
+		o.expires = exp
 	}
 	msg, err := base64.StdEncoding.Strict().DecodeString(*e.Rails.Message)
 	if err != nil {
-		return Session{}, fmt.Errorf("%w: the Rails message is not strict base64", cookiesession.ErrInvalid)
+		return opened{}, fmt.Errorf("%w: the Rails message is not strict base64", cookiesession.ErrInvalid)
 	}
 	if bytes.HasPrefix(msg, []byte{4, 8}) {
-		return Session{}, ErrMarshal
+		return opened{}, ErrMarshal
 	}
 	if t := bytes.TrimLeft(msg, " \t\r\n"); len(t) == 0 || t[0] != '{' || !json.Valid(msg) {
-		return Session{}, fmt.Errorf("%w: the Rails session is not a JSON object", cookiesession.ErrInvalid)
+		return opened{}, fmt.Errorf("%w: the Rails session is not a JSON object", cookiesession.ErrInvalid)
 	}
-	s.JSON = msg
-	return s, nil
+	o.json = msg
+	return o, nil
 }
 
-// Seal encrypts session (a JSON object) for the cookie called name with the
+// seal encrypts session (a JSON object) for the cookie called name with the
 // newest key, with Rails' metadata: the cookie's purpose and, unless
 // expires is zero, its expiry. The value returned is URL-escaped as Rack
 // escapes it, ready for a Set-Cookie header.
-func (c *Codec) Seal(name string, session []byte, expires time.Time) (string, error) {
+func (c *codec) seal(name string, session []byte, expires time.Time) (string, error) {
 	if !json.Valid(session) {
-		return "", errors.New("cookiesession/format/rails: the session is not JSON")
+		return "", errors.New("rails: the session is not JSON")
 	}
 	var exp *string
 	if !expires.IsZero() {

@@ -1,8 +1,10 @@
 package rails_test
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
+	"encoding/hex"
+	"net/http"
 	"net/url"
 	"os/exec"
 	"strings"
@@ -18,10 +20,19 @@ import (
 	"github.com/cookiesession/cookiesession/internal/harness"
 )
 
+// testSecret returns a 128-character secret_key_base made from seed, as
+// bin/rails secret prints one.
+func testSecret(seed string) string {
+	a, b := sha256.Sum256([]byte(seed)), sha256.Sum256([]byte(seed+"2"))
+	return hex.EncodeToString(a[:]) + hex.EncodeToString(b[:])
+}
+
 var (
-	secretA = strings.Repeat("a1b2c3d4", 16) // 128 hex characters, as bin/rails secret prints
-	secretB = strings.Repeat("e5f6a7b8", 16)
+	secretA = testSecret("current")
+	secretB = testSecret("old")
 )
+
+const cookieName = "_app_session"
 
 type railsKey struct {
 	SecretKeyBase string `json:"secret_key_base"`
@@ -55,12 +66,12 @@ var railsMissing = sync.OnceValue(func() string {
 	return ""
 })
 
-// startRails runs testdata/rails/session.rb: Rails 6.1's cookie store for
-// the cookie called name.
-func startRails(t *testing.T, name string) *harness.Process {
+// startRails runs testdata/rails/session.rb: a Rails 6.1 application's
+// cookie store for the cookie called name.
+func startRails(t *testing.T) *harness.Process {
 	t.Helper()
 	harness.Need(t, "Rails", railsMissing())
-	return harness.Start(t, "ruby", "testdata/rails/session.rb", name)
+	return harness.Start(t, "ruby", "testdata/rails/session.rb", cookieName)
 }
 
 func keys(digest string, secrets ...string) []railsKey {
@@ -71,125 +82,165 @@ func keys(digest string, secrets ...string) []railsKey {
 	return out
 }
 
-func TestRailsWritesCodecReads(t *testing.T) {
-	rb := startRails(t, "_app_session")
-	for _, c := range []struct {
-		digest string
-		d      rails.Digest
-	}{{"sha1", rails.SHA1}, {"sha256", rails.SHA256}} {
-		t.Run(c.digest, func(t *testing.T) {
-			var sealed railsAnswer
-			rb.Do(railsRequest{Op: "seal", Keys: keys(c.digest, secretA), Session: map[string]any{"user_id": 42, "name": "<Zoë & co>"}, ExpireAfter: 3600}, &sealed)
-			codec, err := rails.New([][]byte{[]byte(secretA)}, c.d)
-			require.NoError(t, err)
-			s, err := codec.Open("_app_session", sealed.Cookie, time.Now())
-			require.NoError(t, err)
-			assert.JSONEq(t, mustJSON(t, sealed.Session), string(s.JSON))
-			assert.Contains(t, sealed.Session, "session_id")
-			assert.Contains(t, sealed.Session, "_csrf_token")
-			assert.WithinDuration(t, time.Now().Add(time.Hour), s.Expires, 5*time.Second)
-
-			_, err = codec.Open("other_session", sealed.Cookie, time.Now())
-			assert.ErrorIs(t, err, cookiesession.ErrInvalid, "the purpose binds the cookie name")
-			_, err = codec.Open("_app_session", sealed.Cookie, time.Now().Add(time.Hour+time.Second))
-			assert.ErrorIs(t, err, cookiesession.ErrExpired)
-		})
+func newManager(t *testing.T, f rails.Format, secrets ...string) *cookiesession.Manager {
+	t.Helper()
+	raw := make([][]byte, len(secrets))
+	for i, s := range secrets {
+		raw[i] = []byte(s)
 	}
+	m, err := cookiesession.New(cookiesession.Options{Format: f, Secrets: raw, Name: cookieName, MaxAge: time.Hour})
+	require.NoError(t, err)
+	return m
 }
 
-func TestCodecWritesRailsReads(t *testing.T) {
-	rb := startRails(t, "_app_session")
-	for _, c := range []struct {
-		digest string
-		d      rails.Digest
-	}{{"sha1", rails.SHA1}, {"sha256", rails.SHA256}} {
-		t.Run(c.digest, func(t *testing.T) {
-			codec, err := rails.New([][]byte{[]byte(secretA)}, c.d)
-			require.NoError(t, err)
-			v, err := codec.Seal("_app_session", []byte(`{"session_id":"0123456789abcdef0123456789abcdef","user_id":7,"name":"Zoë 😀"}`), time.Now().Add(time.Hour))
+// saved returns the session cookie's value that lines set, or "".
+func saved(t *testing.T, lines []string) string {
+	t.Helper()
+	for _, l := range lines {
+		c, err := http.ParseSetCookie(l)
+		require.NoError(t, err)
+		if c.Name == cookieName && c.MaxAge >= 0 {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+func digestName(d rails.Digest) string { return strings.ToLower(d.String()) }
+
+// TestRailsAndGoShareASession: Rails logs in and writes; the Go side reads
+// the session with Rails' own keys, changes it; Rails reads the change and
+// still has its session_id and CSRF token. Both Rails 6.1's key derivation
+// (SHA1) and Rails 7.0's (SHA256).
+func TestRailsAndGoShareASession(t *testing.T) {
+	rb := startRails(t)
+	for _, d := range []rails.Digest{rails.SHA1, rails.SHA256} {
+		t.Run(d.String(), func(t *testing.T) {
+			var sealed railsAnswer
+			rb.Do(railsRequest{Op: "seal", Keys: keys(digestName(d), secretA), Session: map[string]any{"user_id": 42, "name": "<Zoë & co>"}, ExpireAfter: 3600}, &sealed)
+			csrf, _ := sealed.Session["_csrf_token"].(string)
+			require.NotEmpty(t, csrf)
+
+			m := newManager(t, rails.Format{Digest: d}, secretA)
+			s := m.LoadHeader(cookieName + "=" + sealed.Cookie)
+			require.False(t, s.IsNew())
+			user, _ := cookiesession.Value[int](s, "user_id")
+			assert.Equal(t, 42, user)
+			name, _ := cookiesession.Value[string](s, "name")
+			assert.Equal(t, "<Zoë & co>", name)
+			token, _ := cookiesession.Value[string](s, "_csrf_token")
+			assert.Equal(t, csrf, token)
+			assert.Equal(t, sealed.Session["session_id"], s.ID(), "Rails' session_id is the session's ID")
+			assert.WithinDuration(t, time.Now().Add(time.Hour), s.Expires(), 5*time.Second, "Rails' expiry holds")
+
+			s.Set("cart", []string{"book"})
+			lines, err := m.SaveHeader(s)
 			require.NoError(t, err)
 			var got railsAnswer
-			rb.Do(railsRequest{Op: "open", Keys: keys(c.digest, secretA), Cookie: v}, &got)
+			rb.Do(railsRequest{Op: "open", Keys: keys(digestName(d), secretA), Cookie: saved(t, lines)}, &got)
 			require.True(t, got.Valid)
-			assert.Equal(t, map[string]any{"session_id": "0123456789abcdef0123456789abcdef", "user_id": float64(7), "name": "Zoë 😀"}, got.Session)
-
-			rb.Do(railsRequest{Op: "open", Keys: keys(c.digest, secretA), Cookie: v, Now: time.Now().Add(time.Hour + time.Second).Unix()}, &got)
-			assert.False(t, got.Valid, "Rails refuses it after its expiry")
+			assert.Equal(t, sealed.Session["session_id"], got.Session["session_id"])
+			assert.Equal(t, csrf, got.Session["_csrf_token"])
+			assert.Equal(t, float64(42), got.Session["user_id"])
+			assert.Equal(t, []any{"book"}, got.Session["cart"])
 		})
 	}
 }
 
-func mustJSON(t *testing.T, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
+// TestGoWritesRailsReads: a session the Go side starts is one Rails reads,
+// with the Go side's ID as its session_id, until the Go side's expiry.
+func TestGoWritesRailsReads(t *testing.T) {
+	rb := startRails(t)
+	m := newManager(t, rails.Format{}, secretA)
+	s := m.LoadHeader()
+	s.Set("user_id", 7)
+	s.Set("name", "Zoë 😀")
+	lines, err := m.SaveHeader(s)
 	require.NoError(t, err)
-	return string(b)
+	value := saved(t, lines)
+	var got railsAnswer
+	rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA), Cookie: value}, &got)
+	require.True(t, got.Valid)
+	assert.Equal(t, map[string]any{"session_id": s.ID(), "user_id": float64(7), "name": "Zoë 😀"}, got.Session)
+
+	rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA), Cookie: value, Now: time.Now().Add(time.Hour + 2*time.Second).Unix()}, &got)
+	assert.False(t, got.Valid, "Rails refuses it after the Go side's expiry")
+
+	t.Run("Renew gives Rails a new session_id", func(t *testing.T) {
+		s := m.LoadHeader(cookieName + "=" + value)
+		before := s.ID()
+		s.Renew()
+		lines, err := m.SaveHeader(s)
+		require.NoError(t, err)
+		rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA), Cookie: saved(t, lines)}, &got)
+		require.True(t, got.Valid)
+		assert.NotEqual(t, before, got.Session["session_id"])
+		assert.Equal(t, s.ID(), got.Session["session_id"])
+	})
 }
 
 func TestRailsRotation(t *testing.T) {
-	rb := startRails(t, "_app_session")
-	session := []byte(`{"session_id":"0123456789abcdef0123456789abcdef","user_id":7}`)
+	rb := startRails(t)
 
-	t.Run("the Go side reads a cookie of the old secret", func(t *testing.T) {
+	t.Run("the Go side reads the old secret's cookie and re-issues it", func(t *testing.T) {
 		var sealed railsAnswer
 		rb.Do(railsRequest{Op: "seal", Keys: keys("sha256", secretB), Session: map[string]any{"user_id": 7}}, &sealed)
-		codec, err := rails.New([][]byte{[]byte(secretA), []byte(secretB)})
+		m := newManager(t, rails.Format{}, secretA, secretB)
+		s := m.LoadHeader(cookieName + "=" + sealed.Cookie)
+		require.False(t, s.IsNew())
+		lines, err := m.SaveHeader(s)
 		require.NoError(t, err)
-		s, err := codec.Open("_app_session", sealed.Cookie, time.Now())
-		require.NoError(t, err)
-		assert.Equal(t, 1, s.Key)
+		value := saved(t, lines)
+		require.NotEmpty(t, value, "re-issued with the newest secret")
+		var got railsAnswer
+		rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA), Cookie: value}, &got)
+		assert.True(t, got.Valid, "Rails without the old secret reads the re-issued cookie")
 	})
 
-	t.Run("Rails reads a cookie of its rotated-out secret and re-issues it", func(t *testing.T) {
-		old, err := rails.New([][]byte{[]byte(secretB)})
-		require.NoError(t, err)
-		v, err := old.Seal("_app_session", session, time.Time{})
+	t.Run("Rails reads the Go side's cookie of its rotated-out secret and re-issues it", func(t *testing.T) {
+		old := newManager(t, rails.Format{}, secretB)
+		s := old.LoadHeader()
+		s.Set("user_id", 7)
+		lines, err := old.SaveHeader(s)
 		require.NoError(t, err)
 		var got railsAnswer
-		rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA, secretB), Cookie: v}, &got)
+		rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA, secretB), Cookie: saved(t, lines)}, &got)
 		require.True(t, got.Valid)
-		assert.Equal(t, float64(7), got.Session["user_id"])
 		require.NotEmpty(t, got.Cookie, "Rails re-issues it with its newest secret")
-		current, err := rails.New([][]byte{[]byte(secretA)})
-		require.NoError(t, err)
-		_, err = current.Open("_app_session", got.Cookie, time.Now())
-		assert.NoError(t, err)
+		s = newManager(t, rails.Format{}, secretA).LoadHeader(cookieName + "=" + got.Cookie)
+		assert.False(t, s.IsNew())
 
-		rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA), Cookie: v}, &got)
+		rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA), Cookie: saved(t, lines)}, &got)
 		assert.False(t, got.Valid, "not without the old secret in cookies_rotations")
 	})
 
-	t.Run("upgrading to Rails 7 key derivation: SHA1 cookies still read", func(t *testing.T) {
+	t.Run("moving to Rails 7.0's key derivation: SHA1 cookies still read", func(t *testing.T) {
 		var sealed railsAnswer
 		rb.Do(railsRequest{Op: "seal", Keys: keys("sha1", secretA), Session: map[string]any{"user_id": 7}}, &sealed)
-		sha256Only, err := rails.New([][]byte{[]byte(secretA)}, rails.SHA256)
-		require.NoError(t, err)
-		_, err = sha256Only.Open("_app_session", sealed.Cookie, time.Now())
-		assert.ErrorIs(t, err, cookiesession.ErrInvalid)
-		both, err := rails.New([][]byte{[]byte(secretA)}, rails.SHA256, rails.SHA1)
-		require.NoError(t, err)
-		s, err := both.Open("_app_session", sealed.Cookie, time.Now())
-		require.NoError(t, err)
-		assert.Equal(t, 1, s.Key)
+		assert.True(t, newManager(t, rails.Format{}, secretA).LoadHeader(cookieName+"="+sealed.Cookie).IsNew())
+		m := newManager(t, rails.Format{ReadSHA1: true}, secretA)
+		s := m.LoadHeader(cookieName + "=" + sealed.Cookie)
+		require.False(t, s.IsNew())
 
-		v, err := both.Seal("_app_session", session, time.Time{})
+		s.Set("cart", 1)
+		lines, err := m.SaveHeader(s)
 		require.NoError(t, err)
 		var got railsAnswer
-		rb.Do(railsRequest{Op: "open", Keys: []railsKey{{secretA, "sha256"}, {secretA, "sha1"}}, Cookie: v}, &got)
-		assert.True(t, got.Valid)
+		rb.Do(railsRequest{Op: "open", Keys: []railsKey{{secretA, "sha256"}}, Cookie: saved(t, lines)}, &got)
+		assert.True(t, got.Valid, "written with SHA256 keys")
 	})
 }
 
 func TestRailsRefusals(t *testing.T) {
-	rb := startRails(t, "_app_session")
-	codec, err := rails.New([][]byte{[]byte(secretA)})
-	require.NoError(t, err)
+	rb := startRails(t)
+	m := newManager(t, rails.Format{}, secretA)
 
-	t.Run("expired by Rails", func(t *testing.T) {
+	t.Run("expired by Rails' own expiry", func(t *testing.T) {
 		var sealed railsAnswer
 		rb.Do(railsRequest{Op: "seal", Keys: keys("sha256", secretA), Session: map[string]any{"user_id": 7}, ExpireAfter: 60, Now: time.Now().Add(-time.Hour).Unix()}, &sealed)
-		_, err := codec.Open("_app_session", sealed.Cookie, time.Now())
+		_, err := m.Inspect(cookieName + "=" + sealed.Cookie)
 		assert.ErrorIs(t, err, cookiesession.ErrExpired)
+		assert.True(t, m.LoadHeader(cookieName+"="+sealed.Cookie).IsNew())
 	})
 
 	t.Run("Ruby Marshal is refused unread", func(t *testing.T) {
@@ -198,29 +249,45 @@ func TestRailsRefusals(t *testing.T) {
 		var got railsAnswer
 		rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA), Cookie: sealed.Cookie, Serializer: "marshal"}, &got)
 		require.True(t, got.Valid, "Rails itself reads it")
-		_, err := codec.Open("_app_session", sealed.Cookie, time.Now())
+		_, err := m.Inspect(cookieName + "=" + sealed.Cookie)
 		assert.ErrorIs(t, err, rails.ErrMarshal)
 		assert.ErrorIs(t, err, cookiesession.ErrInvalid)
+		assert.ErrorContains(t, err, "Marshal")
+		assert.True(t, m.LoadHeader(cookieName+"="+sealed.Cookie).IsNew())
+	})
+
+	t.Run("bound to the cookie's name", func(t *testing.T) {
+		var sealed railsAnswer
+		rb.Do(railsRequest{Op: "seal", Keys: keys("sha256", secretA), Session: map[string]any{"user_id": 7}}, &sealed)
+		other, err := cookiesession.New(cookiesession.Options{Format: rails.Format{}, Secrets: [][]byte{[]byte(secretA)}, Name: "other"})
+		require.NoError(t, err)
+		_, err = other.Inspect("other=" + sealed.Cookie)
+		assert.ErrorContains(t, err, "purpose")
 	})
 
 	t.Run("tampered", func(t *testing.T) {
-		v, err := codec.Seal("_app_session", []byte(`{"user_id":7}`), time.Time{})
+		s := m.LoadHeader()
+		s.Set("user_id", 7)
+		lines, err := m.SaveHeader(s)
 		require.NoError(t, err)
-		raw, err := url.QueryUnescape(v)
+		raw, err := url.QueryUnescape(saved(t, lines))
 		require.NoError(t, err)
-		ct, err := base64.StdEncoding.DecodeString(raw[:strings.Index(raw, "--")])
+		ct, rest, _ := strings.Cut(raw, "--")
+		b, err := base64.StdEncoding.DecodeString(ct)
 		require.NoError(t, err)
-		ct[len(ct)-2] ^= 1 // flips one bit of the JSON
-		forged := url.QueryEscape(base64.StdEncoding.EncodeToString(ct) + raw[strings.Index(raw, "--"):])
+		b[len(b)-2] ^= 1
+		forged := url.QueryEscape(base64.StdEncoding.EncodeToString(b) + "--" + rest)
 		var got railsAnswer
 		rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA), Cookie: forged}, &got)
 		assert.False(t, got.Valid)
-		_, err = codec.Open("_app_session", forged, time.Now())
+		_, err = m.Inspect(cookieName + "=" + forged)
 		assert.ErrorIs(t, err, cookiesession.ErrInvalid)
 	})
 
-	t.Run("short secret", func(t *testing.T) {
-		_, err := rails.New([][]byte{[]byte(secretA[:31])})
-		assert.ErrorIs(t, err, cookiesession.ErrWeakSecret)
+	t.Run("short or patterned secrets", func(t *testing.T) {
+		for _, s := range []string{secretA[:31], strings.Repeat("ab12", 16)} {
+			_, err := cookiesession.New(cookiesession.Options{Format: rails.Format{}, Secrets: [][]byte{[]byte(s)}})
+			assert.ErrorIs(t, err, cookiesession.ErrWeakSecret)
+		}
 	})
 }
