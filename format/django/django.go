@@ -19,12 +19,28 @@
 // expires SESSION_COOKIE_AGE after the signing time, on both sides. Checked
 // against Django 3.2 (Debian's python3-django).
 //
+// [Format] is the value for cookiesession.Options.Format. The session's
+// values are Django's session dictionary, Django's own keys
+// (_auth_user_id, _auth_user_backend, _auth_user_hash, _session_expiry)
+// among them, each kept as the JSON Django wrote. The cookie carries one
+// time, when it was signed: the session expires the format's CookieAge
+// after it, and every write signs it anew, on both sides. It has no ID, no
+// creation time, no time of last use, no subject and none of the package's
+// flash messages (Django's messages framework keeps its own cookie, or
+// its own "_messages" value): Session.ID is "", and NotBefore,
+// Revocations, IdleTimeout, SetSubject and AddFlash are not available. A
+// session is one cookie, never chunked.
+//
 // Sessions serialized with pickle (SESSION_SERIALIZER = PickleSerializer)
 // are refused with [ErrPickle] and never decoded: unpickling runs code.
+// Django 3.1 and 3.2 also accept SHA-1 signatures from before 3.1 and
+// write them under DEFAULT_HASHING_ALGORITHM = "sha1"; this package
+// accepts and writes SHA-256 only.
 package django
 
 import (
 	"bytes"
+	"cmp"
 	"compress/zlib"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -45,7 +61,8 @@ const salt = "django.contrib.sessions.backends.signed_cookies"
 
 // MinSecretLength is the shortest SECRET_KEY accepted, in bytes: what
 // Django's own deployment check (manage.py check --deploy, security.W009)
-// asks for, 50 characters. Django's get_random_secret_key makes 50.
+// asks for, 50 characters; the package's rule against patterned secrets
+// applies too. Django's get_random_secret_key makes 50.
 const MinSecretLength = 50
 
 // DefaultCookieAge is Django's default SESSION_COOKIE_AGE, two weeks.
@@ -61,6 +78,56 @@ var ErrPickle = fmt.Errorf("%w: the Django session is pickle data, which is neve
 
 var errNotVerified = fmt.Errorf("%w: not a Django signed_cookies session of these secrets", cookiesession.ErrInvalid)
 
+// Format is Django's signed_cookies session backend, for
+// cookiesession.Options.Format. Options.Secrets are the application's
+// SECRET_KEY first, then the old keys it still accepts (Django 4.1's
+// SECRET_KEY_FALLBACKS); Options.Name is its SESSION_COOKIE_NAME
+// ("sessionid" by default); Options.MaxAge should equal CookieAge.
+type Format struct {
+	// CookieAge is SESSION_COOKIE_AGE: how long after its signing a
+	// session is accepted. Zero means Django's default, DefaultCookieAge.
+	CookieAge time.Duration
+}
+
+// String returns "django".
+func (Format) String() string { return "django" }
+
+// Traits reports that the client can read a Django session, and what it
+// lacks: an ID, a creation time, a time of last use, a subject and flash
+// messages. It is one cookie.
+func (Format) Traits() cookiesession.Traits {
+	return cookiesession.Traits{
+		Lacks: cookiesession.LacksID | cookiesession.LacksCreated | cookiesession.LacksLastSeen |
+			cookiesession.LacksSubject | cookiesession.LacksFlashes | cookiesession.LacksEncryption,
+		Chunks: cookiesession.ChunksNone,
+	}
+}
+
+// NewSealer derives the HMAC keys of secrets, refusing those shorter than
+// MinSecretLength or patterned. Django does not bind the cookie's name.
+func (f Format) NewSealer(secrets [][]byte, _ string) (cookiesession.Sealer, error) {
+	return newCodec(secrets, cmp.Or(f.CookieAge, DefaultCookieAge))
+}
+
+// Open verifies value and returns the session it holds, expiring
+// CookieAge after its signing.
+func (c *codec) Open(value string, now time.Time) (cookiesession.Record, int, error) {
+	o, err := c.open(value, now)
+	if err != nil {
+		return cookiesession.Record{}, 0, err
+	}
+	values, err := cookiesession.ParseObject(o.json)
+	if err != nil {
+		return cookiesession.Record{}, 0, err
+	}
+	return cookiesession.Record{Values: values, Expires: o.signed.Add(c.age)}, o.key, nil
+}
+
+// Seal signs r's values at now.
+func (c *codec) Seal(r *cookiesession.Record, now time.Time) (string, error) {
+	return c.seal(cookiesession.AppendObject(nil, r.Values), now)
+}
+
 type codec struct {
 	keys [][]byte // HMAC keys, newest secret first
 	age  time.Duration
@@ -74,7 +141,7 @@ func newCodec(secrets [][]byte, age time.Duration) (*codec, error) {
 	}
 	c := &codec{age: age}
 	for i, s := range secrets {
-		if err := checkSecret(s, MinSecretLength); err != nil {
+		if err := cookiesession.CheckSecret(s, MinSecretLength); err != nil {
 			return nil, fmt.Errorf("django: SECRET_KEY %d: %w", i, err)
 		}
 		h := sha256.New()

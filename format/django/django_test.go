@@ -1,9 +1,10 @@
-package django
+package django_test
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"net/http"
 	"os/exec"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cookiesession/cookiesession"
+	"github.com/cookiesession/cookiesession/format/django"
 	"github.com/cookiesession/cookiesession/internal/harness"
 )
 
@@ -27,6 +29,8 @@ var (
 	keyNew = testSecret("new")
 	keyOld = testSecret("old")
 )
+
+const cookieName = "sessionid"
 
 type djangoRequest struct {
 	Op         string         `json:"op"`
@@ -53,25 +57,39 @@ var djangoMissing = sync.OnceValue(func() string {
 })
 
 // startDjango runs testdata/django/session.py: Django 3.2's
-// signed_cookies backend for the cookie called name.
-func startDjango(t *testing.T, name string) *harness.Process {
+// signed_cookies backend for the cookie called sessionid.
+func startDjango(t *testing.T) *harness.Process {
 	t.Helper()
 	harness.Need(t, "Django", djangoMissing())
-	return harness.Start(t, "/usr/bin/python3", "testdata/django/session.py", name)
+	return harness.Start(t, "/usr/bin/python3", "testdata/django/session.py", cookieName)
 }
 
-func newTestCodec(t testing.TB, secrets ...string) *codec {
+func newManager(t testing.TB, f django.Format, secrets ...string) *cookiesession.Manager {
 	t.Helper()
 	raw := make([][]byte, len(secrets))
 	for i, s := range secrets {
 		raw[i] = []byte(s)
 	}
-	c, err := newCodec(raw, DefaultCookieAge)
+	m, err := cookiesession.New(cookiesession.Options{Format: f, Secrets: raw, Name: cookieName, MaxAge: django.DefaultCookieAge})
 	require.NoError(t, err)
-	return c
+	return m
 }
 
-// authSession is what django.contrib.auth.login leaves in a session.
+// saved returns the session cookie's value that lines set, or "".
+func saved(t testing.TB, lines []string) string {
+	t.Helper()
+	for _, l := range lines {
+		c, err := http.ParseSetCookie(l)
+		require.NoError(t, err)
+		if c.Name == cookieName && c.MaxAge >= 0 {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// authSession is what django.contrib.auth.login leaves in a session, and a
+// cart.
 var authSession = map[string]any{
 	"_auth_user_id":      "42",
 	"_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
@@ -79,87 +97,149 @@ var authSession = map[string]any{
 	"cart":               []any{"Zoë", "😀"},
 }
 
-func TestDjangoWritesCodecReads(t *testing.T) {
-	py := startDjango(t, "sessionid")
-	// Django compresses when that saves more than a byte, which a
-	// session as small as the one login leaves already does.
-	for name, session := range map[string]map[string]any{"auth (compressed)": authSession, "tiny": {"n": 1}} {
+// TestDjangoAndGoShareASession: Django writes a logged-in session; the Go
+// side reads it, changes it; Django reads the change with its own keys
+// intact. Django compresses when that saves more than a byte, which a
+// session as small as this already does; a tiny one travels as it is.
+func TestDjangoAndGoShareASession(t *testing.T) {
+	py := startDjango(t)
+	m := newManager(t, django.Format{}, keyNew)
+	for name, session := range map[string]map[string]any{"compressed": authSession, "plain": {"n": 1}} {
 		t.Run(name, func(t *testing.T) {
 			var sealed djangoAnswer
 			py.Do(djangoRequest{Op: "seal", SecretKey: keyNew, Session: session}, &sealed)
-			assert.Equal(t, name != "tiny", strings.HasPrefix(sealed.Cookie, "."))
-			got, err := newTestCodec(t, keyNew).open(sealed.Cookie, time.Now())
+			assert.Equal(t, name == "compressed", strings.HasPrefix(sealed.Cookie, "."))
+			s := m.LoadHeader(cookieName + "=" + sealed.Cookie)
+			require.False(t, s.IsNew())
+			for k, v := range session {
+				got, _ := cookiesession.Value[any](s, k)
+				assert.Equal(t, mustJSON(t, v), mustJSON(t, got), k)
+			}
+			assert.Empty(t, s.ID(), "Django's sessions have no ID")
+			assert.WithinDuration(t, time.Now().Add(django.DefaultCookieAge), s.Expires(), 3*time.Second)
+
+			s.Set("seen_by", "Go ✓")
+			lines, err := m.SaveHeader(s)
 			require.NoError(t, err)
-			assert.JSONEq(t, mustJSON(t, session), string(got.json))
-			assert.WithinDuration(t, time.Now(), got.signed, 2*time.Second)
-			assert.Equal(t, 0, got.key)
+			var got djangoAnswer
+			py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: saved(t, lines)}, &got)
+			require.True(t, got.Valid)
+			want := map[string]any{"seen_by": "Go ✓"}
+			for k, v := range session {
+				want[k] = v
+			}
+			assert.JSONEq(t, mustJSON(t, want), mustJSON(t, got.Session))
 		})
 	}
+}
 
-	t.Run("rotated: the Go side reads with its fallback secret", func(t *testing.T) {
+// TestGoWritesDjangoReads: a session the Go side starts is one Django
+// reads, until SESSION_COOKIE_AGE after the Go side signed it.
+func TestGoWritesDjangoReads(t *testing.T) {
+	py := startDjango(t)
+	m := newManager(t, django.Format{CookieAge: time.Hour}, keyNew)
+	s := m.LoadHeader()
+	for k, v := range authSession {
+		s.Set(k, v)
+	}
+	lines, err := m.SaveHeader(s)
+	require.NoError(t, err)
+	value := saved(t, lines)
+	var got djangoAnswer
+	py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: value, CookieAge: 3600}, &got)
+	require.True(t, got.Valid)
+	assert.JSONEq(t, mustJSON(t, authSession), mustJSON(t, got.Session), "non-ASCII arrives intact")
+
+	py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: value, CookieAge: 3600, Now: time.Now().Add(time.Hour + 2*time.Second).Unix()}, &got)
+	assert.False(t, got.Valid, "Django refuses it SESSION_COOKIE_AGE after the Go side signed it")
+}
+
+func TestDjangoRotation(t *testing.T) {
+	py := startDjango(t)
+
+	t.Run("the Go side reads the old SECRET_KEY's cookie and re-issues it", func(t *testing.T) {
 		var sealed djangoAnswer
 		py.Do(djangoRequest{Op: "seal", SecretKey: keyOld, Session: authSession}, &sealed)
-		got, err := newTestCodec(t, keyNew, keyOld).open(sealed.Cookie, time.Now())
+		m := newManager(t, django.Format{}, keyNew, keyOld)
+		s := m.LoadHeader(cookieName + "=" + sealed.Cookie)
+		require.False(t, s.IsNew())
+		lines, err := m.SaveHeader(s)
 		require.NoError(t, err)
-		assert.Equal(t, 1, got.key)
-		_, err = newTestCodec(t, keyNew).open(sealed.Cookie, time.Now())
-		assert.ErrorIs(t, err, cookiesession.ErrInvalid)
+		var got djangoAnswer
+		py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: saved(t, lines)}, &got)
+		assert.True(t, got.Valid, "Django with the new SECRET_KEY reads the re-issued cookie")
+		assert.True(t, newManager(t, django.Format{}, keyNew).LoadHeader(cookieName+"="+sealed.Cookie).IsNew())
+	})
+
+	t.Run("Django 3.2 has no fallback keys", func(t *testing.T) {
+		// SECRET_KEY_FALLBACKS arrived in Django 4.1: a 3.2 application
+		// that changes its SECRET_KEY logs everyone out, whichever side
+		// wrote the cookie.
+		old := newManager(t, django.Format{}, keyOld)
+		s := old.LoadHeader()
+		s.Set("_auth_user_id", "1")
+		lines, err := old.SaveHeader(s)
+		require.NoError(t, err)
+		var got djangoAnswer
+		py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: saved(t, lines)}, &got)
+		assert.False(t, got.Valid)
+	})
+}
+
+func TestDjangoRefusals(t *testing.T) {
+	py := startDjango(t)
+	m := newManager(t, django.Format{}, keyNew)
+
+	t.Run("expired by SESSION_COOKIE_AGE", func(t *testing.T) {
+		var sealed djangoAnswer
+		py.Do(djangoRequest{Op: "seal", SecretKey: keyNew, Session: authSession, Now: time.Now().Add(-django.DefaultCookieAge - time.Minute).Unix()}, &sealed)
+		_, err := m.Inspect(cookieName + "=" + sealed.Cookie)
+		assert.ErrorIs(t, err, cookiesession.ErrExpired)
+		assert.True(t, m.LoadHeader(cookieName+"="+sealed.Cookie).IsNew())
 	})
 
 	t.Run("pickle is refused unread", func(t *testing.T) {
 		var sealed djangoAnswer
 		py.Do(djangoRequest{Op: "seal", SecretKey: keyNew, Session: authSession, Serializer: "pickle"}, &sealed)
-		_, err := newTestCodec(t, keyNew).open(sealed.Cookie, time.Now())
-		assert.ErrorIs(t, err, ErrPickle)
-		assert.ErrorIs(t, err, cookiesession.ErrInvalid)
-	})
-}
-
-func TestCodecWritesDjangoReads(t *testing.T) {
-	py := startDjango(t, "sessionid")
-	c := newTestCodec(t, keyNew)
-	for name, session := range map[string]string{
-		"auth (compressed)": mustJSON(t, authSession),
-		"tiny":              `{"n":1}`,
-	} {
-		t.Run(name, func(t *testing.T) {
-			v, err := c.seal([]byte(session), time.Now())
-			require.NoError(t, err)
-			assert.Equal(t, name != "tiny", strings.HasPrefix(v, "."))
-			var got djangoAnswer
-			py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: v}, &got)
-			require.True(t, got.Valid)
-			assert.JSONEq(t, session, mustJSON(t, got.Session))
-		})
-	}
-
-	t.Run("expired on Django's side", func(t *testing.T) {
-		v, err := c.seal([]byte(mustJSON(t, authSession)), time.Now().Add(-time.Hour-time.Second))
-		require.NoError(t, err)
 		var got djangoAnswer
-		py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: v, CookieAge: 3600}, &got)
-		assert.False(t, got.Valid)
-		py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: v, CookieAge: 3602}, &got)
-		assert.True(t, got.Valid)
+		py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: sealed.Cookie, Serializer: "pickle"}, &got)
+		require.True(t, got.Valid, "Django itself reads it")
+		_, err := m.Inspect(cookieName + "=" + sealed.Cookie)
+		assert.ErrorIs(t, err, django.ErrPickle)
+		assert.ErrorIs(t, err, cookiesession.ErrInvalid)
 	})
 
 	t.Run("tampered", func(t *testing.T) {
-		v, err := c.seal([]byte(`{"_auth_user_id":"1"}`), time.Now())
+		s := m.LoadHeader()
+		s.Set("_auth_user_id", "1")
+		lines, err := m.SaveHeader(s)
 		require.NoError(t, err)
-		payload, rest, _ := strings.Cut(v, ":")
-		forged, err := c.seal([]byte(`{"_auth_user_id":"2"}`), time.Now())
+		value := saved(t, lines)
+		s = m.LoadHeader()
+		s.Set("_auth_user_id", "2")
+		lines, err = m.SaveHeader(s)
 		require.NoError(t, err)
-		forgedPayload, _, _ := strings.Cut(forged, ":")
-		require.NotEqual(t, payload, forgedPayload)
+		forged, _, _ := strings.Cut(saved(t, lines), ":")
+		_, sig, _ := strings.Cut(value, ":")
 		var got djangoAnswer
-		py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: forgedPayload + ":" + rest}, &got)
+		py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: forged + ":" + sig}, &got)
 		assert.False(t, got.Valid)
-		_, err = c.open(forgedPayload+":"+rest, time.Now())
+		_, err = m.Inspect(cookieName + "=" + forged + ":" + sig)
 		assert.ErrorIs(t, err, cookiesession.ErrInvalid)
+	})
+
+	t.Run("secrets below Django's deployment check", func(t *testing.T) {
+		_, err := cookiesession.New(cookiesession.Options{Format: django.Format{}, Secrets: [][]byte{[]byte(keyNew[:49])}})
+		assert.ErrorIs(t, err, cookiesession.ErrWeakSecret)
+	})
+
+	t.Run("the client can read it: ScriptAccess is allowed", func(t *testing.T) {
+		_, err := cookiesession.New(cookiesession.Options{Format: django.Format{}, Secrets: [][]byte{[]byte(keyNew)}, ScriptAccess: true})
+		assert.NoError(t, err)
 	})
 }
 
-func mustJSON(t *testing.T, v any) string {
+func mustJSON(t testing.TB, v any) string {
 	t.Helper()
 	b, err := json.Marshal(v)
 	require.NoError(t, err)

@@ -25,10 +25,22 @@
 // The package keeps each value's JSON as Flask wrote it, so a value the Go
 // side does not change goes back to Flask as the same Python type; [Tuple],
 // [Bytes], [UUID], [Time] and [Markup] read and write the tagged forms.
+//
+// [Format] is the value for cookiesession.Options.Format. The session's
+// values are Flask's session dictionary, the keys of Flask and its
+// extensions (_permanent, Flask-Login's _user_id and _fresh, Flask-WTF's
+// csrf_token) among them. The cookie carries one time, when it was signed:
+// the session expires the format's Lifetime after it, and every write
+// signs it anew, on both sides. It has no ID, no creation time, no time of
+// last use, no subject and none of the package's flash messages (Flask's
+// own flashes stay its "_flashes" value): Session.ID is "", and NotBefore,
+// Revocations, IdleTimeout, SetSubject and AddFlash are not available. A
+// session is one cookie, never chunked.
 package flask
 
 import (
 	"bytes"
+	"cmp"
 	"compress/zlib"
 	"crypto/hmac"
 	"crypto/sha1"
@@ -48,9 +60,9 @@ import (
 const salt = "cookie-session"
 
 // MinSecretLength is the shortest SECRET_KEY accepted, in bytes. Flask sets
-// no minimum; this is the package's own rule, and what Flask's
-// documentation suggests generating (secrets.token_hex() gives 64
-// characters).
+// no minimum; this is the package's own rule (32 bytes, not plainly
+// patterned), and what Flask's documentation suggests generating
+// (secrets.token_hex() gives 64 characters).
 const MinSecretLength = 32
 
 // DefaultLifetime is Flask's default PERMANENT_SESSION_LIFETIME, 31 days.
@@ -61,6 +73,58 @@ const DefaultLifetime = 31 * 24 * time.Hour
 const clockSkew = time.Minute
 
 var errNotVerified = fmt.Errorf("%w: not a Flask session of these secrets", cookiesession.ErrInvalid)
+
+// Format is Flask's default session cookie, for
+// cookiesession.Options.Format. Options.Secrets are the application's
+// SECRET_KEY first, then the old keys it still accepts (Flask 3.1's
+// SECRET_KEY_FALLBACKS, newest first); Options.Name is its
+// SESSION_COOKIE_NAME ("session" by default); Options.MaxAge should equal
+// Lifetime.
+type Format struct {
+	// Lifetime is PERMANENT_SESSION_LIFETIME: how long after its signing
+	// a session is accepted, permanent or not. Zero means Flask's default,
+	// DefaultLifetime.
+	Lifetime time.Duration
+}
+
+// String returns "flask".
+func (Format) String() string { return "flask" }
+
+// Traits reports that the client can read a Flask session, and what it
+// lacks: an ID, a creation time, a time of last use, a subject and flash
+// messages. It is one cookie.
+func (Format) Traits() cookiesession.Traits {
+	return cookiesession.Traits{
+		Lacks: cookiesession.LacksID | cookiesession.LacksCreated | cookiesession.LacksLastSeen |
+			cookiesession.LacksSubject | cookiesession.LacksFlashes | cookiesession.LacksEncryption,
+		Chunks: cookiesession.ChunksNone,
+	}
+}
+
+// NewSealer derives the HMAC keys of secrets, refusing those shorter than
+// MinSecretLength or patterned. Flask does not bind the cookie's name.
+func (f Format) NewSealer(secrets [][]byte, _ string) (cookiesession.Sealer, error) {
+	return newCodec(secrets, cmp.Or(f.Lifetime, DefaultLifetime))
+}
+
+// Open verifies value and returns the session it holds, expiring Lifetime
+// after its signing.
+func (c *codec) Open(value string, now time.Time) (cookiesession.Record, int, error) {
+	o, err := c.open(value, now)
+	if err != nil {
+		return cookiesession.Record{}, 0, err
+	}
+	values, err := cookiesession.ParseObject(o.json)
+	if err != nil {
+		return cookiesession.Record{}, 0, err
+	}
+	return cookiesession.Record{Values: values, Expires: o.signed.Add(c.lifetime)}, o.key, nil
+}
+
+// Seal signs r's values at now.
+func (c *codec) Seal(r *cookiesession.Record, now time.Time) (string, error) {
+	return c.seal(cookiesession.AppendObject(nil, r.Values), now)
+}
 
 type codec struct {
 	keys     [][]byte // HMAC keys, newest secret first
@@ -75,7 +139,7 @@ func newCodec(secrets [][]byte, lifetime time.Duration) (*codec, error) {
 	}
 	c := &codec{lifetime: lifetime}
 	for i, s := range secrets {
-		if err := checkSecret(s, MinSecretLength); err != nil {
+		if err := cookiesession.CheckSecret(s, MinSecretLength); err != nil {
 			return nil, fmt.Errorf("flask: SECRET_KEY %d: %w", i, err)
 		}
 		// itsdangerous' key_derivation "hmac".
