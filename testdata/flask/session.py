@@ -7,7 +7,7 @@ for the Go interoperability tests (format/flask). Debian 12 packages Flask
 reads one JSON request per line on stdin and answers one JSON line each,
 through a Flask application's own request handling:
 
-    {"op":"seal","secret_keys":[NEWEST,...],"session":{...},"lifetime":SECONDS,"now":UNIX,"permanent":false}
+    {"op":"seal","secret_keys":[NEWEST,...],"session":{...},"lifetime":SECONDS,"now":UNIX}
       -> {"cookie":"<value>","set_cookie":"<header>"}
     {"op":"open","secret_keys":[NEWEST,...],"cookie":"<value>","lifetime":SECONDS,"now":UNIX}
       -> {"valid":true|false,"session":{...}}
@@ -82,8 +82,6 @@ def to_plain(v):
 def seal():
     for k, v in to_python(request_data["session"]).items():
         session[k] = v
-    if request_data.get("permanent"):
-        session.permanent = True
     return {}
 
 
