@@ -18,22 +18,36 @@ const Max = 1 << 20
 // ErrTooLarge reports a payload that inflates past Max.
 var ErrTooLarge = errors.New("compressed payload inflates past 1 MiB")
 
-// Zlib inflates a zlib stream (RFC 1950), checking its Adler-32. It
-// produces at most Max+1 bytes: a stream that would give more is refused
-// there.
+// Zlib inflates a zlib stream (RFC 1950), checking its Adler-32. The output
+// buffer grows fourfold from a guess up to exactly Max bytes, so the
+// buffers of a payload that reaches the limit add up to less than twice
+// Max, and inflating stops there.
 func Zlib(data []byte) ([]byte, error) {
 	r, err := zlib.NewReader(bytes.NewReader(data))
 	if err != nil {
 		return nil, err
 	}
-	var out bytes.Buffer
-	out.Grow(min(4*len(data), Max))
-	n, err := out.ReadFrom(io.LimitReader(r, Max+1))
-	switch {
-	case err != nil:
-		return nil, err
-	case n > Max:
-		return nil, ErrTooLarge
+	out := make([]byte, 0, min(4*len(data), Max))
+	for {
+		if len(out) == cap(out) {
+			if len(out) == Max {
+				// Full: valid only if the stream ends here.
+				var one [1]byte
+				if n, err := r.Read(one[:]); n == 0 && err == io.EOF {
+					return out, nil
+				}
+				return nil, ErrTooLarge
+			}
+			grown := make([]byte, len(out), min(4*cap(out), Max))
+			out = grown[:copy(grown, out)]
+		}
+		n, err := r.Read(out[len(out):cap(out)])
+		out = out[:len(out)+n]
+		switch {
+		case err == io.EOF:
+			return out, nil
+		case err != nil:
+			return nil, err
+		}
 	}
-	return out.Bytes(), nil
 }
