@@ -344,8 +344,10 @@ func validateFormat(opts Options, f Format, t Traits) error {
 		return fmt.Errorf("cookiesession: Gorilla re-issues gorilla/sessions cookies in the package's own formats, not in %v", f)
 	case t.Lacks&LacksLastSeen != 0 && opts.IdleTimeout != 0:
 		return fmt.Errorf("cookiesession: %v cookies carry no time of last use: IdleTimeout is not available", f)
-	case t.Lacks&LacksCreated != 0 && (!opts.NotBefore.IsZero() || opts.Revocations != nil):
-		return fmt.Errorf("cookiesession: %v cookies carry no creation time: NotBefore and Revocations are not available", f)
+	case t.Lacks&(LacksCreated|LacksExpiry) == LacksCreated|LacksExpiry && (!opts.NotBefore.IsZero() || opts.Revocations != nil):
+		return fmt.Errorf("cookiesession: %v cookies carry no creation time or expiry: NotBefore and Revocations are not available", f)
+	case t.MaxChunks > 0 && opts.MaxChunks > t.MaxChunks:
+		return fmt.Errorf("cookiesession: MaxChunks %d: %v cookies are read from at most %d", opts.MaxChunks, f, t.MaxChunks)
 	case t.Chunks == ChunksNone && opts.MaxChunks > 1:
 		return fmt.Errorf("cookiesession: %v cookies cannot be chunked: MaxChunks is not available", f)
 	case t.Chunks > ChunksNone:

@@ -80,6 +80,10 @@ type Traits struct {
 	// Max-Age ends, for formats that accept a value some time after its
 	// expiry, as iron does for clock skew.
 	CookieMargin time.Duration
+
+	// MaxChunks, when above 0, is the most cookies the other application
+	// reads a value from: New refuses a larger Options.MaxChunks.
+	MaxChunks int
 }
 
 // Lacks is a set of what a format's cookies cannot carry, and what the
@@ -92,8 +96,12 @@ const (
 	// instead and does not declare LacksID.
 	LacksID Lacks = 1 << iota
 
-	// LacksCreated: the Manager takes the time of reading as the creation
-	// time, so New refuses Options.NotBefore and Options.Revocations.
+	// LacksCreated: the Manager derives the creation time from the
+	// expiry, as Expires less Options.MaxAge (no later than now): the time
+	// the value was sealed when both applications give sessions the same
+	// lifetime. Without an expiry either (LacksExpiry, or a Record without
+	// one) it takes the time of reading, and New refuses Options.NotBefore
+	// and Options.Revocations for a format that lacks both.
 	LacksCreated
 
 	// LacksExpiry: the session expires Options.MaxAge after each read, as
@@ -220,16 +228,23 @@ func (e *envelope) record() Record {
 // filling in what the format lacks.
 func (r *Record) envelope(t Traits, now time.Time, maxAge time.Duration) envelope {
 	e := envelope{ID: r.ID, Subject: r.Subject, Values: toFields(r.Values), Flashes: r.Flashes}
-	if r.Created.IsZero() || t.Lacks&LacksCreated != 0 {
-		e.setCreated(now)
-	} else {
-		e.setCreated(r.Created)
+	expires := r.Expires
+	noExpiry := expires.IsZero() || t.Lacks&LacksExpiry != 0
+	if noExpiry {
+		expires = now.Add(maxAge)
 	}
-	if r.Expires.IsZero() || t.Lacks&LacksExpiry != 0 {
-		e.Expires = now.Add(maxAge).Unix()
-	} else {
-		e.Expires = r.Expires.Unix()
+	e.Expires = expires.Unix()
+	created := r.Created
+	switch {
+	case noExpiry && (created.IsZero() || t.Lacks&LacksCreated != 0):
+		created = now
+	case created.IsZero() || t.Lacks&LacksCreated != 0:
+		created = expires.Add(-maxAge)
+		if created.After(now) {
+			created = now
+		}
 	}
+	e.setCreated(created)
 	if !r.LastSeen.IsZero() {
 		e.Seen = r.LastSeen.Unix()
 	}

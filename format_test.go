@@ -24,14 +24,15 @@ import (
 // time, subject or flash messages, and its reader tolerates a minute past
 // the expiry, as iron does.
 type signedJSON struct {
-	lacks  Lacks
-	chunks ChunkNaming // ChunksNone when zero
+	lacks     Lacks
+	chunks    ChunkNaming // ChunksNone when zero
+	maxChunks int
 }
 
 func (signedJSON) String() string { return "signed JSON" }
 
 func (f signedJSON) Traits() Traits {
-	return Traits{Lacks: f.lacks, Chunks: cmp.Or(f.chunks, ChunksNone), CookieMargin: time.Minute}
+	return Traits{Lacks: f.lacks, Chunks: cmp.Or(f.chunks, ChunksNone), CookieMargin: time.Minute, MaxChunks: f.maxChunks}
 }
 
 func (signedJSON) NewSealer(secrets [][]byte, cookieName string) (Sealer, error) {
@@ -152,18 +153,23 @@ func TestForeignFormatRotation(t *testing.T) {
 }
 
 func TestForeignFormatRefusesWhatItCannotHonour(t *testing.T) {
+	indexed := signedJSON{lacks: lacksAll, chunks: ChunksIndexed, maxChunks: 2}
+	noTimes := signedJSON{lacks: lacksAll | LacksExpiry}
 	for name, opts := range map[string]Options{
-		"IdleTimeout without last-seen": {IdleTimeout: time.Minute},
-		"NotBefore without created":     {NotBefore: time.Now().Add(-time.Hour)},
-		"Revocations without created":   {Revocations: NewMemoryRevocations()},
-		"Compress":                      {Compress: true},
-		"Gorilla":                       {Gorilla: &GorillaCookies{}},
-		"MaxChunks with ChunksNone":     {MaxChunks: 2},
-		"ScriptAccess when encrypted":   {ScriptAccess: true},
-		"weak secret":                   {Secrets: [][]byte{[]byte(strings.Repeat("ab", 20))}},
+		"IdleTimeout without last-seen":         {IdleTimeout: time.Minute},
+		"MaxChunks above the format's":          {MaxChunks: 3, Format: indexed},
+		"Revocations without created or expiry": {Revocations: NewMemoryRevocations(), Format: noTimes},
+		"NotBefore without created or expiry":   {NotBefore: time.Now().Add(-time.Hour), Format: noTimes},
+		"Compress":                              {Compress: true},
+		"Gorilla":                               {Gorilla: &GorillaCookies{}},
+		"MaxChunks with ChunksNone":             {MaxChunks: 2},
+		"ScriptAccess when encrypted":           {ScriptAccess: true},
+		"weak secret":                           {Secrets: [][]byte{[]byte(strings.Repeat("ab", 20))}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			opts.Format = signedJSON{lacks: lacksAll}
+			if opts.Format == nil {
+				opts.Format = signedJSON{lacks: lacksAll}
+			}
 			opts.Secrets = cmpOr(opts.Secrets, [][]byte{testKey(1)})
 			_, err := New(opts)
 			assert.Error(t, err)
@@ -171,6 +177,42 @@ func TestForeignFormatRefusesWhatItCannotHonour(t *testing.T) {
 	}
 	_, err := New(Options{Secrets: [][]byte{testKey(1)}, Format: signedJSON{lacks: lacksAll | LacksEncryption}, ScriptAccess: true})
 	assert.NoError(t, err, "a format the client can read allows ScriptAccess")
+	_, err = New(Options{Secrets: [][]byte{testKey(1)}, Format: indexed, MaxChunks: 2})
+	assert.NoError(t, err)
+}
+
+// TestForeignFormatDerivedCreation: a format with an expiry but no
+// creation time gets Expires less MaxAge as its creation time, so that
+// NotBefore and revocation by subject apply to what it sealed.
+func TestForeignFormatDerivedCreation(t *testing.T) {
+	opts := Options{Format: signedJSON{lacks: lacksAll}, MaxAge: time.Hour}
+	m, clk := newTestManager(t, opts)
+	sealedAt := clk.Now()
+	b := issue(t, m, func(s *Session) { s.Set("n", 1) })
+	clk.Add(10 * time.Minute)
+	b.visit(m, func(_ http.ResponseWriter, s *Session) {
+		assert.Equal(t, sealedAt.Unix(), s.Created().Unix(), "Expires less MaxAge")
+	})
+	b.visit(m, func(_ http.ResponseWriter, s *Session) { s.SetMaxAge(30 * 24 * time.Hour) })
+	b.visit(m, func(_ http.ResponseWriter, s *Session) {
+		assert.False(t, s.IsNew())
+		assert.Equal(t, clk.Now().Unix(), s.Created().Unix(), "never later than now")
+	})
+
+	opts.NotBefore = clk.Now().Add(-time.Second)
+	opts.Secrets = [][]byte{testKey(1)}
+	strict, err := New(opts)
+	require.NoError(t, err)
+	strict.now = clk.Now
+	c := issue(t, m, func(s *Session) { s.Set("n", 1) })
+	clk.Add(time.Minute)
+	c.visit(strict, func(_ http.ResponseWriter, s *Session) { assert.False(t, s.IsNew(), "sealed after NotBefore") })
+	old := issue(t, m, func(s *Session) { s.Set("n", 1) })
+	clk.Add(-2 * time.Minute)
+	sealedBefore := issue(t, m, func(s *Session) { s.Set("n", 2) })
+	clk.Add(2 * time.Minute)
+	old.visit(strict, func(_ http.ResponseWriter, s *Session) { assert.False(t, s.IsNew()) })
+	sealedBefore.visit(strict, func(_ http.ResponseWriter, s *Session) { assert.True(t, s.IsNew(), "sealed before NotBefore") })
 }
 
 func cmpOr(a, b [][]byte) [][]byte {
