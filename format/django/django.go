@@ -27,9 +27,13 @@
 // after it, and every write signs it anew, on both sides. It has no ID, no
 // creation time, no time of last use, no subject and none of the package's
 // flash messages (Django's messages framework keeps its own cookie, or
-// its own "_messages" value): Session.ID is "", and NotBefore,
-// Revocations, IdleTimeout, SetSubject and AddFlash are not available. A
-// session is one cookie, never chunked.
+// its own "_messages" value): Session.ID is "", and IdleTimeout,
+// SetSubject and AddFlash are not available. The Manager takes the signing
+// time as the creation time (the expiry less Options.MaxAge, when MaxAge
+// is CookieAge), so Options.NotBefore and Manager.RevokeAll end sessions
+// last written before their time; with no ID or subject, RevokeSession and
+// RevokeSubject have nothing to list. A session is one cookie, never
+// chunked.
 //
 // Sessions serialized with pickle (SESSION_SERIALIZER = PickleSerializer)
 // are refused with [ErrPickle] and never decoded: unpickling runs code.

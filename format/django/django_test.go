@@ -209,6 +209,17 @@ func TestDjangoRefusals(t *testing.T) {
 		assert.ErrorIs(t, err, cookiesession.ErrInvalid)
 	})
 
+	t.Run("NotBefore ends sessions last written before it", func(t *testing.T) {
+		var older, newer djangoAnswer
+		py.Do(djangoRequest{Op: "seal", SecretKey: keyNew, Session: authSession, Now: time.Now().Add(-20 * time.Minute).Unix()}, &older)
+		py.Do(djangoRequest{Op: "seal", SecretKey: keyNew, Session: authSession}, &newer)
+		m, err := cookiesession.New(cookiesession.Options{Format: django.Format{}, Secrets: [][]byte{[]byte(keyNew)}, Name: cookieName, MaxAge: django.DefaultCookieAge, NotBefore: time.Now().Add(-10 * time.Minute)})
+		require.NoError(t, err)
+		_, err = m.Inspect(cookieName + "=" + older.Cookie)
+		assert.ErrorIs(t, err, cookiesession.ErrRevoked)
+		assert.False(t, m.LoadHeader(cookieName+"="+newer.Cookie).IsNew())
+	})
+
 	t.Run("tampered", func(t *testing.T) {
 		s := m.LoadHeader()
 		s.Set("_auth_user_id", "1")

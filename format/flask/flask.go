@@ -33,9 +33,13 @@
 // the session expires the format's Lifetime after it, and every write
 // signs it anew, on both sides. It has no ID, no creation time, no time of
 // last use, no subject and none of the package's flash messages (Flask's
-// own flashes stay its "_flashes" value): Session.ID is "", and NotBefore,
-// Revocations, IdleTimeout, SetSubject and AddFlash are not available. A
-// session is one cookie, never chunked.
+// own flashes stay its "_flashes" value): Session.ID is "", and
+// IdleTimeout, SetSubject and AddFlash are not available. The Manager takes
+// the signing time as the creation time (the expiry less Options.MaxAge,
+// when MaxAge is Lifetime), so Options.NotBefore and Manager.RevokeAll end
+// sessions last written before their time; with no ID or subject,
+// RevokeSession and RevokeSubject have nothing to list. A session is one
+// cookie, never chunked.
 package flask
 
 import (

@@ -228,6 +228,17 @@ func TestFlaskRefusals(t *testing.T) {
 		assert.True(t, m.LoadHeader(cookieName+"="+sealed.Cookie).IsNew())
 	})
 
+	t.Run("NotBefore ends sessions last written before it", func(t *testing.T) {
+		var older, newer flaskAnswer
+		py.Do(flaskRequest{Op: "seal", SecretKeys: []string{keyNew}, Session: map[string]any{"_user_id": "1"}, Now: time.Now().Add(-20 * time.Minute).Unix()}, &older)
+		py.Do(flaskRequest{Op: "seal", SecretKeys: []string{keyNew}, Session: map[string]any{"_user_id": "1"}}, &newer)
+		m, err := cookiesession.New(cookiesession.Options{Format: flask.Format{}, Secrets: [][]byte{[]byte(keyNew)}, Name: cookieName, MaxAge: flask.DefaultLifetime, NotBefore: time.Now().Add(-10 * time.Minute)})
+		require.NoError(t, err)
+		_, err = m.Inspect(cookieName + "=" + older.Cookie)
+		assert.ErrorIs(t, err, cookiesession.ErrRevoked)
+		assert.False(t, m.LoadHeader(cookieName+"="+newer.Cookie).IsNew())
+	})
+
 	t.Run("tampered", func(t *testing.T) {
 		s := m.LoadHeader()
 		s.Set("_user_id", "1")

@@ -26,9 +26,13 @@
 // package's ID as its session_id, and Renew gives it a new one, as Rails'
 // reset_session does. The metadata's expiry is the session's expiry, and
 // every cookie the package writes carries one, which Rails enforces. Rails
-// keeps no creation time, time of last use, subject or flash messages of
-// the package's kind: NotBefore, Revocations, IdleTimeout, SetSubject and
-// AddFlash are not available (Rails' flash stays the "flash" value). A
+// keeps no creation time: the Manager takes the expiry less Options.MaxAge,
+// the time of the last write when MaxAge is the application's
+// expire_after, so Options.NotBefore and Manager.RevokeAll end sessions
+// last written before their time, and Manager.RevokeSession ends one
+// session_id. Rails keeps no time of last use, subject or flash messages of
+// the package's kind: IdleTimeout, SetSubject (so RevokeSubject) and
+// AddFlash are not available; Rails' flash stays the "flash" value. A
 // session is one cookie, never chunked.
 //
 // Sessions serialized with Ruby's Marshal (cookies_serializer :marshal,

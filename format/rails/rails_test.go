@@ -243,6 +243,17 @@ func TestRailsRefusals(t *testing.T) {
 		assert.True(t, m.LoadHeader(cookieName+"="+sealed.Cookie).IsNew())
 	})
 
+	t.Run("NotBefore ends sessions last written before it", func(t *testing.T) {
+		var older, newer railsAnswer
+		rb.Do(railsRequest{Op: "seal", Keys: keys("sha256", secretA), Session: map[string]any{"user_id": 7}, ExpireAfter: 3600, Now: time.Now().Add(-20 * time.Minute).Unix()}, &older)
+		rb.Do(railsRequest{Op: "seal", Keys: keys("sha256", secretA), Session: map[string]any{"user_id": 7}, ExpireAfter: 3600}, &newer)
+		m, err := cookiesession.New(cookiesession.Options{Format: rails.Format{}, Secrets: [][]byte{[]byte(secretA)}, Name: cookieName, MaxAge: time.Hour, NotBefore: time.Now().Add(-10 * time.Minute)})
+		require.NoError(t, err)
+		_, err = m.Inspect(cookieName + "=" + older.Cookie)
+		assert.ErrorIs(t, err, cookiesession.ErrRevoked)
+		assert.False(t, m.LoadHeader(cookieName+"="+newer.Cookie).IsNew())
+	})
+
 	t.Run("Ruby Marshal is refused unread", func(t *testing.T) {
 		var sealed railsAnswer
 		rb.Do(railsRequest{Op: "seal", Keys: keys("sha256", secretA), Session: map[string]any{"user_id": 7}, Serializer: "marshal"}, &sealed)
