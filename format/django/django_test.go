@@ -220,6 +220,15 @@ func TestDjangoRefusals(t *testing.T) {
 		assert.False(t, m.LoadHeader(cookieName+"="+newer.Cookie).IsNew())
 	})
 
+	t.Run("signed more than a minute in the Go side's future", func(t *testing.T) {
+		var ahead, slightly djangoAnswer
+		py.Do(djangoRequest{Op: "seal", SecretKey: keyNew, Session: authSession, Now: time.Now().Add(2 * time.Minute).Unix()}, &ahead)
+		py.Do(djangoRequest{Op: "seal", SecretKey: keyNew, Session: authSession, Now: time.Now().Add(30 * time.Second).Unix()}, &slightly)
+		_, err := m.Inspect(cookieName + "=" + ahead.Cookie)
+		assert.ErrorContains(t, err, "future")
+		assert.False(t, m.LoadHeader(cookieName+"="+slightly.Cookie).IsNew())
+	})
+
 	t.Run("tampered", func(t *testing.T) {
 		s := m.LoadHeader()
 		s.Set("_auth_user_id", "1")

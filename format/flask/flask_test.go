@@ -180,6 +180,8 @@ func TestGoWritesFlaskReads(t *testing.T) {
 
 	py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew}, Cookie: value, Lifetime: 3600, Now: time.Now().Add(time.Hour + 2*time.Second).Unix()}, &got)
 	assert.False(t, got.Valid, "Flask refuses it PERMANENT_SESSION_LIFETIME after the Go side signed it")
+	py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew}, Cookie: value, Lifetime: 3600, Now: time.Now().Add(-2 * time.Second).Unix()}, &got)
+	assert.False(t, got.Valid, "itsdangerous refuses a signing time in its future: a clock behind the Go side's")
 }
 
 func TestFlaskRotation(t *testing.T) {
@@ -237,6 +239,15 @@ func TestFlaskRefusals(t *testing.T) {
 		_, err = m.Inspect(cookieName + "=" + older.Cookie)
 		assert.ErrorIs(t, err, cookiesession.ErrRevoked)
 		assert.False(t, m.LoadHeader(cookieName+"="+newer.Cookie).IsNew())
+	})
+
+	t.Run("signed more than a minute in the Go side's future", func(t *testing.T) {
+		var ahead, slightly flaskAnswer
+		py.Do(flaskRequest{Op: "seal", SecretKeys: []string{keyNew}, Session: map[string]any{"_user_id": "1"}, Now: time.Now().Add(2 * time.Minute).Unix()}, &ahead)
+		py.Do(flaskRequest{Op: "seal", SecretKeys: []string{keyNew}, Session: map[string]any{"_user_id": "1"}, Now: time.Now().Add(30 * time.Second).Unix()}, &slightly)
+		_, err := m.Inspect(cookieName + "=" + ahead.Cookie)
+		assert.ErrorContains(t, err, "future")
+		assert.False(t, m.LoadHeader(cookieName+"="+slightly.Cookie).IsNew())
 	})
 
 	t.Run("tampered", func(t *testing.T) {

@@ -228,6 +228,14 @@ func TestRailsRotation(t *testing.T) {
 		var got railsAnswer
 		rb.Do(railsRequest{Op: "open", Keys: []railsKey{{secretA, "sha256"}}, Cookie: saved(t, lines)}, &got)
 		assert.True(t, got.Valid, "written with SHA256 keys")
+
+		sha1App := newManager(t, rails.Format{Digest: rails.SHA1}, secretA)
+		s = sha1App.LoadHeader()
+		s.Set("user_id", 8)
+		lines, err = sha1App.SaveHeader(s)
+		require.NoError(t, err)
+		rb.Do(railsRequest{Op: "open", Keys: []railsKey{{secretA, "sha256"}, {secretA, "sha1"}}, Cookie: saved(t, lines)}, &got)
+		assert.True(t, got.Valid, "Rails with a SHA1 key generator in cookies_rotations reads a SHA1 cookie")
 	})
 }
 
