@@ -146,7 +146,7 @@ func newCodec(secrets [][]byte, age time.Duration) (*codec, error) {
 	c := &codec{age: age}
 	for i, s := range secrets {
 		if err := cookiesession.CheckSecret(s, MinSecretLength); err != nil {
-			return nil, fmt.Errorf("django: SECRET_KEY %d: %w", i, err)
+			return nil, fmt.Errorf("cookiesession: Django SECRET_KEY %d: %w", i, err)
 		}
 		h := sha256.New()
 		h.Write([]byte(salt + "signer"))
@@ -247,7 +247,7 @@ func deflate(data []byte) []byte {
 // only, json.dumps's default), so UTF-8 bytes would arrive garbled.
 func asciiJSON(data []byte) ([]byte, error) {
 	if !json.Valid(data) {
-		return nil, errors.New("django: the session is not JSON")
+		return nil, errors.New("cookiesession: the Django session is not JSON")
 	}
 	ascii := true
 	for _, b := range data {

@@ -144,7 +144,7 @@ func newCodec(secrets [][]byte, lifetime time.Duration) (*codec, error) {
 	c := &codec{lifetime: lifetime}
 	for i, s := range secrets {
 		if err := cookiesession.CheckSecret(s, MinSecretLength); err != nil {
-			return nil, fmt.Errorf("flask: SECRET_KEY %d: %w", i, err)
+			return nil, fmt.Errorf("cookiesession: Flask SECRET_KEY %d: %w", i, err)
 		}
 		// itsdangerous' key_derivation "hmac".
 		mac := hmac.New(sha1.New, s)
@@ -218,7 +218,7 @@ func (c *codec) open(value string, now time.Time) (opened, error) {
 // shorter, as URLSafeTimedSerializer.dumps does.
 func (c *codec) seal(session []byte, now time.Time) (string, error) {
 	if !json.Valid(session) {
-		return "", errors.New("flask: the session is not JSON")
+		return "", errors.New("cookiesession: the Flask session is not JSON")
 	}
 	var payload string
 	if z := deflate(session); len(z) < len(session)-1 {

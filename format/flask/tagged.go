@@ -74,10 +74,10 @@ func (u *UUID) UnmarshalJSON(data []byte) error {
 	}
 	digits := strings.ReplaceAll(v, "-", "")
 	if len(digits) != 32 {
-		return fmt.Errorf("flask: not a UUID: %q", v)
+		return fmt.Errorf("cookiesession: not a Flask UUID: %q", v)
 	}
 	if _, err := hex.Decode(u[:], []byte(digits)); err != nil {
-		return fmt.Errorf("flask: not a UUID: %q", v)
+		return fmt.Errorf("cookiesession: not a Flask UUID: %q", v)
 	}
 	return nil
 }
@@ -99,7 +99,7 @@ func (t *Time) UnmarshalJSON(data []byte) error {
 	}
 	parsed, err := http.ParseTime(v)
 	if err != nil {
-		return fmt.Errorf("flask: not an HTTP date: %q", v)
+		return fmt.Errorf("cookiesession: a Flask datetime that is not an HTTP date: %q", v)
 	}
 	t.Time = parsed
 	return nil
@@ -129,10 +129,10 @@ func (m *Markup) UnmarshalJSON(data []byte) error {
 func untag(data []byte, tag, what string, v any) error {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(data, &obj); err != nil || len(obj) != 1 || obj[tag] == nil {
-		return fmt.Errorf("flask: not a tagged %s: %s", what, clip(data))
+		return fmt.Errorf("cookiesession: not a Flask tagged %s: %s", what, clip(data))
 	}
 	if err := json.Unmarshal(obj[tag], v); err != nil {
-		return fmt.Errorf("flask: tagged %s: %w", what, err)
+		return fmt.Errorf("cookiesession: Flask tagged %s: %w", what, err)
 	}
 	return nil
 }

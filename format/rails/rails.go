@@ -35,6 +35,9 @@
 // AddFlash are not available; Rails' flash stays the "flash" value. A
 // session is one cookie, never chunked.
 //
+// Rails 7.1's use_message_serializer_for_metadata (on in 7.1's defaults)
+// writes another envelope, which this package does not read: keep it off.
+//
 // Sessions serialized with Ruby's Marshal (cookies_serializer :marshal,
 // and old cookies of :hybrid) are refused with [ErrMarshal] and never
 // decoded: Marshal data can make Ruby run code, and nothing here
@@ -225,15 +228,15 @@ func newCodec(secrets [][]byte, digests ...Digest) (*codec, error) {
 	c := &codec{perSecret: len(digests)}
 	for i, s := range secrets {
 		if err := cookiesession.CheckSecret(s, MinSecretLength); err != nil {
-			return nil, fmt.Errorf("rails: secret_key_base %d: %w", i, err)
+			return nil, fmt.Errorf("cookiesession: Rails secret_key_base %d: %w", i, err)
 		}
 		for _, d := range digests {
 			if d != SHA1 && d != SHA256 {
-				return nil, fmt.Errorf("rails: unknown %v", d)
+				return nil, fmt.Errorf("cookiesession: unknown Rails key derivation %v", d)
 			}
 			key, err := pbkdf2.Key(d.hash(), string(s), []byte(salt), iterations, keySize)
 			if err != nil {
-				return nil, fmt.Errorf("rails: %w", err)
+				return nil, fmt.Errorf("cookiesession: Rails key derivation: %w", err)
 			}
 			block, err := aes.NewCipher(key)
 			if err != nil {
@@ -306,8 +309,10 @@ func unwrap(name string, plain []byte, now time.Time) (opened, error) {
 	if err := json.Unmarshal(plain, &e); err != nil || e.Rails == nil || e.Rails.Message == nil {
 		// Rails 6.1 still reads cookies written before Rails 5.2 put
 		// metadata in them; without a purpose the value is not bound to
-		// the cookie's name, so they are refused here.
-		return opened{}, fmt.Errorf("%w: no Rails metadata envelope (a cookie from before Rails 5.2?)", cookiesession.ErrInvalid)
+		// the cookie's name, so they are refused here. Rails 7.1 with
+		// use_message_serializer_for_metadata writes the session inside
+		// the envelope rather than as "message", which is not read here.
+		return opened{}, fmt.Errorf("%w: no Rails metadata envelope with a message (a cookie from before Rails 5.2, or from Rails 7.1 with use_message_serializer_for_metadata)", cookiesession.ErrInvalid)
 	}
 	if e.Rails.Pur == nil || *e.Rails.Pur != "cookie."+name {
 		return opened{}, fmt.Errorf("%w: the Rails purpose is not this cookie's name", cookiesession.ErrInvalid)
@@ -343,7 +348,7 @@ func unwrap(name string, plain []byte, now time.Time) (opened, error) {
 // escapes it, ready for a Set-Cookie header.
 func (c *codec) seal(name string, session []byte, expires time.Time) (string, error) {
 	if !json.Valid(session) {
-		return "", errors.New("rails: the session is not JSON")
+		return "", errors.New("cookiesession: the Rails session is not JSON")
 	}
 	var exp *string
 	if !expires.IsZero() {
