@@ -310,8 +310,8 @@ func unwrap(name string, plain []byte, now time.Time) (opened, error) {
 		// Rails 6.1 still reads cookies written before Rails 5.2 put
 		// metadata in them; without a purpose the value is not bound to
 		// the cookie's name, so they are refused here. Rails 7.1 with
-		// use_message_serializer_for_metadata writes the session inside
-		// the envelope rather than as "message", which is not read here.
+		// use_message_serializer_for_metadata writes another envelope,
+		// untested here and refused.
 		return opened{}, fmt.Errorf("%w: no Rails metadata envelope with a message (a cookie from before Rails 5.2, or from Rails 7.1 with use_message_serializer_for_metadata)", cookiesession.ErrInvalid)
 	}
 	if e.Rails.Pur == nil || *e.Rails.Pur != "cookie."+name {
