@@ -36,7 +36,8 @@
 // session is one cookie, never chunked.
 //
 // Rails 7.1's use_message_serializer_for_metadata (on in 7.1's defaults)
-// writes another envelope, which this package does not read: keep it off.
+// puts metadata in another envelope, which this package does not read:
+// keep it off.
 //
 // Sessions serialized with Ruby's Marshal (cookies_serializer :marshal,
 // and old cookies of :hybrid) are refused with [ErrMarshal] and never
