@@ -133,6 +133,26 @@ func TestDjangoAndGoShareASession(t *testing.T) {
 	}
 }
 
+// TestGoWriteKeepsMaxAge: a session rewritten on the Go side is signed
+// anew, so Django accepts it SESSION_COOKIE_AGE from now, but its cookie's
+// Max-Age counts from the signing the Go side read.
+func TestGoWriteKeepsMaxAge(t *testing.T) {
+	py := startDjango(t)
+	var sealed djangoAnswer
+	py.Do(djangoRequest{Op: "seal", SecretKey: keyNew, Session: authSession, Now: time.Now().Add(-time.Hour).Unix()}, &sealed)
+	m := newManager(t, django.Format{}, keyNew)
+	s := m.LoadHeader(cookieName + "=" + sealed.Cookie)
+	s.Set("n", 1)
+	lines, err := m.SaveHeader(s)
+	require.NoError(t, err)
+	c, err := http.ParseSetCookie(lines[0])
+	require.NoError(t, err)
+	assert.InDelta(t, (django.DefaultCookieAge - time.Hour).Seconds(), c.MaxAge, 5)
+	var got djangoAnswer
+	py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: c.Value, CookieAge: 3600, Now: time.Now().Add(30 * time.Minute).Unix()}, &got)
+	assert.True(t, got.Valid, "signed anew")
+}
+
 // TestGoWritesDjangoReads: a session the Go side starts is one Django
 // reads, until SESSION_COOKIE_AGE after the Go side signed it.
 func TestGoWritesDjangoReads(t *testing.T) {
