@@ -24,14 +24,15 @@ type Process struct {
 	out *bufio.Scanner
 }
 
-// Root is the repository's root directory.
-func Root() string {
+// root is the repository's root directory.
+func root() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-// Need skips the test when check reports something missing, or fails it
-// when CI is set: CI must run every interoperability test.
+// Need skips the test when missing says what is missing (it is empty when
+// nothing is), or fails it when CI is set: CI must run every
+// interoperability test.
 func Need(t testing.TB, what string, missing string) {
 	t.Helper()
 	if missing == "" {
@@ -48,7 +49,7 @@ func Need(t testing.TB, what string, missing string) {
 func Start(t testing.TB, name string, args ...string) *Process {
 	t.Helper()
 	cmd := exec.Command(name, args...)
-	cmd.Dir = Root()
+	cmd.Dir = root()
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	require.NoError(t, err)
