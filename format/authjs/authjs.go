@@ -273,8 +273,11 @@ func (s *sealer) Open(value string, now time.Time) (cookiesession.Record, int, e
 	parts := strings.SplitN(value, ".", 5)
 	headerText, encKey := parts[0], parts[1]
 	iv, err1 := b64.DecodeString(parts[2])
-	ct, err2 := b64.DecodeString(parts[3])
-	tag, err3 := b64.DecodeString(parts[4])
+	// The ciphertext and the tag, decoded into one buffer: GCM opens them
+	// as one, and CBC decrypts the ciphertext where it lies.
+	sealed, err2 := b64.AppendDecode(make([]byte, 0, b64.DecodedLen(len(parts[3]))+b64.DecodedLen(len(parts[4]))), []byte(parts[3]))
+	n := len(sealed)
+	sealed, err3 := b64.AppendDecode(sealed, []byte(parts[4]))
 	headerJSON, err4 := b64.DecodeString(headerText)
 	if encKey != "" || err1 != nil || err2 != nil || err3 != nil || err4 != nil {
 		return cookiesession.Record{}, 0, errNotJWE
@@ -292,7 +295,7 @@ func (s *sealer) Open(value string, now time.Time) (cookiesession.Record, int, e
 	if header.Alg != "dir" || header.Zip != nil || header.Crit != nil || header.Enc != gcm && (s.v4 || header.Enc != cbc) {
 		return cookiesession.Record{}, 0, errHeader
 	}
-	plain, index, err := s.decrypt(header.Enc, header.Kid, headerText, iv, ct, tag)
+	plain, index, err := s.decrypt(header.Enc, header.Kid, headerText, iv, sealed[:n], sealed[n:])
 	if err != nil {
 		return cookiesession.Record{}, 0, err
 	}
@@ -302,7 +305,9 @@ func (s *sealer) Open(value string, now time.Time) (cookiesession.Record, int, e
 
 // decrypt finds the key as Auth.js does: by kid when the header has one,
 // else the first secret (v5) or each in turn (v4, whose secret is one).
+// ct and tag lie in one array, tag right after ct.
 func (s *sealer) decrypt(enc string, kid *string, aad string, iv, ct, tag []byte) ([]byte, int, error) {
+	var spare []byte
 	for i, k := range s.keys {
 		switch {
 		case s.v4:
@@ -315,7 +320,12 @@ func (s *sealer) decrypt(enc string, kid *string, aad string, iv, ct, tag []byte
 			if len(iv) != k.gcmAEAD.NonceSize() || len(tag) != k.gcmAEAD.Overhead() {
 				return nil, 0, errDecrypt
 			}
-			plain, err := k.gcmAEAD.Open(nil, iv, append(ct[:len(ct):len(ct)], tag...), []byte(aad))
+			// A failed Open clears what it wrote, so each key opens into
+			// the one spare buffer, sparing the ciphertext for the next.
+			if spare == nil {
+				spare = make([]byte, len(ct))
+			}
+			plain, err := k.gcmAEAD.Open(spare[:0], iv, ct[:len(ct)+len(tag)], []byte(aad))
 			if err == nil {
 				return plain, i, nil
 			}
@@ -331,7 +341,7 @@ func (s *sealer) decrypt(enc string, kid *string, aad string, iv, ct, tag []byte
 		if err != nil {
 			return nil, 0, err
 		}
-		plain := make([]byte, len(ct))
+		plain := ct
 		cipher.NewCBCDecrypter(block, iv).CryptBlocks(plain, ct)
 		pad := int(plain[len(plain)-1])
 		if pad == 0 || pad > aes.BlockSize || !bytes.Equal(plain[len(plain)-pad:], bytes.Repeat([]byte{byte(pad)}, pad)) {
