@@ -220,10 +220,10 @@ type candidate struct {
 
 // received is what one request carries of a session's cookies.
 type received struct {
-	values  []candidate // in the order sent; at most maxCandidates per name
-	count   [maxChunksLimit]uint8
-	present uint32 // bit i set: names[i] was sent, whatever its value
-	err     error  // why the set cannot be a session, found while scanning
+	values  []candidate               // in the order sent; at most maxCandidates per name
+	count   [maxChunksLimit + 1]uint8 // ChunksIndexed names one more
+	present uint32                    // bit i set: names[i] was sent, whatever its value
+	err     error                     // why the set cannot be a session, found while scanning
 }
 
 // scan collects the session's cookies from Cookie header lines in one pass
@@ -446,6 +446,12 @@ func (c *chunker) eachIndexed(r *received, try func(value string, n int) error) 
 	}
 	for k := range combos {
 		var b strings.Builder
+		size := 0
+		for i, rest := 1, k; i <= n; i++ {
+			size += len(r.pick(i, rest%int(r.count[i])))
+			rest /= int(r.count[i])
+		}
+		b.Grow(size)
 		for i, rest := 1, k; i <= n; i++ {
 			b.WriteString(r.pick(i, rest%int(r.count[i])))
 			rest /= int(r.count[i])

@@ -443,13 +443,25 @@ func FuzzDecode(f *testing.F) {
 // values, never joins more than MaxChunks cookies and never returns more
 // than they can hold.
 func FuzzJoin(f *testing.F) {
-	c := newChunker("session", 3, 200, 40)
+	// The package's own layout, and the NAME.0, NAME.1, … of other stacks
+	// at the largest MaxChunks.
+	chunkers := []chunker{newChunker("session", 3, 200, 40), newLayoutChunker("session", ChunksIndexed, maxChunksLimit, 200, 40)}
+	f.Add("session.0=a; session.1=b; session.15=c; session.16=d")
+	f.Add("session.0=a; session.0=b; session.1=c; session=d; session.2=")
 	f.Add("session=2|abc; session.1=def")
 	f.Add("session=3|a; session.1=b; session.2=c; session.3=d")
 	f.Add("session=99|x; session.01=y; session.1=z; session.1=w")
 	f.Add("session=2|a; session=2|b; session.1=c; session.1=d; session=x")
 	f.Add(`session="quoted"; session.2=`)
 	f.Fuzz(func(t *testing.T, header string) {
+		for _, c := range chunkers {
+			join(t, &c, header)
+		}
+	})
+}
+
+func join(t *testing.T, c *chunker, header string) {
+	{
 		var r received
 		c.scan(&r, []string{header})
 		tries, joined, received := 0, 0, 0
@@ -466,7 +478,7 @@ func FuzzJoin(f *testing.F) {
 			}
 			return nil
 		})
-	})
+	}
 }
 
 // FuzzParseEnvelope: the envelope parser never panics, and what it accepts
