@@ -278,7 +278,7 @@ func (c *codec) open(name, value string, now time.Time) (opened, error) {
 	if err != nil {
 		return opened{}, fmt.Errorf("%w: value is not URL-escaped", cookiesession.ErrInvalid)
 	}
-	parts := strings.Split(raw, "--")
+	parts := strings.SplitN(raw, "--", 4)
 	if len(parts) != 3 {
 		return opened{}, fmt.Errorf("%w: not three parts joined by --", cookiesession.ErrInvalid)
 	}
