@@ -35,7 +35,7 @@ func garbage(n int) string {
 //	go test -run '^$' -bench HostileHeader -benchmem ./format/rails
 func BenchmarkHostileHeader(b *testing.B) {
 	m, err := cookiesession.New(cookiesession.Options{
-		Format:  rails.Format{ReadSHA1: true},
+		Format:  rails.Format{ReadBoth: true},
 		Name:    cookieName,
 		Secrets: [][]byte{[]byte(testSecret("1")), []byte(testSecret("2")), []byte(testSecret("3")), []byte(testSecret("4"))},
 	})

@@ -128,11 +128,11 @@ type Format struct {
 	// older defaults.
 	Digest Digest
 
-	// ReadSHA1 also opens cookies whose keys were derived with SHA1, as an
-	// application moving to Rails 7.0's key derivation does through
-	// cookies_rotations. Such a cookie is re-sealed with Digest only when
-	// the session changes.
-	ReadSHA1 bool
+	// ReadBoth also opens cookies whose keys were derived with the other
+	// digest, as an application moving to Rails 7.0's key derivation does
+	// through cookies_rotations. Such a cookie is re-sealed with Digest
+	// only when the session changes.
+	ReadBoth bool
 }
 
 // String returns "rails".
@@ -151,8 +151,12 @@ func (Format) Traits() cookiesession.Traits {
 // MinSecretLength or patterned, for the cookie called cookieName.
 func (f Format) NewSealer(secrets [][]byte, cookieName string) (cookiesession.Sealer, error) {
 	digests := []Digest{f.Digest}
-	if f.ReadSHA1 && f.Digest != SHA1 {
-		digests = append(digests, SHA1)
+	if f.ReadBoth {
+		other := SHA1
+		if f.Digest == SHA1 {
+			other = SHA256
+		}
+		digests = append(digests, other)
 	}
 	c, err := newCodec(secrets, digests...)
 	if err != nil {

@@ -214,11 +214,11 @@ func TestRailsRotation(t *testing.T) {
 		assert.False(t, got.Valid, "not without the old secret in cookies_rotations")
 	})
 
-	t.Run("moving to Rails 7.0's key derivation: SHA1 cookies still read", func(t *testing.T) {
+	t.Run("moving to Rails 7.0's key derivation: both digests read", func(t *testing.T) {
 		var sealed railsAnswer
 		rb.Do(railsRequest{Op: "seal", Keys: keys("sha1", secretA), Session: map[string]any{"user_id": 7}}, &sealed)
 		assert.True(t, newManager(t, rails.Format{}, secretA).LoadHeader(cookieName+"="+sealed.Cookie).IsNew())
-		m := newManager(t, rails.Format{ReadSHA1: true}, secretA)
+		m := newManager(t, rails.Format{ReadBoth: true}, secretA)
 		s := m.LoadHeader(cookieName + "=" + sealed.Cookie)
 		require.False(t, s.IsNew())
 
@@ -236,6 +236,12 @@ func TestRailsRotation(t *testing.T) {
 		require.NoError(t, err)
 		rb.Do(railsRequest{Op: "open", Keys: []railsKey{{secretA, "sha256"}, {secretA, "sha1"}}, Cookie: saved(t, lines)}, &got)
 		assert.True(t, got.Valid, "Rails with a SHA1 key generator in cookies_rotations reads a SHA1 cookie")
+
+		// Before either side seals with SHA256, both read it.
+		rb.Do(railsRequest{Op: "seal", Keys: keys("sha256", secretA), Session: map[string]any{"user_id": 9}}, &sealed)
+		assert.True(t, sha1App.LoadHeader(cookieName+"="+sealed.Cookie).IsNew())
+		s = newManager(t, rails.Format{Digest: rails.SHA1, ReadBoth: true}, secretA).LoadHeader(cookieName + "=" + sealed.Cookie)
+		assert.False(t, s.IsNew())
 	})
 }
 
