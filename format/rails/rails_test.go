@@ -242,6 +242,13 @@ func TestRailsRotation(t *testing.T) {
 		assert.True(t, sha1App.LoadHeader(cookieName+"="+sealed.Cookie).IsNew())
 		s = newManager(t, rails.Format{Digest: rails.SHA1, ReadBoth: true}, secretA).LoadHeader(cookieName + "=" + sealed.Cookie)
 		assert.False(t, s.IsNew())
+		sha256App := newManager(t, rails.Format{}, secretA)
+		s = sha256App.LoadHeader()
+		s.Set("user_id", 10)
+		lines, err = sha256App.SaveHeader(s)
+		require.NoError(t, err)
+		rb.Do(railsRequest{Op: "open", Keys: []railsKey{{secretA, "sha1"}, {secretA, "sha256"}}, Cookie: saved(t, lines)}, &got)
+		assert.True(t, got.Valid, "Rails sealing with SHA1 reads SHA256 through cookies_rotations")
 	})
 }
 
