@@ -61,12 +61,21 @@ func (e *SizeError) Is(target error) bool { return target == ErrTooLarge }
 // FormatExpress is the exception: its sealed string is "VALUE.SIG", stored
 // as NAME=VALUE and NAME.sig=SIG the way Express's cookies library does,
 // and never chunked, since Express could not join chunks.
+//
+// Formats of other stacks name their chunks as Traits.Chunks says. With
+// ChunksIndexed (Auth.js, iron-session), names[0] is NAME, for a value
+// that fits one cookie, and names[i] is "NAME.<i-1>": a value of n > 1
+// cookies lies in names[1] to names[n], with no count, and is every chunk
+// up to the first index missing. With ChunksNone the value is taken
+// whole, whatever it holds.
 type chunker struct {
 	names   []string // names[0] is the cookie name, names[i] "NAME.i"
-	max     int      // how many of names this configuration writes
+	max     int      // how many cookies of one value this configuration writes
 	budget  int      // Options.MaxCookieSize
 	attrLen int      // bytes of the attributes but Max-Age, from "; Path=/" on
 	express bool     // names are NAME and NAME.sig
+	indexed bool     // ChunksIndexed
+	whole   bool     // ChunksNone: a value is never split, so never parsed for a count
 }
 
 func newChunker(name string, maxChunks, budget, attrLen int) chunker {
@@ -76,6 +85,41 @@ func newChunker(name string, maxChunks, budget, attrLen int) chunker {
 		names[i] = name + "." + strconv.Itoa(i)
 	}
 	return chunker{names: names, max: maxChunks, budget: budget, attrLen: attrLen}
+}
+
+// newLayoutChunker returns the chunker of a format of another stack.
+func newLayoutChunker(name string, layout ChunkNaming, maxChunks, budget, attrLen int) chunker {
+	switch layout {
+	case ChunksCounted:
+		return newChunker(name, maxChunks, budget, attrLen)
+	case ChunksNone:
+		c := newChunker(name, 1, budget, attrLen)
+		c.whole = true
+		return c
+	}
+	names := make([]string, maxChunksLimit+1)
+	names[0] = name
+	for i := range maxChunksLimit {
+		names[i+1] = name + "." + strconv.Itoa(i)
+	}
+	return chunker{names: names, max: maxChunks, budget: budget, attrLen: attrLen, indexed: true}
+}
+
+// occupies returns the set of names (bit i: names[i]) that a value of n
+// cookies is stored in.
+func (c *chunker) occupies(n int) uint32 {
+	if c.indexed && n > 1 {
+		return 1<<(n+1) - 2 // names[1] to names[n]
+	}
+	return 1<<n - 1
+}
+
+// first is the index in names of the first cookie of an n-cookie value.
+func (c *chunker) first(n int) int {
+	if c.indexed && n > 1 {
+		return 1
+	}
+	return 0
 }
 
 func newExpressChunker(name string, budget, attrLen int) chunker {
@@ -94,8 +138,11 @@ func (c *chunker) capacity(n, extra int) int {
 		return c.room(0, extra)
 	}
 	total := -len(strconv.Itoa(n)) - len("|")
+	if c.indexed {
+		total = 0
+	}
 	for i := range n {
-		total += c.room(i, extra)
+		total += c.room(c.first(n)+i, extra)
 	}
 	return total
 }
@@ -127,10 +174,10 @@ func cookieLines[V string | []byte](m *Manager, dst []string, value V, maxAge in
 		return nil, &SizeError{Size: len(value), Max: c.capacity(c.max, extra), Budget: c.budget, MaxChunks: c.max}
 	}
 	prefix := ""
-	if n > 1 {
+	if n > 1 && !c.indexed {
 		prefix = strconv.Itoa(n) + "|"
 	}
-	for i := range n {
+	for i := c.first(n); i < c.first(n)+n; i++ {
 		cut := min(c.room(i, extra)-len(prefix), len(value))
 		dst = append(dst, setCookie(m, c.names[i], prefix, value[:cut], age))
 		value, prefix = value[cut:], ""
@@ -175,10 +222,10 @@ type candidate struct {
 
 // received is what one request carries of a session's cookies.
 type received struct {
-	values  []candidate // in the order sent; at most maxCandidates per name
-	count   [maxChunksLimit]uint8
-	present uint32 // bit i set: names[i] was sent, whatever its value
-	err     error  // why the set cannot be a session, found while scanning
+	values  []candidate               // in the order sent; at most maxCandidates per name
+	count   [maxChunksLimit + 1]uint8 // ChunksIndexed names one more
+	present uint32                    // bit i set: names[i] was sent, whatever its value
+	err     error                     // why the set cannot be a session, found while scanning
 }
 
 // scan collects the session's cookies from Cookie header lines in one pass
@@ -267,11 +314,16 @@ func (c *chunker) index(name string) int {
 			return 1
 		}
 		return -1
+	case c.indexed && name == base+".0":
+		return 1
 	case len(name) < len(base)+2 || len(name) > len(base)+3 || name[len(base)] != '.' || name[:len(base)] != base:
 		return -1
 	}
 	i := parseCount(name[len(base)+1:])
-	if i < 1 || i >= maxChunksLimit || name != c.names[i] {
+	if c.indexed {
+		i++
+	}
+	if i < 1 || i >= len(c.names) || name != c.names[i] {
 		return -1
 	}
 	return i
@@ -284,6 +336,9 @@ func (c *chunker) index(name string) int {
 func (c *chunker) each(r *received, try func(value string, n int) error) error {
 	if r.err != nil {
 		return r.err
+	}
+	if c.indexed {
+		return c.eachIndexed(r, try)
 	}
 	if r.count[0] == 0 {
 		if r.present&(1<<c.max-1) != 0 {
@@ -341,6 +396,73 @@ func (c *chunker) each(r *received, try func(value string, n int) error) error {
 	return err
 }
 
+// eachIndexed is each for ChunksIndexed: every value of NAME alone, then
+// every way to join NAME.0, NAME.1, … up to the first index missing, with
+// the same bounds.
+func (c *chunker) eachIndexed(r *received, try func(value string, n int) error) error {
+	n := 0 // chunks: names[1] to names[n]
+	for n < c.max && n+1 < len(c.names) && r.count[n+1] > 0 { // no count: a chunk past MaxChunks is a leftover
+		n++
+	}
+	switch {
+	case n == 1:
+		return ErrChunkMissing // NAME.0 alone: chunked values span two or more
+	case n == 0 && r.count[0] == 0 && r.present > 1:
+		return errNoHead
+	}
+	combos, received, joined := 1, 0, 0
+	for _, v := range r.values {
+		received += len(v.value)
+	}
+	for i := 1; i <= n; i++ {
+		if combos *= int(r.count[i]); combos > maxTries {
+			return errManyCombos
+		}
+	}
+	if n < 2 {
+		combos = 0
+	}
+	if int(r.count[0])+combos > maxTries {
+		return errManyCombos
+	}
+	for i := 1; i <= n; i++ {
+		size := 0
+		for _, v := range r.values {
+			if v.i == i {
+				size += len(v.value)
+			}
+		}
+		joined += combos / int(r.count[i]) * size
+	}
+	if joined > maxJoined*received {
+		return errJoinedTooBig
+	}
+	for _, v := range r.values {
+		if v.i == 0 {
+			if err := try(v.value, 1); err != nil {
+				return err
+			}
+		}
+	}
+	for k := range combos {
+		var b strings.Builder
+		size := 0
+		for i, rest := 1, k; i <= n; i++ {
+			size += len(r.pick(i, rest%int(r.count[i])))
+			rest /= int(r.count[i])
+		}
+		b.Grow(size)
+		for i, rest := 1, k; i <= n; i++ {
+			b.WriteString(r.pick(i, rest%int(r.count[i])))
+			rest /= int(r.count[i])
+		}
+		if err := try(b.String(), n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // combinations returns how many cookies a value starting with head spans
 // and how many ways the received chunks can complete it.
 func (c *chunker) combinations(r *received, head string) (n, combos int, err error) {
@@ -364,8 +486,11 @@ func (c *chunker) combinations(r *received, head string) (n, combos int, err err
 // count returns how many cookies a value whose first cookie holds head
 // spans, or -1 when head names a count no configuration writes.
 func (c *chunker) count(head string) int {
-	if c.express {
+	switch {
+	case c.express:
 		return 2
+	case c.whole:
+		return 1
 	}
 	bar := strings.IndexByte(head, '|')
 	if bar < 0 {

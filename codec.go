@@ -21,15 +21,17 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
-// Format selects how a session is sealed into its cookie value.
-type Format int
+// BuiltinFormat is one of the package's own formats. The Manager seals
+// and opens them through its keys directly, sparing the conversion to a
+// Record that other formats go through.
+type BuiltinFormat int
 
 const (
 	// FormatSecureCookie, the default, is gorilla/securecookie's
 	// encrypt-then-MAC format: AES-256-CTR with a random IV, then
 	// HMAC-SHA256 over the cookie name, a timestamp and the ciphertext. The
 	// client can neither read nor change the session.
-	FormatSecureCookie Format = iota
+	FormatSecureCookie BuiltinFormat = iota
 
 	// FormatSignOnly is securecookie's format without encryption: the
 	// client can read the session JSON (base64-encoded twice) but cannot
@@ -69,7 +71,7 @@ const (
 
 // String returns the format's name as used in logs and by the command-line
 // tool.
-func (f Format) String() string {
+func (f BuiltinFormat) String() string {
 	switch f {
 	case FormatSecureCookie:
 		return "securecookie"
@@ -82,7 +84,7 @@ func (f Format) String() string {
 	case formatGorilla:
 		return "gorilla/sessions"
 	}
-	return fmt.Sprintf("Format(%d)", int(f))
+	return fmt.Sprintf("BuiltinFormat(%d)", int(f))
 }
 
 // Reasons a cookie is not accepted. The middleware logs them at debug level
@@ -152,7 +154,7 @@ const (
 
 // seal encodes plain (the envelope JSON) for the cookie name with the
 // newest key.
-func (r keyRing) seal(f Format, name string, plain []byte) (string, error) {
+func (r keyRing) seal(f BuiltinFormat, name string, plain []byte) (string, error) {
 	switch f {
 	case FormatExpress:
 		return r.sealExpress(name, plain), nil
@@ -208,7 +210,7 @@ func compactAAD(hint byte, name string) []byte {
 // sign-only values. The formats use different sub-keys, so a value of one
 // never verifies as another. A compact value is opened in scratch's
 // capacity when it fits, so plain may be scratch's memory.
-func (r keyRing) open(f Format, name, value string, scratch []byte) (plain []byte, keyIndex int, format Format, err error) {
+func (r keyRing) open(f BuiltinFormat, name, value string, scratch []byte) (plain []byte, keyIndex int, format BuiltinFormat, err error) {
 	switch {
 	case f == FormatExpress:
 		plain, keyIndex, err = r.openExpress(name, value)

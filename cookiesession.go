@@ -101,9 +101,10 @@ type Options struct {
 	Transient bool
 
 	// Format selects how the session is sealed: FormatSecureCookie (the
-	// default), FormatCompact, FormatSignOnly or FormatExpress. Managers of the two
-	// encrypted formats read each other's cookies and re-issue them in
-	// their own format.
+	// default), FormatCompact, FormatSignOnly or FormatExpress, or the
+	// format of another stack from a sub-package of format/. Managers of
+	// the two encrypted formats read each other's cookies and re-issue
+	// them in their own format.
 	Format Format
 
 	// Compress deflates the session JSON before sealing it, when that
@@ -177,7 +178,10 @@ type Options struct {
 // safe for concurrent use; create it once with [New].
 type Manager struct {
 	name      string
-	format    Format
+	format    Format        // as configured, for reports
+	builtin   BuiltinFormat // the format, unless foreign
+	foreign   bool          // not a BuiltinFormat: sealed through the secret set's Sealer
+	traits    Traits
 	secrets   atomic.Pointer[secretSet]
 	replacing sync.Mutex // held by ReplaceSecrets
 	chunks    chunker
@@ -218,6 +222,15 @@ func New(opts Options) (*Manager, error) {
 		now:         time.Now,
 	}
 	m.contextKey = contextKey{m}
+	if m.format == nil {
+		m.format = defaultFormat
+	}
+	m.builtin, m.foreign = m.format.(BuiltinFormat)
+	m.foreign = !m.foreign
+	m.traits = m.format.Traits()
+	if err := validateFormat(opts, m.format, m.traits); err != nil {
+		return nil, err
+	}
 	set, err := m.newSecretSet(opts.Secrets, nil, time.Now())
 	if err != nil {
 		return nil, err
@@ -253,12 +266,15 @@ func New(opts Options) (*Manager, error) {
 	at := strings.Index(line, "; Max-Age=1")
 	m.attrsBefore, m.attrsAfter = line[len(m.name)+len("="):at], line[at+len("; Max-Age=1"):]
 	budget, attrLen := cmp.Or(opts.MaxCookieSize, defaultMaxCookieSize), len(m.attrsBefore)+len(m.attrsAfter)
-	if m.format == FormatExpress {
+	switch {
+	case m.format == FormatExpress:
 		m.chunks = newExpressChunker(m.name, budget, attrLen)
-	} else {
+	case m.foreign:
+		m.chunks = newLayoutChunker(m.name, m.traits.Chunks, cmp.Or(opts.MaxChunks, 1), budget, attrLen)
+	default:
 		m.chunks = newChunker(m.name, cmp.Or(opts.MaxChunks, 1), budget, attrLen)
 	}
-	if m.chunks.room(m.chunks.max-1, len("; Max-Age=")+len("34560000")) < 64 {
+	if m.chunks.room(m.chunks.first(m.chunks.max)+m.chunks.max-1, len("; Max-Age=")+len("34560000")) < 64 {
 		return nil, fmt.Errorf("cookiesession: MaxCookieSize %d leaves no room for a value", budget)
 	}
 	return m, nil
@@ -283,8 +299,6 @@ func validate(opts Options, c *http.Cookie, maxAge time.Duration) error {
 		return fmt.Errorf("cookiesession: a __Host- cookie must not have a Domain (%q is set)", c.Domain)
 	case hasPrefixFold(c.Name, "__Secure-") && !c.Secure:
 		return errors.New("cookiesession: a __Secure- cookie needs Secure")
-	case opts.ScriptAccess && opts.Format != FormatSignOnly && opts.Format != FormatExpress:
-		return errors.New("cookiesession: ScriptAccess needs FormatSignOnly or FormatExpress: page scripts cannot read an encrypted session, they could only copy it")
 	case c.SameSite == http.SameSiteNoneMode && !c.Secure:
 		return errors.New("cookiesession: SameSite=None needs Secure (browsers reject it otherwise)")
 	case c.Partitioned && !c.Secure:
@@ -307,10 +321,39 @@ func validate(opts Options, c *http.Cookie, maxAge time.Duration) error {
 		return fmt.Errorf("cookiesession: negative MaxCookieSize %d", opts.MaxCookieSize)
 	case opts.MaxCookieSize > defaultMaxCookieSize:
 		return fmt.Errorf("cookiesession: MaxCookieSize %d is over %d: browsers drop a longer cookie without a word", opts.MaxCookieSize, defaultMaxCookieSize)
-	case opts.Format < FormatSecureCookie || opts.Format > FormatExpress:
-		return fmt.Errorf("cookiesession: unknown %v", opts.Format)
-	case opts.Format == FormatExpress && (opts.IdleTimeout != 0 || !opts.NotBefore.IsZero() || opts.Revocations != nil || opts.Compress || opts.MaxChunks > 1 || opts.Gorilla != nil):
+	}
+	return nil
+}
+
+// defaultFormat is the format of a zero Options.Format.
+const defaultFormat = FormatSecureCookie
+
+// validateFormat refuses the options that format f cannot honour.
+func validateFormat(opts Options, f Format, t Traits) error {
+	b, builtin := f.(BuiltinFormat)
+	switch {
+	case builtin && (b < FormatSecureCookie || b > FormatExpress):
+		return fmt.Errorf("cookiesession: unknown %v", b)
+	case opts.ScriptAccess && t.Lacks&LacksEncryption == 0:
+		return fmt.Errorf("cookiesession: ScriptAccess needs a format the client can read, such as FormatSignOnly or FormatExpress, not %v: page scripts cannot read an encrypted session, they could only copy it", f)
+	case f == FormatExpress && (opts.IdleTimeout != 0 || !opts.NotBefore.IsZero() || opts.Revocations != nil || opts.Compress || opts.MaxChunks > 1 || opts.Gorilla != nil):
 		return errors.New("cookiesession: FormatExpress cookies carry no ID or times and cannot be chunked or compressed: IdleTimeout, NotBefore, Revocations, Compress, MaxChunks and Gorilla are not available")
+	case builtin:
+		return nil
+	case opts.Compress:
+		return fmt.Errorf("cookiesession: Compress is for the package's own formats; %v decides its own compression", f)
+	case opts.Gorilla != nil:
+		return fmt.Errorf("cookiesession: Gorilla re-issues gorilla/sessions cookies in the package's own formats, not in %v", f)
+	case t.Lacks&LacksLastSeen != 0 && opts.IdleTimeout != 0:
+		return fmt.Errorf("cookiesession: %v cookies carry no time of last use: IdleTimeout is not available", f)
+	case t.Lacks&(LacksCreated|LacksExpiry) == LacksCreated|LacksExpiry && (!opts.NotBefore.IsZero() || opts.Revocations != nil):
+		return fmt.Errorf("cookiesession: %v cookies carry no creation time or expiry: NotBefore and Revocations are not available", f)
+	case t.MaxChunks > 0 && opts.MaxChunks > t.MaxChunks:
+		return fmt.Errorf("cookiesession: MaxChunks %d: %v cookies are read from at most %d", opts.MaxChunks, f, t.MaxChunks)
+	case t.Chunks == ChunksNone && opts.MaxChunks > 1:
+		return fmt.Errorf("cookiesession: %v cookies cannot be chunked: MaxChunks is not available", f)
+	case t.Chunks > ChunksNone:
+		return fmt.Errorf("cookiesession: %v names its chunks in an unknown way (%d)", f, t.Chunks)
 	}
 	return nil
 }
@@ -336,7 +379,7 @@ type decoded struct {
 	size        int            // bytes of the joined encoded value
 	keyIndex    int            // index in Options.Secrets of the key that verified it
 	secret      *secretCounter // the counter of that secret
-	format      Format         // the format the value was sealed in
+	format      BuiltinFormat  // the format the value was sealed in, unless the Manager's is foreign
 }
 
 // decode finds the session in Cookie header lines. Every failure is an
@@ -392,8 +435,11 @@ func (m *Manager) decode(ctx context.Context, lines []string, now time.Time) (de
 // open verifies one joined value and checks the session it holds. A
 // session that verifies but is refused comes back with the error.
 func (m *Manager) open(ctx context.Context, value string, now time.Time) (decoded, error) {
+	if m.foreign {
+		return m.openForeign(ctx, value, now)
+	}
 	var buf []byte // where the value is opened; parsing copies what it keeps
-	if m.format != FormatExpress {
+	if m.builtin != FormatExpress {
 		// Room for a securecookie value decoded behind the name (its inner
 		// value is decoded in place), or a compact value decoded.
 		scratch := getScratch(len(m.name) + 1 + len(value)*3/4 + 3)
@@ -401,7 +447,7 @@ func (m *Manager) open(ctx context.Context, value string, now time.Time) (decode
 		buf = *scratch
 	}
 	set := m.secrets.Load()
-	plain, keyIndex, format, err := set.ring.open(m.format, m.name, value, buf)
+	plain, keyIndex, format, err := set.ring.open(m.builtin, m.name, value, buf)
 	var env envelope
 	switch {
 	case err != nil && m.gorilla != nil:
@@ -417,7 +463,7 @@ func (m *Manager) open(ctx context.Context, value string, now time.Time) (decode
 			return decoded{}, err
 		}
 	case err != nil:
-		if errors.Is(err, errNotVerified) && set.sealedByRemoved(m.format, m.name, value, buf, now) {
+		if errors.Is(err, errNotVerified) && set.sealedByRemoved(m.builtin, m.name, value, buf, now) {
 			err = errRemovedSecret
 		}
 		return decoded{}, err
@@ -445,6 +491,32 @@ func (m *Manager) open(ctx context.Context, value string, now time.Time) (decode
 	if format != formatGorilla {
 		d.secret = set.counters[keyIndex]
 	}
+	return m.admit(ctx, d, err)
+}
+
+// openForeign is open for a format other than the package's own.
+func (m *Manager) openForeign(ctx context.Context, value string, now time.Time) (decoded, error) {
+	set := m.secrets.Load()
+	r, keyIndex, err := set.sealer.Open(value, now)
+	if err != nil {
+		return decoded{}, err
+	}
+	if keyIndex < 0 || keyIndex >= len(set.counters) {
+		return decoded{}, fmt.Errorf("cookiesession: %v opened a value with secret %d of %d", m.format, keyIndex, len(set.counters))
+	}
+	env := r.envelope(m.traits, now, m.maxAge)
+	err = env.checkTimes(now, m.idle)
+	if err != nil && !errors.Is(err, ErrExpired) {
+		return decoded{}, err
+	}
+	return m.admit(ctx, decoded{env: env, keyIndex: keyIndex, secret: set.counters[keyIndex]}, err)
+}
+
+// admit refuses a verified session that expired (err), was created
+// before NotBefore or is listed in Options.Revocations. A refused session
+// comes with its error, for Inspect.
+func (m *Manager) admit(ctx context.Context, d decoded, err error) (decoded, error) {
+	env := &d.env
 	if err != nil {
 		return d, err // expired
 	}
@@ -489,7 +561,7 @@ func (m *Manager) Inspect(cookieHeader ...string) (*Inspection, error) {
 		return nil, fmt.Errorf("cookiesession: no %q cookie: %w", m.name, http.ErrNoCookie)
 	}
 	in := &Inspection{
-		Format:      d.format,
+		Format:      m.format,
 		SecretIndex: d.keyIndex,
 		Chunks:      d.chunks,
 		Bytes:       d.size,
@@ -499,6 +571,9 @@ func (m *Manager) Inspect(cookieHeader ...string) (*Inspection, error) {
 		Expires:     time.Unix(d.env.Expires, 0),
 		Values:      make(map[string]json.RawMessage, len(d.env.Values)),
 		Flashes:     d.env.Flashes,
+	}
+	if !m.foreign {
+		in.Format = d.format
 	}
 	if d.env.Seen != 0 {
 		in.LastSeen = time.Unix(d.env.Seen, 0)
@@ -516,8 +591,11 @@ func (m *Manager) encode(dst []string, e *envelope, now time.Time) ([]string, er
 	if m.idle > 0 {
 		e.Seen = now.Unix()
 	}
+	if m.foreign {
+		return m.encodeForeign(dst, e, now)
+	}
 	size, room := e.sizeHint(), 0
-	if m.format == FormatCompact {
+	if m.builtin == FormatCompact {
 		// The compact header goes in front of the JSON, which is then
 		// sealed where it lies.
 		room, size = compactNonce, compactRoom(size)
@@ -525,7 +603,7 @@ func (m *Manager) encode(dst []string, e *envelope, now time.Time) ([]string, er
 	scratch := getScratch(room + size)
 	defer putScratch(scratch)
 	buf := (*scratch)[:room]
-	if m.format == FormatExpress {
+	if m.builtin == FormatExpress {
 		buf = e.appendExpressJSON(buf)
 	} else {
 		buf = e.appendJSON(buf)
@@ -539,12 +617,26 @@ func (m *Manager) encode(dst []string, e *envelope, now time.Time) ([]string, er
 		buf = append(buf[:room], compress(buf[room:])...)
 	}
 	maxAge := m.cookieMaxAge(e, now)
-	if m.format == FormatCompact {
+	if m.builtin == FormatCompact {
 		return cookieLines(m, dst, m.secrets.Load().ring[0].sealCompact(buf), maxAge)
 	}
-	value, err := m.secrets.Load().ring.seal(m.format, m.name, buf)
+	value, err := m.secrets.Load().ring.seal(m.builtin, m.name, buf)
 	if err != nil {
 		return nil, err
+	}
+	return cookieLines(m, dst, value, maxAge)
+}
+
+// encodeForeign is encode for a format other than the package's own.
+func (m *Manager) encodeForeign(dst []string, e *envelope, now time.Time) ([]string, error) {
+	r := e.record()
+	value, err := m.secrets.Load().sealer.Seal(&r, now)
+	if err != nil {
+		return nil, fmt.Errorf("cookiesession: %v: %w", m.format, err)
+	}
+	maxAge := m.cookieMaxAge(e, now)
+	if maxAge > 0 && m.traits.CookieMargin > 0 {
+		maxAge = max(1, maxAge-int(m.traits.CookieMargin/time.Second))
 	}
 	return cookieLines(m, dst, value, maxAge)
 }

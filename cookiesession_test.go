@@ -632,7 +632,7 @@ func TestOptionsValidation(t *testing.T) {
 		"MaxAge beyond 400 days":       {MaxAge: 401 * 24 * time.Hour},
 		"negative IdleTimeout":         {IdleTimeout: -time.Second},
 		"MaxCookieSize without room":   {MaxCookieSize: 100},
-		"unknown format":               {Format: Format(99)},
+		"unknown format":               {Format: BuiltinFormat(99)},
 		"negative MaxCookieSize":       {MaxCookieSize: -1},
 		"MaxCookieSize over 4096":      {MaxCookieSize: 4097},
 		"__host- in lower case":        {Name: "__host-s", Insecure: true},

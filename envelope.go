@@ -72,10 +72,16 @@ const clockSkew = time.Minute
 
 // check enforces the times inside a verified envelope.
 func (e *envelope) check(now time.Time, idle time.Duration) error {
+	if e.ID == "" || e.Created == 0 || e.Expires == 0 || e.Milli < 0 || e.Milli > 999 {
+		return fmt.Errorf("%w: payload is not a session envelope", ErrInvalid)
+	}
+	return e.checkTimes(now, idle)
+}
+
+// checkTimes is check for a session of any format, ID or not.
+func (e *envelope) checkTimes(now time.Time, idle time.Duration) error {
 	t := now.Unix()
 	switch {
-	case e.ID == "" || e.Created == 0 || e.Expires == 0 || e.Milli < 0 || e.Milli > 999:
-		return fmt.Errorf("%w: payload is not a session envelope", ErrInvalid)
 	case e.Created > now.Add(clockSkew).Unix():
 		return fmt.Errorf("%w: created in the future", ErrInvalid)
 	case t >= e.Expires:

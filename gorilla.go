@@ -49,7 +49,7 @@ type GorillaCookies struct {
 
 // formatGorilla marks a session read from a gorilla/sessions cookie. It is
 // never written: such a session is re-issued in the Manager's format.
-const formatGorilla Format = -1
+const formatGorilla BuiltinFormat = -1
 
 // gorillaFlashes is where gorilla/sessions keeps flash messages.
 const gorillaFlashes = "_flash"

@@ -141,7 +141,7 @@ func hostileCases(t *testing.T, opts Options) []hostileCase {
 		idleClk.t = clk.Now().Add(-opts.IdleTimeout - time.Minute)
 		add("expired (idle)", "session="+issue(t, idle, func(s *Session) { s.Set("role", "admin") })["session"].Value, "idle since")
 	}
-	notOurs, err := m.secrets.Load().ring.seal(m.format, "session", []byte(`{"role":"admin","user":1}`))
+	notOurs, err := m.secrets.Load().ring.seal(m.builtin, "session", []byte(`{"role":"admin","user":1}`))
 	require.NoError(t, err)
 	add("valid JSON that is not our envelope", "session="+notOurs, "not a session envelope")
 
@@ -178,7 +178,7 @@ func TestHostileInput(t *testing.T) {
 		{MaxChunks: 2, Format: FormatSignOnly},
 	} {
 		opts.Secrets = [][]byte{testKey(1)}
-		t.Run(opts.Format.String(), func(t *testing.T) {
+		t.Run(fmt.Sprint(opts.Format), func(t *testing.T) {
 			m, _ := newTestManager(t, opts)
 			for _, tc := range hostileCases(t, opts) {
 				t.Run(tc.name, func(t *testing.T) {
@@ -511,13 +511,25 @@ func FuzzDecode(f *testing.F) {
 // values, never joins more than MaxChunks cookies and never returns more
 // than they can hold.
 func FuzzJoin(f *testing.F) {
-	c := newChunker("session", 3, 200, 40)
+	// The package's own layout, and the NAME.0, NAME.1, … of other stacks
+	// at the largest MaxChunks.
+	chunkers := []chunker{newChunker("session", 3, 200, 40), newLayoutChunker("session", ChunksIndexed, maxChunksLimit, 200, 40)}
+	f.Add("session.0=a; session.1=b; session.15=c; session.16=d")
+	f.Add("session.0=a; session.0=b; session.1=c; session=d; session.2=")
 	f.Add("session=2|abc; session.1=def")
 	f.Add("session=3|a; session.1=b; session.2=c; session.3=d")
 	f.Add("session=99|x; session.01=y; session.1=z; session.1=w")
 	f.Add("session=2|a; session=2|b; session.1=c; session.1=d; session=x")
 	f.Add(`session="quoted"; session.2=`)
 	f.Fuzz(func(t *testing.T, header string) {
+		for _, c := range chunkers {
+			join(t, &c, header)
+		}
+	})
+}
+
+func join(t *testing.T, c *chunker, header string) {
+	{
 		var r received
 		c.scan(&r, []string{header})
 		tries, joined, received := 0, 0, 0
@@ -534,7 +546,7 @@ func FuzzJoin(f *testing.F) {
 			}
 			return nil
 		})
-	})
+	}
 }
 
 // FuzzParseEnvelope: the envelope parser never panics, and what it accepts

@@ -19,7 +19,8 @@ import (
 
 // secretSet is one generation of a Manager's secrets.
 type secretSet struct {
-	ring     keyRing
+	ring     keyRing          // the package's own formats
+	sealer   Sealer           // any other format
 	counters []*secretCounter // by index, as ring
 	since    time.Time        // when ring[0] began sealing in this Manager
 	changed  time.Time        // when this set was put in force
@@ -43,7 +44,7 @@ var errRemovedSecret = fmt.Errorf("%w: sealed with a secret removed at the last 
 
 // sealedByRemoved reports whether a secret set removed verifies value,
 // which none of set.ring verifies, within removedWindow of the change.
-func (set *secretSet) sealedByRemoved(f Format, name, value string, scratch []byte, now time.Time) bool {
+func (set *secretSet) sealedByRemoved(f BuiltinFormat, name, value string, scratch []byte, now time.Time) bool {
 	if len(set.removed) == 0 || now.Sub(set.changed) >= removedWindow {
 		return false
 	}
@@ -108,12 +109,16 @@ func SecretFingerprint(secret []byte) string {
 // secrets old already counts. since is when ring[0] began sealing: now,
 // unless old's first secret is still first.
 func (m *Manager) newSecretSet(secrets [][]byte, old *secretSet, now time.Time) (*secretSet, error) {
-	minLength := minSecretLength
-	if m.format == FormatExpress {
-		minLength = 0 // the Express application's secrets, whatever they are
-	}
-	ring, err := newKeyRing(secrets, minLength)
-	if err != nil {
+	set := &secretSet{counters: make([]*secretCounter, len(secrets)), since: now, changed: now}
+	var err error
+	if m.foreign {
+		if len(secrets) == 0 {
+			return nil, fmt.Errorf("%w: no secrets given", ErrWeakSecret)
+		}
+		if set.sealer, err = m.format.NewSealer(secrets, m.name); err != nil {
+			return nil, err
+		}
+	} else if set.ring, err = newKeyRing(secrets, m.builtin.minSecretLength()); err != nil {
 		return nil, err
 	}
 	if m.format == FormatExpress {
@@ -123,9 +128,10 @@ func (m *Manager) newSecretSet(secrets [][]byte, old *secretSet, now time.Time) 
 			}
 		}
 	}
-	set := &secretSet{ring: ring, counters: make([]*secretCounter, len(ring)), since: now, changed: now}
-	for i := range ring {
-		ring[i].aad = compactAAD(ring[i].hint, m.name)
+	for i := range secrets {
+		if !m.foreign {
+			set.ring[i].aad = compactAAD(set.ring[i].hint, m.name)
+		}
 		fp := SecretFingerprint(secrets[i])
 		for j := range i {
 			if set.counters[j].fingerprint == fp {
@@ -146,7 +152,7 @@ func (m *Manager) newSecretSet(secrets [][]byte, old *secretSet, now time.Time) 
 			}
 		}
 	}
-	if old != nil {
+	if old != nil && !m.foreign { // a foreign format's sealer keeps no keys to try
 		for j, c := range old.counters {
 			if len(set.removed) < maxRemoved && !slices.ContainsFunc(set.counters, func(n *secretCounter) bool { return n.fingerprint == c.fingerprint }) {
 				set.removed = append(set.removed, old.ring[j])

@@ -71,6 +71,7 @@ type slot uint8
 const (
 	slotValue   slot = iota // a value, under failure.key
 	slotSubject             // the subject
+	slotFlash               // a flash message, in a format that carries none
 )
 
 // load decodes the cookies on first use. The caller holds s.mu.
@@ -102,7 +103,7 @@ func (s *Session) load() {
 		return
 	}
 	s.env, s.chunks = d.env, d.chunks
-	s.reissue = d.keyIndex > 0 || d.format != m.format
+	s.reissue = d.keyIndex > 0 || !m.foreign && d.format != m.builtin
 	s.touched = m.idle > 0 && now.Unix()-s.env.lastSeen() >= int64(m.idle/10/time.Second)
 }
 
@@ -133,8 +134,9 @@ func (s *Session) lock() {
 
 // ID returns the session's identifier: 22 random characters, kept for the
 // life of the session and replaced by Renew. Use it to recognise a session
-// in logs or a revocation list; it is not a secret. FormatExpress sessions
-// have none: ID returns "".
+// in logs or a revocation list; it is not a secret. Sessions of a format
+// that carries none (LacksID), such as FormatExpress, have none: ID
+// returns "".
 func (s *Session) ID() string {
 	s.lock()
 	defer s.mu.Unlock()
@@ -144,7 +146,7 @@ func (s *Session) ID() string {
 // id assigns the identifier on first need, so that requests which only
 // read a new session pay nothing for it.
 func (s *Session) id() string {
-	if s.env.ID == "" && s.m.format != FormatExpress {
+	if s.env.ID == "" && s.m.traits.Lacks&LacksID == 0 {
 		s.env.ID = base64.RawURLEncoding.EncodeToString(randomBytes(16))
 	}
 	return s.env.ID
@@ -153,15 +155,16 @@ func (s *Session) id() string {
 // SetSubject records whose session this is, typically the user ID at
 // login (after Renew), so that Manager.RevokeSubject can end all of that
 // user's sessions at once. The subject is kept by Renew and cleared by
-// Destroy. FormatExpress cookies cannot carry one, nor can text that is not
+// Destroy. Cookies of a format that lacks one (LacksSubject), such as
+// FormatExpress, cannot carry one, nor can text that is not
 // valid UTF-8: the save fails until a valid subject is set or the session
 // destroyed.
 func (s *Session) SetSubject(subject string) {
 	s.lock()
 	defer s.mu.Unlock()
 	switch {
-	case s.m.format == FormatExpress:
-		s.fail(slotSubject, "", errors.New("cookiesession: FormatExpress sessions carry no subject"))
+	case s.m.traits.Lacks&LacksSubject != 0:
+		s.fail(slotSubject, "", fmt.Errorf("cookiesession: %v sessions carry no subject", s.m.format))
 	case !utf8.ValidString(subject):
 		s.fail(slotSubject, "", fmt.Errorf("cookiesession: subject %q: %w", subject, errInvalidUTF8))
 	default:
@@ -415,6 +418,7 @@ func (s *Session) Clear() {
 	s.lock()
 	defer s.mu.Unlock()
 	s.forgetAll(slotValue)
+	s.forgetAll(slotFlash)
 	if len(s.env.Values) > 0 || len(s.env.Flashes) > 0 {
 		s.env.Values, s.env.Flashes = nil, nil
 		s.change()
@@ -496,6 +500,10 @@ func (s *Session) AddFlash(msg string) {
 	}
 	s.lock()
 	defer s.mu.Unlock()
+	if s.m.traits.Lacks&LacksFlashes != 0 {
+		s.fail(slotFlash, "", fmt.Errorf("cookiesession: %v sessions carry no flash messages", s.m.format))
+		return
+	}
 	s.env.Flashes = append(s.env.Flashes, msg)
 	s.change()
 }
@@ -635,8 +643,9 @@ func (s *Session) deletions(lines []string, keep int) []string {
 	// now: stale chunks, leftovers of a larger MaxChunks, or everything
 	// after Destroy or a bad cookie. Only names this package writes, so a
 	// response never carries more than maxChunksLimit deletions.
-	for i := keep; i < len(m.chunks.names); i++ {
-		if s.present&(1<<i) != 0 {
+	kept := m.chunks.occupies(keep)
+	for i := range m.chunks.names {
+		if s.present&(1<<i) != 0 && kept&(1<<i) == 0 {
 			lines = append(lines, m.deleteCookie(m.chunks.names[i]))
 		}
 	}
@@ -647,6 +656,6 @@ func (s *Session) deletions(lines []string, keep int) []string {
 		lines = m.appendTossedDeletions(lines, s.host, s.present)
 		s.tossed = false
 	}
-	s.chunks, s.present = keep, 1<<keep-1
+	s.chunks, s.present = keep, kept
 	return lines
 }

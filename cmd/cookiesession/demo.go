@@ -108,7 +108,15 @@ func parseFormat(s string) (cookiesession.Format, error) {
 			return f, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown format %q (want securecookie, compact, sign-only or express)", s)
+	return nil, fmt.Errorf("unknown format %q (want securecookie, compact, sign-only or express)", s)
+}
+
+// formatName names f, or the default format when f is nil.
+func formatName(f cookiesession.Format) string {
+	if f == nil {
+		return "default"
+	}
+	return f.String()
 }
 
 // demoApp is the demo site: a visit counter, a note of any size, log in,
@@ -369,7 +377,7 @@ func (a *demoApp) home(w http.ResponseWriter, r *http.Request) {
 		"Reason":      plainReason(inspectErr),
 		"Opts":        a.opts,
 		"MaxChunks":   cmp.Or(a.opts.MaxChunks, 1),
-		"Format":      a.opts.Format.String(),
+		"Format":      formatName(a.opts.Format),
 		"Counts":      a.countsView(),
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -1,0 +1,119 @@
+package authjs_test
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cookiesession/cookiesession"
+	"github.com/cookiesession/cookiesession/format/authjs"
+)
+
+// chunked splits value into the cookies NAME.0, NAME.1, … of at most 3,900
+// bytes, as a Cookie header.
+func chunked(name, value string) string {
+	var parts []string
+	for i := 0; value != ""; i++ {
+		n := min(3900, len(value))
+		parts = append(parts, name+"."+strconv.Itoa(i)+"="+value[:n])
+		value = value[n:]
+	}
+	return strings.Join(parts, "; ")
+}
+
+// forgedToken is the costliest value to refuse: the largest that sixteen
+// chunks hold, shaped as a token with the given header, so that the reader
+// decodes every part and runs the MAC (or GCM) over all of it.
+func forgedToken(header string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(header)) + "..AAAAAAAAAAAAAAAAAAAAAA." + strings.Repeat("A", 16*3900-600) + "." + strings.Repeat("A", 43)
+}
+
+func hostileManager(tb testing.TB, format cookiesession.Format) (*cookiesession.Manager, []byte) {
+	var secrets [][]byte
+	for i := range 4 {
+		secrets = append(secrets, []byte(fmt.Sprintf("secret-%d-q8Vb2Yt0nJm7rQ4xW1sZp9kL3dF6hG5cA0eR", i)))
+	}
+	m, err := cookiesession.New(cookiesession.Options{Format: format, Name: "s", Secrets: secrets, MaxChunks: 16})
+	require.NoError(tb, err)
+	return m, secrets[3]
+}
+
+// kidOf returns the kid Auth.js writes for secret under the cookie name s.
+func kidOf(tb testing.TB, secret []byte) string {
+	sealer, err := authjs.Format{}.NewSealer([][]byte{secret}, "s")
+	require.NoError(tb, err)
+	token, err := sealer.Seal(&cookiesession.Record{ID: "x", Created: time.Now(), Expires: time.Now().Add(time.Hour)}, time.Now())
+	require.NoError(tb, err)
+	head, _, _ := strings.Cut(token, ".")
+	raw, _ := base64.RawURLEncoding.DecodeString(head)
+	_, kid, _ := strings.Cut(string(raw), `"kid":"`)
+	return strings.TrimSuffix(kid, `"}`)
+}
+
+// BenchmarkHostile measures a forged 16-chunk token (61 KiB) against four
+// secrets: Auth.js's with the kid of the last secret (one HMAC-SHA-512),
+// next-auth v4's without (four GCM passes). Compare with the package's
+// own formats in SECURITY.md ("a forged 16-chunk session").
+func BenchmarkHostile(b *testing.B) {
+	for _, tc := range []struct {
+		format cookiesession.Format
+		header func(last []byte) string
+	}{
+		{authjs.Format{}, func(last []byte) string {
+			return `{"alg":"dir","enc":"A256CBC-HS512","kid":"` + kidOf(b, last) + `"}`
+		}},
+		{authjs.NextAuth4{}, func([]byte) string { return `{"alg":"dir","enc":"A256GCM"}` }},
+	} {
+		b.Run(tc.format.String(), func(b *testing.B) {
+			m, last := hostileManager(b, tc.format)
+			header := chunked("s", forgedToken(tc.header(last)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if !m.LoadHeader(header).IsNew() {
+					b.Fatal("a forged token was accepted")
+				}
+			}
+			b.ReportMetric(float64(len(header)), "header-B")
+		})
+	}
+}
+
+// FuzzOpen: nothing opens but a session this format sealed, and no value
+// panics, for both versions. The seeds are sealed afresh in each fuzzing
+// process, with random IVs, so what is compared is the session each holds.
+func FuzzOpen(f *testing.F) {
+	secrets := [][]byte{[]byte(secretNew), []byte(secretOld)}
+	v5, err := authjs.Format{}.NewSealer(secrets, v5Cookie)
+	require.NoError(f, err)
+	v4, err := authjs.NextAuth4{}.NewSealer(secrets, v4Cookie)
+	require.NoError(f, err)
+	sealed := map[string]bool{}
+	for _, v := range []string{`{}`, `{"email":"a@example.com","n":[1,{"x":null}]}`, `{"nbf":1}`} {
+		values, err := cookiesession.ParseObject([]byte(v))
+		require.NoError(f, err)
+		r := cookiesession.Record{ID: "id", Subject: "sub", Values: values, Created: time.Now(), Expires: time.Now().Add(time.Hour)}
+		for _, s := range []cookiesession.Sealer{v5, v4} {
+			token, err := s.Seal(&r, time.Now())
+			require.NoError(f, err)
+			sealed[string(cookiesession.AppendObject(nil, values))] = true
+			f.Add(token)
+		}
+	}
+	f.Add(forgedToken(`{"alg":"dir","enc":"A256GCM"}`)[:200])
+	f.Add("e30....")
+	f.Fuzz(func(t *testing.T, value string) {
+		for _, s := range []cookiesession.Sealer{v5, v4} {
+			r, _, err := s.Open(value, time.Now())
+			if err != nil {
+				require.ErrorIs(t, err, cookiesession.ErrInvalid)
+				continue
+			}
+			require.True(t, sealed[string(cookiesession.AppendObject(nil, r.Values))], "opened a session it never sealed: %q", value)
+		}
+	})
+}

@@ -1,0 +1,91 @@
+package iron_test
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cookiesession/cookiesession"
+	"github.com/cookiesession/cookiesession/format/iron"
+)
+
+// chunked splits value into the cookies NAME.0, NAME.1, … of at most 3,900
+// bytes, as a Cookie header.
+func chunked(name, value string) string {
+	var parts []string
+	for i := 0; value != ""; i++ {
+		n := min(3900, len(value))
+		parts = append(parts, name+"."+strconv.Itoa(i)+"="+value[:n])
+		value = value[n:]
+	}
+	return strings.Join(parts, "; ")
+}
+
+// forgedSeal is the costliest value to refuse: the largest that four
+// chunks hold, shaped as a seal of a configured password id, so that the
+// reader derives a key and computes the MAC over all of it.
+func forgedSeal(id string) string {
+	salt := strings.Repeat("ab", 32)
+	ct := strings.Repeat("A", 4*3900-300)
+	return "Fe26.2*" + id + "*" + salt + "*AAAAAAAAAAAAAAAAAAAAAA*" + ct + "*" + strconv.FormatInt(time.Now().Add(time.Hour).UnixMilli(), 10) + "*" + salt + "*" + strings.Repeat("A", 43) + "~2"
+}
+
+func hostileManager(tb testing.TB) *cookiesession.Manager {
+	var secrets [][]byte
+	for id := 4; id >= 1; id-- {
+		secrets = append(secrets, []byte(fmt.Sprintf("%d:password-%d-0123456789abcdefghijklmnopq", id, id)))
+	}
+	m, err := cookiesession.New(cookiesession.Options{Format: iron.Format{}, Name: "s", Secrets: secrets, MaxChunks: 4})
+	require.NoError(tb, err)
+	return m
+}
+
+// BenchmarkHostile measures a forged 4-chunk seal (15 KiB) against four
+// passwords: the most work a request can make this format do. Compare
+// with the package's own formats in SECURITY.md ("a forged 16-chunk
+// session").
+func BenchmarkHostile(b *testing.B) {
+	m := hostileManager(b)
+	header := chunked("s", forgedSeal("1"))
+	b.ReportAllocs()
+	for b.Loop() {
+		if !m.LoadHeader(header).IsNew() {
+			b.Fatal("a forged seal was accepted")
+		}
+	}
+	b.ReportMetric(float64(len(header)), "header-B")
+}
+
+// FuzzOpen: nothing opens but a session this format sealed, and no
+// value panics. The seeds are sealed afresh in each fuzzing process, with
+// random salts, so what is compared is the session each holds.
+func FuzzOpen(f *testing.F) {
+	sealer, err := iron.Format{}.NewSealer([][]byte{[]byte("2:" + pwNew), []byte("1:" + pwOld)}, "s")
+	require.NoError(f, err)
+	sealed := map[string]bool{}
+	for _, v := range []string{`{}`, `{"user":{"id":7}}`, `{"a":"é\u0000"}`} {
+		values, err := cookiesession.ParseObject([]byte(v))
+		require.NoError(f, err)
+		for _, exp := range []time.Time{{}, time.Now().Add(time.Hour)} {
+			seal, err := sealer.Seal(&cookiesession.Record{Values: values, Expires: exp}, time.Now())
+			require.NoError(f, err)
+			sealed[string(cookiesession.AppendObject(nil, values))] = true
+			f.Add(seal)
+			f.Add(strings.TrimSuffix(seal, "~2"))
+		}
+	}
+	f.Add(forgedSeal("1"))
+	f.Add("Fe26.2********~2")
+	f.Fuzz(func(t *testing.T, value string) {
+		r, _, err := sealer.Open(value, time.Now())
+		if err != nil {
+			require.ErrorIs(t, err, cookiesession.ErrInvalid)
+			return
+		}
+		require.True(t, sealed[string(cookiesession.AppendObject(nil, r.Values))], "opened a session it never sealed: %q", value)
+	})
+}

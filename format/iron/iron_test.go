@@ -1,0 +1,406 @@
+package iron_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cookiesession/cookiesession"
+	"github.com/cookiesession/cookiesession/format/iron"
+)
+
+// Passwords of 32 characters and more, as iron-session wants them.
+const (
+	pwOld = "old-iron-password-0123456789abcdefghij"
+	pwNew = "new-iron-password-0123456789abcdefghij"
+	pwOne = "one-iron-password-0123456789abcdefghij"
+)
+
+func newManager(t *testing.T, opts cookiesession.Options, secrets ...string) *cookiesession.Manager {
+	t.Helper()
+	for _, s := range secrets {
+		opts.Secrets = append(opts.Secrets, []byte(s))
+	}
+	opts.Format = iron.Format{}
+	opts.Name = "app_session"
+	opts.Insecure = true
+	opts.MaxAge = cmpOr(opts.MaxAge, time.Hour)
+	m, err := cookiesession.New(opts)
+	require.NoError(t, err)
+	return m
+}
+
+func cmpOr(a, b time.Duration) time.Duration {
+	if a != 0 {
+		return a
+	}
+	return b
+}
+
+// cookiesOf returns the name=value pairs of Set-Cookie lines as a Cookie
+// header, leaving out deletions.
+func cookiesOf(lines []string) string {
+	var parts []string
+	for _, l := range lines {
+		c, err := http.ParseSetCookie(l)
+		if err == nil && c.MaxAge >= 0 && c.Value != "" {
+			parts = append(parts, c.Name+"="+c.Value)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func save(t *testing.T, m *cookiesession.Manager, header string, change func(s *cookiesession.Session)) []string {
+	t.Helper()
+	s := m.LoadHeader(header)
+	change(s)
+	lines, err := m.SaveHeader(s)
+	require.NoError(t, err)
+	return lines
+}
+
+func TestSealOpen(t *testing.T) {
+	m := newManager(t, cookiesession.Options{}, pwOne)
+	lines := save(t, m, "", func(s *cookiesession.Session) {
+		s.Set("user", map[string]any{"id": 7, "name": "Zoë"})
+	})
+	require.Len(t, lines, 1)
+	c, err := http.ParseSetCookie(lines[0])
+	require.NoError(t, err)
+	assert.Equal(t, 3600-60, c.MaxAge, "Max-Age is the ttl less iron's 60 s of clock skew")
+	assert.True(t, strings.HasPrefix(c.Value, "Fe26.2*1*"), "id 1 for a password given without one")
+	assert.True(t, strings.HasSuffix(c.Value, "~2"), "iron-session's version suffix")
+	parts := strings.Split(strings.TrimSuffix(c.Value, "~2"), "*")
+	require.Len(t, parts, 8)
+	assert.Len(t, parts[2], 64, "a 256-bit salt in hex")
+	assert.Len(t, parts[6], 64)
+
+	s := m.LoadHeader(cookiesOf(lines))
+	var user struct {
+		ID   int
+		Name string
+	}
+	require.True(t, s.Get("user", &user))
+	assert.Equal(t, "Zoë", user.Name)
+	assert.Empty(t, s.ID(), "iron-session keeps no ID")
+
+	value := c.Value
+	for name, tampered := range map[string]string{
+		"a byte of the ciphertext": strings.Replace(value, parts[4][:4], "AAAA", 1),
+		"the expiry":               strings.Replace(value, parts[5], parts[5][:len(parts[5])-1]+"9", 1),
+		"the password id":          strings.Replace(value, "Fe26.2*1*", "Fe26.2*2*", 1),
+		"another suffix":           strings.TrimSuffix(value, "~2") + "~3",
+		"the MAC":                  value[:len(value)-4] + "AA~2",
+		"a part too many":          strings.Replace(value, "*", "**", 1),
+		"another prefix":           strings.Replace(value, "Fe26.2", "Fe26.1", 1),
+		"uppercase salt":           strings.Replace(value, parts[2], strings.ToUpper(parts[2]), 1),
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := m.LoadHeader("app_session=" + tampered)
+			assert.True(t, s.IsNew())
+			assert.Empty(t, s.Keys())
+		})
+	}
+	s = m.LoadHeader("app_session=" + strings.TrimSuffix(value, "~2"))
+	assert.False(t, s.IsNew(), "a seal without the suffix is read, as iron-session 9 does")
+}
+
+func TestPasswords(t *testing.T) {
+	for name, secrets := range map[string][]string{
+		"shorter than 32 characters":    {"short-password-0123456789"},
+		"31 characters with an id":      {"2:" + pwOne[:31]},
+		"the highest id not first":      {"1:" + pwOld, "2:" + pwNew},
+		"an id twice":                   {"2:" + pwNew, "2:" + pwOld},
+		"an id and a password without":  {"1:" + pwNew, pwOld},
+		"16 characters beyond the BMP ": {strings.Repeat("😀", 15)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			opts := cookiesession.Options{Format: iron.Format{}}
+			for _, s := range secrets {
+				opts.Secrets = append(opts.Secrets, []byte(s))
+			}
+			_, err := cookiesession.New(opts)
+			assert.Error(t, err)
+		})
+	}
+	_, err := cookiesession.New(cookiesession.Options{Format: iron.Format{}, Secrets: [][]byte{[]byte(strings.Repeat("😀", 16))}})
+	assert.NoError(t, err, "16 characters beyond the BMP count 32 in JavaScript")
+	_, err = cookiesession.New(cookiesession.Options{Format: iron.Format{}, MaxChunks: 5, Secrets: [][]byte{[]byte(pwOne)}})
+	assert.Error(t, err, "iron-session 9 reads at most 4 chunks")
+
+	old := newManager(t, cookiesession.Options{}, "1:"+pwOld)
+	m := newManager(t, cookiesession.Options{}, "2:"+pwNew, "1:"+pwOld)
+	lines := save(t, old, "", func(s *cookiesession.Session) { s.Set("n", 1) })
+	lines = save(t, m, cookiesOf(lines), func(s *cookiesession.Session) {
+		n, _ := cookiesession.Value[int](s, "n")
+		assert.Equal(t, 1, n)
+	})
+	require.Len(t, lines, 1, "re-issued with the newest password")
+	assert.Contains(t, lines[0], "=Fe26.2*2*")
+}
+
+func TestExpiry(t *testing.T) {
+	m := newManager(t, cookiesession.Options{}, pwOne)
+	before := time.Now()
+	lines := save(t, m, "", func(s *cookiesession.Session) { s.Set("n", 1) })
+	value := strings.TrimPrefix(cookiesOf(lines), "app_session=")
+	assert.InDelta(t, before.Add(time.Hour).UnixMilli(), expiryOf(t, value), 2000, "the expiry is sealed in milliseconds")
+
+	sealer, err := iron.Format{}.NewSealer([][]byte{[]byte(pwOne)}, "app_session")
+	require.NoError(t, err)
+	for name, tc := range map[string]struct {
+		expires time.Time
+		err     error
+	}{
+		"a second ago":       {time.Now().Add(-time.Second), cookiesession.ErrExpired},
+		"in a minute":        {time.Now().Add(time.Minute), nil},
+		"none (ttl 0)":       {time.Time{}, nil},
+		"ten years from now": {time.Now().AddDate(10, 0, 0), nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			value, err := sealer.Seal(&cookiesession.Record{Values: []cookiesession.Field{{Name: "n", JSON: "1"}}, Expires: tc.expires}, time.Now())
+			require.NoError(t, err)
+			in, err := m.Inspect("app_session=" + value)
+			if tc.err != nil {
+				assert.ErrorIs(t, err, tc.err, "refused from the expiry on, without iron's 60 s")
+				return
+			}
+			require.NoError(t, err)
+			if tc.expires.IsZero() {
+				assert.WithinDuration(t, time.Now().Add(time.Hour), in.Expires, 2*time.Second, "MaxAge from the read")
+				assert.Empty(t, expiryText(t, value))
+			}
+		})
+	}
+}
+
+func expiryText(t *testing.T, value string) string {
+	t.Helper()
+	parts := strings.Split(strings.TrimSuffix(value, "~2"), "*")
+	require.Len(t, parts, 8)
+	return parts[5]
+}
+
+func expiryOf(t *testing.T, value string) int64 {
+	t.Helper()
+	var ms int64
+	require.NoError(t, json.Unmarshal([]byte(expiryText(t, value)), &ms))
+	return ms
+}
+
+// node is the real iron-session, in testdata/iron.
+type node struct {
+	t   *testing.T
+	url string
+}
+
+// startNode runs testdata/iron/app.js with env. Without node or the
+// installed packages the test is skipped, unless CI is set.
+func startNode(t *testing.T, env ...string) *node {
+	t.Helper()
+	dir := filepath.Join("..", "..", "testdata", "iron")
+	missing := ""
+	if _, err := exec.LookPath("node"); err != nil {
+		missing = "node is not installed"
+	} else if _, err := os.Stat(filepath.Join(dir, "node_modules", "iron-session")); err != nil {
+		missing = "run 'npm ci' in testdata/iron"
+	}
+	if missing != "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("iron-session interoperability test: %s", missing)
+		}
+		t.Skipf("iron-session interoperability test: %s", missing)
+	}
+	cmd := exec.Command("node", "app.js")
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), "COOKIE=app_session"), env...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	port, err := bufio.NewReader(out).ReadString('\n')
+	require.NoError(t, err, "the iron-session app did not start")
+	return &node{t, "http://127.0.0.1:" + strings.TrimSpace(port)}
+}
+
+// get requests path with the Cookie header and returns the session JSON
+// iron-session answers, the Set-Cookie lines and why iron-session 9
+// refused the cookie, if it did.
+func (n *node) get(path, cookie string) (session map[string]any, setCookie []string, refused string) {
+	n.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, n.url+path, nil)
+	require.NoError(n.t, err)
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(n.t, err)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	require.Equal(n.t, http.StatusOK, resp.StatusCode, string(body))
+	require.NoError(n.t, json.Unmarshal(body, &session), string(body))
+	return session, resp.Header.Values("Set-Cookie"), resp.Header.Get("X-Unseal-Error")
+}
+
+func set(values string) string { return "/set?json=" + url.QueryEscape(values) }
+
+func TestInterop(t *testing.T) {
+	for _, version := range []string{"9", "8"} {
+		t.Run("iron-session "+version, func(t *testing.T) {
+			t.Run("Node writes, Go reads and changes, Node reads", func(t *testing.T) {
+				app := startNode(t, "VERSION="+version, "PASSWORD="+pwOne, "TTL=3600")
+				m := newManager(t, cookiesession.Options{}, pwOne)
+				_, lines, _ := app.get(set(`{"user":{"id":7,"name":"Zoë \"Z\" <b>"},"isLoggedIn":true}`), "")
+				require.Len(t, lines, 1)
+				c, err := http.ParseSetCookie(lines[0])
+				require.NoError(t, err)
+				assert.Equal(t, 3600-60, c.MaxAge, "iron-session's Max-Age, which the format copies")
+
+				lines = save(t, m, cookiesOf(lines), func(s *cookiesession.Session) {
+					var user struct{ Name string }
+					require.True(t, s.Get("user", &user))
+					assert.Equal(t, `Zoë "Z" <b>`, user.Name)
+					s.Set("cart", []int{1, 2})
+				})
+				session, _, refused := app.get("/get", cookiesOf(lines))
+				assert.Empty(t, refused)
+				assert.Equal(t, map[string]any{
+					"user":       map[string]any{"id": float64(7), "name": `Zoë "Z" <b>`},
+					"isLoggedIn": true,
+					"cart":       []any{float64(1), float64(2)},
+				}, session)
+			})
+
+			t.Run("a rotated password on each side", func(t *testing.T) {
+				both := startNode(t, "VERSION="+version, `PASSWORD={"2":"`+pwNew+`","1":"`+pwOld+`"}`)
+				old := newManager(t, cookiesession.Options{}, "1:"+pwOld)
+				session, _, _ := both.get("/get", cookiesOf(save(t, old, "", func(s *cookiesession.Session) { s.Set("by", "go, old password") })))
+				assert.Equal(t, "go, old password", session["by"], "Node with both passwords reads Go's seal of the old one")
+
+				oldNode := startNode(t, "VERSION="+version, `PASSWORD={"1":"`+pwOld+`"}`)
+				_, lines, _ := oldNode.get(set(`{"by":"node, old password"}`), "")
+				m := newManager(t, cookiesession.Options{}, "2:"+pwNew, "1:"+pwOld)
+				lines = save(t, m, cookiesOf(lines), func(s *cookiesession.Session) {
+					by, _ := cookiesession.Value[string](s, "by")
+					assert.Equal(t, "node, old password", by)
+				})
+				require.Len(t, lines, 1, "re-issued with password 2")
+				newNode := startNode(t, "VERSION="+version, `PASSWORD={"2":"`+pwNew+`"}`)
+				session, _, _ = newNode.get("/get", cookiesOf(lines))
+				assert.Equal(t, "node, old password", session["by"], "Node with password 2 alone reads what Go re-issued")
+			})
+
+			t.Run("an expired session is refused on each side", func(t *testing.T) {
+				app := startNode(t, "VERSION="+version, "PASSWORD="+pwOne, "TTL=3600")
+				// Node's clock runs 61 minutes ahead, past the hour and
+				// iron's 60 s of skew; and then as far behind.
+				later := startNode(t, "VERSION="+version, "PASSWORD="+pwOne, "OFFSET=3660000")
+				m := newManager(t, cookiesession.Options{}, pwOne)
+				lines := save(t, m, "", func(s *cookiesession.Session) { s.Set("n", 1) })
+				session, _, _ := app.get("/get", cookiesOf(lines))
+				assert.Equal(t, float64(1), session["n"], "Node reads Go's seal within the hour")
+				session, _, refused := later.get("/get", cookiesOf(lines))
+				assert.Empty(t, session, "Node refuses Go's seal once expired")
+				if version == "9" {
+					assert.Equal(t, "expired", refused)
+				}
+
+				earlier := startNode(t, "VERSION="+version, "PASSWORD="+pwOne, "TTL=3600", "OFFSET=-3660000")
+				_, lines, _ = earlier.get(set(`{"n":2}`), "")
+				_, err := m.Inspect(cookiesOf(lines))
+				assert.ErrorIs(t, err, cookiesession.ErrExpired, "Go refuses Node's seal once expired")
+			})
+
+			t.Run("a tampered cookie is refused on each side", func(t *testing.T) {
+				app := startNode(t, "VERSION="+version, "PASSWORD="+pwOne)
+				m := newManager(t, cookiesession.Options{}, pwOne)
+				_, lines, _ := app.get(set(`{"role":"user"}`), "")
+				tampered := tamper(cookiesOf(lines))
+				assert.True(t, m.LoadHeader(tampered).IsNew(), "Go refuses Node's seal, changed")
+				tampered = tamper(cookiesOf(save(t, m, "", func(s *cookiesession.Session) { s.Set("role", "user") })))
+				session, _, refused := app.get("/get", tampered)
+				assert.Empty(t, session, "Node refuses Go's seal, changed")
+				if version == "9" {
+					assert.Equal(t, "invalid", refused)
+				}
+			})
+		})
+	}
+
+	t.Run("iron-session 9 chunks, both ways", func(t *testing.T) {
+		app := startNode(t, "PASSWORD="+pwOne, "CHUNK=1")
+		m := newManager(t, cookiesession.Options{MaxChunks: 4}, pwOne)
+		big := strings.Repeat("ab", 3000)
+		_, lines, _ := app.get(set(`{"big":"`+big+`"}`), "")
+		assert.Equal(t, []string{"app_session.0", "app_session.1", "app_session.2"}, names(lines), "8 KB of seal in 3 cookies")
+		more := strings.Repeat("c", 1000)
+		lines = save(t, m, cookiesOf(lines), func(s *cookiesession.Session) {
+			got, _ := cookiesession.Value[string](s, "big")
+			assert.Equal(t, big, got)
+			s.Set("more", more)
+		})
+		assert.Equal(t, []string{"app_session.0", "app_session.1", "app_session.2"}, names(lines))
+		session, _, refused := app.get("/get", cookiesOf(lines))
+		assert.Empty(t, refused)
+		assert.Equal(t, more, session["more"])
+
+		// Shrunk into one cookie by Node, read by Go; and back.
+		_, shrunk, _ := app.get(set(`{"big":"","more":""}`), cookiesOf(lines))
+		assert.Equal(t, []string{"app_session", "app_session.0", "app_session.1", "app_session.2"}, names(shrunk), "one cookie set, three deleted")
+		lines = save(t, m, cookiesOf(shrunk), func(s *cookiesession.Session) { s.Set("big", big) })
+		assert.Equal(t, []string{"app_session.0", "app_session.1", "app_session.2", "app_session"}, names(lines), "three set, one deleted")
+		session, _, _ = app.get("/get", cookiesOf(lines))
+		assert.Equal(t, big, session["big"])
+	})
+
+	t.Run("iron-session 8 reads nothing without the suffix", func(t *testing.T) {
+		// Why the format always writes "~2": 8 takes a seal without it for
+		// a v6 cookie and answers its "persistent" key, here none.
+		app := startNode(t, "VERSION=8", "PASSWORD="+pwOne)
+		m := newManager(t, cookiesession.Options{}, pwOne)
+		header := cookiesOf(save(t, m, "", func(s *cookiesession.Session) { s.Set("n", 1) }))
+		session, _, _ := app.get("/get", header)
+		assert.Equal(t, float64(1), session["n"])
+		session, _, _ = app.get("/get", strings.TrimSuffix(header, "~2"))
+		assert.Empty(t, session)
+	})
+}
+
+// names returns the cookie names of Set-Cookie lines, in order.
+func names(lines []string) []string {
+	var names []string
+	for _, l := range lines {
+		name, _, _ := strings.Cut(l, "=")
+		names = append(names, name)
+	}
+	return names
+}
+
+// tamper changes one character in the middle of the ciphertext.
+func tamper(header string) string {
+	i := strings.Index(header, "*") // after Fe26.2
+	for k := 0; k < 3; k++ {
+		i += strings.Index(header[i+1:], "*") + 1
+	}
+	i += 5
+	c := byte('A')
+	if header[i] == 'A' {
+		c = 'B'
+	}
+	return header[:i] + string(c) + header[i+1:]
+}
