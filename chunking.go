@@ -400,8 +400,10 @@ func (c *chunker) each(r *received, try func(value string, n int) error) error {
 // every way to join NAME.0, NAME.1, … up to the first index missing, with
 // the same bounds.
 func (c *chunker) eachIndexed(r *received, try func(value string, n int) error) error {
-	n := 0                                                    // chunks: names[1] to names[n]
-	for n < c.max && n+1 < len(c.names) && r.count[n+1] > 0 { // no count: a chunk past MaxChunks is a leftover
+	// Chunks are names[1] to names[n]. Without a count in the value, a
+	// chunk past MaxChunks cannot be told from a leftover: it is one.
+	n := 0
+	for n < c.max && n+1 < len(c.names) && r.count[n+1] > 0 {
 		n++
 	}
 	switch {
