@@ -463,17 +463,17 @@ func TestCovers(t *testing.T) {
 	require.NoError(t, l.Revoke(ctx, SubjectRevocation("ada", now, now.Add(time.Hour))))
 	require.NoError(t, l.Revoke(ctx, AllRevocation(now, now.Add(time.Hour))))
 	for r, covered := range map[Revocation]bool{
-		SessionRevocation("s", now.Add(time.Hour)):                        true,
-		SessionRevocation("s", now.Add(time.Minute)):                      true,
-		SessionRevocation("s", now.Add(2*time.Hour)):                      false,
-		SessionRevocation("t", now.Add(time.Minute)):                      false,
-		SubjectRevocation("ada", now, now.Add(time.Hour)):                 true,
-		SubjectRevocation("ada", now.Add(time.Millisecond), now):          false,
-		SubjectRevocation("ada", now, now.Add(2*time.Hour)):               false,
-		SubjectRevocation("grace", now.Add(-time.Hour), now):              false,
-		AllRevocation(now.Add(-time.Hour), now.Add(time.Hour)):            true,
-		AllRevocation(now.Add(time.Millisecond), now.Add(time.Hour)):      false,
-		AllRevocation(now, now.Add(2*time.Hour)):                          false,
+		SessionRevocation("s", now.Add(time.Hour)):                       true,
+		SessionRevocation("s", now.Add(time.Minute)):                     true,
+		SessionRevocation("s", now.Add(2*time.Hour)):                     false,
+		SessionRevocation("t", now.Add(time.Minute)):                     false,
+		SubjectRevocation("ada", now, now.Add(time.Hour)):                true,
+		SubjectRevocation("ada", now.Add(time.Millisecond), now):         false,
+		SubjectRevocation("ada", now, now.Add(2*time.Hour)):              false,
+		SubjectRevocation("grace", now.Add(-time.Hour), now):             false,
+		AllRevocation(now.Add(-time.Hour), now.Add(time.Hour)):           true,
+		AllRevocation(now.Add(time.Millisecond), now.Add(time.Hour)):     false,
+		AllRevocation(now, now.Add(2*time.Hour)):                         false,
 		SubjectRevocation("s", now.Add(-time.Hour), now.Add(-time.Hour)): false,
 	} {
 		assert.Equal(t, covered, l.Covers(r), "%+v", r)
