@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -424,7 +425,7 @@ func (l *List) probe(ctx context.Context) error {
 			if denied, err = res[0].AsStrSlice(); err != nil {
 				return fmt.Errorf("EVAL: %w", err)
 			}
-			if len(res) > 1 {
+			if len(res) > 1 && len(denied) == 0 {
 				if err := res[1].Error(); err != nil {
 					return fmt.Errorf("INFO replication (for WaitReplicas): %w", err)
 				}
@@ -435,8 +436,13 @@ func (l *List) probe(ctx context.Context) error {
 			return nil
 		})
 		if err == nil && len(denied) > 0 {
-			return fmt.Errorf("redisrevocation: the Redis user may not run %s; grant it those commands on keys %s* and channel %s (ACL SETUSER; see the README)",
-				strings.Join(denied, ", "), l.tag, l.channel)
+			var grant []string
+			for _, d := range denied {
+				name, _, _ := strings.Cut(d, " ")
+				grant = append(grant, "+"+strings.ToLower(name))
+			}
+			return fmt.Errorf("redisrevocation: the Redis user may not run %s; it needs %s on keys ~%s* and channel &%s (ACL SETUSER; see the README)",
+				strings.Join(denied, ", "), strings.Join(slices.Compact(grant), " "), l.tag, l.channel)
 		}
 		if err == nil {
 			return nil
