@@ -22,9 +22,15 @@
 // connections report a lost subscription on a channel, which is what the
 // reload after a reconnect hangs on, and which follows a Cluster's slots
 // and a Sentinel's failovers by itself. It needs Redis 7 or Valkey: the
-// commands used are EVAL (with APPEND, PEXPIREAT, PEXPIRETIME, ZADD,
-// ZREMRANGEBYSCORE, TIME and PUBLISH), ZRANGE, STRLEN, GETRANGE and
-// SUBSCRIBE, and with Options.WaitReplicas, INFO, SET and WAIT.
+// commands used are EVAL (with TYPE, APPEND, PEXPIREAT, PEXPIRETIME,
+// ZADD, ZRANGE, ZREMRANGEBYSCORE, TIME and PUBLISH), ZRANGE, STRLEN,
+// GETRANGE and SUBSCRIBE, and with Options.WaitReplicas, INFO
+// replication, SET and WAIT; New refuses a Redis user whose ACL lacks
+// one of them, naming it.
+//
+// Whoever may PUBLISH on the list's channel, or write its keys, can
+// revoke sessions, everyone's included: keep both to the service's own
+// Redis user (the README has an ACL that does).
 package redisrevocation
 
 import (
@@ -133,9 +139,12 @@ type List struct {
 	done sync.WaitGroup
 }
 
-// New subscribes to the list's channel, loads every live entry, and
-// returns once the list is current, so a replica started after
-// revocations were made rejects those sessions from its first request.
+// New checks that the client's Redis user may run every command the list
+// needs with opts (INFO replication and WAIT with Options.WaitReplicas),
+// and refuses with an error naming what its ACL lacks. Then it subscribes
+// to the list's channel, loads every live entry, and returns once the
+// list is current, so a replica started after revocations were made
+// rejects those sessions from its first request.
 // It keeps the list current in the background until Close, reconnecting
 // and reloading after any outage. ctx bounds only the first load; New
 // fails if Redis cannot be reached before it ends. The client stays the
@@ -258,7 +267,12 @@ func (l *List) Stale() time.Duration {
 // than Options.Timeout, or ctx ended, as when the client left during a
 // logout) it returns an error: r is then in force here only, and written
 // again in the background, on a schedule of its own, until Redis has it.
-// It refuses, and puts nowhere, an entry no session needs: an Until more
+// A record Redis wrote is never written again, only confirmed (with
+// Options.WaitReplicas), unless a failover put another primary in its
+// place. When Redis refuses the write itself (a key of the list's holding
+// another type, or an ACL that refuses a command), nothing is written,
+// the error names the key or the command, is logged at ERROR, and r is
+// not retried: writing again cannot mend that. It refuses, and puts nowhere, an entry no session needs: an Until more
 // than 400 days (and a day) ahead, a Before after its Until or more than
 // 5 minutes ahead of now, or an ID or subject longer than 4096 bytes.
 //
