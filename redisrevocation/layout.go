@@ -13,7 +13,7 @@ import (
 
 // The layout in Redis. A busy service keeps a million entries or more, and
 // every replica reads them all when it starts, so they are packed: records
-// of about 32 bytes appended to one string per UTC day, rather than a key
+// of about 32 bytes appended to a string per UTC day, rather than a key
 // per entry (about 190 bytes each in Redis, and a keyspace SCAN to find
 // them). Under the hash tag "{" + Prefix + "}", every key falls in one
 // Redis Cluster slot, so the script and the load reach them together:
@@ -62,6 +62,7 @@ const (
 	maxName = 4096 // longer IDs and subjects are refused, not truncated
 
 	sessionRecord = 32                      // bytes, for an ID of 22 characters
+	minRecord     = 1 + 8 + 1 + 1           // a session ID of one byte
 	maxRecord     = 1 + 8 + 8 + 2 + maxName // a subject of maxName bytes, whose length takes 2
 	expiryMargin  = time.Hour               // kept past its day, for clocks that disagree
 	maxUntil      = 400*day + day           // the longest cookie lifetime, and a margin

@@ -4,7 +4,7 @@
 //
 // Each replica keeps every live revocation in its own memory (a
 // [cookiesession.MemoryRevocations]) and answers from it. Redis holds the
-// entries packed in one string per day of expiry, each dropped by Redis
+// entries packed in strings per day of expiry, each dropped by Redis
 // once the sessions it revokes would have expired, and pushes every new
 // entry to all replicas over pub/sub, within milliseconds. A replica
 // loads every entry when it starts and again after each reconnect, so it

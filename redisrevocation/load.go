@@ -21,53 +21,49 @@ import (
 
 // apply takes records, as appended to a bucket or published, into the
 // local copy, and returns how many bytes of s it used: a record cut at
-// the end of s is left for the caller to complete. When a record cannot
-// be read, s is not this package's: it applies none and returns an
-// error. A record that reads but is out of bounds (see checkShareable) is
-// refused alone: it returns how many, and the first one's error.
+// the end of s is left for the caller to complete. A record that cannot
+// be read ends it with an error: what follows is not this package's. A
+// record that reads but is out of bounds (see checkShareable) is refused
+// alone: it returns how many, and the first one's error.
 //
-// It reads s twice, to check it all, then to apply it a few records at a
-// time, so that what it allocates stays a fraction of s's size whatever
-// s holds, and the local table grows by what decoded, not by the size of
-// what arrived.
-func (l *List) apply(s string) (used, refused int, why error, err error) {
+// It puts records in force a few hundred at a time, so that what it
+// allocates stays below twice s's size whatever s holds, and the local
+// table grows by what decoded, never by the size of what arrived.
+func (l *List) apply(s string) (used, refused int, why, err error) {
+	const chunk = 256
 	now := time.Now()
-	count := 0
+	rs := make([]cookiesession.Revocation, 0, min(chunk, len(s)/minRecord+1))
+	flush := func() error {
+		// The IDs are substrings of s; the local list does not keep them.
+		err := l.local.RevokeMany(context.Background(), rs)
+		rs = rs[:0]
+		return err
+	}
 	for used < len(s) {
 		r, n, err := nextRecord(s[used:])
 		if err == nil && n > 0 && (r.Until.IsZero() || r.SessionID == "" && r.Before.IsZero()) {
 			err = errors.New("a time out of range") // the zero time.Time, which the local list refuses
 		}
 		if err != nil {
-			return 0, 0, nil, fmt.Errorf("%w (at byte %d)", corrupt(err), used)
+			return used, refused, why, cmp.Or(flush(), fmt.Errorf("%w (at byte %d)", corrupt(err), used))
 		}
 		if n == 0 {
 			break
 		}
+		used += n
 		if err := checkShareable(r, now, true); err != nil {
 			refused++
 			why = cmp.Or(why, err)
-		} else {
-			count++
+			continue
 		}
-		used += n
-	}
-	l.local.Grow(count)
-	const chunk = 64
-	rs := make([]cookiesession.Revocation, 0, min(count, chunk))
-	for at := 0; at < used; {
-		r, n, _ := nextRecord(s[at:])
-		at += n
-		if checkShareable(r, now, true) == nil {
-			rs = append(rs, r)
-		}
-		if len(rs) == cap(rs) || at == used && len(rs) > 0 {
-			// The IDs are substrings of s; the local list does not keep them.
-			if err := l.local.RevokeMany(context.Background(), rs); err != nil {
-				return 0, 0, nil, corrupt(err)
+		if rs = append(rs, r); len(rs) == cap(rs) {
+			if err := flush(); err != nil {
+				return used, refused, why, corrupt(err)
 			}
-			rs = rs[:0]
 		}
+	}
+	if err := flush(); err != nil {
+		return used, refused, why, corrupt(err)
 	}
 	return used, refused, why, nil
 }
@@ -145,7 +141,7 @@ func (l *List) follow(ctx context.Context, synced func()) error {
 			}
 			switch {
 			case !ours || err != nil || used < len(records):
-				l.ignored.note(l.opts.Logger, "redisrevocation: ignored a message on the list's channel that is not a whole set of records; a replica of another version, or something else, publishes there",
+				l.ignored.note(l.opts.Logger, "redisrevocation: ignored a message on the list's channel that is not a whole set of records, from the first it cannot read; a replica of another version, or something else, publishes there",
 					"channel", l.channel, "err", err)
 			case refused > 0:
 				l.ignored.note(l.opts.Logger, "redisrevocation: refused revocations out of bounds on the list's channel; a replica whose clock is wrong, or something else, publishes there",
