@@ -205,7 +205,8 @@ return size
 // that refuses a command), which writing again cannot mend, from a
 // failure that it can.
 func refusedByScript(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "redisrevocation: ")
+	re, ok := rueidis.IsRedisErr(err)
+	return ok && strings.Contains(re.Error(), " redisrevocation: ")
 }
 
 // share writes rs to Redis, as write does, and returns the error for
