@@ -69,11 +69,16 @@ func (l *List) apply(s string) (used, refused int, why, err error) {
 }
 
 // refusals is what one source of records (the channel) sent that was
-// refused, logged at ERROR at most once a minute with the count since.
+// refused: the first is logged at ERROR at once, those in the minute
+// after it are counted and logged together when that minute is over, so
+// that a flood costs one line a minute and a burst that stops is still
+// reported.
 type refusals struct {
-	mu     sync.Mutex
-	logged time.Time
-	count  int
+	mu      sync.Mutex
+	logged  time.Time
+	count   int         // refused since logged
+	pending *time.Timer // logs count when the minute is over
+	last    []any       // the latest refusal's message and attributes
 }
 
 // note logs a refusal, or counts it when one was logged less than a
@@ -81,11 +86,27 @@ type refusals struct {
 func (f *refusals) note(logger *slog.Logger, msg string, args ...any) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.count++
-	if time.Since(f.logged) < time.Minute {
+	if wait := time.Minute - time.Since(f.logged); wait > 0 {
+		f.count++
+		f.last = append([]any{msg}, args...)
+		if f.pending == nil {
+			f.pending = time.AfterFunc(wait, func() { f.flush(logger) })
+		}
 		return
 	}
-	logger.Error(msg, append(args, "refused_since_last_logged", f.count)...)
+	logger.Error(msg, args...)
+	f.logged = time.Now()
+}
+
+// flush logs what was counted since the last line.
+func (f *refusals) flush(logger *slog.Logger) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pending = nil
+	if f.count == 0 {
+		return
+	}
+	logger.Error(f.last[0].(string), append(f.last[1:], "refused_in_the_last_minute", f.count)...)
 	f.logged, f.count = time.Now(), 0
 }
 
