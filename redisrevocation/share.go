@@ -116,7 +116,7 @@ func (l *List) flush(ctx context.Context) (int, error) {
 	}
 	for start := 0; start < len(toShare); start += batch {
 		part := toShare[start:min(start+batch, len(toShare))]
-		left, refused, err := l.write(ctx, part)
+		left, refused, _, err := l.write(ctx, part) // refusals are logged, and not retried
 		done += len(part) - len(left) - refused
 		for _, w := range left {
 			l.requeue(w)
@@ -213,14 +213,15 @@ func refusedByScript(err error) bool {
 // Revoke's or RevokeMany's caller: those Redis did not take for sure are
 // kept, to be written again or confirmed; those it refused are not.
 func (l *List) share(ctx context.Context, rs []cookiesession.Revocation) error {
-	left, refused, err := l.write(ctx, rs)
-	switch {
-	case len(left) > 0:
-		return l.keep(left, err)
-	case refused > 0:
-		return fmt.Errorf("redisrevocation: %d revocations in force on this replica only; Redis refused them, not retried: %w", refused, err)
+	left, refused, refusal, err := l.write(ctx, rs)
+	var errs []error
+	if refused > 0 {
+		errs = append(errs, fmt.Errorf("redisrevocation: %d revocations in force on this replica only; Redis refused them, not retried: %w", refused, refusal))
 	}
-	return nil
+	if len(left) > 0 {
+		errs = append(errs, l.keep(left, err))
+	}
+	return errors.Join(errs...)
 }
 
 // part is what one script call appends, and one message carries: records
@@ -236,9 +237,9 @@ type part struct {
 // Options.WaitReplicas waits for the replicas to have them. Entries whose
 // sessions have all expired are left out. It returns those Redis did not
 // take for sure, as waiting entries (taken when the primary wrote them),
-// and how many the script refused, which are logged at ERROR and lost
-// to the other replicas.
-func (l *List) write(ctx context.Context, rs []cookiesession.Revocation) (left []waiting, refused int, err error) {
+// with the error for those; and how many the script refused, with why,
+// which are logged at ERROR and lost to the other replicas.
+func (l *List) write(ctx context.Context, rs []cookiesession.Revocation) (left []waiting, refused int, refusal, err error) {
 	now := time.Now()
 	var parts []*part
 	open := map[int64]*part{}
@@ -257,7 +258,7 @@ func (l *List) write(ctx context.Context, rs []cookiesession.Revocation) (left [
 		p.rs = append(p.rs, r)
 	}
 	if len(parts) == 0 {
-		return nil, 0, nil
+		return nil, 0, nil, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
 	defer cancel()
@@ -278,7 +279,7 @@ func (l *List) write(ctx context.Context, rs []cookiesession.Revocation) (left [
 	} else {
 		replid, results, waitErr = l.replicated(ctx, cmds)
 	}
-	var errs []error
+	var errs, refusals []error
 	for i, p := range parts {
 		var werr error
 		if results == nil {
@@ -291,7 +292,7 @@ func (l *List) write(ctx context.Context, rs []cookiesession.Revocation) (left [
 			refused += len(p.rs)
 			l.opts.Logger.Error("redisrevocation: Redis refused revocations; they are in force on this replica only, and not retried",
 				"count", len(p.rs), "err", werr)
-			errs = append(errs, werr)
+			refusals = append(refusals, werr)
 		case werr != nil:
 			for _, r := range p.rs {
 				left = append(left, waiting{r: r})
@@ -306,7 +307,7 @@ func (l *List) write(ctx context.Context, rs []cookiesession.Revocation) (left [
 	if waitErr != nil && results != nil {
 		errs = append(errs, waitErr)
 	}
-	return left, refused, errors.Join(errs...)
+	return left, refused, errors.Join(refusals...), errors.Join(errs...)
 }
 
 // unreplicatedError: the primary took the revocations, but fewer replicas
