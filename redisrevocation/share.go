@@ -449,6 +449,11 @@ func (l *List) probe(ctx context.Context) error {
 		if err == nil {
 			return nil
 		}
+		if err != nil && strings.Contains(err.Error(), "acl_check_cmd") {
+			// Redis 6 has no redis.acl_check_cmd; INFO server, which
+			// would have said so, was refused.
+			return fmt.Errorf("redisrevocation: needs Redis 7.0 or later (or Valkey): %w", err)
+		}
 		if re := (*rueidis.RedisError)(nil); errors.As(err, &re) && !re.IsLoading() && !re.IsClusterDown() && !re.IsTryAgain() && !strings.HasPrefix(re.Error(), "MASTERDOWN") {
 			return fmt.Errorf("redisrevocation: Redis refused what the list needs: %w", err)
 		}
