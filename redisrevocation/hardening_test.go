@@ -336,8 +336,10 @@ func BenchmarkApply(b *testing.B) {
 	}
 }
 
-// TestJunkDayCostsNothing: 32 MB of junk in one indexed day leaves a
-// replica holding nothing for it: the table grows by what decodes.
+// TestJunkDayCostsNothing: 32 MB of junk in one indexed day, and 32 MB of
+// records that revoke nothing any more in another, leave a replica
+// holding nothing for them: the table grows by what decodes and is still
+// in force.
 func TestJunkDayCostsNothing(t *testing.T) {
 	srv := startRedis(t)
 	c := srv.client(t)
@@ -363,9 +365,17 @@ func TestJunkDayCostsNothing(t *testing.T) {
 	key := a.dayKey(dayEnd(expiry))
 	require.NoError(t, c.Do(ctx, c.B().Set().Key(key).Value(strings.Repeat("\xff", 32<<20)).Build()).Error())
 	require.NoError(t, c.Do(ctx, c.B().Zadd().Key(a.index).ScoreMember().ScoreMember(float64(expiry.UnixMilli()), key).Build()).Error())
+	// And a day of records that read well but revoke nothing any more.
+	var expired []byte
+	for i := 0; len(expired) < 32<<20; i++ {
+		expired = appendRecord(expired, cookiesession.SessionRevocation(fmt.Sprintf("expired-session-%06d", i), time.UnixMilli(1)))
+	}
+	other := a.dayKey(dayEnd(expiry.Add(day)))
+	require.NoError(t, c.Do(ctx, c.B().Set().Key(other).Value(string(expired)).Build()).Error())
+	require.NoError(t, c.Do(ctx, c.B().Zadd().Key(a.index).ScoreMember().ScoreMember(float64(expiry.Add(day).UnixMilli()), other).Build()).Error())
 	before = heapAfter(func() {})
 	held := heapAfter(func() { late = load() }) - before
-	t.Logf("a replica loading 32 MB of junk in one day holds %d KB, one loading an empty list %d KB", held>>10, held0>>10)
+	t.Logf("a replica loading 32 MB of junk and 32 MB of expired records holds %d KB, one loading an empty list %d KB", held>>10, held0>>10)
 	assert.Zero(t, late.local.Len())
 	assert.Less(t, int64(held)-int64(held0), int64(4<<20), "nothing like the 32 MB's worth of table")
 	assert.Contains(t, logs.String(), "skipped the rest of a bucket")

@@ -51,6 +51,9 @@ func (l *List) apply(s string) (used, refused int, why, err error) {
 			break
 		}
 		used += n
+		if !r.Until.After(now) {
+			continue // it revokes nothing any more: not worth a slot
+		}
 		if err := checkShareable(r, now, true); err != nil {
 			refused++
 			why = cmp.Or(why, err)
