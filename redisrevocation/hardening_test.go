@@ -230,6 +230,15 @@ func TestWrittenOnce(t *testing.T) {
 			assert.Empty(t, l.pending)
 			l.mu.Unlock()
 		}
+		// A replica starting on an index of the wrong type is refused at
+		// once, with the key named, rather than waiting for a load that
+		// cannot succeed.
+		require.NoError(t, c.Do(ctx, c.B().Rpush().Key(l.index).Element("not the list's").Build()).Error())
+		start := time.Now()
+		_, err := New(ctx, srv.client(t), Options{})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), l.index)
+		assert.Less(t, time.Since(start), time.Second)
 	})
 }
 

@@ -224,8 +224,11 @@ const (
 func (l *List) load(ctx context.Context) error {
 	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
 	keys, err := l.client.Do(ctx, l.client.B().Zrange().Key(l.index).Min(now).Max("+inf").Byscore().Build()).AsStrSlice()
-	if err != nil || len(keys) == 0 {
-		return err
+	if err != nil {
+		return fmt.Errorf("the list's index %s: %w", l.index, err)
+	}
+	if len(keys) == 0 {
+		return nil
 	}
 	keys = slices.DeleteFunc(keys, func(k string) bool {
 		if strings.HasPrefix(k, l.tag+"day:") {

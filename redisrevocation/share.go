@@ -377,7 +377,8 @@ func (l *List) confirm(ctx context.Context) (string, error) {
 
 // probeScript answers which of the commands the list runs this user's
 // ACL refuses, as written, on the list's keys and channel, without
-// running any. KEYS: a day's string, the index, the confirmation mark.
+// running any; then whether the index is a key of another type, which
+// no replica could load. KEYS: a day's string, the index, the confirmation mark.
 // ARGV: the channel, and "1" when Options.WaitReplicas asks for WAIT.
 const probeScript = `
 local denied = {}
@@ -400,6 +401,13 @@ if ARGV[2] == '1' then
   can('INFO', 'replication')
   can('SET', KEYS[3], '0')
   can('WAIT', '0', '0')
+end
+if #denied == 0 then
+  local t = redis.call('TYPE', KEYS[2])['ok']
+  if t ~= 'none' and t ~= 'zset' then
+    return redis.error_reply('WRONGTYPE redisrevocation: key ' .. KEYS[2] .. ' holds a ' .. t ..
+      ', not a zset; something other than the list writes under its prefix')
+  end
 end
 return denied
 `
