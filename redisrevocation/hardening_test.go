@@ -155,6 +155,25 @@ func TestBeforeBoundedAhead(t *testing.T) {
 	assert.Contains(t, logs.String(), key)
 }
 
+// TestChannelRefusalsSummed: what the channel brings that is refused is
+// logged at once, then summed up once per period, also when nothing
+// follows the burst.
+func TestChannelRefusalsSummed(t *testing.T) {
+	srv := startRedis(t)
+	c := srv.client(t)
+	var logs syncBuffer
+	a := srv.list(t, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	a.ignored.mu.Lock()
+	a.ignored.every = 300 * time.Millisecond
+	a.ignored.mu.Unlock()
+	for range 5 {
+		require.NoError(t, c.Do(context.Background(), c.B().Publish().Channel(a.channel).Message("not records").Build()).Error())
+	}
+	eventually(t, time.Second, func() bool { return strings.Count(logs.String(), "ignored a message") == 1 }, "the first at once")
+	eventually(t, 2*time.Second, func() bool { return strings.Contains(logs.String(), "more_refused=4") }, "the other four summed up after the period")
+	assert.Equal(t, 2, strings.Count(logs.String(), "level=ERROR"))
+}
+
 // TestProbeNamesMissingPermissions: New runs what the list will need with
 // the options given, as the list's Redis user, and refuses an ACL that
 // would fail a Revoke after its record was written, naming what is

@@ -77,6 +77,7 @@ func (l *List) apply(s string) (used, refused int, why, err error) {
 // that a flood costs one line a minute and a burst that stops is still
 // reported.
 type refusals struct {
+	every   time.Duration // a minute when zero
 	mu      sync.Mutex
 	logged  time.Time
 	count   int         // refused since logged
@@ -89,7 +90,7 @@ type refusals struct {
 func (f *refusals) note(logger *slog.Logger, msg string, args ...any) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if wait := time.Minute - time.Since(f.logged); wait > 0 {
+	if wait := cmp.Or(f.every, time.Minute) - time.Since(f.logged); wait > 0 {
 		f.count++
 		f.last = append([]any{msg}, args...)
 		if f.pending == nil {
@@ -109,7 +110,7 @@ func (f *refusals) flush(logger *slog.Logger) {
 	if f.count == 0 {
 		return
 	}
-	logger.Error(f.last[0].(string), append(f.last[1:], "refused_in_the_last_minute", f.count)...)
+	logger.Error(f.last[0].(string), append(f.last[1:], "more_refused", f.count)...)
 	f.logged, f.count = time.Now(), 0
 }
 
