@@ -99,8 +99,11 @@ var errNoRevocations = errors.New("cookiesession: no Options.Revocations to reco
 // re-issued after Session.SetMaxAge (a sliding "remember me", say) carries
 // a later expiry than any copy the user still has. No copy can expire
 // later than 400 days after it was last written, since SetMaxAge caps
-// lifetimes there. Every logout thus costs an entry for 400 days; see the
-// revocation documentation on sizing the list.
+// lifetimes there. Every logout thus costs an entry for 400 days, to the
+// end of that UTC day; see the revocation documentation on sizing the
+// list. Ending the day there makes the entries of one session's logouts
+// on one day the same entry, so that a shared list can tell a replayed
+// logout from a new one and store it once.
 func (m *Manager) RevokeSession(ctx context.Context, s *Session) error {
 	ids, carried := s.end()
 	switch {
@@ -111,7 +114,8 @@ func (m *Manager) RevokeSession(ctx context.Context, s *Session) error {
 	case m.revocations == nil:
 		return errNoRevocations
 	}
-	until := m.now().Add(maxCookieLifetime)
+	const day = 24 * time.Hour
+	until := m.now().Add(maxCookieLifetime).Truncate(day).Add(day - time.Millisecond)
 	var errs []error
 	for _, id := range ids {
 		if err := m.revocations.Revoke(ctx, SessionRevocation(id, until)); err != nil {
@@ -160,6 +164,7 @@ type MemoryRevocations struct {
 	sessions idTable // revoked session IDs, with their Until
 	subjects map[string]span
 	all      int64 // sessions created before it are revoked; Unix milliseconds
+	allUntil int64 // until when all is kept; Unix milliseconds
 	kept     int   // entries after the last pruning
 	now      func() time.Time
 }
@@ -212,6 +217,25 @@ func (l *MemoryRevocations) Revoke(_ context.Context, r Revocation) error {
 	return nil
 }
 
+// Covers reports whether an entry of the list covers r: one of the same
+// kind and name that revokes every session r does, until at least as
+// late. A shared list asks it so as not to share again what it holds
+// already: a logout replayed with the same cookie then costs nothing.
+func (l *MemoryRevocations) Covers(r Revocation) bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	before, until := unixMilli(r.Before), unixMilli(r.Until)
+	switch {
+	case r.SessionID != "":
+		s := l.sessions.slots[l.sessions.slot(l.sessions.key(r.SessionID))]
+		return (s.lo != 0 || s.hi != 0) && s.until >= seconds(r.Until)
+	case r.Subject != "":
+		e, ok := l.subjects[r.Subject]
+		return ok && e.before >= before && e.until >= until
+	}
+	return l.all >= before && l.allUntil >= until
+}
+
 // RevokeMany adds every entry of rs, as Revoke does each, or none when
 // one of them is invalid. A large batch, such as a shared list loading
 // what other replicas revoked, takes about half the time of a Revoke
@@ -248,8 +272,11 @@ func (l *MemoryRevocations) RevokeMany(_ context.Context, rs []Revocation) error
 
 // Grow makes room for n more revoked sessions, so that adding them
 // does not resize the list's table on the way: a replica that knows how
-// many entries it is about to load saves the copies. n beyond 2^30 is
-// taken as 2^30, and n ≤ 0 does nothing.
+// many entries it is about to load saves the copies. n beyond 2^22
+// (4,194,304 entries, a table of about 84 MB) is taken as 2^22, so that no
+// count read from elsewhere can ask for more memory than a replica has;
+// entries beyond it still fit, the table growing as they come. n ≤ 0
+// does nothing.
 func (l *MemoryRevocations) Grow(n int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -260,10 +287,11 @@ func (l *MemoryRevocations) Grow(n int) {
 func (l *MemoryRevocations) add(r Revocation) {
 	if r.Subject != "" {
 		e := l.subjects[r.Subject]
-		l.subjects[r.Subject] = span{max(e.before, r.Before.UnixMilli()), max(e.until, r.Until.UnixMilli())}
+		l.subjects[r.Subject] = span{max(e.before, unixMilli(r.Before)), max(e.until, unixMilli(r.Until))}
 		return
 	}
-	l.all = max(l.all, r.Before.UnixMilli())
+	l.all = max(l.all, unixMilli(r.Before))
+	l.allUntil = max(l.allUntil, unixMilli(r.Until))
 }
 
 // pruneIfDoubled drops expired entries whenever the list has doubled since
@@ -332,8 +360,24 @@ func (t *idTable) key(id string) uint64 {
 
 // seconds is until as a slot keeps it.
 func seconds(until time.Time) uint32 {
-	return uint32(min(max((until.UnixMilli()+999)/1000, 0), math.MaxUint32))
+	return uint32(min(max(unixMilli(until)/1000+1, 0), math.MaxUint32)) // rounded up, and never past 2106
 }
+
+// unixMilli is t.UnixMilli, but for a time past what an int64 of
+// milliseconds holds (from the year 292,278,994 on, both ways), which it
+// takes as the last (or first) such millisecond rather than wrapping
+// around: an entry until the end of time is kept, not taken as expired.
+func unixMilli(t time.Time) int64 {
+	switch {
+	case t.After(maxMilli):
+		return math.MaxInt64
+	case t.Before(minMilli):
+		return math.MinInt64
+	}
+	return t.UnixMilli()
+}
+
+var maxMilli, minMilli = time.UnixMilli(math.MaxInt64), time.UnixMilli(math.MinInt64)
 
 // home is where key's probe starts: the key's top half scaled to the
 // table (a multiply and a shift rather than a modulo), so that the table
@@ -387,8 +431,10 @@ func (t *idTable) grow(more int) {
 	t.rebuild(size, 0)
 }
 
-// maxGrow bounds a table grown ahead: 2^30 entries, 20 GiB.
-const maxGrow = 1 << 30
+// maxGrow bounds a table grown ahead: 2^22 entries, about 84 MB. A
+// busy service revokes a few million sessions in 400 days; more than
+// that grow the table as they arrive.
+const maxGrow = 1 << 22
 
 // putMany records entries, as put does each. A large batch, such as a
 // replica loading a shared list, misses the cache at almost every entry;

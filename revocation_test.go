@@ -450,3 +450,86 @@ func TestMemoryRevokeMany(t *testing.T) {
 	}
 	assert.False(t, l.Revoked(ctx, SessionInfo{ID: "s-x", Created: now}))
 }
+
+// TestCovers: an entry covers a revocation of the same kind and name that
+// revokes no more and ends no later; a logout replayed with the same
+// cookie on the same day makes the same entry.
+func TestCovers(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	l := NewMemoryRevocations()
+	l.now = func() time.Time { return now }
+	require.NoError(t, l.Revoke(ctx, SessionRevocation("s", now.Add(time.Hour))))
+	require.NoError(t, l.Revoke(ctx, SubjectRevocation("ada", now, now.Add(time.Hour))))
+	require.NoError(t, l.Revoke(ctx, AllRevocation(now, now.Add(time.Hour))))
+	for r, covered := range map[Revocation]bool{
+		SessionRevocation("s", now.Add(time.Hour)):                       true,
+		SessionRevocation("s", now.Add(time.Minute)):                     true,
+		SessionRevocation("s", now.Add(2*time.Hour)):                     false,
+		SessionRevocation("t", now.Add(time.Minute)):                     false,
+		SubjectRevocation("ada", now, now.Add(time.Hour)):                true,
+		SubjectRevocation("ada", now.Add(time.Millisecond), now):         false,
+		SubjectRevocation("ada", now, now.Add(2*time.Hour)):              false,
+		SubjectRevocation("grace", now.Add(-time.Hour), now):             false,
+		AllRevocation(now.Add(-time.Hour), now.Add(time.Hour)):           true,
+		AllRevocation(now.Add(time.Millisecond), now.Add(time.Hour)):     false,
+		AllRevocation(now, now.Add(2*time.Hour)):                         false,
+		SubjectRevocation("s", now.Add(-time.Hour), now.Add(-time.Hour)): false,
+	} {
+		assert.Equal(t, covered, l.Covers(r), "%+v", r)
+	}
+
+	a, _, list, clk := replicas(t)
+	var made []Revocation
+	counting := &replayList{MemoryRevocations: list, made: &made}
+	a.revocations = counting
+	cookie := issue(t, a, func(s *Session) { s.Set("user", 1) })
+	for range 3 {
+		clk.Add(time.Minute)
+		browser{"session": cookie["session"]}.visit(a, func(_ http.ResponseWriter, s *Session) {
+			require.NoError(t, a.RevokeSession(ctx, s))
+		})
+	}
+	require.Len(t, made, 3)
+	assert.Equal(t, made[0], made[2], "replays on one day make the same entry")
+	assert.True(t, list.Covers(made[2]))
+}
+
+// replayList records what it is asked to revoke.
+type replayList struct {
+	*MemoryRevocations
+	made *[]Revocation
+}
+
+func (r *replayList) Revoke(ctx context.Context, rev Revocation) error {
+	*r.made = append(*r.made, rev)
+	return r.MemoryRevocations.Revoke(ctx, rev)
+}
+
+// TestUntilTheEndOfTime: an Until past what Unix milliseconds hold (the
+// largest time.Time, say) is kept as the last of them, not wrapped round
+// into the past and dropped at the next resize.
+func TestUntilTheEndOfTime(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	forever := time.Unix(1<<62, 0)
+	l := NewMemoryRevocations()
+	require.NoError(t, l.Revoke(ctx, SessionRevocation("forever", forever)))
+	require.NoError(t, l.Revoke(ctx, SubjectRevocation("ada", now, forever)))
+	l.Grow(100) // a resize drops what is expired
+	l.mu.Lock()
+	l.prune(now.UnixMilli())
+	l.mu.Unlock()
+	assert.True(t, l.Revoked(ctx, SessionInfo{ID: "forever", Created: now}))
+	assert.True(t, l.Revoked(ctx, SessionInfo{ID: "x", Subject: "ada", Created: now.Add(-time.Second)}))
+	assert.True(t, l.Covers(SessionRevocation("forever", forever)))
+}
+
+// TestGrowIsBounded: a count read from elsewhere (a shared list's sizes)
+// cannot make Grow allocate more than a replica survives.
+func TestGrowIsBounded(t *testing.T) {
+	l := NewMemoryRevocations()
+	l.Grow(1 << 40)
+	assert.LessOrEqual(t, len(l.sessions.slots)*12, 100<<20, "at most about 84 MB")
+	assert.GreaterOrEqual(t, len(l.sessions.slots), 4<<20, "room for 2^22 entries")
+}

@@ -13,7 +13,7 @@ import (
 
 // The layout in Redis. A busy service keeps a million entries or more, and
 // every replica reads them all when it starts, so they are packed: records
-// of about 32 bytes appended to one string per UTC day, rather than a key
+// of about 32 bytes appended to a string per UTC day, rather than a key
 // per entry (about 190 bytes each in Redis, and a keyspace SCAN to find
 // them). Under the hash tag "{" + Prefix + "}", every key falls in one
 // Redis Cluster slot, so the script and the load reach them together:
@@ -23,6 +23,10 @@ import (
 //	                   an hour after <end>, so Redis drops entries by
 //	                   itself, a day and an hour at most after their
 //	                   sessions expired
+//	{prefix}day:<end>:<n>  the same day's records past what one string
+//	                   holds (proto-max-bulk-len, 512 MB by default and
+//	                   1 MB at least): its n-th string, n from 2, with
+//	                   the same expiry, in the index beside the first
 //	{prefix}days       a sorted set of those keys scored by their expiry:
 //	                   the load reads it, pruned by score, instead of the
 //	                   keyspace
@@ -49,14 +53,21 @@ const (
 
 	messageMagic = "\x00csr1"
 
+	// maxMessageRecords bounds the records of one script call, and so of
+	// one message: a replica refuses a longer message unread.
+	maxMessageRecords = 64 << 10
+	maxMessage        = len(messageMagic) + maxMessageRecords
+
 	day     = 24 * time.Hour
 	maxName = 4096 // longer IDs and subjects are refused, not truncated
 
 	sessionRecord = 32                      // bytes, for an ID of 22 characters
+	minRecord     = 1 + 8 + 1 + 1           // a session ID of one byte
 	maxRecord     = 1 + 8 + 8 + 2 + maxName // a subject of maxName bytes, whose length takes 2
 	expiryMargin  = time.Hour               // kept past its day, for clocks that disagree
 	maxUntil      = 400*day + day           // the longest cookie lifetime, and a margin
-	maxSkew       = time.Hour               // how far ahead of ours another replica's clock may be
+	maxSkew       = time.Hour               // how far ahead of ours another replica's clock may be, for Until
+	maxAhead      = 5 * time.Minute         // how far ahead of now a Before may be
 )
 
 // errCorrupt: a record that cannot be read, which nothing this package
@@ -83,19 +94,32 @@ func (l *List) dayKey(end int64) string {
 	return l.tag + "day:" + strconv.FormatInt(end, 10)
 }
 
+// errOutOfBounds: a revocation no session needs, or one that would refuse
+// sessions not made yet.
+var errOutOfBounds = errors.New("redisrevocation: revocation out of bounds")
+
 // checkShareable refuses what a record cannot carry, or what no session
 // needs: a name longer than maxName, an Until more than 400 days (and a
-// margin) ahead, since no cookie lives longer, or a Before after Until.
-// Records read back are held to the same rule, with room for clocks that
-// disagree.
-func checkShareable(r cookiesession.Revocation, now time.Time) error {
+// margin) ahead, since no cookie lives longer, a Before after Until, or a
+// Before more than maxAhead after now, which would refuse sessions not
+// created yet (every new login of a subject, or everyone's) until then.
+// Records read back, from Redis or the channel, are held to the same
+// rule, with room for clocks that disagree on Until (read).
+func checkShareable(r cookiesession.Revocation, now time.Time, read bool) error {
+	untilAhead := maxUntil
+	if read {
+		untilAhead += maxSkew
+	}
 	switch {
 	case len(r.SessionID) > maxName || len(r.Subject) > maxName:
 		return fmt.Errorf("redisrevocation: a session ID or subject longer than %d bytes cannot be shared", maxName)
-	case r.Until.After(now.Add(maxUntil)):
-		return errors.New("redisrevocation: a revocation's Until is more than 400 days ahead, longer than any session lives")
+	case r.Until.After(now.Add(untilAhead)):
+		return fmt.Errorf("%w: its Until is more than 400 days ahead, longer than any session lives", errOutOfBounds)
 	case r.SessionID == "" && r.Before.After(r.Until):
-		return errors.New("redisrevocation: a revocation's Before is after its Until")
+		return fmt.Errorf("%w: its Before is after its Until", errOutOfBounds)
+	case r.SessionID == "" && r.Before.After(now.Add(maxAhead)):
+		return fmt.Errorf("%w: its Before, %v, is more than %v ahead of now; it would refuse sessions not created yet",
+			errOutOfBounds, r.Before.UTC().Format(time.RFC3339), maxAhead)
 	}
 	return nil
 }

@@ -62,11 +62,17 @@ func TestRecords(t *testing.T) {
 		assert.ErrorIs(t, err, errCorrupt, "%q", bad)
 	}
 	now := time.Now()
-	assert.ErrorContains(t, checkShareable(cookiesession.SessionRevocation(strings.Repeat("i", maxName+1), until), now), "longer than")
-	assert.ErrorContains(t, checkShareable(cookiesession.SessionRevocation("s", now.Add(402*day)), now), "400 days")
-	assert.ErrorContains(t, checkShareable(cookiesession.SubjectRevocation("ada", until, before), now), "Before is after")
-	for _, r := range entries {
-		assert.NoError(t, checkShareable(r, now), "%+v", r)
+	assert.ErrorContains(t, checkShareable(cookiesession.SessionRevocation(strings.Repeat("i", maxName+1), until), now, false), "longer than")
+	assert.ErrorContains(t, checkShareable(cookiesession.SessionRevocation("s", now.Add(402*day)), now, false), "400 days")
+	assert.ErrorContains(t, checkShareable(cookiesession.SubjectRevocation("ada", until, before), now, false), "Before is after")
+	for _, read := range []bool{false, true} {
+		for _, r := range entries {
+			assert.NoError(t, checkShareable(r, now, read), "%+v", r)
+		}
+		// Before bounded ahead of now, both when writing and when reading.
+		assert.ErrorIs(t, checkShareable(cookiesession.AllRevocation(now.Add(maxAhead+time.Second), now.Add(300*day)), now, read), errOutOfBounds)
+		assert.ErrorIs(t, checkShareable(cookiesession.SubjectRevocation("ada", now.Add(maxAhead+time.Second), now.Add(300*day)), now, read), errOutOfBounds)
+		assert.NoError(t, checkShareable(cookiesession.AllRevocation(now.Add(maxAhead), now.Add(400*day)), now, read), "within the allowed skew")
 	}
 }
 

@@ -91,6 +91,30 @@ func (s *server) stop() {
 
 func (s *server) restart() { s.start() }
 
+// kill ends the server with SIGKILL, as a crash would: nothing is flushed.
+func (s *server) kill() {
+	s.t.Helper()
+	require.NoError(s.t, syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL))
+	_ = s.cmd.Wait()
+	s.cmd = nil
+}
+
+// clientAs returns a client of the server's logged in as user, closed
+// with the test.
+func (s *server) clientAs(t testing.TB, user, password string) rueidis.Client {
+	t.Helper()
+	c, err := rueidis.NewClient(rueidis.ClientOption{
+		InitAddress:      []string{s.addr},
+		Username:         user,
+		Password:         password,
+		ConnWriteTimeout: 2 * time.Second,
+		DisableCache:     true,
+	})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return c
+}
+
 // client returns a client of the server's, closed with the test.
 func (s *server) client(t testing.TB) rueidis.Client {
 	t.Helper()
