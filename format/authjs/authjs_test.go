@@ -393,3 +393,13 @@ func tamper(header string) string {
 	}
 	return header[:i] + string(c) + header[i+1:]
 }
+
+func TestMappedClaimsAreNotValues(t *testing.T) {
+	m := newManager(t, authjs.Format{}, v5Cookie, cookiesession.Options{}, secretOne)
+	for _, claim := range []string{"exp", "iat", "jti", "sub"} {
+		s := m.LoadHeader()
+		s.Set(claim, 1)
+		_, err := m.SaveHeader(s)
+		assert.ErrorContains(t, err, "the claim \""+claim+"\" is the session's own", "never dropped silently")
+	}
+}
