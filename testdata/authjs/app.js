@@ -52,6 +52,8 @@ async function v5(url, req, res) {
     trustHost: true,
     basePath: '/auth',
     session: { strategy: 'jwt', maxAge },
+    // One line for each refused token, which the tests provoke on purpose.
+    logger: { error: (e) => console.error(`[auth] ${e.name}: ${e.cause?.err?.message ?? e.message}`) },
     cookies: { sessionToken: { name: cookieName, options: { httpOnly: true, sameSite: 'lax', path: '/', secure: false } } },
     providers: [Credentials({
       credentials: { username: {}, claims: {} },
