@@ -50,7 +50,10 @@ type Sealer interface {
 }
 
 // Record is a session as a Format seals and opens it. What a format lacks
-// (Traits.Lacks) stays zero when opened and is ignored when sealed.
+// (Traits.Lacks) stays zero when opened and is ignored when sealed. The
+// choice of Session.SetTransient is not part of it: with a format other
+// than the package's own it shapes the cookies of the response it is made
+// for, as with FormatExpress.
 type Record struct {
 	ID       string    // the session ID, for Manager.RevokeSession
 	Created  time.Time // creation or last Renew, for NotBefore and RevokeSubject
