@@ -53,8 +53,10 @@ func (e *SizeError) Is(target error) bool { return target == ErrTooLarge }
 // verification.
 //
 // names holds every name any configuration writes (up to maxChunksLimit),
-// not only the first max: a chunk this configuration no longer writes is a
-// leftover of a larger MaxChunks, which the response deletes.
+// not only the first max, and all are read: a session written by a
+// Manager with a larger MaxChunks (a replica not yet reconfigured) is
+// read, and only writing keeps to max. A chunk the session read does not
+// use is a leftover, which the response deletes.
 //
 // FormatExpress is the exception: its sealed string is "VALUE.SIG", stored
 // as NAME=VALUE and NAME.sig=SIG the way Express's cookies library does,
@@ -206,9 +208,9 @@ var (
 	errManyValues   = fmt.Errorf("%w: more than %d different values for one session cookie name", ErrInvalid, maxCandidates)
 	errManyCombos   = fmt.Errorf("%w: more than %d ways to join the session cookies", ErrInvalid, maxTries)
 	errJoinedTooBig = fmt.Errorf("%w: the ways to join the session cookies hold more than %d times their bytes", ErrInvalid, maxJoined)
-	errOversized    = fmt.Errorf("%w: a session cookie longer than this configuration writes", ErrInvalid)
+	errOversized    = fmt.Errorf("%w: a session cookie longer than any configuration writes", ErrInvalid)
 	errNoHead       = fmt.Errorf("%w: the first cookie, which the others came without", ErrChunkMissing)
-	errBadCount     = fmt.Errorf("%w: chunk count is not a number this configuration writes", ErrInvalid)
+	errBadCount     = fmt.Errorf("%w: chunk count is not a number any configuration writes", ErrInvalid)
 	errTwoSessions  = fmt.Errorf("%w: two different valid sessions under one name (a tossed cookie?)", ErrInvalid)
 )
 
@@ -234,8 +236,9 @@ type received struct {
 // name that was sent twice.
 //
 // The work is linear in the header's length: each cookie of ours is
-// compared with at most maxCandidates earlier values of at most budget
-// bytes, and what is kept is bounded by max × maxCandidates × budget.
+// compared with at most maxCandidates earlier values of at most 4096
+// bytes, and what is kept is bounded by maxChunksLimit × maxCandidates ×
+// 4096 bytes, whatever this configuration writes.
 func (c *chunker) scan(r *received, lines []string) {
 	r.values = make([]candidate, 0, c.max)
 	for _, line := range lines {
@@ -251,14 +254,11 @@ func (c *chunker) scan(r *received, lines []string) {
 				continue
 			}
 			r.present |= 1 << i
-			if i >= c.max && !(c.indexed && c.max > 1 && i <= c.max) {
-				continue // a leftover of a larger MaxChunks: deleted, never read
-			}
 			if len(value) >= 2 && value[0] == '"' && value[len(value)-1] == '"' {
 				value = value[1 : len(value)-1]
 			}
 			switch {
-			case len(value) > c.budget:
+			case len(value) > defaultMaxCookieSize:
 				r.fail(errOversized)
 			case r.has(i, value):
 			case r.count[i] == maxCandidates:
@@ -400,7 +400,9 @@ func (c *chunker) each(r *received, try func(value string, n int) error) error {
 // every way to join NAME.0, NAME.1, … up to the first index missing, with
 // the same bounds.
 func (c *chunker) eachIndexed(r *received, try func(value string, n int) error) error {
-	n := 0 // chunks: names[1] to names[n]
+	// Chunks are names[1] to names[n]. Without a count in the value, a
+	// chunk past MaxChunks cannot be told from a leftover: it is one.
+	n := 0
 	for n < c.max && n+1 < len(c.names) && r.count[n+1] > 0 {
 		n++
 	}
@@ -484,7 +486,7 @@ func (c *chunker) combinations(r *received, head string) (n, combos int, err err
 }
 
 // count returns how many cookies a value whose first cookie holds head
-// spans, or -1 when head names a count this configuration never writes.
+// spans, or -1 when head names a count no configuration writes.
 func (c *chunker) count(head string) int {
 	switch {
 	case c.express:
@@ -497,7 +499,7 @@ func (c *chunker) count(head string) int {
 		return 1
 	}
 	n := parseCount(head[:bar])
-	if n < 2 || n > c.max {
+	if n < 2 || n > len(c.names) {
 		return -1
 	}
 	return n

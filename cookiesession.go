@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -115,17 +116,21 @@ type Options struct {
 	// it read each other's cookies.
 	Compress bool
 
-	// MaxChunks is how many cookies one session may span, 1 by default
-	// (no chunking), 16 at most. A session too large for them is an
-	// ErrTooLarge error, never a cookie the browser would drop. Every
+	// MaxChunks is how many cookies one session may span when written, 1
+	// by default (no chunking), 16 at most. A session too large for them
+	// is an ErrTooLarge error, never a cookie the browser would drop. Every
 	// chunk travels on every request, and proxies limit the whole Cookie
-	// header (nginx and Apache to 8 KB), so keep this small.
+	// header (nginx and Apache to 8 KB), so keep this small. Sessions of up
+	// to 16 cookies are read whatever MaxChunks is, so that changing it
+	// one replica at a time logs nobody out.
 	MaxChunks int
 
 	// MaxCookieSize is the per-cookie budget in bytes: the whole
-	// Set-Cookie line after the header name, attributes included.
-	// defaultMaxCookieSize (4096) fits every current browser; lower it to
-	// leave room for other cookies under a proxy's header limit.
+	// Set-Cookie line after the header name, attributes included, 4096
+	// by default and at most: that fits every current browser, and New
+	// refuses more. Lower it to leave room for other cookies under a
+	// proxy's header limit. Cookies of up to 4096 bytes are read whatever
+	// it is.
 	MaxCookieSize int
 
 	// NotBefore, when set, rejects every session created (or last renewed)
@@ -163,7 +168,8 @@ type Options struct {
 	// RefusalSummary is how often, at most, one warning sums up the
 	// cookies refused since the last one, by reason (see Refusal), with a
 	// hint where the counts suggest a cause: one minute by default; a
-	// negative value turns it off. Each refused cookie is also logged at
+	// negative value turns it off. The warning is written one such period
+	// after the first refusal it counts, whatever traffic follows. Each refused cookie is also logged at
 	// debug level, and all are counted (Manager.Counts).
 	RefusalSummary time.Duration
 }
@@ -231,8 +237,7 @@ func New(opts Options) (*Manager, error) {
 	}
 	m.secrets.Store(set)
 	every := cmp.Or(opts.RefusalSummary, time.Minute)
-	m.stats = newStats(max(every, 0), time.Now())
-	m.stats.lastSummary.Store(-int64(every)) // the first refusal is summed up at once
+	m.stats = newStats(max(every, 0))
 	if opts.Gorilla != nil {
 		if m.gorillaCodecs, err = gorillaCodecs(opts.Gorilla); err != nil {
 			return nil, err
@@ -264,11 +269,6 @@ func New(opts Options) (*Manager, error) {
 	switch {
 	case m.format == FormatExpress:
 		m.chunks = newExpressChunker(m.name, budget, attrLen)
-		for i, k := range opts.Secrets {
-			if len(k) < minSecretLength {
-				m.log().Warn("cookiesession: FormatExpress secret is short; anyone who guesses it can forge sessions", "secret", i, "bytes", len(k))
-			}
-		}
 	case m.foreign:
 		m.chunks = newLayoutChunker(m.name, m.traits.Chunks, cmp.Or(opts.MaxChunks, 1), budget, attrLen)
 	default:
@@ -319,6 +319,8 @@ func validate(opts Options, c *http.Cookie, maxAge time.Duration) error {
 		return fmt.Errorf("cookiesession: MaxChunks %d outside 1..%d", opts.MaxChunks, maxChunksLimit)
 	case opts.MaxCookieSize < 0:
 		return fmt.Errorf("cookiesession: negative MaxCookieSize %d", opts.MaxCookieSize)
+	case opts.MaxCookieSize > defaultMaxCookieSize:
+		return fmt.Errorf("cookiesession: MaxCookieSize %d is over %d: browsers drop a longer cookie without a word", opts.MaxCookieSize, defaultMaxCookieSize)
 	}
 	return nil
 }
@@ -461,6 +463,9 @@ func (m *Manager) open(ctx context.Context, value string, now time.Time) (decode
 			return decoded{}, err
 		}
 	case err != nil:
+		if errors.Is(err, errNotVerified) && set.sealedByRemoved(m.builtin, m.name, value, buf, now) {
+			err = errRemovedSecret
+		}
 		return decoded{}, err
 	case format == FormatExpress:
 		// Express keeps no times in the cookie: the session lives as long
@@ -677,12 +682,60 @@ func (m *Manager) deleteCookie(name string) string {
 	return name + "=" + m.attrsBefore + "; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0" + m.attrsAfter
 }
 
+// maxTossDomains bounds the domains at which a tossed session is deleted:
+// the Host header is the client's to choose.
+const maxTossDomains = 4
+
+// appendTossedDeletions appends to lines the deletion of each cookie
+// named in present (bit i: names[i]) at each domain of host that a sibling
+// subdomain could have set it for: host itself and its parents, but not
+// the last label. A parent that is a public suffix (co.uk) costs a line
+// the browser ignores. The host-only cookies, and those of Options.Domain,
+// are deleted by deleteCookie.
+func (m *Manager) appendTossedDeletions(lines []string, host string, present uint32) []string {
+	if hasPrefixFold(m.name, "__Host-") {
+		return lines // no other host can set it, and a browser refuses a Domain for it
+	}
+	path, configured, _ := strings.Cut(m.attrsBefore, "; Domain=")
+	for _, domain := range tossDomains(host) {
+		if strings.EqualFold(domain, configured) {
+			continue
+		}
+		for i, name := range m.chunks.names {
+			if present&(1<<i) != 0 {
+				lines = append(lines, name+"="+path+"; Domain="+domain+"; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0"+m.attrsAfter)
+			}
+		}
+	}
+	return lines
+}
+
+// tossDomains returns the domains of host from which a cookie of its can
+// have been set by another host: host and each parent but the last label,
+// at most maxTossDomains of them, the widest kept. None for an IP address
+// or a name that is no host name.
+func tossDomains(host string) []string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if len(host) > 253 || net.ParseIP(host) != nil || strings.Contains(host, "..") || strings.HasPrefix(host, ".") ||
+		strings.IndexFunc(host, func(r rune) bool { return !('a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '-' || r == '.') }) >= 0 {
+		return nil
+	}
+	var domains []string
+	for d := host; strings.Contains(d, "."); d = d[strings.IndexByte(d, '.')+1:] {
+		domains = append(domains, d)
+	}
+	return domains[max(0, len(domains)-maxTossDomains):]
+}
+
 // Load returns the session carried by r's cookies. The cookies are only
 // verified when the session is first used. A missing, invalid or expired
 // session gives a new empty one, whose response clears the bad cookies.
 // Use Load and [Manager.Save] where [Manager.Middleware] does not fit.
 func (m *Manager) Load(r *http.Request) *Session {
-	return &Session{m: m, ctx: r.Context(), lines: r.Header.Values("Cookie")}
+	return &Session{m: m, ctx: r.Context(), lines: r.Header.Values("Cookie"), host: r.Host}
 }
 
 // LoadHeader is [Manager.Load] for runtimes without net/http requests: it

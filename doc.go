@@ -51,7 +51,9 @@
 // Set-Cookie line) and returns [ErrTooLarge], with a [*SizeError] naming the
 // sizes, rather than write one the browser would drop. With
 // Options.MaxChunks above 1 a large session is split across several
-// cookies, and cookies it no longer needs are deleted.
+// cookies, and cookies it no longer needs are deleted. Sessions of up to 16
+// cookies are read whatever MaxChunks is, so it can change one replica at a
+// time.
 //
 // # Secrets
 //

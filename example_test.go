@@ -272,8 +272,9 @@ func ExampleFormatExpress() {
 	// session.sig
 }
 
-// Keeping the secrets those of a file that the platform updates: edit it
-// to add, promote or remove a secret, and every replica follows.
+// Keeping the secrets those of a file that the platform updates: replace
+// it whole (written aside, then renamed, as Kubernetes, Docker and systemd
+// do) to add, promote or remove a secret, and every replica follows.
 func ExampleManager_WatchSecretsFile() {
 	dir, _ := os.MkdirTemp("", "secrets")
 	defer os.RemoveAll(dir)

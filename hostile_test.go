@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"runtime"
 	"slices"
 	"strconv"
@@ -153,7 +155,7 @@ func hostileCases(t *testing.T, opts Options) []hostileCase {
 	add("chunk without the head", "session.1="+a["session.1"].Value, "without")
 
 	// Size attacks: bounded before any base64 or crypto runs.
-	add("1 MB session cookie", "session="+strings.Repeat("A", 1<<20), "longer than this configuration writes")
+	add("1 MB session cookie", "session="+strings.Repeat("A", 1<<20), "longer than any configuration writes")
 	add("five different heads", "session=a; session=b; session=c; session=d; session="+valid, "more than 4 different values")
 	add("chunk sets with too many combinations", a.header()+"; session.1=x; session=2|y; session.1=z; session=2|w; session.1=v", "more than 8 ways")
 	add("4 KB of pure garbage", "session="+randomText(4000), "")
@@ -207,13 +209,14 @@ func TestHostileInput(t *testing.T) {
 // BenchmarkHostileHeader.
 type hostileShape struct{ name, header string }
 
-// hostileShapes returns a Manager with 16 chunks and 4 keys, and 1 MiB
-// headers that name its cookies in every way the reader handles, next to
-// the reference: the same length of unrelated cookies.
-func hostileShapes(tb testing.TB) (*Manager, []hostileShape) {
+// hostileShapes returns a Manager with 4 keys that writes up to maxChunks
+// cookies, and 1 MiB headers that name the cookies of a 16-chunk session
+// in every way the reader handles, next to the reference: the same length
+// of unrelated cookies.
+func hostileShapes(tb testing.TB, maxChunks int) (*Manager, []hostileShape) {
 	tb.Helper()
 	keys := [][]byte{testKey(1), testKey(2), testKey(3), testKey(4)}
-	m, err := New(Options{Secrets: keys, MaxChunks: maxChunksLimit})
+	m, err := New(Options{Secrets: keys, MaxChunks: maxChunks})
 	require.NoError(tb, err)
 	// A 16-chunk session sealed under a fifth key: it joins, and every key
 	// has to try it.
@@ -268,7 +271,13 @@ func hostileShapes(tb testing.TB) (*Manager, []hostileShape) {
 // number of cookies), and the response carries at most one deletion per
 // name the package writes.
 func TestHostileHeaderCost(t *testing.T) {
-	m, shapes := hostileShapes(t)
+	for _, maxChunks := range []int{maxChunksLimit, 1} {
+		t.Run(fmt.Sprintf("MaxChunks=%d", maxChunks), func(t *testing.T) { testHostileHeaderCost(t, maxChunks) })
+	}
+}
+
+func testHostileHeaderCost(t *testing.T, maxChunks int) {
+	m, shapes := hostileShapes(t, maxChunks)
 	var logs bytes.Buffer
 	m.logger = debugLogger(&logs)
 	budget := maxChunksLimit * defaultMaxCookieSize
@@ -305,7 +314,10 @@ func TestHostileHeaderCost(t *testing.T) {
 // TestCookieTossing: a sibling subdomain can set a cookie of the session's
 // name for the parent domain, and the browser then sends both. A junk
 // cookie must not log the user out, and a valid session of the attacker's
-// own must not replace the user's.
+// own must not replace the user's. Two valid sessions are both refused,
+// and both deleted: the host-only cookie, and the name at each domain of
+// the request's host, so the tossed one does not come back on every
+// request.
 func TestCookieTossing(t *testing.T) {
 	m, _ := newTestManager(t, Options{MaxChunks: 3})
 	user := issue(t, m, func(s *Session) { s.Set("user", "victim") })["session"].Value
@@ -315,21 +327,37 @@ func TestCookieTossing(t *testing.T) {
 	foreign, _ := newTestManager(t, Options{Secrets: [][]byte{testKey(9)}})
 	otherApp := issue(t, foreign, func(s *Session) { s.Set("user", "attacker") })["session"].Value
 
+	const expired = "; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0; HttpOnly; Secure; SameSite=Lax"
+	deletions := func(names ...string) []string {
+		var lines []string
+		for _, domain := range []string{"", "; Domain=app.example.com", "; Domain=example.com"} {
+			for _, name := range names {
+				lines = append(lines, name+"=; Path=/"+domain+expired)
+			}
+		}
+		return lines
+	}
 	for _, tc := range []struct {
 		name, header string
-		kept         bool // the user's session survives
+		kept         bool     // the user's session survives
+		sent         []string // the Set-Cookie lines when it does not
 	}{
-		{"junk tossed after", "session=" + user + "; session=junk", true},
-		{"junk tossed before", "session=junk; session=" + user, true},
-		{"another application's session tossed", "session=" + otherApp + "; session=" + user, true},
-		{"the same cookie for two domains", "session=" + user + "; session=" + user, true},
-		{"junk head tossed on a chunked session", "session=3|junk; " + big.header(), true},
-		{"junk chunk tossed on a chunked session", big.header() + "; session.1=junk; session.2=junk", true},
-		{"the attacker's valid session tossed after", "session=" + user + "; session=" + attacker, false},
-		{"the attacker's valid session tossed before", "session=" + attacker + "; session=" + user, false},
+		{"junk tossed after", "session=" + user + "; session=junk", true, nil},
+		{"junk tossed before", "session=junk; session=" + user, true, nil},
+		{"another application's session tossed", "session=" + otherApp + "; session=" + user, true, nil},
+		{"the same cookie for two domains", "session=" + user + "; session=" + user, true, nil},
+		{"junk head tossed on a chunked session", "session=3|junk; " + big.header(), true, nil},
+		{"junk chunk tossed on a chunked session", big.header() + "; session.1=junk; session.2=junk", true, nil},
+		{"the attacker's valid session tossed after", "session=" + user + "; session=" + attacker, false, deletions("session")},
+		{"the attacker's valid session tossed before", "session=" + attacker + "; session=" + user, false, deletions("session")},
+		{"the attacker's session tossed on a chunked one", "session=" + attacker + "; " + big.header(), false, deletions("session", "session.1", "session.2")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp := serve(m, tc.header, func(_ http.ResponseWriter, s *Session) {
+			req := httptest.NewRequest(http.MethodGet, "https://app.example.com/", nil)
+			req.Header.Set("Cookie", tc.header)
+			rec := httptest.NewRecorder()
+			m.Middleware(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+				s := m.FromContext(r.Context())
 				who, _ := Value[string](s, "user")
 				if tc.kept {
 					assert.False(t, s.IsNew())
@@ -338,12 +366,52 @@ func TestCookieTossing(t *testing.T) {
 					assert.True(t, s.IsNew(), "never pick one of two sessions")
 					assert.Empty(t, who)
 				}
-			})
-			if tc.kept {
-				assert.Empty(t, resp.Header.Values("Set-Cookie"), "nothing that would delete the user's cookie")
-			}
+			})).ServeHTTP(rec, req)
+			assert.Equal(t, tc.sent, rec.Header().Values("Set-Cookie"), "nothing that would delete the user's cookie, or every copy of the name")
 		})
 	}
+
+	// In a cookie jar that keeps host-only and domain cookies apart as
+	// browsers do: the tossed session is gone after one response, and the
+	// next request is the user's alone. A tossed cookie of another path
+	// stays; only a __Host- name rules it out.
+	for _, path := range []string{"/", "/app"} {
+		jar, err := cookiejar.New(nil)
+		require.NoError(t, err)
+		app, _ := url.Parse("https://app.example.com/app/page")
+		evil, _ := url.Parse("https://evil.example.com/")
+		jar.SetCookies(app, []*http.Cookie{{Name: "session", Value: user, Path: "/"}})
+		jar.SetCookies(evil, []*http.Cookie{{Name: "session", Value: attacker, Path: path, Domain: "example.com"}})
+		visit := func(h func(http.ResponseWriter, *Session)) {
+			req := httptest.NewRequest(http.MethodGet, app.String(), nil)
+			for _, c := range jar.Cookies(app) {
+				req.AddCookie(c)
+			}
+			rec := httptest.NewRecorder()
+			m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h(w, m.FromContext(r.Context())) })).ServeHTTP(rec, req)
+			jar.SetCookies(app, rec.Result().Cookies())
+		}
+		require.Len(t, jar.Cookies(app), 2)
+		visit(touch)
+		if path == "/" {
+			assert.Empty(t, jar.Cookies(app), "both sessions deleted")
+			visit(func(_ http.ResponseWriter, s *Session) { s.Set("user", "victim again") }) // the user logs in again
+			visit(func(_ http.ResponseWriter, s *Session) {
+				who, _ := Value[string](s, "user")
+				assert.Equal(t, "victim again", who, "and stays logged in")
+			})
+		} else {
+			require.Len(t, jar.Cookies(app), 1, "the tossed cookie of Path=/app is not deleted by Path=/")
+			assert.Equal(t, attacker, jar.Cookies(app)[0].Value)
+		}
+	}
+	assert.Equal(t, []string{"example.com"}, tossDomains("example.com:8443"))
+	assert.Equal(t, []string{"b.c.d.example.com", "c.d.example.com", "d.example.com", "example.com"}, tossDomains("A.b.c.d.example.com."))
+	for _, none := range []string{"localhost", "127.0.0.1", "[::1]:443", "exa_mple.com", "a..b.com", ""} {
+		assert.Empty(t, tossDomains(none), none)
+	}
+	hostOnly, _ := newTestManager(t, Options{Name: "__Host-s"})
+	assert.Empty(t, hostOnly.appendTossedDeletions(nil, "app.example.com", 1), "no Domain for a __Host- name")
 }
 
 // TestChunkNamesOfOtherConfigurations: a chunk index that a larger

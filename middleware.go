@@ -41,7 +41,7 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The session lives inside the writer: one allocation for both.
 		sw := &writer{ResponseWriter: w, r: r}
-		sw.s.m, sw.s.ctx, sw.s.lines = m, r.Context(), r.Header["Cookie"]
+		sw.s.m, sw.s.ctx, sw.s.lines, sw.s.host = m, r.Context(), r.Header["Cookie"], r.Host
 		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), m.contextKey, &sw.s)))
 		_ = sw.commit()
 	})

@@ -210,19 +210,27 @@ func SecretsFromFile(path string) ([][]byte, error) {
 }
 
 // ParseSecrets reads secrets, newest first, separated by commas or line
-// breaks; white space around each is ignored. It fails when there is none,
-// and when one holds white space inside: "k1 k2" read as one secret would
-// log everyone out at the next rotation. source names the text in errors.
-// New checks the secrets' strength.
+// breaks; white space around each is ignored, and so are a UTF-8 byte
+// order mark at the start (which some editors write) and lines that start
+// with "# " (comments: no secret holds a space). It fails when there is
+// none, and when one holds white space inside: "k1 k2" read as one secret
+// would log everyone out at the next rotation. source names the text in
+// errors. New checks the secrets' strength.
 func ParseSecrets(text, source string) ([][]byte, error) {
 	var secrets [][]byte
-	for _, s := range strings.FieldsFunc(text, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
-		s = strings.TrimSpace(s)
-		if strings.IndexFunc(s, unicode.IsSpace) >= 0 {
-			return nil, fmt.Errorf("%w: secret %d in %s holds white space; separate secrets with commas", ErrWeakSecret, len(secrets), source)
+	text = strings.TrimPrefix(text, "\uFEFF")
+	for _, line := range strings.FieldsFunc(text, func(r rune) bool { return r == '\n' || r == '\r' }) {
+		if line = strings.TrimSpace(line); line == "#" || strings.HasPrefix(line, "# ") {
+			continue
 		}
-		if s != "" {
-			secrets = append(secrets, []byte(s))
+		for _, s := range strings.Split(line, ",") {
+			s = strings.TrimSpace(s)
+			if strings.IndexFunc(s, unicode.IsSpace) >= 0 {
+				return nil, fmt.Errorf("%w: secret %d in %s holds white space; separate secrets with commas", ErrWeakSecret, len(secrets), source)
+			}
+			if s != "" {
+				secrets = append(secrets, []byte(s))
+			}
 		}
 	}
 	if len(secrets) == 0 {

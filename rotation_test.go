@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -202,4 +203,150 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// watchLog starts m's watcher on path, with its logs in a buffer, and
+// returns a function that waits until the logs hold want.
+func watchLog(t *testing.T, secrets [][]byte, format Format, path string) (*Manager, *syncBuffer, func(want string)) {
+	t.Helper()
+	var logs syncBuffer
+	m, err := New(Options{Secrets: secrets, Format: format, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.WatchSecretsFile(ctx, path, 5*time.Millisecond) }()
+	t.Cleanup(func() { cancel(); <-done })
+	logged := func(want string) {
+		t.Helper()
+		require.Eventually(t, func() bool { return strings.Contains(logs.String(), want) }, 5*time.Second, time.Millisecond, "%q in %s", want, &logs)
+	}
+	return m, &logs, logged
+}
+
+func firstFingerprints(m *Manager) []string {
+	var fps []string
+	for _, s := range m.Counts().Secrets {
+		fps = append(fps, s.Fingerprint)
+	}
+	return fps
+}
+
+// TestWatchSecretsFileNeverUsesAHalfWrittenFile: "new, old" written in
+// place by a writer that pauses after the first line, far longer than
+// the watcher waits for a file to settle. The half written file would
+// drop the secret now sealing for one not in force, so it is refused;
+// cookies sealed with the old secret keep working throughout, and the
+// whole file is put in force once written.
+func TestWatchSecretsFileNeverUsesAHalfWrittenFile(t *testing.T) {
+	oldSecret, newSecret := testKey(1), testKey(2)
+	path := filepath.Join(t.TempDir(), "secrets")
+	require.NoError(t, os.WriteFile(path, append(oldSecret, '\n'), 0o600))
+	m, _, logged := watchLog(t, [][]byte{oldSecret}, FormatSecureCookie, path)
+	logged("secrets in force")
+	s := m.LoadHeader()
+	s.Set("user", "ada")
+	lines, err := m.SaveHeader(s)
+	require.NoError(t, err)
+	cookie, _, _ := strings.Cut(lines[0], ";")
+
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0o600)
+	require.NoError(t, err)
+	_, err = f.Write(append(newSecret, '\n'))
+	require.NoError(t, err)
+	logged("drops the secret now sealing")
+	for range 20 { // the writer pauses: 100 ms, twenty intervals
+		assert.Equal(t, []string{SecretFingerprint(oldSecret)}, firstFingerprints(m), "the half written file is not in force")
+		_, err := m.Inspect(cookie)
+		assert.NoError(t, err, "the old secret's cookies still verify")
+		time.Sleep(5 * time.Millisecond)
+	}
+	_, err = f.Write(append(oldSecret, '\n'))
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	logged("secrets file usable again")
+	assert.Equal(t, []string{SecretFingerprint(newSecret), SecretFingerprint(oldSecret)}, firstFingerprints(m))
+	_, err = m.Inspect(cookie)
+	assert.NoError(t, err)
+}
+
+// TestWatchSecretsFileEmergencyReplacement: replacing every secret at once
+// (one leaked) is refused until the file says it is meant, and then made
+// and logged as a warning that it logs everyone out.
+func TestWatchSecretsFileEmergencyReplacement(t *testing.T) {
+	leaked, fresh := testKey(1), testKey(2)
+	path := filepath.Join(t.TempDir(), "secrets")
+	replace := func(content string) {
+		require.NoError(t, os.WriteFile(path+".tmp", []byte(content), 0o600))
+		require.NoError(t, os.Rename(path+".tmp", path))
+	}
+	replace(string(leaked))
+	m, logs, logged := watchLog(t, [][]byte{leaked}, FormatSecureCookie, path)
+	logged("secrets in force")
+	replace(string(fresh) + "\n")
+	logged("drops the secret now sealing (" + SecretFingerprint(leaked) + ") for a first secret not in force (" + SecretFingerprint(fresh) + ")")
+	assert.Equal(t, []string{SecretFingerprint(leaked)}, firstFingerprints(m))
+
+	replace("# replace: logs everyone out\n" + string(fresh) + "\n")
+	logged("every secret replaced, as the file asks")
+	assert.Equal(t, []string{SecretFingerprint(fresh)}, firstFingerprints(m))
+	assert.Contains(t, logs.String(), "level=WARN msg=\"cookiesession: every secret replaced")
+	assert.Empty(t, m.secrets.Load().removed, "the leaked secret's cookies are not hinted at as removed too soon")
+	assert.NotContains(t, logs.String(), string(fresh), "never the secret")
+
+	// Promoting a secret already in force needs no such line.
+	replace(string(testKey(3)) + "\n" + string(fresh))
+	logged(SecretFingerprint(testKey(3)))
+	replace(string(testKey(3)))
+	require.Eventually(t, func() bool {
+		return assert.ObjectsAreEqual([]string{SecretFingerprint(testKey(3))}, firstFingerprints(m))
+	}, 5*time.Second, time.Millisecond)
+}
+
+// TestWatchSecretsFileReports: a file empty from the start is reported,
+// a byte order mark is not part of the first secret, and a good file back
+// after a refused one is logged.
+func TestWatchSecretsFileReports(t *testing.T) {
+	a := testKey(1)
+	path := filepath.Join(t.TempDir(), "secrets")
+	require.NoError(t, os.WriteFile(path, nil, 0o600))
+	_, _, logged := watchLog(t, [][]byte{a}, FormatSecureCookie, path)
+	logged("holds no secret")
+
+	bom := filepath.Join(t.TempDir(), "secrets")
+	require.NoError(t, os.WriteFile(bom, append([]byte("\uFEFF"), a...), 0o600))
+	secrets, err := SecretsFromFile(bom)
+	require.NoError(t, err)
+	assert.Equal(t, [][]byte{a}, secrets, "the byte order mark is dropped")
+	m, logs, logged := watchLog(t, [][]byte{a}, FormatSecureCookie, bom)
+	logged("secrets in force")
+	assert.Equal(t, []string{SecretFingerprint(a)}, firstFingerprints(m))
+	assert.NotContains(t, logs.String(), "not in force before", "the same secret as at start")
+
+	require.NoError(t, os.WriteFile(bom+".tmp", []byte("short"), 0o600))
+	require.NoError(t, os.Rename(bom+".tmp", bom))
+	logged("secret 0 is 5 bytes")
+	require.NoError(t, os.WriteFile(bom+".tmp", a, 0o600))
+	require.NoError(t, os.Rename(bom+".tmp", bom))
+	logged("secrets file usable again")
+
+	parsed, err := ParseSecrets("# comment\n#\n"+string(a)+", "+string(testKey(2))+"\r\n", "text")
+	require.NoError(t, err)
+	assert.Equal(t, [][]byte{a, testKey(2)}, parsed)
+}
+
+// TestShortExpressSecretWarnsWhenReplaced: a short FormatExpress secret is
+// warned about however it arrives, as New warns about it.
+func TestShortExpressSecretWarnsWhenReplaced(t *testing.T) {
+	long := []byte("an-express-application-secret-of-40-bytes")
+	path := filepath.Join(t.TempDir(), "secrets")
+	require.NoError(t, os.WriteFile(path, long, 0o600))
+	m, logs, logged := watchLog(t, [][]byte{long}, FormatExpress, path)
+	logged("secrets in force")
+	assert.NotContains(t, logs.String(), "is short")
+	require.NoError(t, m.ReplaceSecrets([][]byte{long, []byte("keyboard-cat")}))
+	logged("FormatExpress secret is short")
+	assert.Contains(t, logs.String(), "secret=1 bytes=12")
+	require.NoError(t, os.WriteFile(path+".tmp", []byte("tiny-secret\n"+string(long)), 0o600))
+	require.NoError(t, os.Rename(path+".tmp", path))
+	logged("secret=0 bytes=11")
 }

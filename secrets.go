@@ -24,6 +24,32 @@ type secretSet struct {
 	counters []*secretCounter // by index, as ring
 	since    time.Time        // when ring[0] began sealing in this Manager
 	changed  time.Time        // when this set was put in force
+	// removed holds the keys of the secrets this set dropped from the one
+	// before (at most maxRemoved), for an hour after the change: a cookie
+	// none of ring verifies is tried with them, so that the refusal
+	// summary can say, with proof, that a secret was removed too soon.
+	removed keyRing
+}
+
+// Bounds on the check against removed secrets: it costs a value that no
+// secret verifies one more verification per removed secret.
+const (
+	maxRemoved    = 4
+	removedWindow = time.Hour
+)
+
+// errRemovedSecret: no secret in force verifies the value, but one that
+// the last change of secrets removed does.
+var errRemovedSecret = fmt.Errorf("%w: sealed with a secret removed at the last change of secrets", errNotVerified)
+
+// sealedByRemoved reports whether a secret set removed verifies value,
+// which none of set.ring verifies, within removedWindow of the change.
+func (set *secretSet) sealedByRemoved(f BuiltinFormat, name, value string, scratch []byte, now time.Time) bool {
+	if len(set.removed) == 0 || now.Sub(set.changed) >= removedWindow {
+		return false
+	}
+	_, _, _, err := set.removed.open(f, name, value, scratch)
+	return err == nil
 }
 
 // secretCounter counts what one secret verified.
@@ -95,6 +121,13 @@ func (m *Manager) newSecretSet(secrets [][]byte, old *secretSet, now time.Time) 
 	} else if set.ring, err = newKeyRing(secrets, m.builtin.minSecretLength()); err != nil {
 		return nil, err
 	}
+	if m.format == FormatExpress {
+		for i, k := range secrets {
+			if len(k) < minSecretLength {
+				m.log().Warn("cookiesession: FormatExpress secret is short; anyone who guesses it can forge sessions", "secret", i, "bytes", len(k))
+			}
+		}
+	}
 	for i := range secrets {
 		if !m.foreign {
 			set.ring[i].aad = compactAAD(set.ring[i].hint, m.name)
@@ -119,6 +152,13 @@ func (m *Manager) newSecretSet(secrets [][]byte, old *secretSet, now time.Time) 
 			}
 		}
 	}
+	if old != nil && !m.foreign { // a foreign format's sealer keeps no keys to try
+		for j, c := range old.counters {
+			if len(set.removed) < maxRemoved && !slices.ContainsFunc(set.counters, func(n *secretCounter) bool { return n.fingerprint == c.fingerprint }) {
+				set.removed = append(set.removed, old.ring[j])
+			}
+		}
+	}
 	return set, nil
 }
 
@@ -129,9 +169,20 @@ func (m *Manager) newSecretSet(secrets [][]byte, old *secretSet, now time.Time) 
 // uses the secrets in force when it read its cookie. See WatchSecretsFile
 // to keep them current from a file.
 func (m *Manager) ReplaceSecrets(secrets [][]byte) error {
+	return m.replaceSecrets(secrets, nil)
+}
+
+// replaceSecrets is ReplaceSecrets, with check (when not nil) to refuse
+// the change from old to set, or adjust set, once the secrets passed
+// New's checks.
+func (m *Manager) replaceSecrets(secrets [][]byte, check func(old, set *secretSet) error) error {
 	m.replacing.Lock() // one writer at a time; readers never wait
 	defer m.replacing.Unlock()
-	set, err := m.newSecretSet(secrets, m.secrets.Load(), m.now())
+	old := m.secrets.Load()
+	set, err := m.newSecretSet(secrets, old, m.now())
+	if err == nil && check != nil {
+		err = check(old, set)
+	}
 	if err != nil {
 		return err
 	}
@@ -181,17 +232,33 @@ func (m *Manager) SafeToRemove(index int, quiet time.Duration) (bool, string) {
 
 // WatchSecretsFile keeps m's secrets those of the file at path (see
 // SecretsFromFile), reading it every interval (5 seconds when 0 or less)
-// until ctx ends, and returns ctx's error. Reading follows symbolic links,
-// so the atomic swap of a directory by which Kubernetes updates a mounted
-// Secret is seen like a write. A changed file is read again a moment later
-// and used only if it reads the same, so that a file being rewritten in
-// place is never caught half written. A file that is missing, empty or
-// invalid never replaces good secrets: the failure is logged as a warning,
-// once until it changes, and the secrets in force stay. Each replacement
-// is logged with the fingerprints of the new secrets, and a warning when
-// the new first secret was not in force before: replicas that do not have
-// it yet refuse the cookies it seals (see the rotation documentation).
-// Run it in a goroutine of its own.
+// until ctx ends, and returns ctx's error. Run it in a goroutine of its
+// own.
+//
+// Change the file by replacing it whole: write the new content to a file
+// beside it and rename that over path, as Kubernetes (the atomic swap of
+// a mounted Secret's directory, followed through the symbolic links),
+// Docker and systemd do. A file rewritten in place can be read half
+// written: a changed file is read again a moment later and used only if
+// it reads the same, but a writer that pauses longer is caught halfway.
+// So a change that drops the secret now sealing cookies, for a first
+// secret that was not in force, is refused: it is what a half-written
+// "new, old" looks like, and put in force it would log everyone out.
+// When that is meant (a secret that leaked), say so in the file with a
+// line that reads
+//
+//	# replace: logs everyone out
+//
+// and the change is made and logged as a warning; remove the line once
+// every replica has the new secrets.
+//
+// A file that is missing, empty or invalid, or refused, never replaces
+// good secrets: the failure is logged as a warning, once until it changes,
+// and the secrets in force stay; a good file after that is logged too.
+// Each replacement is logged with the fingerprints of the new secrets, and
+// a warning when the new first secret was not in force before: replicas
+// that do not have it yet refuse the cookies it seals (see the rotation
+// documentation).
 func (m *Manager) WatchSecretsFile(ctx context.Context, path string, interval time.Duration) error {
 	if interval <= 0 {
 		interval = 5 * time.Second
@@ -200,6 +267,7 @@ func (m *Manager) WatchSecretsFile(ctx context.Context, path string, interval ti
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	var applied []byte // the file's content in force
+	have := false      // applied holds a content, maybe empty
 	lastFailure := ""
 	fail := func(err error) {
 		if err.Error() != lastFailure {
@@ -207,13 +275,19 @@ func (m *Manager) WatchSecretsFile(ctx context.Context, path string, interval ti
 			m.log().Warn("cookiesession: secrets file not used; the secrets in force stay", "cookie", m.name, "file", path, "err", err)
 		}
 	}
+	recovered := func() {
+		if lastFailure != "" {
+			m.log().Info("cookiesession: secrets file usable again", "cookie", m.name, "file", path)
+		}
+		lastFailure = ""
+	}
 	for {
 		data, err := os.ReadFile(path)
 		switch {
 		case err != nil:
 			fail(err)
-		case bytes.Equal(data, applied):
-			lastFailure = ""
+		case have && bytes.Equal(data, applied):
+			recovered()
 		default:
 			select {
 			case <-ctx.Done():
@@ -227,7 +301,8 @@ func (m *Manager) WatchSecretsFile(ctx context.Context, path string, interval ti
 				fail(err)
 				break
 			}
-			applied, lastFailure = data, ""
+			applied, have = data, true
+			recovered()
 		}
 		select {
 		case <-ctx.Done():
@@ -237,24 +312,60 @@ func (m *Manager) WatchSecretsFile(ctx context.Context, path string, interval ti
 	}
 }
 
+// replaceAllLine is the line by which a secrets file asks for a change
+// that drops the secret now sealing for one not in force.
+const replaceAllLine = "# replace: logs everyone out"
+
 // replaceFrom puts the secrets of a file's content in force, and logs it.
 func (m *Manager) replaceFrom(data []byte, path string) error {
 	secrets, err := ParseSecrets(string(data), path)
 	if err != nil {
 		return err
 	}
-	old := m.secrets.Load()
-	if err := m.ReplaceSecrets(secrets); err != nil {
-		return err
-	}
 	fps := make([]string, len(secrets))
 	for i, s := range secrets {
 		fps[i] = SecretFingerprint(s)
 	}
+	var sealing string
+	replaceAll, newFirst := false, false
+	err = m.replaceSecrets(secrets, func(old, set *secretSet) error {
+		inForce := func(fp string) bool {
+			return slices.ContainsFunc(old.counters, func(c *secretCounter) bool { return c.fingerprint == fp })
+		}
+		sealing, newFirst = old.counters[0].fingerprint, !inForce(fps[0])
+		replaceAll = newFirst && !slices.Contains(fps, sealing)
+		if replaceAll {
+			// A secret replaced on purpose (leaked) is not one whose
+			// cookies the refusal summary should suggest to keep.
+			set.removed = nil
+		}
+		if replaceAll && !hasLine(data, replaceAllLine) {
+			return fmt.Errorf("cookiesession: the file drops the secret now sealing (%s) for a first secret not in force (%s): half written, or every session refused; replace the file whole, add a new secret second first, or add the line %q", sealing, fps[0], replaceAllLine)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	m.log().Info("cookiesession: secrets in force", "cookie", m.name, "file", path, "fingerprints", fps)
-	if !slices.ContainsFunc(old.counters, func(c *secretCounter) bool { return c.fingerprint == fps[0] }) {
+	switch {
+	case replaceAll:
+		m.log().Warn("cookiesession: every secret replaced, as the file asks: every session sealed before is refused, which logs everyone out",
+			"cookie", m.name, "file", path, "removed", sealing, "first", fps[0])
+	case newFirst:
 		m.log().Warn("cookiesession: the new first secret was not in force before: replicas that do not have it yet refuse the cookies it seals; add a new secret second, and promote it once every replica has it",
 			"cookie", m.name, "file", path, "first", fps[0])
 	}
 	return nil
+}
+
+// hasLine reports whether text has a line that reads line, white space
+// around it aside.
+func hasLine(text []byte, line string) bool {
+	for l := range bytes.Lines(text) {
+		if string(bytes.TrimSpace(l)) == line {
+			return true
+		}
+	}
+	return false
 }

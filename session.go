@@ -28,6 +28,7 @@ type Session struct {
 	mu  sync.Mutex
 
 	lines  []string // the request's Cookie header lines, until loaded
+	host   string   // the request's Host, where a tossed session is deleted
 	loaded bool
 
 	// The sessions whose cookies this request carried or sent, for
@@ -35,6 +36,7 @@ type Session struct {
 	arrived string   // the ID the request's cookies carried, also when expired or revoked
 	others  []string // more: two tossed sessions, or IDs this request sent
 	carried bool     // the request carried a cookie of the session's name
+	tossed  bool     // it carried two valid sessions: delete at host's domains too
 
 	env         envelope
 	isNew       bool   // the request carried no valid session
@@ -69,7 +71,7 @@ type slot uint8
 const (
 	slotValue   slot = iota // a value, under failure.key
 	slotSubject             // the subject
-	slotFlash               // the flash messages
+	slotFlash               // a flash message, in a format that carries none
 )
 
 // load decodes the cookies on first use. The caller holds s.mu.
@@ -91,6 +93,7 @@ func (s *Session) load() {
 	// A refused session that verified (expired, revoked) comes with its
 	// envelope: copies of it may still be valid elsewhere.
 	s.arrived, s.others = d.env.ID, d.tossed
+	s.tossed = len(d.tossed) > 0
 	if err != nil || d.chunks == 0 {
 		if err != nil {
 			// The reason only: cookie contents and keys never go to logs.
@@ -256,6 +259,7 @@ func (s *Session) Expires() time.Time {
 // Get decodes the JSON value stored under key into dst, as json.Unmarshal
 // does, and reports whether the key exists and its value decodes into dst.
 func (s *Session) Get(key string, dst any) bool {
+	key, _ = validUTF8(key)
 	s.lock()
 	defer s.mu.Unlock()
 	i := s.env.find(key)
@@ -309,21 +313,31 @@ func (s *Session) Keys() []string {
 
 // Set stores value under key, encoded as JSON now, so later changes to
 // value are not seen. Setting the value a key already holds is not a
-// change. A value that cannot be stored as it is (a channel, a func, a key
-// or string that is not valid UTF-8, which JSON would turn into U+FFFD,
-// or nesting deeper than encoding/json reads back) is not stored, and the
-// save fails with an error that names the key until the key is set again,
-// deleted or cleared, or the session destroyed.
+// change.
+//
+// Text that is not valid UTF-8, in the key or in any string of the value
+// (a form field such as user=bad%ffname, say), is stored as encoding/json
+// stores it: each invalid byte becomes U+FFFD, so it reads back changed,
+// and two keys that differ only there are one key. Counts.InvalidUTF8
+// counts such values; Get and Delete find the key under either spelling.
+//
+// A value that only the program can make unstorable (a channel, a func,
+// a cycle, or nesting deeper than encoding/json reads back) is not
+// stored, and the save fails with an error that names the key until the
+// key is set again, deleted or cleared, or the session destroyed.
 func (s *Session) Set(key string, value any) {
 	b, err := encodeValue(value)
-	switch {
-	case err != nil:
-	case !utf8.ValidString(key):
-		err = errInvalidUTF8
-	case replacedInvalidUTF8(b) || !utf8.ValidString(b):
+	key, badKey := validUTF8(key)
+	badValue := false
+	if err == nil && (replacedInvalidUTF8(b) || !utf8.ValidString(b)) {
 		// The first when encoding/json replaced invalid text, the second
-		// when it passed it through (a json.RawMessage, a MarshalJSON).
-		err = fmt.Errorf("a string in it is %w", errInvalidUTF8)
+		// when it passed it through (a json.RawMessage, a MarshalJSON):
+		// only inside strings, since it checks the JSON around them.
+		b, _ = validUTF8(b)
+		badValue = true
+	}
+	if badKey || badValue {
+		s.m.stats.invalidUTF8.Add(1)
 	}
 	s.lock()
 	defer s.mu.Unlock()
@@ -388,6 +402,7 @@ func nestingDepth(b []byte) int {
 
 // Delete removes key, if present.
 func (s *Session) Delete(key string) {
+	key, _ = validUTF8(key)
 	s.lock()
 	defer s.mu.Unlock()
 	s.forget(slotValue, key)
@@ -476,18 +491,17 @@ func (s *Session) SetTransient(transient bool) {
 }
 
 // AddFlash adds a message to show once, typically on the page after a
-// redirect. A message that is not valid UTF-8 is not added, and the save
-// fails until the flash messages are read or cleared, or the session
-// destroyed.
+// redirect. Bytes of msg that are not valid UTF-8 are stored as U+FFFD,
+// as Set stores them, and counted in Counts.InvalidUTF8.
 func (s *Session) AddFlash(msg string) {
+	msg, bad := validUTF8(msg)
+	if bad {
+		s.m.stats.invalidUTF8.Add(1)
+	}
 	s.lock()
 	defer s.mu.Unlock()
-	switch {
-	case s.m.traits.Lacks&LacksFlashes != 0:
+	if s.m.traits.Lacks&LacksFlashes != 0 {
 		s.fail(slotFlash, "", fmt.Errorf("cookiesession: %v sessions carry no flash messages", s.m.format))
-		return
-	case !utf8.ValidString(msg):
-		s.fail(slotFlash, "", fmt.Errorf("cookiesession: flash message %q: %w", msg, errInvalidUTF8))
 		return
 	}
 	s.env.Flashes = append(s.env.Flashes, msg)
@@ -499,7 +513,6 @@ func (s *Session) AddFlash(msg string) {
 func (s *Session) Flashes() []string {
 	s.lock()
 	defer s.mu.Unlock()
-	s.forgetAll(slotFlash)
 	msgs := s.env.Flashes
 	if len(msgs) > 0 {
 		s.env.Flashes = nil
@@ -510,6 +523,21 @@ func (s *Session) Flashes() []string {
 
 // errInvalidUTF8 reports text that JSON cannot carry unchanged.
 var errInvalidUTF8 = errors.New("not valid UTF-8")
+
+// validUTF8 returns s with each byte that is not part of valid UTF-8
+// replaced by U+FFFD, one for each such byte as encoding/json writes and
+// reads it, and whether there was any.
+func validUTF8(s string) (string, bool) {
+	if utf8.ValidString(s) {
+		return s, false
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for _, r := range s { // an invalid byte comes as utf8.RuneError, one at a time
+		b.WriteRune(r)
+	}
+	return b.String(), true
+}
 
 // replacedInvalidUTF8 reports whether encoding/json replaced invalid UTF-8
 // in s: it writes each invalid byte as the escape \ufffd, while a real
@@ -620,6 +648,13 @@ func (s *Session) deletions(lines []string, keep int) []string {
 		if s.present&(1<<i) != 0 && kept&(1<<i) == 0 {
 			lines = append(lines, m.deleteCookie(m.chunks.names[i]))
 		}
+	}
+	// Two valid sessions arrived, one of them most likely set for a
+	// parent domain by a sibling subdomain: deleted only host-only, it
+	// would come back on every request and log the user out for good.
+	if s.tossed {
+		lines = m.appendTossedDeletions(lines, s.host, s.present)
+		s.tossed = false
 	}
 	s.chunks, s.present = keep, kept
 	return lines

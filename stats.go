@@ -111,6 +111,10 @@ type Counts struct {
 	// TooLarge counts saves refused with ErrTooLarge, Failed those refused
 	// otherwise (a value that could not be stored).
 	TooLarge, Failed uint64
+	// InvalidUTF8 counts keys, values and flash messages given with text
+	// that is not valid UTF-8, stored with U+FFFD in its place (see
+	// Session.Set).
+	InvalidUTF8 uint64
 
 	// CookieLine is the size of the largest Set-Cookie line of each save
 	// that wrote, against the 4,096 bytes browsers keep.
@@ -176,24 +180,25 @@ type stats struct {
 	deleted      atomic.Uint64
 	tooLarge     atomic.Uint64
 	failed       atomic.Uint64
+	invalidUTF8  atomic.Uint64
 	cookieLine   histogram
 	cookieHeader histogram
 
-	// For the refusal summary: the refusals and the accepted reads since
-	// the last one, and when it was logged (Unix nanoseconds).
-	pending      [numRefusals]atomic.Uint64
-	pendingOK    atomic.Uint64
-	lastSummary  atomic.Int64
-	summaryEvery time.Duration // 0: never
-	started      time.Time     // when the Manager was made
+	// For the refusal summary: the refusals since the last one, those
+	// sealed with a removed secret, and the accepted reads since the first
+	// refusal of the period; armed while a summary is due.
+	pending        [numRefusals]atomic.Uint64
+	pendingRemoved atomic.Uint64
+	pendingOK      atomic.Uint64
+	armed          atomic.Bool
+	summaryEvery   time.Duration // 0: never
 }
 
-func newStats(summaryEvery time.Duration, now time.Time) stats {
+func newStats(summaryEvery time.Duration) stats {
 	return stats{
 		cookieLine:   newHistogram(cookieLineBounds),
 		cookieHeader: newHistogram(cookieHeaderBounds),
 		summaryEvery: summaryEvery,
-		started:      now,
 	}
 }
 
@@ -213,6 +218,7 @@ func (m *Manager) Counts() Counts {
 		Deleted:      s.deleted.Load(),
 		TooLarge:     s.tooLarge.Load(),
 		Failed:       s.failed.Load(),
+		InvalidUTF8:  s.invalidUTF8.Load(),
 		CookieLine:   s.cookieLine.snapshot(),
 		CookieHeader: s.cookieHeader.snapshot(),
 	}
@@ -240,8 +246,20 @@ func (m *Manager) countRead(d *decoded, err error, now time.Time) {
 	case err != nil:
 		r := refusalOf(err)
 		s.refused[r].Add(1)
+		if s.summaryEvery <= 0 {
+			break
+		}
 		s.pending[r].Add(1)
-		m.maybeSummarize()
+		if errors.Is(err, errRemovedSecret) {
+			s.pendingRemoved.Add(1)
+		}
+		// The first refusal of a period arms the summary's timer, so that
+		// it is written whatever traffic follows, and nothing is left
+		// running once no cookie is refused.
+		if !s.armed.Load() && s.armed.CompareAndSwap(false, true) {
+			s.pendingOK.Store(0)
+			time.AfterFunc(s.summaryEvery, m.summarize)
+		}
 	case d.chunks == 0:
 		s.noCookie.Add(1)
 	case d.format == formatGorilla:
@@ -276,27 +294,15 @@ func (m *Manager) countWrite(lines []string, wrote int, err error) {
 	}
 }
 
-// maybeSummarize logs, at most once per summaryEvery, one warning with the
-// refusals since the last one, and a hint where the counts suggest a
-// cause. It runs only when a cookie was refused.
-func (m *Manager) maybeSummarize() {
+// summarize logs one warning with the refusals since the last one, and a
+// hint where the counts suggest a cause. It runs one period after the
+// first refusal of the period.
+func (m *Manager) summarize() {
 	s := &m.stats
-	if s.summaryEvery <= 0 {
-		return
-	}
-	// Times are offsets from the Manager's start: its monotonic clock,
-	// which a wall-clock step cannot move.
-	now := int64(m.now().Sub(s.started))
-	last := s.lastSummary.Load()
-	if now-last < int64(s.summaryEvery) || !s.lastSummary.CompareAndSwap(last, now) {
-		return
-	}
-	args := []any{"cookie", m.name, "since_last_summary", time.Duration(now - last).Round(time.Second).String()}
-	if last < 0 { // the first
-		args[2], args[3] = "since_start", time.Duration(now).Round(time.Second).String()
-	}
+	s.armed.Store(false) // a refusal from now on arms the next summary
 	var counts [numRefusals]uint64
 	total := uint64(0)
+	args := []any{"cookie", m.name, "period", s.summaryEvery.String()}
 	for r := range counts {
 		counts[r] = s.pending[r].Swap(0)
 		total += counts[r]
@@ -304,21 +310,26 @@ func (m *Manager) maybeSummarize() {
 			args = append(args, Refusal(r).String(), counts[r])
 		}
 	}
-	ok := s.pendingOK.Swap(0)
+	removed := s.pendingRemoved.Swap(0)
+	if total == 0 {
+		return // summed up already, by the summary a racing refusal armed
+	}
+	ok := s.pendingOK.Load()
 	args = append(args, "accepted", ok)
-	if hint := refusalHint(counts, ok, m.now().Sub(m.secrets.Load().changed)); hint != "" {
+	if hint := refusalHint(counts, removed); hint != "" {
 		args = append(args, "hint", hint)
 	}
 	m.log().Warn(fmt.Sprintf("cookiesession: %d session cookies refused; each was a new session", total), args...)
 }
 
-// refusalHint suggests a cause for refusals, or returns "". sinceChange
-// is how long the secrets in force have been.
-func refusalHint(counts [numRefusals]uint64, accepted uint64, sinceChange time.Duration) string {
+// refusalHint suggests a cause for refusals, or returns "". removed is
+// how many were sealed with a secret removed at the last change: only a
+// cookie that secret sealed verifies under it, so junk cannot make an
+// operator put a retired secret back.
+func refusalHint(counts [numRefusals]uint64, removed uint64) string {
 	var hints []string
-	nv := counts[RefusedNotVerified]
-	if nv >= 10 && nv >= accepted && sinceChange < 30*time.Minute {
-		hints = append(hints, "most cookies verify under no secret soon after the secrets changed: was a secret removed while its cookies were still live?")
+	if removed > 0 {
+		hints = append(hints, fmt.Sprintf("%d were sealed with a secret removed at the last change of secrets while its cookies were still live: unless it leaked, put it back second until Manager.SafeToRemove says it can go", removed))
 	}
 	if counts[RefusedChunkMissing] > 0 {
 		hints = append(hints, "chunks go missing: a proxy or client drops cookies past its Cookie header limit (8 KB for nginx); store less or lower MaxChunks")

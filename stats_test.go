@@ -2,6 +2,7 @@ package cookiesession
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
@@ -75,60 +76,130 @@ func TestCounts(t *testing.T) {
 	assert.Equal(t, -1, c.CookieLine[len(c.CookieLine)-1].Le)
 }
 
-// summaryLog returns a Manager whose warnings go to a buffer, on a clock,
-// started at the clock's time.
-func summaryLog(t *testing.T, opts Options) (*Manager, *clock, *bytes.Buffer) {
-	var logs bytes.Buffer
+// summaryLog returns a Manager on a clock whose warnings go to a buffer,
+// summed up every few milliseconds, and a function that waits for the
+// next summary and returns it.
+func summaryLog(t *testing.T, opts Options) (*Manager, *clock, func() string) {
+	var logs syncBuffer
 	opts.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	opts.RefusalSummary = cmp.Or(opts.RefusalSummary, 250*time.Millisecond)
 	m, clk := newTestManager(t, opts)
-	m.stats.started = clk.Now()
 	m.secrets.Load().changed = clk.Now()
-	return m, clk, &logs
+	seen := 0
+	next := func() string {
+		t.Helper()
+		var lines []string
+		require.Eventually(t, func() bool {
+			lines = strings.Split(strings.TrimSpace(logs.String()), "\n")
+			return len(lines) > seen && lines[0] != ""
+		}, 5*time.Second, time.Millisecond, "a summary")
+		seen++
+		return lines[seen-1]
+	}
+	return m, clk, next
 }
 
 // TestRefusalSummary: refused cookies reach the default log level as one
-// warning per period with the counts by reason since the last one, and a
-// hint where the counts suggest a cause; never a cookie's content.
+// warning per period with the counts by reason, and a hint where the
+// counts show a cause; never a cookie's content. Junk alone suggests no
+// removed secret, however much of it arrives.
 func TestRefusalSummary(t *testing.T) {
-	m, clk, logs := summaryLog(t, Options{MaxChunks: 3})
+	a, b := testKey(1), testKey(2)
+	m, _, next := summaryLog(t, Options{Secrets: [][]byte{a}, MaxChunks: 3})
 	other, _ := newTestManager(t, Options{Secrets: [][]byte{testKey(7)}})
 	foreign := issue(t, other, func(s *Session) { s.Set("u", "x") }).header()
+	sealedByA := issue(t, m, func(s *Session) { s.Set("u", "a") }).header()
 	for range 12 {
 		serve(m, foreign, touch)
 	}
-	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
-	require.Len(t, lines, 1, "once per period: %s", logs)
-	assert.Contains(t, lines[0], "level=WARN")
-	assert.Contains(t, lines[0], "not_verified=1")
-	assert.NotContains(t, lines[0], "hint=", "one stray cookie suggests nothing")
-	assert.Contains(t, lines[0], "since_start=0s")
-	assert.NotContains(t, logs.String(), strings.TrimPrefix(foreign, "session=")[:20])
+	line := next()
+	assert.Contains(t, line, "level=WARN")
+	assert.Contains(t, line, "not_verified=12")
+	assert.NotContains(t, line, "hint=", "foreign cookies suggest nothing")
+	assert.NotContains(t, line, strings.TrimPrefix(foreign, "session=")[:20])
 
-	clk.Add(time.Minute)
+	// A removed secret: only the cookies it sealed count towards the
+	// hint, not the junk that arrives beside them.
+	require.NoError(t, m.ReplaceSecrets([][]byte{b}))
+	for range 12 {
+		serve(m, foreign, touch)
+		serve(m, "session="+strings.Repeat("A", 60), touch)
+	}
+	line = next()
+	assert.Contains(t, line, "not_verified=24")
+	assert.NotContains(t, line, "removed", "junk after a change suggests no removed secret")
+	serve(m, sealedByA, touch)
 	big := issue(t, m, func(s *Session) { s.Set("blob", randomText(5000)) })
 	serve(m, "session="+big["session"].Value, touch)
-	lines = strings.Split(strings.TrimSpace(logs.String()), "\n")
-	require.Len(t, lines, 2)
-	assert.Contains(t, lines[1], "not_verified=11", "the refusals since the last summary")
-	assert.Contains(t, lines[1], "since_last_summary=1m0s")
-	assert.Contains(t, lines[1], "chunk_missing=1")
-	assert.Contains(t, lines[1], "was a secret removed while its cookies were still live?")
-	assert.Contains(t, lines[1], "a proxy or client drops cookies")
+	line = next()
+	assert.Contains(t, line, "not_verified=1 ")
+	assert.Contains(t, line, "chunk_missing=1")
+	assert.Contains(t, line, "1 were sealed with a secret removed at the last change of secrets while its cookies were still live")
+	assert.Contains(t, line, "a proxy or client drops cookies")
 
-	clk.Add(time.Hour)
-	good := issue(t, m, func(s *Session) { s.Set("u", "ok") })
-	for range 3 {
-		good.visit(m, touch)
-	}
-	serve(m, foreign, touch)
-	lines = strings.Split(strings.TrimSpace(logs.String()), "\n")
-	require.Len(t, lines, 3)
-	assert.NotContains(t, lines[2], "was a secret removed", "long after start, with sessions accepted")
-
-	off, _, offLogs := summaryLog(t, Options{RefusalSummary: -1})
+	off, _, _ := summaryLog(t, Options{RefusalSummary: -1})
+	var offLogs bytes.Buffer
+	off.logger = slog.New(slog.NewTextHandler(&offLogs, nil))
 	serve(off, foreign, touch)
+	time.Sleep(50 * time.Millisecond)
 	assert.Empty(t, offLogs.String())
 	assert.Equal(t, uint64(1), off.Counts().Refused[RefusedNotVerified], "counted all the same")
+}
+
+// TestRefusalSummaryAfterABurst: a burst of refusals that stops is summed
+// up about one period after its first refusal, whatever follows (here:
+// valid requests, then nothing), in one warning that accounts for all of
+// it. Only the public API.
+func TestRefusalSummaryAfterABurst(t *testing.T) {
+	const period = 500 * time.Millisecond
+	var logs syncBuffer
+	m, err := New(Options{Secrets: [][]byte{testKey(1)}, RefusalSummary: period, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	require.NoError(t, err)
+	other, err := New(Options{Secrets: [][]byte{testKey(7)}})
+	require.NoError(t, err)
+	s := other.LoadHeader()
+	s.Set("u", "x")
+	lines, err := other.SaveHeader(s)
+	require.NoError(t, err)
+	foreign, _, _ := strings.Cut(lines[0], ";")
+	s = m.LoadHeader()
+	s.Set("u", "ok")
+	lines, err = m.SaveHeader(s)
+	require.NoError(t, err)
+	valid, _, _ := strings.Cut(lines[0], ";")
+
+	start := time.Now()
+	for range 1000 {
+		require.True(t, m.LoadHeader(foreign).IsNew())
+	}
+	for range 3 {
+		require.False(t, m.LoadHeader(valid).IsNew())
+	}
+	warnings := func() []string {
+		var w []string
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(l, "level=WARN") {
+				w = append(w, l)
+			}
+		}
+		return w
+	}
+	require.Eventually(t, func() bool { return len(warnings()) > 0 }, 5*time.Second, time.Millisecond)
+	took := time.Since(start)
+	time.Sleep(2 * period) // silence: nothing more to sum up
+	w := warnings()
+	require.Len(t, w, 1, "one warning: %s", logs.String())
+	assert.Contains(t, w[0], "1000 session cookies refused")
+	assert.Contains(t, w[0], "not_verified=1000")
+	assert.Contains(t, w[0], "accepted=3")
+	t.Logf("summed up %s after the burst began (period %s)", took.Round(time.Millisecond), period)
+	assert.GreaterOrEqual(t, took, period, "not before the period is over")
+	assert.Less(t, took, 4*period, "about one period after the first refusal (a generous bound)")
+
+	// The next refusal starts a new period.
+	require.True(t, m.LoadHeader(foreign).IsNew())
+	require.Eventually(t, func() bool { return len(warnings()) == 2 }, 5*time.Second, time.Millisecond)
+	assert.Contains(t, warnings()[1], "not_verified=1 ")
 }
 
 // TestReplaceSecrets: new secrets take effect at once, are checked as New

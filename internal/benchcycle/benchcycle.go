@@ -104,3 +104,25 @@ func Run(b *testing.B, c Cycle) {
 	}
 	b.ReportMetric(float64(wire), "wire-B/op")
 }
+
+// Header measures one request carrying the Cookie header through h, as the
+// package's BenchmarkHostileHeader does, reporting the header's length and
+// the Set-Cookie bytes of the answer.
+func Header(b *testing.B, h http.Handler, header string) {
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("Cookie", header)
+	w := &Writer{H: http.Header{}}
+	setCookie := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		clear(w.H)
+		h.ServeHTTP(w, req)
+		setCookie = 0
+		for _, v := range w.H.Values("Set-Cookie") {
+			setCookie += len(v)
+		}
+	}
+	b.ReportMetric(float64(len(header)), "header-B")
+	b.ReportMetric(float64(setCookie), "set-cookie-B/op")
+}

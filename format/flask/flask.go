@@ -1,0 +1,242 @@
+// Package flask reads and writes the session cookies of a Flask
+// application's default session interface (SecureCookieSessionInterface,
+// over itsdangerous), so that a Go service and a Flask application on one
+// domain share the login while routes move from one to the other.
+//
+// The sessions are signed, not encrypted: anyone holding the cookie can read
+// the session (it is base64 of JSON, sometimes zlib-compressed); only
+// changing it needs the secret. Keep nothing in it the user must not see.
+//
+// A cookie is itsdangerous' URLSafeTimedSerializer output,
+//
+//	[.]base64url(JSON)  "."  base64url(Unix seconds, big-endian)  "."  base64url(HMAC-SHA1)
+//
+// with a leading "." when the JSON is zlib-compressed (only when that saves
+// space). The HMAC key is HMAC-SHA1(SECRET_KEY, "cookie-session"), and it
+// signs everything before the last ".". The session expires
+// PERMANENT_SESSION_LIFETIME after the signing time, on both sides, whether
+// or not the session is permanent. Checked against Flask 2.2 and
+// itsdangerous 2.1 (Debian's python3-flask).
+//
+// Flask's tagged JSON keeps Python types JSON lacks as one-key objects:
+// {" t": [...]} a tuple, {" b": "<base64>"} bytes, {" u": "<hex>"} a UUID,
+// {" d": "<HTTP date>"} a datetime, {" m": "<html>"} Markup, and
+// {" di": {"<key>__": v}} a one-key dict whose key is one of these tags.
+// The package keeps each value's JSON as Flask wrote it, so a value the Go
+// side does not change goes back to Flask as the same Python type; [Tuple],
+// [Bytes], [UUID], [Time] and [Markup] read and write the tagged forms.
+//
+// [Format] is the value for cookiesession.Options.Format. The session's
+// values are Flask's session dictionary, the keys of Flask and its
+// extensions (_permanent, Flask-Login's _user_id and _fresh, Flask-WTF's
+// csrf_token) among them. The cookie carries one time, when it was signed:
+// the session expires the format's Lifetime after it, and every write
+// signs it anew, on both sides. It has no ID, no creation time, no time of
+// last use, no subject and none of the package's flash messages (Flask's
+// own flashes stay its "_flashes" value): Session.ID is "", and
+// IdleTimeout, SetSubject and AddFlash are not available. The Manager takes
+// the signing time as the creation time (the expiry less Options.MaxAge,
+// when MaxAge is Lifetime), so Options.NotBefore and Manager.RevokeAll end
+// sessions last written before their time; with no ID or subject,
+// RevokeSession and RevokeSubject have nothing to list. A session is one
+// cookie, never chunked.
+package flask
+
+import (
+	"bytes"
+	"cmp"
+	"compress/zlib"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cookiesession/cookiesession"
+	"github.com/cookiesession/cookiesession/internal/inflate"
+)
+
+// salt is SecureCookieSessionInterface.salt.
+const salt = "cookie-session"
+
+// MinSecretLength is the shortest SECRET_KEY accepted, in bytes. Flask sets
+// no minimum; this is the package's own rule (32 bytes, not plainly
+// patterned), and what Flask's documentation suggests generating
+// (secrets.token_hex() gives 64 characters).
+const MinSecretLength = 32
+
+// DefaultLifetime is Flask's default PERMANENT_SESSION_LIFETIME, 31 days.
+const DefaultLifetime = 31 * 24 * time.Hour
+
+// clockSkew is how far in the future a signing time may lie (another
+// host's clock a little ahead) before the cookie is refused.
+const clockSkew = time.Minute
+
+var errNotVerified = fmt.Errorf("%w: not a Flask session of these secrets", cookiesession.ErrInvalid)
+
+// Format is Flask's default session cookie, for
+// cookiesession.Options.Format. Options.Secrets are the application's
+// SECRET_KEY first, then the old keys it still accepts (Flask 3.1's
+// SECRET_KEY_FALLBACKS, newest first); Options.Name is its
+// SESSION_COOKIE_NAME ("session" by default); Options.MaxAge should equal
+// Lifetime.
+type Format struct {
+	// Lifetime is PERMANENT_SESSION_LIFETIME: how long after its signing
+	// a session is accepted, permanent or not. Zero means Flask's default,
+	// DefaultLifetime.
+	Lifetime time.Duration
+}
+
+// String returns "flask".
+func (Format) String() string { return "flask" }
+
+// Traits reports that the client can read a Flask session, and what it
+// lacks: an ID, a creation time, a time of last use, a subject and flash
+// messages. It is one cookie.
+func (Format) Traits() cookiesession.Traits {
+	return cookiesession.Traits{
+		Lacks: cookiesession.LacksID | cookiesession.LacksCreated | cookiesession.LacksLastSeen |
+			cookiesession.LacksSubject | cookiesession.LacksFlashes | cookiesession.LacksEncryption,
+		Chunks: cookiesession.ChunksNone,
+	}
+}
+
+// NewSealer derives the HMAC keys of secrets, refusing those shorter than
+// MinSecretLength or patterned. Flask does not bind the cookie's name.
+func (f Format) NewSealer(secrets [][]byte, _ string) (cookiesession.Sealer, error) {
+	return newCodec(secrets, cmp.Or(f.Lifetime, DefaultLifetime))
+}
+
+// Open verifies value and returns the session it holds, expiring Lifetime
+// after its signing.
+func (c *codec) Open(value string, now time.Time) (cookiesession.Record, int, error) {
+	o, err := c.open(value, now)
+	if err != nil {
+		return cookiesession.Record{}, 0, err
+	}
+	values, err := cookiesession.ParseObject(o.json)
+	if err != nil {
+		return cookiesession.Record{}, 0, err
+	}
+	return cookiesession.Record{Values: values, Expires: o.signed.Add(c.lifetime)}, o.key, nil
+}
+
+// Seal signs r's values at now.
+func (c *codec) Seal(r *cookiesession.Record, now time.Time) (string, error) {
+	return c.seal(cookiesession.AppendObject(nil, r.Values), now)
+}
+
+type codec struct {
+	keys     [][]byte // HMAC keys, newest secret first
+	lifetime time.Duration
+}
+
+// newCodec derives the HMAC keys of secrets (the SECRET_KEY first, then
+// its fallbacks).
+func newCodec(secrets [][]byte, lifetime time.Duration) (*codec, error) {
+	if len(secrets) == 0 {
+		return nil, fmt.Errorf("%w: no SECRET_KEY", cookiesession.ErrWeakSecret)
+	}
+	c := &codec{lifetime: lifetime}
+	for i, s := range secrets {
+		if err := cookiesession.CheckSecret(s, MinSecretLength); err != nil {
+			return nil, fmt.Errorf("cookiesession: Flask SECRET_KEY %d: %w", i, err)
+		}
+		// itsdangerous' key_derivation "hmac".
+		mac := hmac.New(sha1.New, s)
+		mac.Write([]byte(salt))
+		c.keys = append(c.keys, mac.Sum(nil))
+	}
+	return c, nil
+}
+
+func sign(key []byte, data string) string {
+	mac := hmac.New(sha1.New, key)
+	mac.Write([]byte(data))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// opened is a verified cookie.
+type opened struct {
+	json   []byte    // the session, a JSON object in Flask's tagged JSON
+	signed time.Time // when it was signed
+	key    int       // index of the secret that verified it
+}
+
+// open verifies value and returns the session JSON it holds. It does not
+// check the age: the caller compares signed+lifetime with now.
+func (c *codec) open(value string, now time.Time) (opened, error) {
+	dot := strings.LastIndexByte(value, '.')
+	if dot < 0 {
+		return opened{}, fmt.Errorf("%w: no signature", cookiesession.ErrInvalid)
+	}
+	signed, sig := value[:dot], []byte(value[dot+1:])
+	key := -1
+	for i, k := range c.keys {
+		if hmac.Equal([]byte(sign(k, signed)), sig) {
+			key = i
+			break
+		}
+	}
+	if key < 0 {
+		return opened{}, errNotVerified
+	}
+	dot = strings.LastIndexByte(signed, '.')
+	if dot < 0 {
+		return opened{}, fmt.Errorf("%w: no timestamp", cookiesession.ErrInvalid)
+	}
+	payload, stamp := signed[:dot], signed[dot+1:]
+	ts, err := base64.RawURLEncoding.Strict().DecodeString(stamp)
+	if err != nil || len(ts) == 0 || len(ts) > 8 || ts[0] == 0 {
+		return opened{}, fmt.Errorf("%w: the timestamp is not base64url of an integer", cookiesession.ErrInvalid)
+	}
+	var n [8]byte
+	copy(n[8-len(ts):], ts)
+	u := binary.BigEndian.Uint64(n[:])
+	at := time.Unix(int64(u), 0)
+	if u > uint64(now.Add(clockSkew).Unix()) {
+		return opened{}, fmt.Errorf("%w: signed in the future", cookiesession.ErrInvalid)
+	}
+	compressed := strings.HasPrefix(payload, ".")
+	data, err := base64.RawURLEncoding.Strict().DecodeString(strings.TrimPrefix(payload, "."))
+	if err != nil {
+		return opened{}, fmt.Errorf("%w: the payload is not base64url", cookiesession.ErrInvalid)
+	}
+	if compressed {
+		if data, err = inflate.Zlib(data); err != nil {
+			return opened{}, fmt.Errorf("%w: the compressed payload: %v", cookiesession.ErrInvalid, err)
+		}
+	}
+	return opened{json: data, signed: at, key: key}, nil
+}
+
+// seal signs session (a JSON object) at now, compressed when that is
+// shorter, as URLSafeTimedSerializer.dumps does.
+func (c *codec) seal(session []byte, now time.Time) (string, error) {
+	if !json.Valid(session) {
+		return "", errors.New("cookiesession: the Flask session is not JSON")
+	}
+	var payload string
+	if z := deflate(session); len(z) < len(session)-1 {
+		payload = "." + base64.RawURLEncoding.EncodeToString(z)
+	} else {
+		payload = base64.RawURLEncoding.EncodeToString(session)
+	}
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(max(now.Unix(), 0)))
+	ts := bytes.TrimLeft(n[:], "\x00")
+	signed := payload + "." + base64.RawURLEncoding.EncodeToString(ts)
+	return signed + "." + sign(c.keys[0], signed), nil
+}
+
+func deflate(data []byte) []byte {
+	var b bytes.Buffer
+	w, _ := zlib.NewWriterLevel(&b, zlib.DefaultCompression) // a valid level
+	_, _ = w.Write(data)
+	_ = w.Close()
+	return b.Bytes()
+}
