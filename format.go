@@ -81,7 +81,8 @@ type Traits struct {
 
 	// CookieMargin is how long before the sealed expiry the cookie's
 	// Max-Age ends, for formats that accept a value some time after its
-	// expiry, as iron does for clock skew.
+	// expiry, as iron does for clock skew. A cookie that would live no
+	// longer than the margin keeps its whole lifetime.
 	CookieMargin time.Duration
 
 	// MaxChunks, when above 0, is the most cookies the other application

@@ -116,6 +116,23 @@ func TestSealOpen(t *testing.T) {
 	assert.False(t, s.IsNew(), "a seal without the suffix is read, as iron-session 9 does")
 }
 
+// TestShortLifetime: a ttl of a minute or less keeps its whole Max-Age, as
+// iron-session 9 sets it (8 would set 0 or less).
+func TestShortLifetime(t *testing.T) {
+	m := newManager(t, cookiesession.Options{MaxAge: time.Minute}, pwOne)
+	lines := save(t, m, "", func(s *cookiesession.Session) { s.Set("n", 1) })
+	c, err := http.ParseSetCookie(lines[0])
+	require.NoError(t, err)
+	assert.Equal(t, 60, c.MaxAge)
+	t.Run("as iron-session 9 sets it", func(t *testing.T) {
+		app := startNode(t, "PASSWORD="+pwOne, "TTL=60")
+		_, lines, _ := app.get(set(`{"n":1}`), "")
+		c, err := http.ParseSetCookie(lines[0])
+		require.NoError(t, err)
+		assert.Equal(t, 60, c.MaxAge)
+	})
+}
+
 func TestPasswords(t *testing.T) {
 	for name, secrets := range map[string][]string{
 		"shorter than 32 characters":    {"short-password-0123456789"},
