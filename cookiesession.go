@@ -635,8 +635,8 @@ func (m *Manager) encodeForeign(dst []string, e *envelope, now time.Time) ([]str
 		return nil, fmt.Errorf("cookiesession: %v: %w", m.format, err)
 	}
 	maxAge := m.cookieMaxAge(e, now)
-	if maxAge > 0 && m.traits.CookieMargin > 0 {
-		maxAge = max(1, maxAge-int(m.traits.CookieMargin/time.Second))
+	if margin := int(m.traits.CookieMargin / time.Second); maxAge > margin {
+		maxAge -= margin // a lifetime within the margin is left whole, as iron-session 9 leaves it
 	}
 	return cookieLines(m, dst, value, maxAge)
 }

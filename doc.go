@@ -65,7 +65,11 @@
 // so the cookie name is bound into the MAC. [FormatCompact]
 // (XChaCha20-Poly1305) holds a third more per cookie and is faster;
 // [FormatSignOnly] lets the client read but not change the session; and
-// [FormatExpress] shares sessions with Express's cookie-session.
+// [FormatExpress] shares sessions with Express's cookie-session. Any
+// [Format] may be given: the sub-packages format/iron (iron-session) and
+// format/authjs (Auth.js, next-auth) share a login with a Next.js or Node
+// application, while chunking, rotation, expiry and revocation stay the
+// Manager's.
 //
 // # Revocation
 //

@@ -50,7 +50,10 @@ type Sealer interface {
 }
 
 // Record is a session as a Format seals and opens it. What a format lacks
-// (Traits.Lacks) stays zero when opened and is ignored when sealed.
+// (Traits.Lacks) stays zero when opened and is ignored when sealed. The
+// choice of Session.SetTransient is not part of it: with a format other
+// than the package's own it shapes the cookies of the response it is made
+// for, as with FormatExpress.
 type Record struct {
 	ID       string    // the session ID, for Manager.RevokeSession
 	Created  time.Time // creation or last Renew, for NotBefore and RevokeSubject
@@ -78,7 +81,8 @@ type Traits struct {
 
 	// CookieMargin is how long before the sealed expiry the cookie's
 	// Max-Age ends, for formats that accept a value some time after its
-	// expiry, as iron does for clock skew.
+	// expiry, as iron does for clock skew. A cookie that would live no
+	// longer than the margin keeps its whole lifetime.
 	CookieMargin time.Duration
 
 	// MaxChunks, when above 0, is the most cookies the other application

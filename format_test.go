@@ -2,6 +2,7 @@ package cookiesession
 
 import (
 	"cmp"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -327,4 +328,21 @@ func TestIndexedChunks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestForeignFormatWithoutIDs: RevokeSession says why it cannot revoke a
+// session of a format without IDs, and still destroys it; RevokeAll holds.
+func TestForeignFormatWithoutIDs(t *testing.T) {
+	list := NewMemoryRevocations()
+	m, clk := newTestManager(t, Options{Format: signedJSON{lacks: lacksAll}, Revocations: list})
+	b := issue(t, m, func(s *Session) { s.Set("n", 1) })
+	var err error
+	resp := b.visit(m, func(_ http.ResponseWriter, s *Session) { err = m.RevokeSession(context.Background(), s) })
+	assert.ErrorContains(t, err, "carry no ID")
+	assert.Equal(t, []string{"session"}, deleted(resp), "destroyed all the same")
+
+	b = issue(t, m, func(s *Session) { s.Set("n", 1) })
+	clk.Add(time.Second)
+	require.NoError(t, m.RevokeAll(context.Background()))
+	b.visit(m, func(_ http.ResponseWriter, s *Session) { assert.True(t, s.IsNew(), "sealed before RevokeAll") })
 }

@@ -107,6 +107,8 @@ var errNoRevocations = errors.New("cookiesession: no Options.Revocations to reco
 func (m *Manager) RevokeSession(ctx context.Context, s *Session) error {
 	ids, carried := s.end()
 	switch {
+	case m.traits.Lacks&LacksID != 0 && carried:
+		return fmt.Errorf("cookiesession: %v sessions carry no ID, so RevokeSession cannot name this one (it is destroyed on this response); use RevokeSubject or RevokeAll", m.format)
 	case len(ids) == 0 && carried:
 		return errNothingToRevoke
 	case len(ids) == 0:

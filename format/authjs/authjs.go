@@ -35,7 +35,9 @@
 // next re-issues the token (Auth.js does when the session endpoint is
 // polled, at most once per session.updateAge); NotBefore and the
 // revocations by subject compare "iat", and hold on the Go side only.
-// Flash messages cannot be stored, and IdleTimeout is refused.
+// Flash messages cannot be stored, and IdleTimeout is refused. A value set
+// under one of the four mapped names fails the save: set them with
+// SetMaxAge, Renew and SetSubject.
 //
 // Auth.js accepts a token up to 15 seconds past its expiry (clock
 // tolerance); this format refuses it from its expiry on.
@@ -191,9 +193,10 @@ var mapped = map[string]bool{"exp": true, "iat": true, "jti": true, "sub": true}
 func (s *sealer) Seal(r *cookiesession.Record, _ time.Time) (string, error) {
 	claims := make([]cookiesession.Field, 0, len(r.Values)+4)
 	for _, f := range r.Values {
-		if !mapped[f.Name] {
-			claims = append(claims, f)
+		if mapped[f.Name] {
+			return "", fmt.Errorf("the claim %q is the session's own (expiry, creation, ID or subject), not a value to set", f.Name)
 		}
+		claims = append(claims, f)
 	}
 	if r.Subject != "" {
 		claims = append(claims, cookiesession.Field{Name: "sub", JSON: quote(r.Subject)})

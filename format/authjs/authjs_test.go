@@ -309,6 +309,19 @@ func TestAuthJSInterop(t *testing.T) {
 		assert.Nil(t, app.token(tampered), "Auth.js refuses Go's token, changed")
 	})
 
+	t.Run("an A256GCM token, which Auth.js also reads", func(t *testing.T) {
+		app := startNode(t, env...)
+		m := newManager(t, authjs.Format{}, v5Cookie, cookiesession.Options{}, secretOne)
+		answer, _ := app.get("/gcm?claims="+url.QueryEscape(`{"sub":"user-gcm","email":"g@example.com"}`), "")
+		decoded, _ := answer["decoded"].(map[string]any)
+		require.Equal(t, "user-gcm", decoded["sub"], "@auth/core's decode reads it")
+		token, _ := answer["token"].(string)
+		s := m.LoadHeader(v5Cookie + "=" + token)
+		assert.Equal(t, "user-gcm", s.Subject(), "and so does Go")
+		email, _ := cookiesession.Value[string](s, "email")
+		assert.Equal(t, "g@example.com", email)
+	})
+
 	t.Run("chunks, both ways", func(t *testing.T) {
 		app := startNode(t, env...)
 		m := newManager(t, authjs.Format{}, v5Cookie, cookiesession.Options{MaxChunks: 4}, secretOne)
@@ -392,4 +405,14 @@ func tamper(header string) string {
 		c = 'B'
 	}
 	return header[:i] + string(c) + header[i+1:]
+}
+
+func TestMappedClaimsAreNotValues(t *testing.T) {
+	m := newManager(t, authjs.Format{}, v5Cookie, cookiesession.Options{}, secretOne)
+	for _, claim := range []string{"exp", "iat", "jti", "sub"} {
+		s := m.LoadHeader()
+		s.Set(claim, 1)
+		_, err := m.SaveHeader(s)
+		assert.ErrorContains(t, err, "the claim \""+claim+"\" is the session's own", "never dropped silently")
+	}
 }

@@ -3,11 +3,13 @@ package authjs_test
 import (
 	"encoding/base64"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cookiesession/cookiesession"
@@ -116,4 +118,41 @@ func FuzzOpen(f *testing.F) {
 			require.True(t, sealed[string(cookiesession.AppendObject(nil, r.Values))], "opened a session it never sealed: %q", value)
 		}
 	})
+}
+
+// TestHostileCost holds the forged tokens, alone and with a second value
+// of their last chunk (two ways to join), to the bounds SECURITY.md states
+// for every request: at most 100 allocations and 512 KiB.
+func TestHostileCost(t *testing.T) {
+	v5, last := hostileManager(t, authjs.Format{})
+	v4, _ := hostileManager(t, authjs.NextAuth4{})
+	cbc := chunked("s", forgedToken(`{"alg":"dir","enc":"A256CBC-HS512","kid":"`+kidOf(t, last)+`"}`))
+	gcm := chunked("s", forgedToken(`{"alg":"dir","enc":"A256GCM"}`))
+	for name, tc := range map[string]struct {
+		m      *cookiesession.Manager
+		header string
+	}{
+		"Auth.js, kid of the last secret":             {v5, cbc},
+		"Auth.js, two last chunks":                    {v5, cbc + "; s.15=" + strings.Repeat("B", 3000)},
+		"Auth.js, A256GCM":                            {v5, gcm},
+		"next-auth v4, four secrets to try":           {v4, gcm},
+		"next-auth v4, four secrets, two last chunks": {v4, gcm + "; s.15=" + strings.Repeat("B", 3000)},
+	} {
+		t.Run(name, func(t *testing.T) { assertBounded(t, tc.m, tc.header) })
+	}
+}
+
+func assertBounded(t *testing.T, m *cookiesession.Manager, header string) {
+	t.Helper()
+	serve := func() {
+		if !m.LoadHeader(header).IsNew() {
+			t.Fatal("a forged value was accepted")
+		}
+	}
+	assert.LessOrEqual(t, testing.AllocsPerRun(5, serve), 100.0, "allocations per request")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	serve()
+	runtime.ReadMemStats(&after)
+	assert.LessOrEqual(t, after.TotalAlloc-before.TotalAlloc, uint64(512<<10), "bytes allocated per request")
 }

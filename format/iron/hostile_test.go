@@ -2,11 +2,13 @@ package iron_test
 
 import (
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cookiesession/cookiesession"
@@ -88,4 +90,35 @@ func FuzzOpen(f *testing.F) {
 		}
 		require.True(t, sealed[string(cookiesession.AppendObject(nil, r.Values))], "opened a session it never sealed: %q", value)
 	})
+}
+
+// TestHostileCost holds the forged seal, alone and with a second value of
+// its last chunk (two ways to join), to the bounds SECURITY.md states for
+// every request: at most 100 allocations and 512 KiB.
+func TestHostileCost(t *testing.T) {
+	m := hostileManager(t)
+	header := chunked("s", forgedSeal("1"))
+	for name, h := range map[string]string{
+		"forged seal":                     header,
+		"forged seal, two last chunks":    header + "; s.3=" + strings.Repeat("B", 3000),
+		"forged seal of an unknown id":    chunked("s", forgedSeal("9")),
+		"forged seal, no suffix, 4 parts": chunked("s", strings.Replace(forgedSeal("1"), "*", ".", 4)),
+	} {
+		t.Run(name, func(t *testing.T) { assertBounded(t, m, h) })
+	}
+}
+
+func assertBounded(t *testing.T, m *cookiesession.Manager, header string) {
+	t.Helper()
+	serve := func() {
+		if !m.LoadHeader(header).IsNew() {
+			t.Fatal("a forged value was accepted")
+		}
+	}
+	assert.LessOrEqual(t, testing.AllocsPerRun(5, serve), 100.0, "allocations per request")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	serve()
+	runtime.ReadMemStats(&after)
+	assert.LessOrEqual(t, after.TotalAlloc-before.TotalAlloc, uint64(512<<10), "bytes allocated per request")
 }

@@ -27,10 +27,14 @@
 // (iron-session's own rule, counted as JavaScript counts), optionally
 // preceded by its id and a colon, as in iron-session's password map:
 // {2: "new…", 1: "old…"} is Secrets "2:new…", "1:old…". A password without
-// an id has id 1, as iron-session gives a single password. iron-session
-// seals with the highest id, so the first secret must carry it; every
-// secret opens the seals made with its id. A password that itself begins
-// with digits and a colon must be given with its id.
+// an id has id 1, as iron-session gives a single password. The first
+// secret seals, as always in this package, and every secret opens the
+// seals made with its id; iron-session seals with the highest id. So a
+// new password can be rolled out without logging anyone out: give the Go
+// side "1:old…", "2:new…" (it reads seals of both, and seals with the old),
+// then iron-session {2: "new…", 1: "old…"}, then the Go side "2:new…",
+// "1:old…". A password that itself begins with digits and a colon must be
+// given with its id.
 //
 // One PBKDF2 iteration means the key derivation adds nothing against
 // guessing: anyone who has one cookie can test candidate passwords offline
@@ -139,7 +143,6 @@ type sealer struct {
 // iron-session does.
 func (Format) NewSealer(secrets [][]byte, _ string) (cookiesession.Sealer, error) {
 	s := &sealer{passwords: make([]password, len(secrets))}
-	highest := -1
 	for i, secret := range secrets {
 		p := password{id: defaultID, secret: secret}
 		if id, rest, ok := bytes.Cut(secret, []byte(":")); ok && isID(id) {
@@ -153,11 +156,6 @@ func (Format) NewSealer(secrets [][]byte, _ string) (cookiesession.Sealer, error
 				return nil, fmt.Errorf("cookiesession: iron-session passwords %d and another share the id %s", i, p.id)
 			}
 		}
-		n, _ := strconv.Atoi(p.id)
-		if i > 0 && n > highest {
-			return nil, fmt.Errorf("cookiesession: iron-session password %d has id %s, above the first's: iron-session seals with the highest id, so put that password first", i, p.id)
-		}
-		highest = max(highest, n)
 		s.passwords[i] = p
 	}
 	return s, nil

@@ -116,11 +116,27 @@ func TestSealOpen(t *testing.T) {
 	assert.False(t, s.IsNew(), "a seal without the suffix is read, as iron-session 9 does")
 }
 
+// TestShortLifetime: a ttl of a minute or less keeps its whole Max-Age, as
+// iron-session 9 sets it (8 would set 0 or less).
+func TestShortLifetime(t *testing.T) {
+	m := newManager(t, cookiesession.Options{MaxAge: time.Minute}, pwOne)
+	lines := save(t, m, "", func(s *cookiesession.Session) { s.Set("n", 1) })
+	c, err := http.ParseSetCookie(lines[0])
+	require.NoError(t, err)
+	assert.Equal(t, 60, c.MaxAge)
+	t.Run("as iron-session 9 sets it", func(t *testing.T) {
+		app := startNode(t, "PASSWORD="+pwOne, "TTL=60")
+		_, lines, _ := app.get(set(`{"n":1}`), "")
+		c, err := http.ParseSetCookie(lines[0])
+		require.NoError(t, err)
+		assert.Equal(t, 60, c.MaxAge)
+	})
+}
+
 func TestPasswords(t *testing.T) {
 	for name, secrets := range map[string][]string{
 		"shorter than 32 characters":    {"short-password-0123456789"},
 		"31 characters with an id":      {"2:" + pwOne[:31]},
-		"the highest id not first":      {"1:" + pwOld, "2:" + pwNew},
 		"an id twice":                   {"2:" + pwNew, "2:" + pwOld},
 		"an id and a password without":  {"1:" + pwNew, pwOld},
 		"16 characters beyond the BMP ": {strings.Repeat("😀", 15)},
@@ -148,6 +164,12 @@ func TestPasswords(t *testing.T) {
 	})
 	require.Len(t, lines, 1, "re-issued with the newest password")
 	assert.Contains(t, lines[0], "=Fe26.2*2*")
+
+	// The rollout's first step: the old password seals, the new one opens.
+	first := newManager(t, cookiesession.Options{}, "1:"+pwOld, "2:"+pwNew)
+	assert.False(t, first.LoadHeader(cookiesOf(lines)).IsNew(), "reads seals of password 2")
+	lines = save(t, first, "", func(s *cookiesession.Session) { s.Set("n", 2) })
+	assert.Contains(t, lines[0], "=Fe26.2*1*", "seals with password 1, which the Node side still has alone")
 }
 
 func TestExpiry(t *testing.T) {

@@ -11,6 +11,9 @@
 //                                         provider; the jwt callback adds the claims
 //       GET /session                     Auth.js's session endpoint; answers
 //                                         {"session": ..., "token": the claims}
+//       GET /gcm?claims=OBJECT           answers {"token": a token as Auth.js encrypts it
+//                                         but with A256GCM, which its decode also reads,
+//                                         "decoded": what @auth/core/jwt's decode reads of it}
 //   v4  GET /encode?claims=OBJECT        answers {"token": next-auth/jwt encode()}
 //       GET /token                       answers {"token": getToken()'s claims or null}
 'use strict';
@@ -52,6 +55,8 @@ async function v5(url, req, res) {
     trustHost: true,
     basePath: '/auth',
     session: { strategy: 'jwt', maxAge },
+    // One line for each refused token, which the tests provoke on purpose.
+    logger: { error: (e) => console.error(`[auth] ${e.name}: ${e.cause?.err?.message ?? e.message}`) },
     cookies: { sessionToken: { name: cookieName, options: { httpOnly: true, sameSite: 'lax', path: '/', secure: false } } },
     providers: [Credentials({
       credentials: { username: {}, claims: {} },
@@ -73,6 +78,21 @@ async function v5(url, req, res) {
     }), config);
     res.setHeader('Set-Cookie', r.headers.getSetCookie().filter((c) => c.startsWith(cookieName)));
     return { status: r.status };
+  }
+  if (url.pathname === '/gcm') {
+    // Auth.js's own key derivation for a 32-byte key, and jose, which
+    // Auth.js encrypts with.
+    const { default: hkdf } = await import('@panva/hkdf');
+    const { EncryptJWT } = await import('jose');
+    const { decode } = await import('@auth/core/jwt');
+    const key = await hkdf('sha256', secrets[0], cookieName, `Auth.js Generated Encryption Key (${cookieName})`, 32);
+    const token = await new EncryptJWT(JSON.parse(url.searchParams.get('claims') || '{}'))
+      .setProtectedHeader({ alg: 'dir', enc: 'A256GCM' })
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(Date.now() / 1000) + maxAge)
+      .setJti(crypto.randomUUID())
+      .encrypt(key);
+    return { token, decoded: await decode({ token, secret: secrets, salt: cookieName }) };
   }
   if (url.pathname === '/session') {
     const r = await Auth(new Request(base + '/auth/session', { headers: { cookie: req.headers.cookie || '' } }), config);
