@@ -235,7 +235,11 @@ func (m *Manager) replaceSecrets(secrets [][]byte, check func(old, set *secretSe
 // serves no sessions, or one that took no traffic yet) has nothing to judge
 // by, and says so rather than "safe": ask a replica that serves sessions.
 func (m *Manager) SafeToRemove(index int, quiet time.Duration) (bool, string) {
-	set := m.secrets.Load()
+	return m.safeToRemove(m.secrets.Load(), index, quiet)
+}
+
+// safeToRemove is SafeToRemove for the secrets of set.
+func (m *Manager) safeToRemove(set *secretSet, index int, quiet time.Duration) (bool, string) {
 	now := m.now()
 	switch {
 	case index < 0 || index >= len(set.counters):

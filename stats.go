@@ -222,8 +222,12 @@ func newStats(summaryEvery time.Duration) stats {
 // Counts returns what m's sessions did since m was made. Reading them is
 // cheap and does not stop the counting.
 func (m *Manager) Counts() Counts {
+	return m.counts(m.secrets.Load())
+}
+
+// counts returns the counts with those of the secrets of set.
+func (m *Manager) counts(set *secretSet) Counts {
 	s := &m.stats
-	set := m.secrets.Load()
 	c := Counts{
 		Secrets:      make([]SecretCounts, len(set.counters)),
 		SigningSince: set.since,
