@@ -23,8 +23,8 @@ func TestStatusHandler(t *testing.T) {
 	user := issue(t, m, func(s *Session) { s.Set("n", 1) }) // sealed with a
 	clk.Add(time.Hour)
 	require.NoError(t, m.ReplaceSecrets([][]byte{b, a})) // c removed, b promoted
-	user.visit(m, touch)                                  // verified by a, re-issued with b
-	serve(m, "session="+strings.Repeat("A", 40), touch)   // refused
+	user.visit(m, touch)                                 // verified by a, re-issued with b
+	serve(m, "session="+strings.Repeat("A", 40), touch)  // refused
 	clk.Add(2 * time.Hour)
 
 	srv := httptest.NewServer(m.StatusHandler(time.Hour))

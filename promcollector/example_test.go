@@ -5,7 +5,6 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"time"
 
@@ -18,11 +17,10 @@ import (
 // A service's sessions on its public listener, and their metrics and
 // rotation status on an internal one, with prometheus/client_golang.
 func Example() {
-	secrets, err := cookiesession.SecretsFromEnv("COOKIESESSION_SECRETS")
-	if err != nil {
-		log.Fatal(err)
-	}
-	sessions, err := cookiesession.New(cookiesession.Options{Secrets: secrets, MaxAge: 30 * 24 * time.Hour})
+	sessions, err := cookiesession.New(cookiesession.Options{
+		Secrets: [][]byte{[]byte("example-only-secret-0001-use-GenerateSecret")}, // from SecretsFromEnv in a service
+		MaxAge:  30 * 24 * time.Hour,
+	})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -56,9 +54,4 @@ func Example() {
 	// cookiesession_session_writes_total{cookie_name="session",outcome="too_large"} 0
 	// cookiesession_session_writes_total{cookie_name="session",outcome="unchanged"} 0
 	// cookiesession_session_writes_total{cookie_name="session",outcome="written"} 1
-}
-
-func init() {
-	// The example reads its secrets as a service does; here, a fixed one.
-	os.Setenv("COOKIESESSION_SECRETS", "example-only-secret-0001-use-GenerateSecret")
 }
