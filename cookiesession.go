@@ -205,6 +205,10 @@ type Manager struct {
 
 type contextKey struct{ m *Manager }
 
+// Name returns the name of the Manager's cookie (Options.Name, "session"
+// by default), as exporters of its counts label them.
+func (m *Manager) Name() string { return m.name }
+
 // New validates opts, derives the keys and returns a Manager. Every
 // configuration error, weak keys included, is reported here rather than on
 // the first request.

@@ -298,3 +298,28 @@ func ExampleManager_WatchSecretsFile() {
 	// Output:
 	// true
 }
+
+// The rotation status on an admin listener of its own, never on the
+// public mux: it serves the counts and each secret's SafeToRemove answer
+// as JSON.
+func ExampleManager_StatusHandler() {
+	sessions, err := cookiesession.New(cookiesession.Options{
+		Secrets: [][]byte{exampleKey, exampleOldKey},
+		MaxAge:  30 * 24 * time.Hour,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	admin := http.NewServeMux()
+	admin.Handle("GET /cookiesession", sessions.StatusHandler(30*24*time.Hour))
+	// Serve it on an internal address, for example:
+	// go func() { log.Fatal(http.ListenAndServe("127.0.0.1:9090", admin)) }()
+
+	rec := httptest.NewRecorder()
+	admin.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/cookiesession", nil))
+	fmt.Println(rec.Code, rec.Header().Get("Content-Type"))
+	fmt.Println(strings.Contains(rec.Body.String(), `"safe_to_remove": false`))
+	// Output:
+	// 200 application/json
+	// true
+}

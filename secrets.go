@@ -29,6 +29,10 @@ type secretSet struct {
 	// none of ring verifies is tried with them, so that the refusal
 	// summary can say, with proof, that a secret was removed too soon.
 	removed keyRing
+	// retired holds the counters of the secrets taken out of force while
+	// the Manager ran, most recently first, so that a secret put back
+	// continues its counts and exporters keep a removed secret's series.
+	retired []*secretCounter
 }
 
 // Bounds on the check against removed secrets: it costs a value that no
@@ -36,6 +40,10 @@ type secretSet struct {
 const (
 	maxRemoved    = 4
 	removedWindow = time.Hour
+	// maxRetired bounds the counters kept for removed secrets: a secret
+	// removed longer ago than 64 others is forgotten, and counts from
+	// zero if it is ever put back.
+	maxRetired = 64
 )
 
 // errRemovedSecret: no secret in force verifies the value, but one that
@@ -81,6 +89,15 @@ func (c *secretCounter) count(now time.Time) {
 		b.n.Store(0)
 	}
 	b.n.Add(1)
+}
+
+// snapshot returns what c counted, at now.
+func (c *secretCounter) snapshot(now time.Time) SecretCounts {
+	s := SecretCounts{Fingerprint: c.fingerprint, Verified: c.verified.Load(), Recent: c.recentCount(now)}
+	if last := c.last.Load(); last != 0 {
+		s.LastVerified = time.Unix(0, last)
+	}
+	return s
 }
 
 // recentCount returns the verifications of the hour before now.
@@ -151,11 +168,31 @@ func (m *Manager) newSecretSet(secrets [][]byte, old *secretSet, now time.Time) 
 				}
 			}
 		}
+		// A secret put back continues its counts; it may have sealed
+		// cookies elsewhere meanwhile, so it is quiet from now. No
+		// request counts with a retired counter, and no set in force
+		// holds it.
+		if k := slices.IndexFunc(old.retired, func(c *secretCounter) bool { return c.fingerprint == fp }); k >= 0 {
+			set.counters[i] = old.retired[k]
+			set.counters[i].joined = now
+		}
 	}
-	if old != nil && !m.foreign { // a foreign format's sealer keeps no keys to try
+	if old != nil {
+		inForce := func(c *secretCounter) bool {
+			return slices.ContainsFunc(set.counters, func(n *secretCounter) bool { return n.fingerprint == c.fingerprint })
+		}
 		for j, c := range old.counters {
-			if len(set.removed) < maxRemoved && !slices.ContainsFunc(set.counters, func(n *secretCounter) bool { return n.fingerprint == c.fingerprint }) {
+			if inForce(c) {
+				continue
+			}
+			if len(set.removed) < maxRemoved && !m.foreign { // a foreign format's sealer keeps no keys to try
 				set.removed = append(set.removed, old.ring[j])
+			}
+			set.retired = append(set.retired, c)
+		}
+		for _, c := range old.retired {
+			if !inForce(c) && len(set.retired) < maxRetired {
+				set.retired = append(set.retired, c)
 			}
 		}
 	}
@@ -200,8 +237,15 @@ func (m *Manager) replaceSecrets(secrets [][]byte, check func(old, set *secretSe
 // and comes back still logged in: Options.MaxAge, or the longest lifetime
 // Session.SetMaxAge gives. The counts are this process's: after a restart
 // it knows only what it has seen since, so it answers later, never sooner.
+// A process whose secrets have verified no cookie at all (a replica that
+// serves no sessions, or one that took no traffic yet) has nothing to judge
+// by, and says so rather than "safe": ask a replica that serves sessions.
 func (m *Manager) SafeToRemove(index int, quiet time.Duration) (bool, string) {
-	set := m.secrets.Load()
+	return m.safeToRemove(m.secrets.Load(), index, quiet)
+}
+
+// safeToRemove is SafeToRemove for the secrets of set.
+func (m *Manager) safeToRemove(set *secretSet, index int, quiet time.Duration) (bool, string) {
 	now := m.now()
 	switch {
 	case index < 0 || index >= len(set.counters):
@@ -219,9 +263,17 @@ func (m *Manager) SafeToRemove(index int, quiet time.Duration) (bool, string) {
 	if last := c.last.Load(); last != 0 && time.Unix(0, last).After(since) {
 		since = time.Unix(0, last)
 	}
+	seen := slices.ContainsFunc(set.counters, func(c *secretCounter) bool { return c.verified.Load() > 0 })
 	switch {
 	case now.Sub(set.since) >= maxCookieLifetime:
 		return true, fmt.Sprintf("the first secret has sealed every cookie for %s, longer than any cookie lives", now.Sub(set.since).Round(time.Second))
+	case !seen:
+		s := &m.stats
+		refused := uint64(0)
+		for r := range s.refused {
+			refused += s.refused[r].Load()
+		}
+		return false, fmt.Sprintf("this process has verified no cookie with any secret (%d requests came without one, %d cookies were refused), so it cannot tell whether browsers still hold cookies the secret sealed: ask a replica that serves sessions", s.noCookie.Load(), refused)
 	case now.Sub(since) >= quiet:
 		return true, fmt.Sprintf("it has verified no cookie for %s", now.Sub(since).Round(time.Second))
 	case c.last.Load() != 0:

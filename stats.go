@@ -117,11 +117,22 @@ type Counts struct {
 	InvalidUTF8 uint64
 
 	// CookieLine is the size of the largest Set-Cookie line of each save
-	// that wrote, against the 4,096 bytes browsers keep.
-	CookieLine []Bucket
+	// that wrote, against the 4,096 bytes browsers keep; CookieLineSum is
+	// the sum of those sizes, in bytes.
+	CookieLine    []Bucket
+	CookieLineSum uint64
 	// CookieHeader is the bytes of the session's cookies in each request's
-	// Cookie header, against the 8 KB proxies accept for the whole field.
-	CookieHeader []Bucket
+	// Cookie header, against the 8 KB proxies accept for the whole field;
+	// CookieHeaderSum is the sum of those sizes, in bytes.
+	CookieHeader    []Bucket
+	CookieHeaderSum uint64
+
+	// Removed holds the secrets ReplaceSecrets took out of force while
+	// the Manager ran, most recently removed first, with their counts as
+	// they were when removed (at most 64). A secret put back continues
+	// its counts, so that a count exported per fingerprint only ever
+	// grows within a process.
+	Removed []SecretCounts
 }
 
 // SecretCounts is what one secret verified.
@@ -139,10 +150,15 @@ var (
 	cookieHeaderBounds = []int{1024, 2048, 4096, 6144, 7168, 8192}
 )
 
-// histogram counts sizes into buckets with atomic adds.
+// histogram counts sizes into buckets with atomic adds, and sums them
+// so that an exporter can give a mean (Prometheus's _sum). A snapshot
+// taken while a size is counted may hold it in the buckets and not yet in
+// the sum: a monitoring figure can afford that, and a lock would cost
+// every request.
 type histogram struct {
 	bounds []int
 	counts []atomic.Uint64 // one per bound, and one past the last
+	sum    atomic.Uint64
 }
 
 func newHistogram(bounds []int) histogram {
@@ -155,6 +171,7 @@ func (h *histogram) observe(n int) {
 		i++
 	}
 	h.counts[i].Add(1)
+	h.sum.Add(uint64(n))
 }
 
 func (h *histogram) snapshot() []Bucket {
@@ -205,8 +222,12 @@ func newStats(summaryEvery time.Duration) stats {
 // Counts returns what m's sessions did since m was made. Reading them is
 // cheap and does not stop the counting.
 func (m *Manager) Counts() Counts {
+	return m.counts(m.secrets.Load())
+}
+
+// counts returns the counts with those of the secrets of set.
+func (m *Manager) counts(set *secretSet) Counts {
 	s := &m.stats
-	set := m.secrets.Load()
 	c := Counts{
 		Secrets:      make([]SecretCounts, len(set.counters)),
 		SigningSince: set.since,
@@ -222,12 +243,13 @@ func (m *Manager) Counts() Counts {
 		CookieLine:   s.cookieLine.snapshot(),
 		CookieHeader: s.cookieHeader.snapshot(),
 	}
+	c.CookieLineSum, c.CookieHeaderSum = s.cookieLine.sum.Load(), s.cookieHeader.sum.Load()
 	now := m.now()
 	for i, sc := range set.counters {
-		c.Secrets[i] = SecretCounts{Fingerprint: sc.fingerprint, Verified: sc.verified.Load(), Recent: sc.recentCount(now)}
-		if last := sc.last.Load(); last != 0 {
-			c.Secrets[i].LastVerified = time.Unix(0, last)
-		}
+		c.Secrets[i] = sc.snapshot(now)
+	}
+	for _, sc := range set.retired {
+		c.Removed = append(c.Removed, sc.snapshot(now))
 	}
 	for r := range s.refused {
 		c.Refused[r] = s.refused[r].Load()

@@ -76,6 +76,32 @@ func TestCounts(t *testing.T) {
 	assert.Equal(t, -1, c.CookieLine[len(c.CookieLine)-1].Le)
 }
 
+// TestSizeSums: beside the buckets, the Manager sums the sizes it counts,
+// so that an exporter gives a histogram's _sum: the largest Set-Cookie
+// line of each save that wrote, and the session's share of each Cookie
+// header ("name=value; " per cookie).
+func TestSizeSums(t *testing.T) {
+	m, _ := newTestManager(t, Options{MaxChunks: 3, RefusalSummary: -1})
+	assert.Equal(t, "session", m.Name())
+	wantLine, wantHeader := 0, 0
+	for _, n := range []int{10, 900, 3000, 6000} {
+		resp := serve(m, "", func(_ http.ResponseWriter, s *Session) { s.Set("v", randomText(n)) })
+		largest, header := 0, ""
+		for _, line := range resp.Header.Values("Set-Cookie") {
+			largest = max(largest, len(line))
+			header += strings.SplitN(line, ";", 2)[0] + "; "
+		}
+		wantLine += largest
+		wantHeader += len(header)
+		serve(m, strings.TrimSuffix(header, "; "), touch)
+	}
+	c := m.Counts()
+	assert.Equal(t, uint64(wantLine), c.CookieLineSum)
+	assert.Equal(t, uint64(wantHeader), c.CookieHeaderSum)
+	named, _ := newTestManager(t, Options{Name: "__Host-id"})
+	assert.Equal(t, "__Host-id", named.Name())
+}
+
 // summaryLog returns a Manager on a clock whose warnings go to a buffer,
 // summed up every few milliseconds, and a function that waits for the
 // next summary and returns it.
@@ -262,6 +288,7 @@ func TestSafeToRemoveCountsFromWhenASecretJoined(t *testing.T) {
 	a, c := testKey(1), testKey(3)
 	m, clk := newTestManager(t, Options{Secrets: [][]byte{a}, RefusalSummary: -1})
 	m.secrets.Load().since = clk.Now()
+	issue(t, m, func(s *Session) { s.Set("n", 1) }).visit(m, touch) // a verifies a cookie
 	clk.Add(48 * time.Hour)
 	require.NoError(t, m.ReplaceSecrets([][]byte{a, c}))
 	ok, why := m.SafeToRemove(1, 24*time.Hour)
@@ -273,6 +300,68 @@ func TestSafeToRemoveCountsFromWhenASecretJoined(t *testing.T) {
 	assert.ErrorContains(t, m.ReplaceSecrets([][]byte{a, c, c}), "secret 2 repeats secret 1")
 	_, err := New(Options{Secrets: [][]byte{a, a}})
 	assert.ErrorContains(t, err, "secret 1 repeats secret 0")
+}
+
+// TestSafeToRemoveOnAReplicaThatSawNoCookie: a process whose secrets
+// verified no cookie at all has nothing to judge by and says so, however
+// long it has waited, rather than "safe"; once its first secret verifies
+// one, the quiet period counts as before. The 400-day rule holds whatever
+// it saw.
+func TestSafeToRemoveOnAReplicaThatSawNoCookie(t *testing.T) {
+	a, b := testKey(1), testKey(2)
+	m, clk := newTestManager(t, Options{Secrets: [][]byte{b, a}, RefusalSummary: -1})
+	m.secrets.Load().since = clk.Now()
+	serve(m, "", touch)                                 // a request without a cookie
+	serve(m, "session="+strings.Repeat("A", 40), touch) // one refused
+	clk.Add(30 * 24 * time.Hour)
+	ok, why := m.SafeToRemove(1, 24*time.Hour)
+	assert.False(t, ok, "nothing verified, nothing to judge by: %s", why)
+	assert.Contains(t, why, "verified no cookie with any secret (1 requests came without one, 1 cookies were refused)")
+	assert.Contains(t, why, "ask a replica that serves sessions")
+
+	issue(t, m, func(s *Session) { s.Set("n", 1) }).visit(m, touch) // b verifies one
+	ok, why = m.SafeToRemove(1, 24*time.Hour)
+	assert.True(t, ok, why)
+	assert.Contains(t, why, "verified no cookie for 720h0m0s")
+
+	idle, clk2 := newTestManager(t, Options{Secrets: [][]byte{b, a}, RefusalSummary: -1})
+	idle.secrets.Load().since = clk2.Now()
+	clk2.Add(maxCookieLifetime)
+	ok, why = idle.SafeToRemove(1, 24*time.Hour)
+	assert.True(t, ok, "no cookie lives 400 days, seen or not: %s", why)
+}
+
+// TestRemovedSecretsKeepTheirCounts: a secret taken out of force keeps
+// its counts in Counts.Removed, and one put back continues them, so a
+// series exported per fingerprint never drops within a process.
+func TestRemovedSecretsKeepTheirCounts(t *testing.T) {
+	a, b := testKey(1), testKey(2)
+	m, _ := newTestManager(t, Options{Secrets: [][]byte{a}, RefusalSummary: -1})
+	user := issue(t, m, func(s *Session) { s.Set("n", 1) })
+	user.visit(m, touch)
+	user.visit(m, touch)
+	require.Equal(t, uint64(2), m.Counts().Secrets[0].Verified)
+
+	require.NoError(t, m.ReplaceSecrets([][]byte{b}))
+	c := m.Counts()
+	require.Len(t, c.Removed, 1)
+	assert.Equal(t, SecretFingerprint(a), c.Removed[0].Fingerprint)
+	assert.Equal(t, uint64(2), c.Removed[0].Verified, "a's final count stays")
+	assert.Equal(t, SecretFingerprint(b), c.Secrets[0].Fingerprint)
+
+	require.NoError(t, m.ReplaceSecrets([][]byte{b, a})) // a put back
+	c = m.Counts()
+	assert.Empty(t, c.Removed)
+	assert.Equal(t, uint64(2), c.Secrets[1].Verified, "a continues, never back to zero")
+	user.visit(m, touch)
+	assert.Equal(t, uint64(3), m.Counts().Secrets[1].Verified)
+	ok, why := m.SafeToRemove(1, time.Hour)
+	assert.False(t, ok, "a verified a cookie just now: %s", why)
+
+	for i := range maxRetired + 5 { // many rotations: the list stays bounded
+		require.NoError(t, m.ReplaceSecrets([][]byte{testKey(10 + i)}))
+	}
+	assert.Len(t, m.Counts().Removed, maxRetired)
 }
 
 // TestSecretFingerprint: short, stable, and not the secret.
