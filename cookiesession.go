@@ -123,8 +123,8 @@ type Options struct {
 
 	// MaxCookieSize is the per-cookie budget in bytes: the whole
 	// Set-Cookie line after the header name, attributes included.
-	// defaultMaxCookieSize (4096) fits every current browser; lower it to
-	// leave room for other cookies under a proxy's header limit.
+	// The default, 4096, fits every current browser; lower it to leave
+	// room for other cookies under a proxy's header limit.
 	MaxCookieSize int
 
 	// NotBefore, when set, rejects every session created (or last renewed)

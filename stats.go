@@ -99,8 +99,10 @@ type Counts struct {
 	Migrated uint64
 	// NoCookie counts sessions used by requests that carried none.
 	NoCookie uint64
-	// Refused counts cookies that gave a new session, by Refusal.
-	Refused [numRefusals]uint64
+	// Refused counts cookies that gave a new session, by Refusal. Every
+	// reason has an entry, zero or not; a map, so that a reason added in a
+	// later version changes no program.
+	Refused map[Refusal]uint64
 
 	// Written counts saves that set the session's cookies, Cookies the
 	// cookies they set.
@@ -223,8 +225,9 @@ func (m *Manager) Counts() Counts {
 			c.Secrets[i].LastVerified = time.Unix(0, last)
 		}
 	}
+	c.Refused = make(map[Refusal]uint64, len(s.refused))
 	for r := range s.refused {
-		c.Refused[r] = s.refused[r].Load()
+		c.Refused[Refusal(r)] = s.refused[r].Load()
 	}
 	return c
 }

@@ -59,6 +59,7 @@ func TestCounts(t *testing.T) {
 	assert.Equal(t, uint64(1), c.Refused[RefusedTooManyCandidates])
 	assert.Equal(t, uint64(1), c.Refused[RefusedExpired])
 	assert.Equal(t, uint64(1), c.Refused[RefusedRevoked])
+	assert.Len(t, c.Refused, int(numRefusals), "every reason, counted or not")
 	assert.Equal(t, uint64(1), c.TooLarge)
 	assert.Equal(t, uint64(1), c.Failed)
 	assert.Equal(t, uint64(6), c.Written, "five sessions issued, and the re-issue with the first secret")

@@ -51,7 +51,7 @@ func (c *countsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.reads, counts.Migrated, "migrated", "", "")
 	counter(c.reads, counts.NoCookie, "no_cookie", "", "")
 	for r, n := range counts.Refused {
-		counter(c.reads, n, "refused", cookiesession.Refusal(r).String(), "")
+		counter(c.reads, n, "refused", r.String(), "")
 	}
 	for outcome, n := range map[string]uint64{"written": counts.Written, "unchanged": counts.Unchanged,
 		"deleted": counts.Deleted, "too_large": counts.TooLarge, "failed": counts.Failed} {

@@ -72,7 +72,7 @@ func Register(meter metric.Meter, m *cookiesession.Manager, cookie string) (metr
 		obs(reads, c.Migrated, attribute.String("outcome", "migrated"))
 		obs(reads, c.NoCookie, attribute.String("outcome", "no_cookie"))
 		for r, n := range c.Refused {
-			obs(reads, n, attribute.String("outcome", "refused"), attribute.String("reason", cookiesession.Refusal(r).String()))
+			obs(reads, n, attribute.String("outcome", "refused"), attribute.String("reason", r.String()))
 		}
 		for outcome, n := range map[string]uint64{"written": c.Written, "unchanged": c.Unchanged, "deleted": c.Deleted, "too_large": c.TooLarge, "failed": c.Failed} {
 			obs(writes, n, attribute.String("outcome", outcome))

@@ -190,7 +190,7 @@ func (a *demoApp) countsView() map[string]any {
 	refused := map[string]uint64{}
 	for r, n := range c.Refused {
 		if n > 0 {
-			refused[cookiesession.Refusal(r).String()] = n
+			refused[r.String()] = n
 		}
 	}
 	return map[string]any{"C": c, "Secrets": secrets, "Refused": refused, "Since": c.SigningSince.UTC().Format(time.RFC3339)}
