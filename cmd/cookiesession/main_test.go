@@ -609,8 +609,7 @@ func TestDemoRotatesFromAFile(t *testing.T) {
 	require.NoError(t, os.WriteFile(file, []byte(keyOld), 0o600))
 	url, stop := runDemo(t, "-secrets-file", file)
 	defer stop()
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar}
+	c := &http.Client{Jar: newLocalJar()}
 	page := func() string {
 		resp, err := c.Get(url + "/")
 		require.NoError(t, err)
@@ -630,4 +629,28 @@ func TestDemoRotatesFromAFile(t *testing.T) {
 	assert.Contains(t, body, "keep: it verified a cookie", "the old secret's cookie was re-issued a moment ago")
 	assert.Contains(t, body, "refused: none", "nobody was logged out")
 	assert.NotContains(t, body, `<strong id="visits">1</strong>`)
+}
+
+// localJar is a cookie jar that sends Secure cookies back to
+// http://127.0.0.1, as browsers and Go 1.26's net/http/cookiejar do for
+// loopback hosts; Go 1.25's, the oldest the module supports, does not.
+type localJar struct{ jar *cookiejar.Jar }
+
+func newLocalJar() localJar {
+	jar, _ := cookiejar.New(nil)
+	return localJar{jar}
+}
+
+func (j localJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
+	j.jar.SetCookies(asHTTPS(u), cookies)
+}
+
+func (j localJar) Cookies(u *url.URL) []*http.Cookie { return j.jar.Cookies(asHTTPS(u)) }
+
+func asHTTPS(u *url.URL) *url.URL {
+	s := *u
+	if s.Scheme == "http" {
+		s.Scheme = "https"
+	}
+	return &s
 }
