@@ -4,7 +4,7 @@
 //
 //	go -C internal/releasetool run . check            # CI: no binaries, module zips within their limits, API recorded
 //	go -C internal/releasetool run . api -update      # record the exported API after an intended change
-//	go -C internal/releasetool run . pack -out DIR -version v1.2.3 [-rev REV]
+//	go -C internal/releasetool run . pack -out DIR -version v1.2.3 [-rev REV] [-repo DIR]
 //	go -C internal/releasetool run . changelog -version v1.2.3 -date 2026-12-07
 //	go -C internal/releasetool run . modules          # the public modules, in dependency order
 package main
@@ -74,12 +74,13 @@ func main() {
 		out := fs.String("out", "", "directory to lay the module proxy out in (GOPROXY=file://DIR)")
 		version := fs.String("version", "", "the version to serve every public module at")
 		rev := fs.String("rev", "", "the commit to pack (default: each module's tag of -version)")
+		repo := fs.String("repo", "", "the repository to pack from (default: the one around the working directory)")
 		fs.Parse(args)
 		if *out == "" || *version == "" {
 			fs.Usage()
 			os.Exit(2)
 		}
-		err = runPack(*out, *version, *rev)
+		err = runPack(*repo, *out, *version, *rev)
 	case "changelog":
 		version := fs.String("version", "", "the version being released, such as v1.2.3")
 		date := fs.String("date", "", "its date, YYYY-MM-DD")
@@ -104,7 +105,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: releasetool check | api [-update] | pack -out DIR -version V [-rev REV] | changelog -version V -date D | modules")
+	fmt.Fprintln(os.Stderr, "usage: releasetool check | api [-update] | pack -out DIR -version V [-rev REV] [-repo DIR] | changelog -version V -date D | modules")
 	os.Exit(2)
 }
 

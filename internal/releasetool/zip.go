@@ -91,10 +91,12 @@ func zipSize(root, rev string, m publicModule, version string) (files, zipped in
 // version: each one taken from its release tag (rev empty) or all from one
 // commit. GOPROXY=file://OUT then serves them as the real proxy would once
 // the tags are pushed.
-func runPack(out, version, rev string) error {
-	root, err := repoRoot()
-	if err != nil {
-		return err
+func runPack(root, out, version, rev string) error {
+	if root == "" {
+		var err error
+		if root, err = repoRoot(); err != nil {
+			return err
+		}
 	}
 	for _, m := range publicModules {
 		r := rev
@@ -105,7 +107,7 @@ func runPack(out, version, rev string) error {
 		if err != nil {
 			return err
 		}
-		commitTime, err := git(root, "show", "-s", "--format=%cI", r)
+		commitTime, err := git(root, "show", "-s", "--format=%cI", r+"^{commit}")
 		if err != nil {
 			return err
 		}
