@@ -25,11 +25,24 @@ import (
 type Format int
 
 const (
-	// FormatSecureCookie, the default, is gorilla/securecookie's
-	// encrypt-then-MAC format: AES-256-CTR with a random IV, then
-	// HMAC-SHA256 over the cookie name, a timestamp and the ciphertext. The
-	// client can neither read nor change the session.
-	FormatSecureCookie Format = iota
+	// FormatCompact, the default, seals the session with
+	// XChaCha20-Poly1305 (a random 192-bit nonce; the cookie name and the
+	// format version are authenticated) and encodes it once in base64url:
+	// "~" followed by the version byte, a one-byte key hint, the nonce and
+	// the ciphertext. The client can neither read nor change the session.
+	// It holds about a third more in a cookie than FormatSecureCookie and
+	// is faster. A manager of either encrypted format reads both, so
+	// switching logs nobody out.
+	FormatCompact Format = iota
+
+	// FormatSecureCookie is gorilla/securecookie's encrypt-then-MAC
+	// format: AES-256-CTR with a random IV, then HMAC-SHA256 over the
+	// cookie name, a timestamp and the ciphertext, base64-encoded twice.
+	// The client can neither read nor change the session. Choose it to
+	// share cookies with gorilla/securecookie; it holds a quarter less than
+	// FormatCompact in a cookie and costs about twice its CPU. A manager of
+	// either encrypted format reads both.
+	FormatSecureCookie
 
 	// FormatSignOnly is securecookie's format without encryption: the
 	// client can read the session JSON (base64-encoded twice) but cannot
@@ -37,15 +50,6 @@ const (
 	// preferences, or when page scripts must read it (see
 	// Options.ScriptAccess). Its values are shorter by the 16-byte IV.
 	FormatSignOnly
-
-	// FormatCompact seals the session with XChaCha20-Poly1305 (a random
-	// 192-bit nonce; the cookie name and the format version are
-	// authenticated) and encodes it once in base64url: "~" followed by the
-	// version byte, a one-byte key hint, the nonce and the ciphertext. It
-	// holds about a third more in a cookie than FormatSecureCookie and is
-	// faster. A manager of either encrypted format reads both, so
-	// switching logs nobody out.
-	FormatCompact
 
 	// FormatExpress reads and writes the cookies of the npm package
 	// cookie-session (v2, with its default Keygrip signer), so that an Express

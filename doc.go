@@ -58,10 +58,11 @@
 // Options.Secrets lists secrets newest first, each at least 32 random bytes
 // ([GenerateSecret]). Sub-keys for each purpose are derived with HKDF-SHA256.
 // The first seals; every one opens; a cookie opened by an older one is
-// re-issued with the first. The default format is gorilla/securecookie's
-// (AES-256-CTR, then HMAC-SHA256 over the cookie name and the ciphertext),
-// so the cookie name is bound into the MAC. [FormatCompact]
-// (XChaCha20-Poly1305) holds a third more per cookie and is faster;
+// re-issued with the first. The default format, [FormatCompact], seals with
+// XChaCha20-Poly1305 and authenticates the cookie name with it;
+// [FormatSecureCookie] is gorilla/securecookie's (AES-256-CTR, then
+// HMAC-SHA256 over the cookie name and the ciphertext), for sharing cookies
+// with it, and holds a quarter less per cookie;
 // [FormatSignOnly] lets the client read but not change the session; and
 // [FormatExpress] shares sessions with Express's cookie-session.
 //
