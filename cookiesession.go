@@ -99,10 +99,10 @@ type Options struct {
 	// session.
 	Transient bool
 
-	// Format selects how the session is sealed: FormatSecureCookie (the
-	// default), FormatCompact, FormatSignOnly or FormatExpress. Managers of the two
-	// encrypted formats read each other's cookies and re-issue them in
-	// their own format.
+	// Format selects how the session is sealed: FormatCompact (the
+	// default), FormatSecureCookie, FormatSignOnly or FormatExpress.
+	// Managers of the two encrypted formats read each other's cookies and
+	// re-issue them in their own format.
 	Format Format
 
 	// Compress deflates the session JSON before sealing it, when that
@@ -268,6 +268,12 @@ func validate(opts Options, c *http.Cookie, maxAge time.Duration) error {
 	probe := *c
 	probe.Value = "x"
 	switch {
+	// The package's own messages first: they name the option and the fix,
+	// where Cookie.Valid's name only the attribute.
+	case !isCookieName(c.Name):
+		return fmt.Errorf("cookiesession: Name %q is not a cookie name: use letters, digits and !#$%%&'*+-.^_`|~ only (no spaces, quotes, commas, semicolons or =)", c.Name)
+	case c.Partitioned && !c.Secure:
+		return errors.New("cookiesession: Partitioned needs Secure: unset Insecure (browsers reject Partitioned cookies without Secure)")
 	case probe.Valid() != nil:
 		return fmt.Errorf("cookiesession: invalid cookie options: %w", probe.Valid())
 	case c.SameSite < http.SameSiteDefaultMode || c.SameSite > http.SameSiteNoneMode:
@@ -287,8 +293,6 @@ func validate(opts Options, c *http.Cookie, maxAge time.Duration) error {
 		return errors.New("cookiesession: ScriptAccess needs FormatSignOnly or FormatExpress: page scripts cannot read an encrypted session, they could only copy it")
 	case c.SameSite == http.SameSiteNoneMode && !c.Secure:
 		return errors.New("cookiesession: SameSite=None needs Secure (browsers reject it otherwise)")
-	case c.Partitioned && !c.Secure:
-		return errors.New("cookiesession: Partitioned needs Secure")
 	case strings.ContainsAny(c.Path, ";\x7f") || strings.IndexFunc(c.Path, func(r rune) bool { return r < 0x20 }) >= 0:
 		return fmt.Errorf("cookiesession: invalid Path %q", c.Path)
 	case c.Domain != "" && !strings.Contains(probe.String(), "; Domain="):
@@ -305,12 +309,27 @@ func validate(opts Options, c *http.Cookie, maxAge time.Duration) error {
 		return fmt.Errorf("cookiesession: MaxChunks %d outside 1..%d", opts.MaxChunks, maxChunksLimit)
 	case opts.MaxCookieSize < 0:
 		return fmt.Errorf("cookiesession: negative MaxCookieSize %d", opts.MaxCookieSize)
-	case opts.Format < FormatSecureCookie || opts.Format > FormatExpress:
+	case opts.Format < FormatCompact || opts.Format > FormatExpress:
 		return fmt.Errorf("cookiesession: unknown %v", opts.Format)
 	case opts.Format == FormatExpress && (opts.IdleTimeout != 0 || !opts.NotBefore.IsZero() || opts.Revocations != nil || opts.Compress || opts.MaxChunks > 1 || opts.Gorilla != nil):
 		return errors.New("cookiesession: FormatExpress cookies carry no ID or times and cannot be chunked or compressed: IdleTimeout, NotBefore, Revocations, Compress, MaxChunks and Gorilla are not available")
 	}
 	return nil
+}
+
+// isCookieName reports whether name is an RFC 7230 token, as RFC 6265
+// requires of a cookie name and net/http checks.
+func isCookieName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 func hasPrefixFold(s, prefix string) bool {

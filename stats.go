@@ -312,7 +312,11 @@ func (m *Manager) maybeSummarize() {
 	if hint := refusalHint(counts, ok, m.now().Sub(m.secrets.Load().changed)); hint != "" {
 		args = append(args, "hint", hint)
 	}
-	m.log().Warn(fmt.Sprintf("cookiesession: %d session cookies refused; each was a new session", total), args...)
+	msg := fmt.Sprintf("cookiesession: %d session cookies refused; each was a new session", total)
+	if total == 1 {
+		msg = "cookiesession: 1 session cookie refused; it was a new session"
+	}
+	m.log().Warn(msg, args...)
 }
 
 // refusalHint suggests a cause for refusals, or returns "". sinceChange

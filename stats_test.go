@@ -27,7 +27,7 @@ func TestCounts(t *testing.T) {
 	byOld.visit(m, touch) // now the first; nothing sent
 	serve(m, "", touch)   // no cookie, nothing stored: nothing sent
 	serve(m, "", noop)    // the session is never used: not counted
-	big := issue(t, m, func(s *Session) { s.Set("blob", randomText(5000)) })
+	big := issue(t, m, func(s *Session) { s.Set("blob", randomText(7000)) })
 	require.Len(t, big, 3)
 	serve(m, "session="+big["session"].Value+"; session.1="+big["session.1"].Value, touch) // a chunk missing
 	serve(m, "session=~AAAA", touch)                                                       // not a value we write
@@ -100,16 +100,18 @@ func TestRefusalSummary(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
 	require.Len(t, lines, 1, "once per period: %s", logs)
 	assert.Contains(t, lines[0], "level=WARN")
+	assert.Contains(t, lines[0], `msg="cookiesession: 1 session cookie refused; it was a new session"`)
 	assert.Contains(t, lines[0], "not_verified=1")
 	assert.NotContains(t, lines[0], "hint=", "one stray cookie suggests nothing")
 	assert.Contains(t, lines[0], "since_start=0s")
 	assert.NotContains(t, logs.String(), strings.TrimPrefix(foreign, "session=")[:20])
 
 	clk.Add(time.Minute)
-	big := issue(t, m, func(s *Session) { s.Set("blob", randomText(5000)) })
+	big := issue(t, m, func(s *Session) { s.Set("blob", randomText(7000)) })
 	serve(m, "session="+big["session"].Value, touch)
 	lines = strings.Split(strings.TrimSpace(logs.String()), "\n")
 	require.Len(t, lines, 2)
+	assert.Contains(t, lines[1], `msg="cookiesession: 12 session cookies refused; each was a new session"`)
 	assert.Contains(t, lines[1], "not_verified=11", "the refusals since the last summary")
 	assert.Contains(t, lines[1], "since_last_summary=1m0s")
 	assert.Contains(t, lines[1], "chunk_missing=1")
