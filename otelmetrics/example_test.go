@@ -1,6 +1,7 @@
 package otelmetrics_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -8,8 +9,11 @@ import (
 	"strings"
 
 	"github.com/cookiesession/cookiesession"
+	"github.com/cookiesession/cookiesession/otelmetrics"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
 // countsCollector exposes a Manager's counts to prometheus/client_golang,
@@ -97,4 +101,42 @@ func Example_prometheusClient() {
 	// cookiesession_session_reads_total{cookie_name="session",outcome="no_cookie",reason="",secret_fingerprint=""} 1
 	// cookiesession_session_reads_total{cookie_name="session",outcome="refused",reason="not_verified",secret_fingerprint=""} 1
 	// cookiesession_session_writes_total{cookie_name="session",outcome="written"} 2
+}
+
+// Register the counts with an OpenTelemetry meter; here a manual reader
+// collects them, where a service would use an exporter.
+func ExampleRegister() {
+	sessions, _ := cookiesession.New(cookiesession.Options{
+		Secrets: [][]byte{[]byte("example-only-secret-0001-use-GenerateSecret")},
+	})
+	reader := sdkmetric.NewManualReader()
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer provider.Shutdown(context.Background())
+	if _, err := otelmetrics.Register(provider.Meter("example.com/myservice"), sessions, "session"); err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	app := sessions.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sessions.FromContext(r.Context()).Set("seen", true)
+	}))
+	app.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, sm := range rm.ScopeMetrics {
+		for _, md := range sm.Metrics {
+			if md.Name != "cookiesession.cookies.written" {
+				continue
+			}
+			for _, dp := range md.Data.(metricdata.Sum[int64]).DataPoints {
+				fmt.Println(md.Name, dp.Value)
+			}
+		}
+	}
+	// Output:
+	// cookiesession.cookies.written 1
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"go/ast"
+	"go/parser"
+	"go/token"
 	"go/types"
 	"os"
 	"path/filepath"
@@ -44,7 +46,7 @@ func runAPI(update bool) error {
 			return fmt.Errorf("module %s: %w", m.path(), err)
 		}
 		for _, u := range unexported {
-			problems = append(problems, fmt.Sprintf("module %s: godoc would show an unexported name: %s", m.path(), u))
+			problems = append(problems, fmt.Sprintf("module %s: %s", m.path(), u))
 		}
 		file := apiFile(root, m)
 		recorded, err := readLines(file)
@@ -159,9 +161,36 @@ func moduleAPI(dir string) (api, unexported []string, err error) {
 		}
 		api = append(api, packageAPI(p.Types)...)
 		unexported = append(unexported, unexportedInDocs(p)...)
+		unexported = append(unexported, docAndExamples(p)...)
 	}
 	sort.Strings(api)
 	return slices.Compact(api), unexported, nil
+}
+
+// docAndExamples reports a package without a package doc comment or
+// without an Example function.
+func docAndExamples(p *packages.Package) []string {
+	var out []string
+	if !slices.ContainsFunc(p.Syntax, func(f *ast.File) bool { return f.Doc != nil }) {
+		out = append(out, p.PkgPath+": no package doc comment")
+	}
+	if len(p.GoFiles) == 0 {
+		return out
+	}
+	tests, _ := filepath.Glob(filepath.Join(filepath.Dir(p.GoFiles[0]), "*_test.go"))
+	fset := token.NewFileSet()
+	for _, t := range tests {
+		f, err := parser.ParseFile(fset, t, nil, parser.SkipObjectResolution)
+		if err != nil {
+			continue
+		}
+		for _, d := range f.Decls {
+			if fn, ok := d.(*ast.FuncDecl); ok && fn.Recv == nil && strings.HasPrefix(fn.Name.Name, "Example") {
+				return out
+			}
+		}
+	}
+	return append(out, p.PkgPath+": no runnable Example function")
 }
 
 func isInternal(path string) bool {
@@ -322,7 +351,7 @@ func unexportedInDocs(p *packages.Package) []string {
 	}
 	var out []string
 	report := func(where, what string) {
-		out = append(out, fmt.Sprintf("%s: %s", where, what))
+		out = append(out, fmt.Sprintf("%s: godoc would show the unexported %s", where, what))
 	}
 	inExpr := func(where string, e ast.Node) {
 		if e == nil {

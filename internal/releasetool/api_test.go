@@ -59,8 +59,9 @@ func TestModuleAPI(t *testing.T) {
 		"pkg example.com/m, type Store interface { Put(context.Context, string) error }",
 	}, api)
 	assert.Equal(t, []string{
-		"Counts.Kinds (doc): numKinds",
-		"Counts.Kinds: numKinds",
+		"Counts.Kinds (doc): godoc would show the unexported numKinds",
+		"Counts.Kinds: godoc would show the unexported numKinds",
+		"example.com/m: no runnable Example function",
 	}, unexported)
 
 	// Renaming a parameter changes nothing; adding a method to the
@@ -84,9 +85,11 @@ func (c *Counts) Size() int { return 0 }
 
 func New() *Counts { return nil }
 `
-	api2, unexported, err := moduleAPI(writeModule(t, v2))
+	dir := writeModule(t, v2)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "example_test.go"), []byte("package m\n\nfunc ExampleNew() {}\n"), 0o644))
+	api2, unexported, err := moduleAPI(dir)
 	require.NoError(t, err)
-	assert.Empty(t, unexported)
+	assert.Equal(t, []string{"example.com/m: no package doc comment"}, unexported)
 	removed, added := diff(api, api2)
 	assert.Equal(t, []string{
 		"pkg example.com/m, type Counts struct, Kinds [3]uint64",
