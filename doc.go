@@ -75,4 +75,25 @@
 // [Session.SetSubject]) and [Manager.RevokeAll] everyone. The check runs
 // from memory on every request that uses a session; the redisrevocation
 // module shares the list between replicas through Redis.
+//
+// # Operations and migration
+//
+// [Manager.Counts] reports what the Manager did (sessions read by outcome
+// and by secret, cookies refused by [Refusal], saves, cookie sizes); the
+// otelmetrics module exports them as OpenTelemetry instruments.
+// [Manager.WatchSecretsFile] keeps the secrets current from a file, and
+// [Manager.SafeToRemove] says when an old secret may go. [Manager.Inspect]
+// decodes a cookie for debugging, as the cookiesession command's inspect
+// does. Options.Gorilla reads the cookies of gorilla/sessions'
+// CookieStore, and [FormatExpress] those of Express's cookie-session, so
+// moving to this package logs nobody out.
+//
+// # Modules
+//
+// This module requires only gorilla/securecookie and golang.org/x/crypto.
+// What needs more lives in modules of its own, released with it:
+// github.com/cookiesession/cookiesession/redisrevocation (a
+// [RevocationList] on Redis) and
+// github.com/cookiesession/cookiesession/otelmetrics (the counts as
+// OpenTelemetry instruments).
 package cookiesession
