@@ -13,7 +13,8 @@
 #     module README.
 # With -as-is the clone is packed at REV as it stands, without the release
 # script: what tagging that commit by hand would publish.
-# The version defaults to the one the sub-modules require the root at.
+# The version defaults to the one the sub-modules require the root at, or
+# the next patch release once that one is tagged.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 rev=HEAD as_is= version=
@@ -30,6 +31,11 @@ if [ -z "$version" ]; then
   version=$(cd "$repo/redisrevocation" && go mod edit -json | sed -n '/"Require"/,/\]/{/"Path": "github.com\/cookiesession\/cookiesession"/{n;s/.*"Version": "\(.*\)".*/\1/p}}')
 fi
 [[ $version =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]] || { echo "rehearsal: no version to rehearse (got '$version')" >&2; exit 2; }
+# Once that version is tagged, rehearse the next patch release.
+while git -C "$repo" rev-parse -q --verify "refs/tags/$version" >/dev/null; do
+  patch=${version##*.}
+  version=${version%.*}.$((patch + 1))
+done
 
 work=$(mktemp -d)
 pids=()
@@ -62,7 +68,7 @@ go -C "$repo/internal/releasetool" run . pack -repo "$work/repo" -out "$work/pro
 # module cache of its own, so nothing cached before can stand in.
 realcache=$(go env GOMODCACHE)
 export GOPROXY="file://$work/proxy,file://$realcache/cache/download,$(go env GOPROXY)"
-export GONOSUMDB=$module GOFLAGS=-modcacherw GOMODCACHE=$work/modcache
+export GONOSUMDB=$module GOFLAGS="$(go env GOFLAGS) -modcacherw" GOMODCACHE=$work/modcache
 export GOWORK=off
 unset GOPRIVATE GONOPROXY
 
