@@ -45,7 +45,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-step() { echo "== rehearsal: $*"; }
+step() { echo "== rehearsal (${SECONDS}s): $*"; }
 
 commit=$(git -C "$repo" rev-parse "$rev^{commit}")
 step "clone $commit, release $version"
