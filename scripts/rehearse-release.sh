@@ -52,6 +52,16 @@ step "clone $commit, release $version"
 git clone -q "$repo" "$work/repo"
 git -C "$work/repo" checkout -q --detach "$commit"
 if [ -z "$as_is" ]; then
+  step "the release script refuses an untracked file and a commit CI did not pass on"
+  touch "$work/repo/stray"
+  if (cd "$work/repo" && scripts/release.sh -ci-passed "$commit" "$version" 2>&1); then
+    echo "rehearsal: release.sh went ahead with an untracked file" >&2; exit 1
+  fi
+  rm "$work/repo/stray"
+  if (cd "$work/repo" && scripts/release.sh -ci-passed "$commit^" "$version" 2>&1); then
+    echo "rehearsal: release.sh went ahead on a commit CI did not pass on" >&2; exit 1
+  fi
+  step "scripts/release.sh $version"
   (cd "$work/repo" && GIT_AUTHOR_NAME=rehearsal GIT_AUTHOR_EMAIL=rehearsal@example.com \
     GIT_COMMITTER_NAME=rehearsal GIT_COMMITTER_EMAIL=rehearsal@example.com \
     scripts/release.sh -ci-passed "$commit" "$version")
