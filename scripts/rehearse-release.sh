@@ -41,6 +41,7 @@ work=$(mktemp -d)
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  if declare -F forget_ours >/dev/null; then forget_ours; fi
   chmod -R u+w "$work" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -74,11 +75,19 @@ go -C "$repo/internal/releasetool" run . pack -repo "$work/repo" -out "$work/pro
 
 # A new user: our modules from the file proxy, everything else as usual
 # (through the module cache already on this machine first, to spare the
-# network); the checksum database is skipped for our module path only; a
-# module cache of its own, so nothing cached before can stand in.
+# network); the checksum database is skipped for our module path only. The
+# module cache is one of the rehearsal's own, kept between runs for the
+# dependencies, from which our modules are removed before and after, so
+# that nothing packed before can stand in for what is packed now.
 realcache=$(go env GOMODCACHE)
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/cookiesession-rehearsal/mod
+forget_ours() {
+  chmod -R u+w "$cache/github.com/cookiesession" "$cache/cache/download/github.com/cookiesession" 2>/dev/null || true
+  rm -rf "$cache/github.com/cookiesession" "$cache/cache/download/github.com/cookiesession"
+}
+forget_ours
 export GOPROXY="file://$work/proxy,file://$realcache/cache/download,$(go env GOPROXY)"
-export GONOSUMDB=$module GOFLAGS="$(go env GOFLAGS) -modcacherw" GOMODCACHE=$work/modcache
+export GONOSUMDB=$module GOFLAGS="$(go env GOFLAGS) -modcacherw" GOMODCACHE=$cache
 export GOWORK=off
 unset GOPRIVATE GONOPROXY
 
