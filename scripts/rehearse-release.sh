@@ -49,7 +49,7 @@ trap cleanup EXIT
 step() { echo "== rehearsal (${SECONDS}s): $*"; }
 
 commit=$(git -C "$repo" rev-parse "$rev^{commit}")
-step "clone $commit, release $version"
+step "clone $commit; $version${as_is:+, as it stands}"
 git clone -q "$repo" "$work/repo"
 git -C "$work/repo" checkout -q --detach "$commit"
 if [ -z "$as_is" ]; then
