@@ -394,6 +394,7 @@ func unexportedInDocs(p *packages.Package) []string {
 		}
 	}
 	for _, file := range p.Syntax {
+		inDoc("package "+p.Name, file.Doc)
 		for _, decl := range file.Decls {
 			switch d := decl.(type) {
 			case *ast.FuncDecl:
