@@ -27,10 +27,13 @@ import (
 type BuiltinFormat int
 
 const (
-	// FormatSecureCookie, the default, is gorilla/securecookie's
-	// encrypt-then-MAC format: AES-256-CTR with a random IV, then
-	// HMAC-SHA256 over the cookie name, a timestamp and the ciphertext. The
-	// client can neither read nor change the session.
+	// FormatSecureCookie is gorilla/securecookie's encrypt-then-MAC
+	// format: AES-256-CTR with a random IV, then HMAC-SHA256 over the
+	// cookie name, a timestamp and the ciphertext, base64-encoded twice.
+	// The client can neither read nor change the session. Choose it to
+	// share cookies with gorilla/securecookie; it holds a quarter less than
+	// FormatCompact in a cookie and costs about twice its CPU. A manager of
+	// either encrypted format reads both.
 	FormatSecureCookie BuiltinFormat = iota
 
 	// FormatSignOnly is securecookie's format without encryption: the
@@ -40,12 +43,13 @@ const (
 	// Options.ScriptAccess). Its values are shorter by the 16-byte IV.
 	FormatSignOnly
 
-	// FormatCompact seals the session with XChaCha20-Poly1305 (a random
-	// 192-bit nonce; the cookie name and the format version are
-	// authenticated) and encodes it once in base64url: "~" followed by the
-	// version byte, a one-byte key hint, the nonce and the ciphertext. It
-	// holds about a third more in a cookie than FormatSecureCookie and is
-	// faster. A manager of either encrypted format reads both, so
+	// FormatCompact, the default, seals the session with
+	// XChaCha20-Poly1305 (a random 192-bit nonce; the cookie name and the
+	// format version are authenticated) and encodes it once in base64url:
+	// "~" followed by the version byte, a one-byte key hint, the nonce and
+	// the ciphertext. The client can neither read nor change the session.
+	// It holds about a third more in a cookie than FormatSecureCookie and
+	// is faster. A manager of either encrypted format reads both, so
 	// switching logs nobody out.
 	FormatCompact
 

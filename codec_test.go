@@ -143,6 +143,26 @@ func TestSwitchingFormatLogsNobodyOut(t *testing.T) {
 	}
 }
 
+// TestDefaultFormatIsCompact: v1's default is the compact format, and a
+// Manager on defaults reads the cookies of the securecookie format, the
+// default before v1.0.0, re-issuing them compact.
+func TestDefaultFormatIsCompact(t *testing.T) {
+	m, _ := newTestManager(t, Options{Secrets: [][]byte{testKey(1)}})
+	b := issue(t, m, func(s *Session) { s.Set("user", 42) })
+	assert.True(t, strings.HasPrefix(b["session"].Value, compactPrefix), b["session"].Value)
+	in, err := m.Inspect("session=" + b["session"].Value)
+	require.NoError(t, err)
+	assert.Equal(t, FormatCompact, in.Format)
+
+	old, _ := newTestManager(t, Options{Secrets: [][]byte{testKey(1)}, Format: FormatSecureCookie})
+	b = issue(t, old, func(s *Session) { s.Set("user", 42) })
+	require.False(t, strings.HasPrefix(b["session"].Value, compactPrefix))
+	b.visit(m, func(_ http.ResponseWriter, s *Session) {
+		assert.False(t, s.IsNew())
+	})
+	assert.True(t, strings.HasPrefix(b["session"].Value, compactPrefix), "re-issued compact")
+}
+
 func TestCompression(t *testing.T) {
 	typical := strings.Repeat(`{"sku":"BOOK-1234","qty":1,"price":"12.50"},`, 20)
 	plainM, _ := newTestManager(t, Options{Format: FormatCompact})

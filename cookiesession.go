@@ -100,8 +100,8 @@ type Options struct {
 	// session.
 	Transient bool
 
-	// Format selects how the session is sealed: FormatSecureCookie (the
-	// default), FormatCompact, FormatSignOnly or FormatExpress, or the
+	// Format selects how the session is sealed: FormatCompact (the
+	// default), FormatSecureCookie, FormatSignOnly or FormatExpress, or the
 	// format of another stack from a sub-package of format/. Managers of
 	// the two encrypted formats read each other's cookies and re-issue
 	// them in their own format.
@@ -288,6 +288,12 @@ func validate(opts Options, c *http.Cookie, maxAge time.Duration) error {
 	probe := *c
 	probe.Value = "x"
 	switch {
+	// The package's own messages first: they name the option and the fix,
+	// where Cookie.Valid's name only the attribute.
+	case !isCookieName(c.Name):
+		return fmt.Errorf("cookiesession: Name %q is not a cookie name: use letters, digits and !#$%%&'*+-.^_`|~ only (no spaces, quotes, commas, semicolons or =)", c.Name)
+	case c.Partitioned && !c.Secure:
+		return errors.New("cookiesession: Partitioned needs Secure: unset Insecure (browsers reject Partitioned cookies without Secure)")
 	case probe.Valid() != nil:
 		return fmt.Errorf("cookiesession: invalid cookie options: %w", probe.Valid())
 	case c.SameSite < http.SameSiteDefaultMode || c.SameSite > http.SameSiteNoneMode:
@@ -305,8 +311,6 @@ func validate(opts Options, c *http.Cookie, maxAge time.Duration) error {
 		return errors.New("cookiesession: a __Secure- cookie needs Secure")
 	case c.SameSite == http.SameSiteNoneMode && !c.Secure:
 		return errors.New("cookiesession: SameSite=None needs Secure (browsers reject it otherwise)")
-	case c.Partitioned && !c.Secure:
-		return errors.New("cookiesession: Partitioned needs Secure")
 	case strings.ContainsAny(c.Path, ";\x7f") || strings.IndexFunc(c.Path, func(r rune) bool { return r < 0x20 }) >= 0:
 		return fmt.Errorf("cookiesession: invalid Path %q", c.Path)
 	case c.Domain != "" && !strings.Contains(probe.String(), "; Domain="):
@@ -330,7 +334,7 @@ func validate(opts Options, c *http.Cookie, maxAge time.Duration) error {
 }
 
 // defaultFormat is the format of a zero Options.Format.
-const defaultFormat = FormatSecureCookie
+const defaultFormat = FormatCompact
 
 // validateFormat refuses the options that format f cannot honour.
 func validateFormat(opts Options, f Format, t Traits) error {
@@ -360,6 +364,21 @@ func validateFormat(opts Options, f Format, t Traits) error {
 		return fmt.Errorf("cookiesession: %v names its chunks in an unknown way (%d)", f, t.Chunks)
 	}
 	return nil
+}
+
+// isCookieName reports whether name is an RFC 7230 token, as RFC 6265
+// requires of a cookie name and net/http checks.
+func isCookieName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 func hasPrefixFold(s, prefix string) bool {

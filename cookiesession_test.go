@@ -324,7 +324,7 @@ func TestFlashes(t *testing.T) {
 
 func TestDestroyDeletesEveryChunk(t *testing.T) {
 	m, _ := newTestManager(t, Options{MaxChunks: 3, Domain: "example.com", Partitioned: true, SameSite: http.SameSiteStrictMode})
-	b := issue(t, m, func(s *Session) { s.Set("blob", randomText(5000)) })
+	b := issue(t, m, func(s *Session) { s.Set("blob", randomText(7000)) })
 	require.Equal(t, []string{"session", "session.1", "session.2"}, b.names())
 
 	resp := b.visit(m, func(_ http.ResponseWriter, s *Session) {
@@ -669,12 +669,18 @@ func TestOptionsValidation(t *testing.T) {
 		{Options{MaxAge: time.Hour, IdleTimeout: 2 * time.Hour}, "IdleTimeout 2h0m0s is longer than MaxAge 1h0m0s"},
 		{Options{IdleTimeout: 25 * time.Hour}, "longer than MaxAge 24h0m0s"},
 		{Options{NotBefore: time.Now().Add(time.Minute)}, "NotBefore"},
+		// The package's messages, not net/http's.
+		{Options{Partitioned: true, Insecure: true}, "cookiesession: Partitioned needs Secure: unset Insecure"},
+		{Options{Name: "my session"}, `cookiesession: Name "my session" is not a cookie name`},
+		{Options{Name: "a=b"}, `Name "a=b" is not a cookie name`},
+		{Options{Name: "caf\u00e9"}, "Name \"caf\u00e9\" is not a cookie name"},
 	} {
 		tc.opts.Secrets = [][]byte{testKey(1)}
 		_, err := New(tc.opts)
 		assert.ErrorContains(t, err, tc.want)
 	}
 	for _, ok := range []Options{
+		{Name: "sid!#$%&'*+-.^_`|~"},
 		{SameSite: http.SameSiteDefaultMode},
 		{SameSite: http.SameSiteStrictMode},
 		{MaxAge: time.Hour, IdleTimeout: time.Hour},
@@ -694,7 +700,7 @@ func TestOptionsValidation(t *testing.T) {
 
 func TestSecureCookieCompatibility(t *testing.T) {
 	secret := testKey(1)
-	m, _ := newTestManager(t, Options{Secrets: [][]byte{secret}})
+	m, _ := newTestManager(t, Options{Secrets: [][]byte{secret}, Format: FormatSecureCookie})
 	value := issue(t, m, func(s *Session) { s.Set("user", "ada") })["session"].Value
 
 	// Plain securecookie, given the documented HKDF-derived keys, opens it.
@@ -838,7 +844,7 @@ func TestChunking(t *testing.T) {
 		{1000, []string{"session"}},
 		{3000, []string{"session", "session.1"}},
 		{6500, []string{"session", "session.1", "session.2"}},
-		{8000, []string{"session", "session.1", "session.2", "session.3"}},
+		{10000, []string{"session", "session.1", "session.2", "session.3"}},
 	} {
 		t.Run(fmt.Sprint(tt.size), func(t *testing.T) {
 			m, _ := newTestManager(t, Options{MaxChunks: 4})
@@ -869,7 +875,7 @@ func TestChunking(t *testing.T) {
 
 func TestShrinkingDeletesStaleChunks(t *testing.T) {
 	m, _ := newTestManager(t, Options{MaxChunks: 3, Path: "/app", Domain: "example.com"})
-	b := issue(t, m, func(s *Session) { s.Set("blob", randomText(5000)) })
+	b := issue(t, m, func(s *Session) { s.Set("blob", randomText(7000)) })
 	require.Equal(t, []string{"session", "session.1", "session.2"}, b.names())
 
 	resp := b.visit(m, func(_ http.ResponseWriter, s *Session) { s.Set("blob", "small") })
@@ -890,8 +896,8 @@ func TestShrinkingDeletesStaleChunks(t *testing.T) {
 
 func TestBrokenChunkSets(t *testing.T) {
 	m, _ := newTestManager(t, Options{MaxChunks: 3})
-	gen1 := issue(t, m, func(s *Session) { s.Set("blob", randomText(5000)) })
-	gen2 := issue(t, m, func(s *Session) { s.Set("blob", randomText(5000)) })
+	gen1 := issue(t, m, func(s *Session) { s.Set("blob", randomText(7000)) })
+	gen2 := issue(t, m, func(s *Session) { s.Set("blob", randomText(7000)) })
 	require.Len(t, gen1, 3)
 	require.Len(t, gen2, 3)
 	small := issue(t, m, func(s *Session) { s.Set("blob", "small") })

@@ -60,10 +60,11 @@
 // Options.Secrets lists secrets newest first, each at least 32 random bytes
 // ([GenerateSecret]). Sub-keys for each purpose are derived with HKDF-SHA256.
 // The first seals; every one opens; a cookie opened by an older one is
-// re-issued with the first. The default format is gorilla/securecookie's
-// (AES-256-CTR, then HMAC-SHA256 over the cookie name and the ciphertext),
-// so the cookie name is bound into the MAC. [FormatCompact]
-// (XChaCha20-Poly1305) holds a third more per cookie and is faster;
+// re-issued with the first. The default format, [FormatCompact], seals with
+// XChaCha20-Poly1305 and authenticates the cookie name with it;
+// [FormatSecureCookie] is gorilla/securecookie's (AES-256-CTR, then
+// HMAC-SHA256 over the cookie name and the ciphertext), for sharing cookies
+// with it, and holds a quarter less per cookie;
 // [FormatSignOnly] lets the client read but not change the session; and
 // [FormatExpress] shares sessions with Express's cookie-session. Any
 // [Format] may be given: the sub-packages format/iron (iron-session) and
@@ -80,4 +81,25 @@
 // [Session.SetSubject]) and [Manager.RevokeAll] everyone. The check runs
 // from memory on every request that uses a session; the redisrevocation
 // module shares the list between replicas through Redis.
+//
+// # Operations and migration
+//
+// [Manager.Counts] reports what the Manager did (sessions read by outcome
+// and by secret, cookies refused by [Refusal], saves, cookie sizes); the
+// otelmetrics module exports them as OpenTelemetry instruments.
+// [Manager.WatchSecretsFile] keeps the secrets current from a file, and
+// [Manager.SafeToRemove] says when an old secret may go. [Manager.Inspect]
+// decodes a cookie for debugging, as the cookiesession command's inspect
+// does. Options.Gorilla reads the cookies of gorilla/sessions'
+// CookieStore, and [FormatExpress] those of Express's cookie-session, so
+// moving to this package logs nobody out.
+//
+// # Modules
+//
+// This module requires only gorilla/securecookie and golang.org/x/crypto.
+// What needs more lives in modules of its own, released with it:
+// github.com/cookiesession/cookiesession/redisrevocation (a
+// [RevocationList] on Redis) and
+// github.com/cookiesession/cookiesession/otelmetrics (the counts as
+// OpenTelemetry instruments).
 package cookiesession

@@ -160,7 +160,7 @@ func ExampleNew_weakSecret() {
 	fmt.Println(err)
 	// Output:
 	// true
-	// cookiesession: weak or missing secret: secret 0 is 7 bytes, need at least 32
+	// cookiesession: weak or missing secret: secret 0 is 7 bytes, need at least 32; make one with `cookiesession secret` or GenerateSecret
 }
 
 // Revocation: log one session out everywhere, or every session of a user.

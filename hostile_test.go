@@ -220,7 +220,7 @@ func hostileShapes(tb testing.TB, maxChunks int) (*Manager, []hostileShape) {
 	require.NoError(tb, err)
 	// A 16-chunk session sealed under a fifth key: it joins, and every key
 	// has to try it.
-	forger, err := New(Options{Secrets: [][]byte{testKey(5)}, MaxChunks: maxChunksLimit})
+	forger, err := New(Options{Secrets: [][]byte{testKey(5)}, MaxChunks: maxChunksLimit, Format: FormatSecureCookie})
 	require.NoError(tb, err)
 	s := forger.LoadHeader()
 	s.Set("blob", randomText(36000))
@@ -322,7 +322,7 @@ func TestCookieTossing(t *testing.T) {
 	m, _ := newTestManager(t, Options{MaxChunks: 3})
 	user := issue(t, m, func(s *Session) { s.Set("user", "victim") })["session"].Value
 	attacker := issue(t, m, func(s *Session) { s.Set("user", "attacker") })["session"].Value
-	big := issue(t, m, func(s *Session) { s.Set("user", "victim"); s.Set("blob", randomText(5000)) })
+	big := issue(t, m, func(s *Session) { s.Set("user", "victim"); s.Set("blob", randomText(7000)) })
 	require.Len(t, big, 3)
 	foreign, _ := newTestManager(t, Options{Secrets: [][]byte{testKey(9)}})
 	otherApp := issue(t, foreign, func(s *Session) { s.Set("user", "attacker") })["session"].Value
@@ -575,7 +575,7 @@ func FuzzParseEnvelope(f *testing.F) {
 func TestMissingChunkIsNamed(t *testing.T) {
 	var logs bytes.Buffer
 	m, _ := newTestManager(t, Options{MaxChunks: 3, Logger: debugLogger(&logs)})
-	b := issue(t, m, func(s *Session) { s.Set("blob", randomText(5000)) })
+	b := issue(t, m, func(s *Session) { s.Set("blob", randomText(7000)) })
 	require.Len(t, b, 3)
 	for _, dropped := range []string{"session", "session.1", "session.2"} {
 		rest := maps.Clone(b)

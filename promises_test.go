@@ -139,7 +139,7 @@ func (r rawMarshaler) MarshalJSON() ([]byte, error) { return []byte(r), nil }
 // keeps to its own MaxChunks.
 func TestSessionsOfMoreChunksThanMaxChunksAreRead(t *testing.T) {
 	one, _ := newTestManager(t, Options{MaxChunks: 1})
-	for n, size := range map[int]int{3: 6000, maxChunksLimit: 36000} {
+	for n, size := range map[int]int{3: 6000, maxChunksLimit: 48100} {
 		t.Run(fmt.Sprintf("%d chunks", n), func(t *testing.T) {
 			many, _ := newTestManager(t, Options{MaxChunks: n})
 			big := issue(t, many, func(s *Session) {

@@ -75,8 +75,16 @@ func (e *envelope) info() SessionInfo {
 }
 
 // errNothingToRevoke: the request's session cookie verified under no
-// secret, so its session, if it has one, cannot be named.
-var errNothingToRevoke = fmt.Errorf("cookiesession: nothing revoked: %w", ErrInvalid)
+// secret, so its session, if it has one, cannot be named. It matches
+// ErrInvalid without repeating its "cookiesession: " prefix.
+var errNothingToRevoke error = nothingToRevoke{}
+
+type nothingToRevoke struct{}
+
+func (nothingToRevoke) Error() string {
+	return "cookiesession: nothing revoked: the session cookie is invalid"
+}
+func (nothingToRevoke) Unwrap() error { return ErrInvalid }
 
 // errNoRevocations is returned by the Manager's Revoke methods when
 // Options.Revocations is not set.

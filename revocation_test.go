@@ -329,7 +329,9 @@ func TestRevokeSessionOfARefusedCopy(t *testing.T) {
 	}
 
 	serve(m, "session=junk", func(_ http.ResponseWriter, s *Session) {
-		assert.ErrorIs(t, m.RevokeSession(context.Background(), s), ErrInvalid, "a cookie that names no session")
+		err := m.RevokeSession(context.Background(), s)
+		assert.ErrorIs(t, err, ErrInvalid, "a cookie that names no session")
+		assert.EqualError(t, err, "cookiesession: nothing revoked: the session cookie is invalid", "the prefix once")
 	})
 	serve(m, "", func(_ http.ResponseWriter, s *Session) {
 		assert.NoError(t, m.RevokeSession(context.Background(), s), "no cookie, nothing to revoke")

@@ -72,13 +72,13 @@ type keyRing []key
 // was given.
 func newKeyRing(secrets [][]byte, minLength int) (keyRing, error) {
 	if len(secrets) == 0 {
-		return nil, fmt.Errorf("%w: no secrets given", ErrWeakSecret)
+		return nil, fmt.Errorf("%w: no secrets given; make one with `cookiesession secret` or GenerateSecret", ErrWeakSecret)
 	}
 	need := max(minLength, 1)
 	ring := make(keyRing, len(secrets))
 	for i, secret := range secrets {
 		if len(secret) < need {
-			return nil, fmt.Errorf("%w: secret %d is %d bytes, need at least %d", ErrWeakSecret, i, len(secret), need)
+			return nil, fmt.Errorf("%w: secret %d is %d bytes, need at least %d; make one with `cookiesession secret` or GenerateSecret", ErrWeakSecret, i, len(secret), need)
 		}
 		if minLength > 0 {
 			if why := notRandom(secret); why != "" {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -72,7 +71,7 @@ func TestRotationThroughAFileUnderLoad(t *testing.T) {
 	var wg sync.WaitGroup
 	jars := make([]http.CookieJar, clients)
 	for i := range clients {
-		jars[i], _ = cookiejar.New(nil)
+		jars[i] = newLocalJar()
 		c := &http.Client{Jar: jars[i], Timeout: 5 * time.Second}
 		wg.Add(1)
 		go func() {

@@ -99,8 +99,10 @@ type Counts struct {
 	Migrated uint64
 	// NoCookie counts sessions used by requests that carried none.
 	NoCookie uint64
-	// Refused counts cookies that gave a new session, by Refusal.
-	Refused [numRefusals]uint64
+	// Refused counts cookies that gave a new session, by Refusal. Every
+	// reason has an entry, zero or not; a map, so that a reason added in a
+	// later version changes no program.
+	Refused map[Refusal]uint64
 
 	// Written counts saves that set the session's cookies, Cookies the
 	// cookies they set.
@@ -251,8 +253,9 @@ func (m *Manager) counts(set *secretSet) Counts {
 	for _, sc := range set.retired {
 		c.Removed = append(c.Removed, sc.snapshot(now))
 	}
+	c.Refused = make(map[Refusal]uint64, len(s.refused))
 	for r := range s.refused {
-		c.Refused[r] = s.refused[r].Load()
+		c.Refused[Refusal(r)] = s.refused[r].Load()
 	}
 	return c
 }
@@ -341,7 +344,11 @@ func (m *Manager) summarize() {
 	if hint := refusalHint(counts, removed); hint != "" {
 		args = append(args, "hint", hint)
 	}
-	m.log().Warn(fmt.Sprintf("cookiesession: %d session cookies refused; each was a new session", total), args...)
+	msg := fmt.Sprintf("cookiesession: %d session cookies refused; each was a new session", total)
+	if total == 1 {
+		msg = "cookiesession: 1 session cookie refused; it was a new session"
+	}
+	m.log().Warn(msg, args...)
 }
 
 // refusalHint suggests a cause for refusals, or returns "". removed is

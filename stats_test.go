@@ -28,7 +28,7 @@ func TestCounts(t *testing.T) {
 	byOld.visit(m, touch) // now the first; nothing sent
 	serve(m, "", touch)   // no cookie, nothing stored: nothing sent
 	serve(m, "", noop)    // the session is never used: not counted
-	big := issue(t, m, func(s *Session) { s.Set("blob", randomText(5000)) })
+	big := issue(t, m, func(s *Session) { s.Set("blob", randomText(7000)) })
 	require.Len(t, big, 3)
 	serve(m, "session="+big["session"].Value+"; session.1="+big["session.1"].Value, touch) // a chunk missing
 	serve(m, "session=~AAAA", touch)                                                       // not a value we write
@@ -60,6 +60,7 @@ func TestCounts(t *testing.T) {
 	assert.Equal(t, uint64(1), c.Refused[RefusedTooManyCandidates])
 	assert.Equal(t, uint64(1), c.Refused[RefusedExpired])
 	assert.Equal(t, uint64(1), c.Refused[RefusedRevoked])
+	assert.Len(t, c.Refused, int(numRefusals), "every reason, counted or not")
 	assert.Equal(t, uint64(1), c.TooLarge)
 	assert.Equal(t, uint64(1), c.Failed)
 	assert.Equal(t, uint64(6), c.Written, "five sessions issued, and the re-issue with the first secret")

@@ -152,15 +152,15 @@ func TestChunksInTheBrowser(t *testing.T) {
 	inEachEngine(t, func(t *testing.T, e engine, b browser) {
 		s := newSite(t, b, cookiesession.Options{Secrets: testKeys(1), MaxChunks: 3})
 
-		s.visit("/fill?n=5000")
+		s.visit("/fill?n=7000")
 		assert.Equal(t, []string{"session", "session.1", "session.2"}, names(s.cookies()))
-		assert.Equal(t, "5000 new=false", s.visit("/read"))
+		assert.Equal(t, "7000 new=false", s.visit("/read"))
 
 		s.visit("/fill?n=10")
 		assert.Equal(t, []string{"session"}, names(s.cookies()), "shrinking deleted the stale chunks")
 		assert.Equal(t, "10 new=false", s.visit("/read"))
 
-		s.visit("/fill?n=5000")
+		s.visit("/fill?n=7000")
 		require.Len(t, s.cookies(), 3)
 		s.visit("/destroy")
 		assert.Empty(t, s.cookies(), "destroy deleted every chunk")

@@ -3,7 +3,7 @@ module github.com/cookiesession/cookiesession/redisrevocation
 go 1.25.0
 
 require (
-	github.com/cookiesession/cookiesession v0.0.0
+	github.com/cookiesession/cookiesession v1.0.0
 	github.com/redis/rueidis v1.0.79
 	github.com/stretchr/testify v1.12.1
 )

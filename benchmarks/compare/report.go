@@ -237,7 +237,7 @@ func (res *results) writeMarkdown(w io.Writer, files map[string]string) error {
 		}
 	}
 
-	p("\n### CPU: the session size from which a store uses less (server + store), default format / compact\n\n")
+	p("\n### CPU: the session size from which a store uses less (server + store), securecookie format / compact\n\n")
 	p("| store | read, %d/s | incr, %d/s | read, flat out | incr, flat out |\n| --- | ---: | ---: | ---: | ---: |\n", pl.Rate, pl.Rate)
 	for _, st := range res.storesAt() {
 		if st.rttMs != 0 {

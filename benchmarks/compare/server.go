@@ -59,7 +59,7 @@ var impls = []impl{
 var secret = []byte("compare-only-secret-0001-use-GenerateSecret-instead")
 
 // maxChunks lets a cookiesession session span enough cookies for the
-// largest size swept (8 KB of JSON needs four in the default format).
+// largest size swept (8 KB of JSON needs four in the securecookie format).
 const maxChunks = 8
 
 // state is what the routes keep in a session: a counter and a blob that
@@ -146,6 +146,9 @@ func newSessionAPI(name, redisAddr, postgresDSN string) (sessionAPI, func() erro
 			Secrets:   [][]byte{secret},
 			Insecure:  true, // the servers speak plain HTTP on loopback, and Go's cookie jar keeps Secure cookies off it
 			MaxChunks: maxChunks,
+			// "cookiesession" is the securecookie format, the default until
+			// v1.0.0, so that results stay comparable.
+			Format: cookiesession.FormatSecureCookie,
 		}
 		if name == "cookiesession-compact" {
 			opts.Format = cookiesession.FormatCompact

@@ -21,11 +21,11 @@ import (
 )
 
 func demo(ctx context.Context, args []string, e env) error {
-	fs := newFlags("demo", "[-addr 127.0.0.1:8080] [-max-chunks N] [-format F] [-https | -insecure]",
+	fs := newFlags("demo", "[-addr 127.0.0.1:8080] [-max-chunks N] [-format F] [-secrets-file FILE] [-https | -insecure]",
 		"cookiesession demo -max-chunks 3   # then open http://127.0.0.1:8080", e)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen `address`")
 	maxChunks := fs.Int("max-chunks", 1, "cookies one session may span (Options.MaxChunks)")
-	format := fs.String("format", "securecookie", "session `format`: securecookie, compact, sign-only or express")
+	format := fs.String("format", "compact", "session `format`: compact, securecookie, sign-only or express")
 	insecure := fs.Bool("insecure", false, "drop the Secure attribute, to test over plain HTTP from Safari or from hosts other than localhost")
 	https := fs.Bool("https", false, "serve HTTPS with a throw-away self-signed certificate (the browser warns about it once)")
 	secretsFile := fs.String("secrets-file", "", "read the secrets from `FILE` and keep them current as it changes: edit it to try a rotation live")
@@ -114,7 +114,7 @@ func parseFormat(s string) (cookiesession.Format, error) {
 // formatName names f, or the default format when f is nil.
 func formatName(f cookiesession.Format) string {
 	if f == nil {
-		return "default"
+		return cookiesession.FormatCompact.String() // the default
 	}
 	return f.String()
 }
@@ -198,7 +198,7 @@ func (a *demoApp) countsView() map[string]any {
 	refused := map[string]uint64{}
 	for r, n := range c.Refused {
 		if n > 0 {
-			refused[cookiesession.Refusal(r).String()] = n
+			refused[r.String()] = n
 		}
 	}
 	return map[string]any{"C": c, "Secrets": secrets, "Refused": refused, "Since": c.SigningSince.UTC().Format(time.RFC3339)}
@@ -468,7 +468,7 @@ func advice(opts cookiesession.Options, size *cookiesession.SizeError) []string 
 	if opts.Format == cookiesession.FormatExpress {
 		return append(out, "FormatExpress cannot split a session across cookies, since Express could not join them; moving to an encrypted format (-format compact) is the way to more room.")
 	}
-	if opts.Format != cookiesession.FormatCompact {
+	if opts.Format != nil && opts.Format != cookiesession.FormatCompact { // nil: the default, compact
 		out = append(out, "Use the compact format (-format compact): it encodes once instead of twice and holds about a third more per cookie.")
 	}
 	perCookie := max(1, size.Max/max(1, size.MaxChunks))
@@ -517,9 +517,9 @@ The note holds <span id="note-bytes">{{.NoteBytes}}</span> bytes.</p>
 <details id="explain" open><summary><strong>What am I looking at?</strong></summary>
 <p>The whole session lives in the cookies below: its values (as JSON){{if not .Express}}, an ID, and its creation and expiry times{{end}},
 {{if eq .Format "sign-only"}}signed{{else if .Express}}signed the way Express's cookie-session does{{else}}encrypted and signed{{end}} into the cookie value.
-The server keeps nothing. <em>Encoded bytes</em> is the size of that value: in the default format the JSON is base64-encoded twice
-(inside securecookie and around it) and gains an IV and a MAC, so it grows by about 1.8×: 6,000 bytes of note need about
-11,000 bytes of cookies, more than two cookies of 4,096 bytes hold. The compact format encodes once and grows by about 1.35×.
+The server keeps nothing. <em>Encoded bytes</em> is the size of that value: in the compact format, the default, the JSON gains a
+nonce and a tag and is base64-encoded once, so it grows by about 1.35×: 6,000 bytes of note need about 8,200 bytes of cookies,
+more than two cookies of 4,096 bytes hold. The securecookie format encodes twice (inside securecookie and around it) and grows by about 1.8×.
 <em>Verified by secret 0</em> means the first secret in COOKIESESSION_SECRETS opened it; a cookie an older secret opened is re-issued with secret 0 on the same response.</p>
 <p>A response sends <code>Set-Cookie</code> only when the session changed: <a href="/read">Just read</a> shows one that sends none.
 Browsers silently drop a cookie over 4,096 bytes, so the package refuses to write one and splits larger sessions into chunks, up to

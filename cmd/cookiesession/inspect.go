@@ -63,7 +63,11 @@ func inspect(_ context.Context, args []string, e env) error {
 		if err != nil {
 			return err
 		}
-		line = headerOf(*name, strings.TrimSpace(string(b)))
+		in := strings.TrimSpace(string(b))
+		if in == "" {
+			return exitError{errors.New("no cookie: standard input is empty"), exitNotVerified}
+		}
+		line = headerOf(*name, in)
 	case *header == "" && fs.NArg() == 1:
 		line = headerOf(*name, fs.Arg(0))
 	default:
@@ -77,6 +81,9 @@ func inspect(_ context.Context, args []string, e env) error {
 	}
 
 	secrets, err := secretsFrom(*secretsFile, e)
+	if errors.Is(err, errSecretsUnset) {
+		err = fmt.Errorf("%w: set it, or give the secrets in a file with -secrets-file FILE", err)
+	}
 	if err != nil {
 		return usageError{err}
 	}

@@ -3,12 +3,12 @@
 //
 // Usage:
 //
-//	cookiesession demo [-addr 127.0.0.1:8080] [-max-chunks N] [-format F] [-https | -insecure]
+//	cookiesession demo [-addr 127.0.0.1:8080] [-max-chunks N] [-format F] [-secrets-file FILE] [-https | -insecure]
 //	cookiesession secret
 //	cookiesession inspect [-name session] [-secrets-file F] [-expired] [- | -header 'Cookie: ...' | VALUE | NAME=VALUE]
 //
 // Secrets come from the COOKIESESSION_SECRETS environment variable (newest
-// first, comma-separated) or, for inspect, a file; never from the command
+// first, comma-separated) or a file (-secrets-file); never from the command
 // line, where they would land in shell history.
 package main
 

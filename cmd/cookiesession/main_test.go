@@ -110,7 +110,7 @@ func TestInspect(t *testing.T) {
 			require.NoError(t, json.Unmarshal([]byte(out), &got))
 			assert.Equal(t, 1, got.SecretIndex)
 			assert.Equal(t, cookiesession.SecretFingerprint([]byte(keyOld)), got.Fingerprint)
-			assert.Equal(t, "securecookie", got.Format)
+			assert.Equal(t, "compact", got.Format, "the default format")
 			assert.Equal(t, 1, got.Chunks)
 			assert.Equal(t, len(value), got.Bytes)
 			assert.JSONEq(t, `"ada"`, string(got.Values["user"]))
@@ -177,7 +177,8 @@ func TestInspectFailures(t *testing.T) {
 		{"no session cookie", keyNew, `no cookie named "session" here, only "other", "theme"`, 1, []string{"inspect", "-header", "Cookie: other=1; theme=dark"}},
 		{"another name", keyNew, `no cookie named "session" here, only "__Host-session"`, 1, []string{"inspect", "-header", "Cookie: " + hostHeader}},
 		{"a value under the wrong name", keyNew, "the name is part of the signature", 1, []string{"inspect", hostValue}},
-		{"no secrets", unset, "COOKIESESSION_SECRETS is not set", 2, []string{"inspect", value}},
+		{"no secrets", unset, "COOKIESESSION_SECRETS is not set: set it, or give the secrets in a file with -secrets-file FILE", 2, []string{"inspect", value}},
+		{"empty standard input", keyNew, "no cookie: standard input is empty", 1, []string{"inspect", "-"}},
 		{"empty secrets", "", "COOKIESESSION_SECRETS holds no secret", 2, []string{"inspect", value}},
 		{"a space between secrets", keyNew + " " + keyOld, "separate secrets with commas", 2, []string{"inspect", value}},
 		{"weak secret", "short", "weak or missing secret", 2, []string{"inspect", value}},
@@ -248,6 +249,13 @@ func TestUsage(t *testing.T) {
 			assert.Contains(t, out, "example:")
 		})
 	}
+	t.Run("every demo flag in its usage line", func(t *testing.T) {
+		_, out, _ := runCmd(t, "", "", "demo", "-h")
+		line, _, _ := strings.Cut(out, "\n")
+		for _, flag := range []string{"-addr", "-max-chunks", "-format", "-secrets-file", "-https", "-insecure"} {
+			assert.True(t, strings.Contains(line, "["+flag) || strings.Contains(line, "| "+flag), "%s missing from %q", flag, line)
+		}
+	})
 	tests := map[string][]string{
 		"no command":                nil,
 		"unknown command":           {"serve"},
@@ -332,7 +340,7 @@ func TestDemoCounterLoginLogout(t *testing.T) {
 	assert.Contains(t, body, "none")
 	_, body = d.get()
 	assert.Contains(t, body, `<strong id="visits">2</strong>`)
-	assert.Contains(t, body, "format securecookie, verified by secret 0, 1 cookie(s)")
+	assert.Contains(t, body, "format compact, verified by secret 0, 1 cookie(s)")
 
 	_, body = d.post("/login", url.Values{"user": {"grace"}})
 	assert.Contains(t, body, `<strong id="user">grace</strong>`)
@@ -451,9 +459,10 @@ func TestDemoAdviceFitsTheConfiguration(t *testing.T) {
 		opts      cookiesession.Options
 		want, not []string
 	}{
-		"default, one cookie": {cookiesession.Options{}, []string{"-format compact", "-max-chunks 3", "8 KB"}, nil},
-		"compact, 3 chunks":   {cookiesession.Options{Format: cookiesession.FormatCompact, MaxChunks: 3}, []string{"smaller note"}, []string{"-format compact", "-max-chunks 3"}},
-		"express":             {cookiesession.Options{Format: cookiesession.FormatExpress}, []string{"cannot split"}, []string{"-max-chunks"}},
+		"default, one cookie":      {cookiesession.Options{}, []string{"-max-chunks 3", "8 KB"}, []string{"-format compact"}},
+		"securecookie, one cookie": {cookiesession.Options{Format: cookiesession.FormatSecureCookie}, []string{"-format compact", "-max-chunks 3", "8 KB"}, nil},
+		"compact, 3 chunks":        {cookiesession.Options{Format: cookiesession.FormatCompact, MaxChunks: 3}, []string{"smaller note"}, []string{"-format compact", "-max-chunks 3"}},
+		"express":                  {cookiesession.Options{Format: cookiesession.FormatExpress}, []string{"cannot split"}, []string{"-max-chunks"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			tc.opts.Secrets = [][]byte{[]byte(keyNew)}
@@ -609,8 +618,7 @@ func TestDemoRotatesFromAFile(t *testing.T) {
 	require.NoError(t, os.WriteFile(file, []byte(keyOld), 0o600))
 	url, stop := runDemo(t, "-secrets-file", file)
 	defer stop()
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar}
+	c := &http.Client{Jar: newLocalJar()}
 	page := func() string {
 		resp, err := c.Get(url + "/")
 		require.NoError(t, err)
@@ -630,4 +638,28 @@ func TestDemoRotatesFromAFile(t *testing.T) {
 	assert.Contains(t, body, "keep: it verified a cookie", "the old secret's cookie was re-issued a moment ago")
 	assert.Contains(t, body, "refused: none", "nobody was logged out")
 	assert.NotContains(t, body, `<strong id="visits">1</strong>`)
+}
+
+// localJar is a cookie jar that sends Secure cookies back to
+// http://127.0.0.1, as browsers and Go 1.26's net/http/cookiejar do for
+// loopback hosts; Go 1.25's, the oldest the module supports, does not.
+type localJar struct{ jar *cookiejar.Jar }
+
+func newLocalJar() localJar {
+	jar, _ := cookiejar.New(nil)
+	return localJar{jar}
+}
+
+func (j localJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
+	j.jar.SetCookies(asHTTPS(u), cookies)
+}
+
+func (j localJar) Cookies(u *url.URL) []*http.Cookie { return j.jar.Cookies(asHTTPS(u)) }
+
+func asHTTPS(u *url.URL) *url.URL {
+	s := *u
+	if s.Scheme == "http" {
+		s.Scheme = "https"
+	}
+	return &s
 }
