@@ -38,6 +38,7 @@ var publicModules = []publicModule{
 	{dir: ".", maxZip: 320_000},
 	{dir: "redisrevocation", maxZip: 60_000},
 	{dir: "otelmetrics", maxZip: 20_000},
+	{dir: "promcollector", maxZip: 20_000},
 }
 
 func (m publicModule) path() string {
