@@ -7,7 +7,7 @@
 # new user's module outside the repository then, against that proxy:
 #   - go gets each public module alone (the root; redisrevocation without
 #     the root required first, and a package importing only it tidied;
-#     otelmetrics),
+#     otelmetrics, promcollector),
 #   - runs `go run .../cmd/cookiesession@VERSION secret`,
 #   - builds and runs the README's Quick start and the first snippet of each
 #     module README.
@@ -166,21 +166,31 @@ else
   echo "redisrevocation snippet: built; not run (no redis-server)"
 fi
 
-step "go get $module/otelmetrics alone, and its README's first snippet"
-fresh metrics
-go get "$module/otelmetrics"
-requires "$module/otelmetrics" "$version"
-first_go_snippet "$work/repo/otelmetrics/README.md" > main.go
-port=$(free_port)
-sed -i "s/\":8080\"/\"127.0.0.1:$port\"/" main.go
-go mod tidy
-go build -o metrics .
-./metrics & pids+=($!)
-wait_port "$port" "${pids[-1]}" || { echo "rehearsal: the otelmetrics example did not listen" >&2; exit 1; }
-visit=$(curl -sS "http://127.0.0.1:$port/")
-scrape=$(curl -sS "http://127.0.0.1:$port/metrics")
-grep -q '^cookiesession_session_writes_total{.*outcome="written".*} 1$' <<<"$scrape" \
-  || { echo "rehearsal: /metrics after one visit ($visit):" >&2; echo "$scrape" >&2; exit 1; }
-echo "otelmetrics snippet: GET / -> $visit; /metrics counts one session written"
+# metrics_program NAME MODULE: the first Go snippet of MODULE's README, a
+# whole program serving a visit counter and, on an internal address,
+# /metrics; built and run on free ports, then scraped after one visit.
+metrics_program() {
+  step "go get $module/$2 alone, and its README's first snippet"
+  fresh "$1"
+  go get "$module/$2"
+  requires "$module/$2" "$version"
+  first_go_snippet "$work/repo/$2/README.md" > main.go
+  local port admin visit scrape
+  port=$(free_port); admin=$(free_port)
+  sed -i "s/\":8080\"/\"127.0.0.1:$port\"/; s/\"127.0.0.1:9090\"/\"127.0.0.1:$admin\"/" main.go
+  go mod tidy
+  go build -o "$1" .
+  "./$1" & pids+=($!)
+  wait_port "$port" "${pids[-1]}" && wait_port "$admin" "${pids[-1]}" \
+    || { echo "rehearsal: the $2 program did not listen" >&2; exit 1; }
+  visit=$(curl -sS "http://127.0.0.1:$port/")
+  scrape=$(curl -sS "http://127.0.0.1:$admin/metrics")
+  grep -q '^cookiesession_session_writes_total{.*outcome="written".*} 1$' <<<"$scrape" \
+    && grep -q '^cookiesession_cookie_size_bytes_count{.*} 1$' <<<"$scrape" \
+    || { echo "rehearsal: /metrics of $2 after one visit ($visit):" >&2; echo "$scrape" >&2; exit 1; }
+  echo "$2 snippet: GET / -> $visit; /metrics counts one session written, in the size histogram too"
+}
+metrics_program metrics otelmetrics
+metrics_program prom promcollector
 
 step "passed: every public module at $version resolves from the proxy and runs"

@@ -58,7 +58,12 @@ fi
 go -C internal/releasetool run . changelog -version "$version" -date "$(date -u +%F)"
 for m in "${modules[@]}"; do
   [ "$m" = . ] && continue
-  (cd "$m" && go mod edit -require="github.com/cookiesession/cookiesession@$version")
+  # Every module of this repository it requires (the root, and for an
+  # adapter the module it adapts) moves to the version tagged with it.
+  for dep in $(cd "$m" && go mod edit -json | sed -n 's/^[[:space:]]*"Path": "\(github.com\/cookiesession\/cookiesession\(\/[^"]*\)\{0,1\}\)",*$/\1/p' | sort -u); do
+    [ "$dep" = "github.com/cookiesession/cookiesession/$m" ] && continue # its own module line
+    (cd "$m" && go mod edit -require="$dep@$version")
+  done
 done
 go -C internal/releasetool run . check
 
