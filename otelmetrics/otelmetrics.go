@@ -51,12 +51,12 @@ func Register(meter metric.Meter, m *cookiesession.Manager, cookie string) (metr
 		return nil, err
 	}
 	lineSize, err := meter.Int64ObservableCounter("cookiesession.cookie.size", metric.WithUnit("{save}"),
-		metric.WithDescription("Saves that wrote, by the size of their largest Set-Cookie line: at most size.le bytes (against the 4096 browsers keep; -1: larger than every bound)."))
+		metric.WithDescription("Saves that wrote, by the size of their largest Set-Cookie line: at most size.le bytes (against the 4096 browsers keep; size.le \"+Inf\" counts them all)."))
 	if err != nil {
 		return nil, err
 	}
 	headerSize, err := meter.Int64ObservableCounter("cookiesession.header.size", metric.WithUnit("{request}"),
-		metric.WithDescription("Requests with a session cookie, by its share of the Cookie header: at most size.le bytes (against the 8 KB proxies accept; -1: larger than every bound)."))
+		metric.WithDescription("Requests with a session cookie, by its share of the Cookie header: at most size.le bytes (against the 8 KB proxies accept; size.le \"+Inf\" counts them all)."))
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -141,4 +143,42 @@ func scrape(t *testing.T, h http.Handler) string {
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return string(body)
+}
+
+// TestSizeHelpNamesTheBoundsSeries: the size instruments' help text names
+// the bounds the series carry ("+Inf" for the last bucket), and every
+// bound a series carries is a byte count or that one.
+func TestSizeHelpNamesTheBoundsSeries(t *testing.T) {
+	m := scripted(t)
+	registry := prometheus.NewRegistry()
+	exporter, err := otelprom.New(otelprom.WithRegisterer(registry), otelprom.WithoutScopeInfo())
+	require.NoError(t, err)
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter))
+	defer provider.Shutdown(context.Background())
+	_, err = Register(provider.Meter("github.com/cookiesession/cookiesession"), m, "session")
+	require.NoError(t, err)
+
+	text := scrape(t, promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
+	boundRe := regexp.MustCompile(`size_le="([^"]*)"`)
+	for _, family := range []string{"cookiesession_cookie_size_total", "cookiesession_header_size_total"} {
+		help, bounds := "", map[string]bool{}
+		for _, line := range strings.Split(text, "\n") {
+			if h, ok := strings.CutPrefix(line, "# HELP "+family+" "); ok {
+				help = h
+			}
+			if strings.HasPrefix(line, family+"{") {
+				bounds[boundRe.FindStringSubmatch(line)[1]] = true
+			}
+		}
+		require.NotEmpty(t, help, family)
+		require.True(t, bounds["+Inf"], "%s: the last bucket's series", family)
+		for le := range bounds {
+			if le != "+Inf" {
+				_, err := strconv.Atoi(le)
+				assert.NoError(t, err, "%s: bound %q", family, le)
+			}
+		}
+		assert.Contains(t, help, `size.le "+Inf"`, "%s: the help names the last bucket's bound", family)
+		assert.NotContains(t, help, "-1", "%s: no series carries -1", family)
+	}
 }
