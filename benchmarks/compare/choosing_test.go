@@ -259,29 +259,46 @@ func TestChoosingQuotesItsRun(t *testing.T) {
 			kb(both("read", 10, p1, at("scs-postgres", 1))), kb(both("incr", 10, p1, at("scs-postgres", 1))), kb(both("read", 10, p5, pg5)),
 		}},
 	}
-	for _, r := range ranges {
-		m := regexp.MustCompile(r.pattern).FindStringSubmatch(page)
-		if !assert.NotNil(t, m, "docs/choosing.md no longer says %s", r.pattern) {
-			continue
+	// The README's summary of the page.
+	readme := normalised(t, "../../README.md")
+	assert.True(t, strings.Contains(readme, "PostgreSQL a millisecond away at every size that travels (up to 3.5 KB) on a 100 Mbit/s uplink"), "README.md's summary")
+	for _, st := range []storeAt{p1, at("scs-postgres", 1)} {
+		for _, route := range []string{"read", "incr"} {
+			for i, c := range cross(st, route, 100) {
+				assert.True(t, c.Kind == "never" || c.At > 3584, "README.md: %s is faster than %s on 100 Mbit/s up to 3.5 KB, %s", cookieImpls[i], st, route)
+			}
+		}
+	}
+	checkRange := func(page, pattern string, about bool, sets [][]float64) {
+		t.Helper()
+		m := regexp.MustCompile(pattern).FindStringSubmatch(page)
+		if !assert.NotNil(t, m, "docs/choosing.md or README.md no longer says %s", pattern) {
+			return
 		}
 		figures := m[1:]
-		if len(figures) == len(r.sets) { // one figure for a set: "about 4 KB"
+		if len(figures) == len(sets) { // one figure for a set: "about 4 KB"
 			figures = slices.Repeat(figures, 2)
-			for i := range len(r.sets) {
+			for i := range len(sets) {
 				figures[2*i], figures[2*i+1] = m[1+i], m[1+i]
 			}
 		}
-		require.Len(t, figures, 2*len(r.sets), r.pattern)
+		require.Len(t, figures, 2*len(sets), pattern)
 		tolerance := 0.0
-		if r.about {
+		if about {
 			tolerance = 0.1
 		}
-		for i, set := range r.sets {
-			require.NotEmpty(t, set, r.pattern)
+		for i, set := range sets {
+			require.NotEmpty(t, set, pattern)
 			assertRounded(t, figures[2*i], slices.Min(set), tolerance, "least of %v, in %q", set, m[0])
 			assertRounded(t, figures[2*i+1], slices.Max(set), tolerance, "most of %v, in %q", set, m[0])
 		}
 	}
+	for _, r := range ranges {
+		checkRange(page, r.pattern, r.about, r.sets)
+	}
+	checkRange(readme, `while on 1 Mbit/s the store won from (\d+) to (\d+) bytes`, true, [][]float64{
+		joined(both("read", 1, p1, at("scs-postgres", 1)), both("incr", 1, p1, at("scs-postgres", 1))),
+	})
 }
 
 // sameJarKept is what each of an implementation's rows kept of the
