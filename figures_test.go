@@ -208,8 +208,9 @@ func TestRevocationQuotesItsRuns(t *testing.T) {
 		cycle       = "revocation-2026-12-07.txt"
 		logs        = "propagation-2026-12-07.txt"
 		memory      = "memlist-2026-12-07.txt"
+		failover    = "failover-2026-12-07.txt"
 	)
-	for _, f := range []string{coldStart, redisMemory, cycle, logs} {
+	for _, f := range []string{coldStart, redisMemory, cycle, logs, failover} {
 		readme.names(t, f)
 	}
 
@@ -284,6 +285,18 @@ func TestRevocationQuotesItsRuns(t *testing.T) {
 	}
 	readme.says(t, fmt.Sprintf("| revoke on one replica, enforced on another (`TestPropagation`, 3 replicas, 400 samples) | p50 %s ms, p99 %s ms |",
 		spread("%.1f", ms(p50)), spread("%.1f", ms(p99))))
+	clusterP50 := loggedValues(t, failover, `(?m)^\s+cluster_test.go:\d+: revoke on one replica -> enforced on another, 120 samples: p50 (\S+),`, duration)
+	clusterP99 := loggedValues(t, failover, `(?m)^\s+cluster_test.go:\d+: revoke on one replica -> enforced on another, 120 samples: p50 \S+, p99 (\S+),`, duration)
+	readme.says(t, fmt.Sprintf("| the same on a Redis Cluster with `WaitReplicas: 1` (`TestCluster`, 120 samples) | p50 %s ms, p99 %s ms |",
+		spread("%.1f", ms(clusterP50)), spread("%.1f", ms(clusterP99))))
+	readme.says(t, fmt.Sprintf("on every replica after %s ms at p99 on one Redis, %s ms on a Cluster with `WaitReplicas: 1` (the runs above, on a busy machine)",
+		spread("%.1f", ms(p99)), spread("%.1f", ms(clusterP99))))
+	tookOver := loggedValues(t, failover, `a replica took over (\S+) after the kill`, duration)
+	onEveryList := loggedValues(t, failover, `every revocation made during the failover was on every list (\S+) later`, duration)
+	sentinel := loggedValues(t, failover, `every revocation on both lists (\S+) after the kill`, duration)
+	readme.says(t, fmt.Sprintf("on a Cluster a replica took over %s s after the kill and every revocation was on every replica of the service %s s after that; under Sentinel, every revocation was on both replicas %s s after the kill",
+		spread("%.1f", tookOver), spread("%.1f", onEveryList), spread("%.1f", sentinel)))
+
 	many := loggedValues(t, logs, `50000 revocations: RevokeMany took (\S+);`, duration)
 	readme.says(t, "| `RevokeMany` of 50,000 sessions (`TestRevokeMany`) | "+spread("%.2f", many)+" s |")
 	readme.says(t, "50,000 sessions in "+spread("%.2f", many)+" s in the runs above")
