@@ -332,11 +332,24 @@ func TestPerformanceQuotesItsRuns(t *testing.T) {
 			typical(row.impl, "allocs/op"), thousands(typical(row.impl, "wire-B/op")), thousands(large(row.impl, "wire-B/op")), row.chunks))
 	}
 	untouched := readBench(t, untouchedFile)
+	rt := readBench(t, roundTripFile)
 	const u = "BenchmarkCycle/cookiesession/untouched"
 	p.says(t, fmt.Sprintf("| cookiesession, handler never touches the session | %s | %.0f | %s (nothing sent) | |",
 		micros(untouched.median(t, u, "ns/op")), untouched.median(t, u, "allocs/op"), thousands(untouched.median(t, u, "wire-B/op"))))
 	p.says(t, fmt.Sprintf("The untouched request (the handler never reads the session) took %s and %.0f allocations",
 		micros(untouched.median(t, u, "ns/op")), untouched.median(t, u, "allocs/op")))
+	// What the typical session costs on the wire, in docs/choosing.md and
+	// redisrevocation/README.md, to the nearest 5 bytes.
+	about := func(b float64) string { return thousands(5 * math.Round(b/5)) }
+	cookie := untouched.median(t, u, "wire-B/op") // the Cookie header alone: nothing is sent
+	compactCookie := typical("cookiesession-compact", "wire-B/op") - rt.median(t, "BenchmarkRoundTrip/compact", "cookie-B")
+	choosing := readPage(t, "docs/choosing.md")
+	for _, f := range []string{cycleFile, untouchedFile, roundTripFile} {
+		choosing.names(t, f)
+	}
+	choosing.says(t, fmt.Sprintf("costs about %s bytes of `Cookie` header in the default format (about %s in compact) on every request, images and API calls included, and %s bytes of `Set-Cookie` when it changes",
+		about(cookie), about(compactCookie), about(rt.median(t, "BenchmarkRoundTrip/securecookie", "cookie-B"))))
+	readPage(t, "redisrevocation/README.md").says(t, "| bytes per request | the session: ~"+about(cookie)+" B of `Cookie` for the typical session |")
 	times := func(slow, fast string) string {
 		return fmt.Sprintf("%.1f×", typical(slow, "ns/op")/typical(fast, "ns/op"))
 	}
@@ -347,7 +360,6 @@ func TestPerformanceQuotesItsRuns(t *testing.T) {
 	assert.Greater(t, 10*typical("cookiesession", "allocs/op"), typical("gorilla-cookiestore", "allocs/op")*0.9, "a tenth of gorilla's allocations, about")
 
 	// Round trips against their floors.
-	rt := readBench(t, roundTripFile)
 	for _, row := range []struct{ label, format, floor, floorLabel string }{
 		{"compact", "compact", "aead", "XChaCha20-Poly1305, base64url once"},
 		{"securecookie (default)", "securecookie", "securecookie", "AES-CTR, HMAC-SHA256, base64 twice"},

@@ -123,6 +123,12 @@ func TestChoosingQuotesItsRun(t *testing.T) {
 	says(fmt.Sprintf("is %s bytes of `Cookie` header in the default format (%s compact)", thousands(cookieB(cookieImpls[0])[big]), thousands(cookieB(cookieImpls[1])[big])))
 	says(fmt.Sprintf("3.5 KB of session (%s bytes, or %s compact)", thousands(cookieB(cookieImpls[0])[mid]), thousands(cookieB(cookieImpls[1])[mid])))
 
+	// A store's session ID, in the trade-offs and in redisrevocation's
+	// README.
+	scsCookie := thousands(res.series("scs-memstore", 0, "incr", "rate", func(ph *phase) float64 { return ph.CookieB })[0])
+	says("(scs: " + scsCookie + " bytes of `Cookie` header)")
+	assert.True(t, strings.Contains(normalised(t, "../../redisrevocation/README.md"), "the session ID (scs: "+scsCookie+" B of `Cookie`)"), "redisrevocation/README.md's scs cookie")
+
 	// CPU per request at the fixed rate.
 	cpuAt := func(impl string, route string) []float64 { return res.series(impl, 0, route, "rate", cpu) }
 	for _, r := range []struct{ label, impl string }{
