@@ -315,8 +315,12 @@ func TestPerformanceQuotesItsRuns(t *testing.T) {
 		p.names(t, f)
 	}
 
-	// The cycle of each implementation.
+	// The cycle of each implementation, and the load it ran under.
 	cycle := readBench(t, cycleFile)
+	loadAt := func(when string) float64 {
+		return loggedValues(t, cycleFile, `(?m)^# load average at `+when+`: ([\d.]+) `, parseFloat)[0]
+	}
+	p.says(t, fmt.Sprintf("(a load average of %.0f to %.0f)", loadAt("start"), loadAt("end")))
 	typical := func(impl, unit string) float64 { return cycle.median(t, "BenchmarkCycle/"+impl+"/typical", unit) }
 	large := func(impl, unit string) float64 { return cycle.median(t, "BenchmarkCycle/"+impl+"/large", unit) }
 	for _, row := range []struct{ label, impl, chunks string }{
