@@ -1,7 +1,11 @@
 package cookiesession
 
 import (
+	"errors"
 	"fmt"
+	"go/ast"
+	goparser "go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -67,5 +71,38 @@ func TestModulesAreListed(t *testing.T) {
 		dir := "`" + filepath.ToSlash(filepath.Dir(mod)) + "/`"
 		assertSays(t, "docs/testing.md", testingDoc, dir)
 		assertSays(t, "CONTRIBUTING.md", contributing, "| "+dir+" |", "in the table of suites")
+	}
+}
+
+// TestErrWeakSecretNamesWhoJudgesStrength: the first sentence of
+// ErrWeakSecret's documentation, which says who returns it for a short
+// secret, names exactly the functions that do.
+func TestErrWeakSecretNamesWhoJudgesStrength(t *testing.T) {
+	file, err := goparser.ParseFile(token.NewFileSet(), "rotation.go", nil, goparser.ParseComments)
+	require.NoError(t, err)
+	first := ""
+	for _, decl := range file.Decls {
+		if g, ok := decl.(*ast.GenDecl); ok && g.Tok == token.VAR && g.Doc != nil && strings.HasPrefix(g.Doc.Text(), "ErrWeakSecret ") {
+			first, _, _ = strings.Cut(strings.Join(strings.Fields(g.Doc.Text()), " "), ". ")
+		}
+	}
+	require.Contains(t, first, "shorter than 32 bytes", "ErrWeakSecret's first sentence is about strength")
+
+	const short = "short"
+	t.Setenv("COOKIESESSION_TEST_SHORT_SECRET", short)
+	path := filepath.Join(t.TempDir(), "secrets")
+	require.NoError(t, os.WriteFile(path, []byte(short), 0o600))
+	m, err := New(Options{Secrets: [][]byte{testKey(1)}})
+	require.NoError(t, err)
+	refuses := map[string]func() error{
+		"[New]":                    func() error { _, err := New(Options{Secrets: [][]byte{[]byte(short)}}); return err },
+		"[Manager.ReplaceSecrets]": func() error { return m.ReplaceSecrets([][]byte{[]byte(short)}) },
+		"[SecretsFromEnv]":         func() error { _, err := SecretsFromEnv("COOKIESESSION_TEST_SHORT_SECRET"); return err },
+		"[SecretsFromFile]":        func() error { _, err := SecretsFromFile(path); return err },
+		"[ParseSecrets]":           func() error { _, err := ParseSecrets(short, "text"); return err },
+	}
+	for name, call := range refuses {
+		assert.Equal(t, errors.Is(call(), ErrWeakSecret), strings.Contains(first, name),
+			"%s refuses a short secret with ErrWeakSecret if and only if the first sentence names it: %q", name, first)
 	}
 }
