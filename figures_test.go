@@ -354,6 +354,15 @@ func TestPerformanceQuotesItsRuns(t *testing.T) {
 	choosing.says(t, fmt.Sprintf("costs about %s bytes of `Cookie` header in the default format (about %s in compact) on every request, images and API calls included, and %s bytes of `Set-Cookie` when it changes",
 		about(cookie), about(compactCookie), about(rt.median(t, "BenchmarkRoundTrip/securecookie", "cookie-B"))))
 	readPage(t, "redisrevocation/README.md").says(t, "| bytes per request | the session: ~"+about(cookie)+" B of `Cookie` for the typical session |")
+	// What counting costs a request, in docs/operations.md.
+	const countingFile = "counting-2026-12-07.txt"
+	ops := readPage(t, "docs/operations.md")
+	ops.names(t, countingFile)
+	counting := readBench(t, countingFile)
+	require.Zero(t, slices.Max(counting.of(t, "BenchmarkCounting", "allocs/op")), "counting allocates nothing")
+	ops.says(t, fmt.Sprintf("(`BenchmarkCounting`: %.0f ns, the median of %d runs on a busy machine, and no allocation per request, against %.1f–%.1f µs for the whole request in the [Performance](performance.md) table's run",
+		counting.median(t, "BenchmarkCounting", "ns/op"), len(counting.of(t, "BenchmarkCounting", "ns/op")),
+		typical("cookiesession-compact", "ns/op")/1e3, typical("cookiesession", "ns/op")/1e3))
 	times := func(slow, fast string) string {
 		return fmt.Sprintf("%.1f×", typical(slow, "ns/op")/typical(fast, "ns/op"))
 	}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -56,6 +57,10 @@ func TestChoosingQuotesItsRun(t *testing.T) {
 	largest := bytesLabel(float64(res.Plan.Sizes[len(res.Plan.Sizes)-1]))
 
 	// The run as described.
+	says(fmt.Sprintf("%d virtual clients, each with its own cookie jar", res.Plan.Clients))
+	says(fmt.Sprintf("then send %d requests a second in all, for %g s per route", res.Plan.Rate, res.Plan.AtRate.Seconds()))
+	says("Redis and PostgreSQL are 0, 1 or 5 ms of round trip away")
+	require.Equal(t, []time.Duration{0, time.Millisecond, 5 * time.Millisecond}, res.Plan.Distances)
 	for _, r := range res.StoreRTTs {
 		if r.AskedMs > 0 {
 			says(fmt.Sprintf("%.2f", r.P50ms))
