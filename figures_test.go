@@ -98,14 +98,6 @@ func loggedValues[T any](t *testing.T, file, pattern string, parse func(string) 
 	return out
 }
 
-// must returns v, for values whose error the test has ruled out.
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
-}
-
 func parseFloat(s string) (float64, error) { return strconv.ParseFloat(s, 64) }
 
 // page is a documentation file with every run of white space made one
@@ -243,10 +235,9 @@ func TestRevocationQuotesItsRuns(t *testing.T) {
 	readme.says(t, "takes about "+growing+" bytes per entry (`BenchmarkRevocationList` in the root package, ")
 	readme.names(t, memory)
 	require.Equal(t, overAYear, overAYear100k, "spread over a year, an entry takes the same at 100,000 and at 1,000,000")
-	lo, hi := atOnce, atOnce100k
-	if a, b := must(strconv.Atoi(atOnce)), must(strconv.Atoi(atOnce100k)); a > b {
-		lo, hi = atOnce100k, atOnce
-	}
+	a, _ := strconv.Atoi(atOnce)
+	b, _ := strconv.Atoi(atOnce100k)
+	lo, hi := strconv.Itoa(min(a, b)), strconv.Itoa(max(a, b))
 	doc.says(t, fmt.Sprintf("Plan for %s–%s bytes each in every replica's memory and about %s in Redis (%s to %s when they were made all at once", heap, growing, overAYear, lo, hi))
 	doc.says(t, fmt.Sprintf("a million logouts are %s–%s MB in each replica and about %s MB in Redis", heap, growing, overAYear))
 	readme.says(t, fmt.Sprintf("| server memory | ~%s–%s B per revoked session per replica, %s–%s B in Redis |", heap, growing, lo, hi))
