@@ -34,8 +34,9 @@ const minSecretLength = 32
 // check catches mistakes, not every weak secret: only one from a CSPRNG,
 // such as [GenerateSecret]'s, is strong. [SecretsFromEnv], [SecretsFromFile]
 // and [ParseSecrets] return it only when they find no secret, or one holding
-// white space: what a secret must be depends on the format, which only New
-// knows ([FormatExpress] takes an Express application's keys as they are).
+// white space: what a secret must be depends on the format, which only the
+// Manager knows ([FormatExpress] takes an Express application's keys as they
+// are).
 var ErrWeakSecret = errors.New("cookiesession: weak or missing secret")
 
 // HKDF info labels. Each purpose gets its own sub-key, so a value made for
