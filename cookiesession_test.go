@@ -616,6 +616,24 @@ func TestGenerateSecretAndSecretsFromEnv(t *testing.T) {
 	assert.ErrorContains(t, err, "not set")
 }
 
+// TestSecretStrengthIsNewsToCheck: SecretsFromEnv reads what the variable
+// holds, short or not, and New refuses a weak secret with ErrWeakSecret,
+// but for FormatExpress, which takes an Express application's keys as they
+// are: only New knows the format.
+func TestSecretStrengthIsNewsToCheck(t *testing.T) {
+	t.Setenv("COOKIESESSION_SECRETS", "short")
+	keys, err := SecretsFromEnv("COOKIESESSION_SECRETS")
+	require.NoError(t, err)
+	assert.Equal(t, [][]byte{[]byte("short")}, keys)
+	_, err = New(Options{Secrets: keys})
+	assert.ErrorIs(t, err, ErrWeakSecret)
+	_, err = New(Options{Secrets: keys, Format: FormatExpress})
+	assert.NoError(t, err)
+	m, err := New(Options{Secrets: [][]byte{testKey(1)}})
+	require.NoError(t, err)
+	assert.ErrorIs(t, m.ReplaceSecrets(keys), ErrWeakSecret)
+}
+
 func TestOptionsValidation(t *testing.T) {
 	tests := map[string]Options{
 		"__Host- with Domain":          {Name: "__Host-s", Domain: "example.com"},

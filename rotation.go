@@ -27,12 +27,16 @@ import (
 // reach; a human-chosen password does not, whatever its length.
 const minSecretLength = 32
 
-// ErrWeakSecret is returned by [New] and [SecretsFromEnv] when there is no
-// secret, or one is shorter than 32 bytes or plainly not random: one that
-// repeats a pattern of at most half its length (aaaa…, abab…, 0000…, a
+// ErrWeakSecret is returned by [New] and [Manager.ReplaceSecrets] when there
+// is no secret, or one is shorter than 32 bytes or plainly not random: one
+// that repeats a pattern of at most half its length (aaaa…, abab…, 0000…, a
 // password typed twice) or uses fewer than 8 different byte values. The
 // check catches mistakes, not every weak secret: only one from a CSPRNG,
-// such as [GenerateSecret]'s, is strong.
+// such as [GenerateSecret]'s, is strong. [SecretsFromEnv], [SecretsFromFile]
+// and [ParseSecrets] return it only when they find no secret, or one holding
+// white space: what a secret must be depends on the format, which only the
+// Manager knows ([FormatExpress] takes an Express application's keys as they
+// are).
 var ErrWeakSecret = errors.New("cookiesession: weak or missing secret")
 
 // HKDF info labels. Each purpose gets its own sub-key, so a value made for
@@ -183,7 +187,8 @@ func randomBytes(n int) []byte {
 // around each secret are ignored. It fails when the variable is unset or
 // holds no secret, and when a secret holds white space: keys are
 // separated by commas, and "k1 k2" read as one key would log everyone out
-// at the next rotation. [New] checks their strength.
+// at the next rotation. [New] checks their strength, with [ErrWeakSecret],
+// since what it requires depends on [Options].Format.
 //
 // To rotate without logging anyone out: add the new secret second and
 // deploy; move it first and deploy; remove the old one once every cookie
