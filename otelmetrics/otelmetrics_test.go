@@ -204,4 +204,3 @@ func TestProducerStartsWithTheManager(t *testing.T) {
 	assert.False(t, dp.StartTime.Before(before))
 	assert.False(t, dp.Time.Before(dp.StartTime))
 }
-
