@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -268,9 +269,87 @@ func TestWatchSecretsFileNeverUsesAHalfWrittenFile(t *testing.T) {
 	assert.NoError(t, err)
 }
 
+// sealedCookie returns a cookie (NAME=VALUE) of a session m seals now.
+func sealedCookie(t *testing.T, m *Manager) string {
+	t.Helper()
+	s := m.LoadHeader()
+	s.Set("user", "ada")
+	lines, err := m.SaveHeader(s)
+	require.NoError(t, err)
+	cookie, _, _ := strings.Cut(lines[0], ";")
+	return cookie
+}
+
+// secretsText is a secrets file listing secrets, one a line.
+func secretsText(secrets ...[]byte) string {
+	return string(bytes.Join(secrets, []byte("\n"))) + "\n"
+}
+
+// TestWatchSecretsFileRotationSteps walks the rotation of
+// docs/rotation.md through the watcher, each step written in place by a
+// writer that pauses after the first line: a cookie sealed before the step
+// keeps verifying while the file is half written, and the step is in force
+// once written. Every prefix of each step's file, as a watcher could read
+// it, is refused or keeps the secret sealing in force: a promotion caught
+// after its first line would otherwise drop it and log out everyone it
+// sealed for.
+func TestWatchSecretsFileRotationSteps(t *testing.T) {
+	current, next := testKey(1), testKey(2)
+	path := filepath.Join(t.TempDir(), "secrets")
+	require.NoError(t, os.WriteFile(path, []byte(secretsText(current)), 0o600))
+	m, logs, logged := watchLog(t, [][]byte{current}, FormatSecureCookie, path)
+	logged("secrets in force")
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	inForce := [][]byte{current}
+	for _, step := range []struct {
+		name    string
+		secrets [][]byte
+	}{
+		{"add the new secret behind the current one", [][]byte{current, next}},
+		{"promote it", [][]byte{next, current}},
+		{"remove the old secret", [][]byte{next}},
+	} {
+		sealing := SecretFingerprint(inForce[0])
+		text := secretsText(step.secrets...)
+		for i := range len(text) {
+			other, err := New(Options{Secrets: inForce, Logger: quiet})
+			require.NoError(t, err)
+			if other.replaceFrom([]byte(text[:i]), path) == nil {
+				assert.Contains(t, firstFingerprints(other), sealing, "%s: %d of %d bytes put in force without the secret sealing", step.name, i, len(text))
+			}
+		}
+
+		cookie := sealedCookie(t, m)
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0o600)
+		require.NoError(t, err)
+		first, rest, _ := strings.Cut(text, "\n")
+		_, err = f.WriteString(first + "\n")
+		require.NoError(t, err)
+		for range 20 { // the writer pauses: 100 ms, twenty intervals
+			_, err := m.Inspect(cookie)
+			assert.NoError(t, err, "%s: a cookie sealed before the step verifies while the file is half written", step.name)
+			time.Sleep(5 * time.Millisecond)
+		}
+		_, err = f.WriteString(rest)
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+		var want []string
+		for _, k := range step.secrets {
+			want = append(want, SecretFingerprint(k))
+		}
+		require.Eventually(t, func() bool { return slices.Equal(want, firstFingerprints(m)) }, 5*time.Second, time.Millisecond, "%s: in force once written", step.name)
+		_, err = m.Inspect(cookie)
+		assert.NoError(t, err, "%s: the cookie sealed before it still verifies", step.name)
+		inForce = step.secrets
+	}
+	assert.Equal(t, 1, strings.Count(logs.String(), "drops the secret now sealing"), "only the promotion's first line drops it: %s", logs)
+}
+
 // TestWatchSecretsFileEmergencyReplacement: replacing every secret at once
-// (one leaked) is refused until the file says it is meant, and then made
-// and logged as a warning that it logs everyone out.
+// (one leaked) is refused until the file says it is meant in its last
+// line, and then made and logged as a warning that it logs everyone out.
+// A file cut short never carries that line, and while it stays in the
+// file, each change is warned about.
 func TestWatchSecretsFileEmergencyReplacement(t *testing.T) {
 	leaked, fresh := testKey(1), testKey(2)
 	path := filepath.Join(t.TempDir(), "secrets")
@@ -282,23 +361,48 @@ func TestWatchSecretsFileEmergencyReplacement(t *testing.T) {
 	m, logs, logged := watchLog(t, [][]byte{leaked}, FormatSecureCookie, path)
 	logged("secrets in force")
 	replace(string(fresh) + "\n")
-	logged("drops the secret now sealing (" + SecretFingerprint(leaked) + ") for a first secret not in force (" + SecretFingerprint(fresh) + ")")
+	logged("drops the secret now sealing (" + SecretFingerprint(leaked) + ")")
 	assert.Equal(t, []string{SecretFingerprint(leaked)}, firstFingerprints(m))
 
-	replace("# replace: logs everyone out\n" + string(fresh) + "\n")
-	logged("every secret replaced, as the file asks")
+	// The line first: a file cut short inside the secret would carry it.
+	replace(replaceAllLine + "\n" + string(fresh) + "\n")
+	logged("is not its last")
+	assert.Equal(t, []string{SecretFingerprint(leaked)}, firstFingerprints(m))
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, text := range []string{
+		replaceAllLine + "\n" + string(fresh[:36]),                    // the line first, the secret cut short
+		secretsText(fresh[:36]),                                       // the line last, cut off with the rest
+		string(fresh) + "\n" + replaceAllLine[:len(replaceAllLine)-1], // the line itself cut short
+	} {
+		other, err := New(Options{Secrets: [][]byte{leaked}, Logger: quiet})
+		require.NoError(t, err)
+		assert.Error(t, other.replaceFrom([]byte(text), path), "%q", text)
+		assert.Equal(t, []string{SecretFingerprint(leaked)}, firstFingerprints(other), "%q", text)
+	}
+
+	replace(string(fresh) + "\n" + replaceAllLine + "\n")
+	logged("the secret sealing was dropped, as the file asks")
 	assert.Equal(t, []string{SecretFingerprint(fresh)}, firstFingerprints(m))
-	assert.Contains(t, logs.String(), "level=WARN msg=\"cookiesession: every secret replaced")
+	assert.Contains(t, logs.String(), "level=WARN msg=\"cookiesession: the secret sealing was dropped")
 	assert.Empty(t, m.secrets.Load().removed, "the leaked secret's cookies are not hinted at as removed too soon")
 	assert.NotContains(t, logs.String(), string(fresh), "never the secret")
 
-	// Promoting a secret already in force needs no such line.
-	replace(string(testKey(3)) + "\n" + string(fresh))
+	// Left in place, the line turns the check off: every change says so.
+	replace(secretsText(fresh, testKey(3)) + replaceAllLine + "\n")
 	logged(SecretFingerprint(testKey(3)))
-	replace(string(testKey(3)))
+	logged("still ends with the line")
+	replace(secretsText(testKey(3), fresh) + replaceAllLine + "\n")
+	require.Eventually(t, func() bool { return strings.Count(logs.String(), "still ends with the line") == 2 }, 5*time.Second, time.Millisecond, "%s", logs)
+
+	// Without it, a first secret not in force before is fine while the
+	// one sealing stays, and the old one goes from second place.
+	replace(secretsText(testKey(4), testKey(3)))
+	logged(SecretFingerprint(testKey(4)))
+	replace(secretsText(testKey(4)))
 	require.Eventually(t, func() bool {
-		return assert.ObjectsAreEqual([]string{SecretFingerprint(testKey(3))}, firstFingerprints(m))
+		return assert.ObjectsAreEqual([]string{SecretFingerprint(testKey(4))}, firstFingerprints(m))
 	}, 5*time.Second, time.Millisecond)
+	assert.Equal(t, 2, strings.Count(logs.String(), "still ends with the line"))
 }
 
 // TestWatchSecretsFileReports: a file empty from the start is reported,

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"sync/atomic"
 	"time"
 )
@@ -293,16 +294,21 @@ func (m *Manager) safeToRemove(set *secretSet, index int, quiet time.Duration) (
 // Docker and systemd do. A file rewritten in place can be read half
 // written: a changed file is read again a moment later and used only if
 // it reads the same, but a writer that pauses longer is caught halfway.
-// So a change that drops the secret now sealing cookies, for a first
-// secret that was not in force, is refused: it is what a half-written
-// "new, old" looks like, and put in force it would log everyone out.
-// When that is meant (a secret that leaked), say so in the file with a
-// line that reads
+// So a change that drops the secret now sealing cookies is refused: it is
+// what a half-written file looks like (a promotion from "old, new" to
+// "new, old" caught after its first line, or a secret cut short), and put
+// in force it would log out everyone that secret sealed for. The steps of
+// a rotation never drop it: a new secret is added second, promoted once
+// in force, and the old one removed from second place. When dropping it
+// is meant (a secret that leaked), say so with the line
 //
 //	# replace: logs everyone out
 //
-// and the change is made and logged as a warning; remove the line once
-// every replica has the new secrets.
+// as the file's last line (after the secrets, so that a file cut short
+// never has it), and the change is made and logged as a warning. Remove
+// the line once every replica has the new secrets: while it is there,
+// every change the file makes is warned about, for it turns the check
+// off.
 //
 // A file that is missing, empty or invalid, or refused, never replaces
 // good secrets: the failure is logged as a warning, once until it changes,
@@ -364,8 +370,9 @@ func (m *Manager) WatchSecretsFile(ctx context.Context, path string, interval ti
 	}
 }
 
-// replaceAllLine is the line by which a secrets file asks for a change
-// that drops the secret now sealing for one not in force.
+// replaceAllLine, as a secrets file's last line, asks for a change that
+// drops the secret now sealing. Last, so that a file cut short in the
+// writing never carries it.
 const replaceAllLine = "# replace: logs everyone out"
 
 // replaceFrom puts the secrets of a file's content in force, and logs it.
@@ -378,6 +385,7 @@ func (m *Manager) replaceFrom(data []byte, path string) error {
 	for i, s := range secrets {
 		fps[i] = SecretFingerprint(s)
 	}
+	marked := lastLine(data) == replaceAllLine
 	var sealing string
 	replaceAll, newFirst := false, false
 	err = m.replaceSecrets(secrets, func(old, set *secretSet) error {
@@ -385,14 +393,19 @@ func (m *Manager) replaceFrom(data []byte, path string) error {
 			return slices.ContainsFunc(old.counters, func(c *secretCounter) bool { return c.fingerprint == fp })
 		}
 		sealing, newFirst = old.counters[0].fingerprint, !inForce(fps[0])
-		replaceAll = newFirst && !slices.Contains(fps, sealing)
+		// Whatever the first secret is: a promotion caught after its
+		// first line drops the secret sealing for one already in force.
+		replaceAll = !slices.Contains(fps, sealing)
 		if replaceAll {
 			// A secret replaced on purpose (leaked) is not one whose
 			// cookies the refusal summary should suggest to keep.
 			set.removed = nil
 		}
-		if replaceAll && !hasLine(data, replaceAllLine) {
-			return fmt.Errorf("cookiesession: the file drops the secret now sealing (%s) for a first secret not in force (%s): half written, or every session refused; replace the file whole, add a new secret second first, or add the line %q", sealing, fps[0], replaceAllLine)
+		switch {
+		case replaceAll && !marked && hasLine(data, replaceAllLine):
+			return fmt.Errorf("cookiesession: the file drops the secret now sealing (%s), and the line %q is not its last: a file cut short would carry it too; make it the last line", sealing, replaceAllLine)
+		case replaceAll && !marked:
+			return fmt.Errorf("cookiesession: the file drops the secret now sealing (%s): half written, or every session it sealed refused; replace the file whole, promote another secret before removing it, or, to log everyone out, end the file with the line %q", sealing, replaceAllLine)
 		}
 		return nil
 	})
@@ -402,11 +415,15 @@ func (m *Manager) replaceFrom(data []byte, path string) error {
 	m.log().Info("cookiesession: secrets in force", "cookie", m.name, "file", path, "fingerprints", fps)
 	switch {
 	case replaceAll:
-		m.log().Warn("cookiesession: every secret replaced, as the file asks: every session sealed before is refused, which logs everyone out",
+		m.log().Warn("cookiesession: the secret sealing was dropped, as the file asks: every session it sealed is refused, which logs everyone out; remove the line from the file once every replica has the new secrets",
 			"cookie", m.name, "file", path, "removed", sealing, "first", fps[0])
 	case newFirst:
 		m.log().Warn("cookiesession: the new first secret was not in force before: replicas that do not have it yet refuse the cookies it seals; add a new secret second, and promote it once every replica has it",
 			"cookie", m.name, "file", path, "first", fps[0])
+	}
+	if marked && !replaceAll {
+		m.log().Warn("cookiesession: the secrets file still ends with the line "+strconv.Quote(replaceAllLine)+", which lets a half-written file log everyone out; remove it",
+			"cookie", m.name, "file", path)
 	}
 	return nil
 }
@@ -420,4 +437,11 @@ func hasLine(text []byte, line string) bool {
 		}
 	}
 	return false
+}
+
+// lastLine returns the last line of text that is not blank, without the
+// white space around it.
+func lastLine(text []byte) string {
+	text = bytes.TrimSpace(text)
+	return string(bytes.TrimSpace(text[bytes.LastIndexByte(text, '\n')+1:]))
 }
