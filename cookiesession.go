@@ -395,6 +395,7 @@ func (m *Manager) log() *slog.Logger {
 // decoded is what the cookies of one request hold.
 type decoded struct {
 	tossed      []string // the IDs of two valid sessions under one name (errTwoSessions)
+	tossedNames uint32   // the names those two occupy (bit i: names[i])
 	headerBytes int      // of the session's cookies in the Cookie header, read or not
 	present     uint32   // bit i set: the request carried names[i]
 	env         envelope
@@ -436,6 +437,7 @@ func (m *Manager) decode(ctx context.Context, lines []string, now time.Time) (de
 		}
 		if d.chunks > 0 {
 			d.tossed = []string{d.env.ID, got.env.ID}
+			d.tossedNames = m.chunks.occupies(d.chunks) | m.chunks.occupies(n)
 			return errTwoSessions
 		}
 		got.present, got.chunks, got.size = r.present, n, len(value)
@@ -444,7 +446,7 @@ func (m *Manager) decode(ctx context.Context, lines []string, now time.Time) (de
 	})
 	switch {
 	case err != nil:
-		d, reason = decoded{present: r.present, tossed: d.tossed}, err
+		d, reason = decoded{present: r.present, tossed: d.tossed, tossedNames: d.tossedNames}, err
 	case d.chunks == 0 && refused.chunks > 0:
 		d = refused
 	case d.chunks == 0:
@@ -710,12 +712,16 @@ func (m *Manager) deleteCookie(name string) string {
 const maxTossDomains = 4
 
 // appendTossedDeletions appends to lines the deletion of each cookie
-// named in present (bit i: names[i]) at each domain of host that a sibling
-// subdomain could have set it for: host itself and its parents, but not
-// the last label. A parent that is a public suffix (co.uk) costs a line
-// the browser ignores. The host-only cookies, and those of Options.Domain,
-// are deleted by deleteCookie.
-func (m *Manager) appendTossedDeletions(lines []string, host string, present uint32) []string {
+// named in occupied (bit i: names[i]) at each domain of host that a
+// sibling subdomain could have set it for: host itself and its parents,
+// but not the last label. A parent that is a public suffix (co.uk) costs a
+// line the browser ignores. The host-only cookies, and those of
+// Options.Domain, are deleted by deleteCookie. occupied holds only the
+// names of the two valid sessions, never other names the request
+// carried: those are the client's to choose, and sixteen names at four
+// domains would make every response carry 64 lines, more than a proxy's
+// buffer for response headers holds.
+func (m *Manager) appendTossedDeletions(lines []string, host string, occupied uint32) []string {
 	if hasPrefixFold(m.name, "__Host-") {
 		return lines // no other host can set it, and a browser refuses a Domain for it
 	}
@@ -725,7 +731,7 @@ func (m *Manager) appendTossedDeletions(lines []string, host string, present uin
 			continue
 		}
 		for i, name := range m.chunks.names {
-			if present&(1<<i) != 0 {
+			if occupied&(1<<i) != 0 {
 				lines = append(lines, name+"="+path+"; Domain="+domain+"; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0"+m.attrsAfter)
 			}
 		}
@@ -736,16 +742,21 @@ func (m *Manager) appendTossedDeletions(lines []string, host string, present uin
 // tossDomains returns the domains of host from which a cookie of its can
 // have been set by another host: host and each parent but the last label,
 // at most maxTossDomains of them, the widest kept. None for an IP address
-// or a name that is no host name.
+// or a name that is no host name. Only ASCII is a host name here, checked
+// before lower-casing: strings.ToLower maps some other letters to ASCII
+// (the Kelvin sign to k).
 func tossDomains(host string) []string {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	host = strings.TrimSuffix(host, ".")
 	if len(host) > 253 || net.ParseIP(host) != nil || strings.Contains(host, "..") || strings.HasPrefix(host, ".") ||
-		strings.IndexFunc(host, func(r rune) bool { return !('a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '-' || r == '.') }) >= 0 {
+		strings.IndexFunc(host, func(r rune) bool {
+			return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '.')
+		}) >= 0 {
 		return nil
 	}
+	host = strings.ToLower(host)
 	var domains []string
 	for d := host; strings.Contains(d, "."); d = d[strings.IndexByte(d, '.')+1:] {
 		domains = append(domains, d)

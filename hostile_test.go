@@ -330,7 +330,7 @@ func TestCookieTossing(t *testing.T) {
 	const expired = "; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0; HttpOnly; Secure; SameSite=Lax"
 	deletions := func(names ...string) []string {
 		var lines []string
-		for _, domain := range []string{"", "; Domain=app.example.com", "; Domain=example.com"} {
+		for _, domain := range []string{"; Domain=app.example.com", "; Domain=example.com", ""} {
 			for _, name := range names {
 				lines = append(lines, name+"=; Path=/"+domain+expired)
 			}
@@ -371,17 +371,24 @@ func TestCookieTossing(t *testing.T) {
 		})
 	}
 
-	// In a cookie jar that keeps host-only and domain cookies apart as
-	// browsers do: the tossed session is gone after one response, and the
-	// next request is the user's alone. A tossed cookie of another path
-	// stays; only a __Host- name rules it out.
-	for _, path := range []string{"/", "/app"} {
+	// In Go's cookie jar: the tossed session is gone after one response,
+	// and the next request is the user's alone. The jar keys cookies by
+	// name, domain and path, as RFC 6265 5.3 says, so a host-only cookie
+	// and one set with Domain=app.example.com are one cookie (browsers
+	// keep them apart): the deletion for the host's own domain comes
+	// before a session written on the same response, which would
+	// otherwise delete it. A tossed cookie of another path stays; only a
+	// __Host- name rules it out.
+	for _, tc := range []struct {
+		path  string
+		login bool // the user logs in on the response that deletes
+	}{{"/", false}, {"/", true}, {"/app", false}} {
 		jar, err := cookiejar.New(nil)
 		require.NoError(t, err)
 		app, _ := url.Parse("https://app.example.com/app/page")
 		evil, _ := url.Parse("https://evil.example.com/")
 		jar.SetCookies(app, []*http.Cookie{{Name: "session", Value: user, Path: "/"}})
-		jar.SetCookies(evil, []*http.Cookie{{Name: "session", Value: attacker, Path: path, Domain: "example.com"}})
+		jar.SetCookies(evil, []*http.Cookie{{Name: "session", Value: attacker, Path: tc.path, Domain: "example.com"}})
 		visit := func(h func(http.ResponseWriter, *Session)) {
 			req := httptest.NewRequest(http.MethodGet, app.String(), nil)
 			for _, c := range jar.Cookies(app) {
@@ -391,27 +398,86 @@ func TestCookieTossing(t *testing.T) {
 			m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h(w, m.FromContext(r.Context())) })).ServeHTTP(rec, req)
 			jar.SetCookies(app, rec.Result().Cookies())
 		}
-		require.Len(t, jar.Cookies(app), 2)
-		visit(touch)
-		if path == "/" {
-			assert.Empty(t, jar.Cookies(app), "both sessions deleted")
-			visit(func(_ http.ResponseWriter, s *Session) { s.Set("user", "victim again") }) // the user logs in again
+		loggedIn := func(want string) {
+			t.Helper()
 			visit(func(_ http.ResponseWriter, s *Session) {
 				who, _ := Value[string](s, "user")
-				assert.Equal(t, "victim again", who, "and stays logged in")
+				assert.Equal(t, want, who, "and stays logged in")
 			})
-		} else {
+		}
+		require.Len(t, jar.Cookies(app), 2)
+		switch {
+		case tc.login:
+			visit(func(_ http.ResponseWriter, s *Session) { s.Set("user", "victim again") })
+			assert.Len(t, jar.Cookies(app), 1, "the session written on the response that deletes both")
+			loggedIn("victim again")
+		case tc.path == "/":
+			visit(touch)
+			assert.Empty(t, jar.Cookies(app), "both sessions deleted")
+			visit(func(_ http.ResponseWriter, s *Session) { s.Set("user", "victim again") }) // the user logs in again
+			loggedIn("victim again")
+		default:
+			visit(touch)
 			require.Len(t, jar.Cookies(app), 1, "the tossed cookie of Path=/app is not deleted by Path=/")
 			assert.Equal(t, attacker, jar.Cookies(app)[0].Value)
 		}
 	}
 	assert.Equal(t, []string{"example.com"}, tossDomains("example.com:8443"))
 	assert.Equal(t, []string{"b.c.d.example.com", "c.d.example.com", "d.example.com", "example.com"}, tossDomains("A.b.c.d.example.com."))
-	for _, none := range []string{"localhost", "127.0.0.1", "[::1]:443", "exa_mple.com", "a..b.com", ""} {
+	for _, none := range []string{"localhost", "127.0.0.1", "[::1]:443", "exa_mple.com", "a..b.com", "", "app.example\u212a.com"} { // U+212A lower-cases to k
 		assert.Empty(t, tossDomains(none), none)
 	}
 	hostOnly, _ := newTestManager(t, Options{Name: "__Host-s"})
 	assert.Empty(t, hostOnly.appendTossedDeletions(nil, "app.example.com", 1), "no Domain for a __Host- name")
+}
+
+// TestTossedDeletionsAreBounded: beside a valid session of their own,
+// an attacker can toss junk under every chunk name at the parent domain.
+// Only the names the two valid sessions occupy are deleted at the host's
+// domains, so the response stays within a 4 KB proxy buffer for response
+// headers, for the longest host there is, also when the user logs in on
+// it.
+func TestTossedDeletionsAreBounded(t *testing.T) {
+	m, _ := newTestManager(t, Options{})
+	user := issue(t, m, func(s *Session) { s.Set("user", "victim") })["session"].Value
+	attacker := issue(t, m, func(s *Session) { s.Set("user", "attacker") })["session"].Value
+	header := "session=" + user + "; session=" + attacker
+	for i := 1; i < maxChunksLimit; i++ {
+		header += fmt.Sprintf("; session.%d=x", i)
+	}
+	label := strings.Repeat("a", 61)
+	longest := strings.Join([]string{label, label, label, label}, ".") + ".com" // 251 bytes, of at most 253
+	for _, tc := range []struct {
+		host    string
+		domains int
+	}{{"app.example.com", 2}, {longest, maxTossDomains}} {
+		for _, login := range []bool{false, true} {
+			req := httptest.NewRequest(http.MethodGet, "https://x/", nil)
+			req.Host = tc.host
+			req.Header.Set("Cookie", header)
+			rec := httptest.NewRecorder()
+			m.Middleware(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+				s := m.FromContext(r.Context())
+				require.True(t, s.IsNew())
+				if login {
+					s.Set("user", "victim again")
+				}
+			})).ServeHTTP(rec, req)
+			lines := rec.Header().Values("Set-Cookie")
+			size, atDomains := 0, 0
+			for _, l := range lines {
+				size += len("Set-Cookie: \r\n") + len(l)
+				if strings.Contains(l, "; Domain=") {
+					atDomains++
+					assert.True(t, strings.HasPrefix(l, "session=;"), "only the name the two sessions occupy: %s", l)
+				}
+			}
+			t.Logf("host of %d bytes, login %v: %d Set-Cookie lines, %d bytes", len(tc.host), login, len(lines), size)
+			assert.Equal(t, tc.domains, atDomains)
+			assert.LessOrEqual(t, len(lines), maxChunksLimit+maxTossDomains)
+			assert.Less(t, size, 4096)
+		}
+	}
 }
 
 // TestChunkNamesOfOtherConfigurations: a chunk index that a larger

@@ -36,7 +36,7 @@ type Session struct {
 	arrived string   // the ID the request's cookies carried, also when expired or revoked
 	others  []string // more: two tossed sessions, or IDs this request sent
 	carried bool     // the request carried a cookie of the session's name
-	tossed  bool     // it carried two valid sessions: delete at host's domains too
+	tossed  uint32   // two valid sessions came, in these names: delete them at host's domains too
 
 	env         envelope
 	isNew       bool   // the request carried no valid session
@@ -93,7 +93,7 @@ func (s *Session) load() {
 	// A refused session that verified (expired, revoked) comes with its
 	// envelope: copies of it may still be valid elsewhere.
 	s.arrived, s.others = d.env.ID, d.tossed
-	s.tossed = len(d.tossed) > 0
+	s.tossed = d.tossedNames
 	if err != nil || d.chunks == 0 {
 		if err != nil {
 			// The reason only: cookie contents and keys never go to logs.
@@ -612,11 +612,11 @@ func (s *Session) commit(report bool) ([]string, error) {
 	return lines, nil
 }
 
-// cookieLines is commit's work, for a caller that holds s.mu. The first
-// wrote lines set cookies, the rest delete them.
-func (s *Session) cookieLines() (lines []string, wrote int, err error) {
+// cookieLines is commit's work, for a caller that holds s.mu: the lines,
+// and those of them that set cookies (wrote); the others delete.
+func (s *Session) cookieLines() (lines, wrote []string, err error) {
 	if len(s.failed) > 0 {
-		return nil, 0, s.failed[0].err
+		return nil, nil, s.failed[0].err
 	}
 	m := s.m
 	keep := s.chunks
@@ -624,21 +624,33 @@ func (s *Session) cookieLines() (lines []string, wrote int, err error) {
 	if (s.changed || s.reissue || s.touched) && (populated || !s.isNew) {
 		s.id()
 		// Room for the two fields Manager.save adds, in the same array.
-		if lines, err = m.encode(make([]string, 0, 3), &s.env, m.now()); err != nil {
-			return nil, 0, err
+		if wrote, err = m.encode(make([]string, 0, 3), &s.env, m.now()); err != nil {
+			return nil, nil, err
 		}
-		keep, wrote = len(lines), len(lines)
+		keep = len(wrote)
 		s.issued()
 	}
 	s.changed, s.reissue, s.touched = false, false, false
-	return s.deletions(lines, keep), wrote, nil
+	return s.deletions(wrote, keep), wrote, nil
 }
 
-// deletions appends to lines the deletion of each cookie the browser
-// holds beyond the first keep, and records that it holds keep. The caller
-// holds s.mu.
-func (s *Session) deletions(lines []string, keep int) []string {
+// deletions returns the lines that write the session (wrote), with the
+// deletion of each cookie the browser holds beyond the first keep, and
+// records that it holds keep. The caller holds s.mu.
+func (s *Session) deletions(wrote []string, keep int) []string {
 	m := s.m
+	lines := wrote
+	// Two valid sessions arrived, one of them most likely set for a
+	// parent domain by a sibling subdomain: deleted only host-only, it
+	// would come back on every request and log the user out for good.
+	// Those deletions go first: a cookie jar that, as RFC 6265 5.3 says,
+	// keys cookies by name, domain and path only (Go's net/http/cookiejar)
+	// takes the one for the host's own domain to delete the host-only
+	// cookie written with it, and applies the lines in order.
+	if s.tossed != 0 {
+		lines = append(m.appendTossedDeletions(nil, s.host, s.tossed), wrote...)
+		s.tossed = 0
+	}
 	// Delete what the browser holds beyond the cookies the session needs
 	// now: stale chunks, leftovers of a larger MaxChunks, or everything
 	// after Destroy or a bad cookie. Only names this package writes, so a
@@ -648,13 +660,6 @@ func (s *Session) deletions(lines []string, keep int) []string {
 		if s.present&(1<<i) != 0 && kept&(1<<i) == 0 {
 			lines = append(lines, m.deleteCookie(m.chunks.names[i]))
 		}
-	}
-	// Two valid sessions arrived, one of them most likely set for a
-	// parent domain by a sibling subdomain: deleted only host-only, it
-	// would come back on every request and log the user out for good.
-	if s.tossed {
-		lines = m.appendTossedDeletions(lines, s.host, s.present)
-		s.tossed = false
 	}
 	s.chunks, s.present = keep, kept
 	return lines

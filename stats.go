@@ -296,19 +296,20 @@ func (m *Manager) countRead(d *decoded, err error, now time.Time) {
 	}
 }
 
-// countWrite records the outcome of one save.
-func (m *Manager) countWrite(lines []string, wrote int, err error) {
+// countWrite records the outcome of one save: the lines sent, of which
+// wrote set cookies.
+func (m *Manager) countWrite(lines, wrote []string, err error) {
 	s := &m.stats
 	switch {
 	case errors.Is(err, ErrTooLarge):
 		s.tooLarge.Add(1)
 	case err != nil:
 		s.failed.Add(1)
-	case wrote > 0:
+	case len(wrote) > 0:
 		s.written.Add(1)
-		s.cookies.Add(uint64(wrote))
+		s.cookies.Add(uint64(len(wrote)))
 		largest := 0
-		for _, l := range lines[:wrote] {
+		for _, l := range wrote {
 			largest = max(largest, len(l))
 		}
 		s.cookieLine.observe(largest)

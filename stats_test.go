@@ -386,6 +386,6 @@ func BenchmarkCounting(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		m.countRead(&d, nil, now)
-		m.countWrite(lines, 1, nil)
+		m.countWrite(lines, lines, nil)
 	}
 }
