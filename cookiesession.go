@@ -768,6 +768,7 @@ func tossDomains(host string) []string {
 // verified when the session is first used. A missing, invalid or expired
 // session gives a new empty one, whose response clears the bad cookies.
 // Use Load and [Manager.Save] where [Manager.Middleware] does not fit.
+// r.Host must be the public host, as for [Manager.Middleware].
 func (m *Manager) Load(r *http.Request) *Session {
 	return &Session{m: m, ctx: r.Context(), lines: r.Header.Values("Cookie"), host: r.Host}
 }

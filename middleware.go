@@ -37,6 +37,14 @@ func (m *Manager) FromContext(ctx context.Context) *Session {
 // is lost unless the handler passes the lines of [Manager.SaveHeader] to
 // the upgrader (the response header argument of gorilla/websocket's
 // Upgrade, for one). The middleware logs a warning when it was not done.
+//
+// When a request carries two valid sessions under the session's name (a
+// cookie tossed for a parent domain by a sibling subdomain), both are
+// refused and deleted, also at the domains of the request's Host. So
+// r.Host must be the public host the browser asked for: behind a proxy
+// that rewrites Host to an internal name, restore the public one before
+// the middleware, or the deletions go to the internal domains and the
+// tossed cookie comes back on every request.
 func (m *Manager) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The session lives inside the writer: one allocation for both.

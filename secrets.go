@@ -306,9 +306,9 @@ func (m *Manager) safeToRemove(set *secretSet, index int, quiet time.Duration) (
 //
 // as the file's last line (after the secrets, so that a file cut short
 // never has it), and the change is made and logged as a warning. Remove
-// the line once every replica has the new secrets: while it is there,
-// every change the file makes is warned about, for it turns the check
-// off.
+// the line once every replica has the new secrets: while it is there, it
+// lets any change drop the secret sealing, and every change the file
+// makes is warned about.
 //
 // A file that is missing, empty or invalid, or refused, never replaces
 // good secrets: the failure is logged as a warning, once until it changes,
@@ -422,7 +422,7 @@ func (m *Manager) replaceFrom(data []byte, path string) error {
 			"cookie", m.name, "file", path, "first", fps[0])
 	}
 	if marked && !replaceAll {
-		m.log().Warn("cookiesession: the secrets file still ends with the line "+strconv.Quote(replaceAllLine)+", which lets a half-written file log everyone out; remove it",
+		m.log().Warn("cookiesession: the secrets file still ends with the line "+strconv.Quote(replaceAllLine)+", which lets any change drop the secret sealing and log everyone out; remove it",
 			"cookie", m.name, "file", path)
 	}
 	return nil
