@@ -304,10 +304,11 @@ func TestWatchSecretsFileRotationSteps(t *testing.T) {
 	for _, step := range []struct {
 		name    string
 		secrets [][]byte
+		refused bool // its first line alone drops the secret sealing
 	}{
-		{"add the new secret behind the current one", [][]byte{current, next}},
-		{"promote it", [][]byte{next, current}},
-		{"remove the old secret", [][]byte{next}},
+		{"add the new secret behind the current one", [][]byte{current, next}, false},
+		{"promote it", [][]byte{next, current}, true},
+		{"remove the old secret", [][]byte{next}, false},
 	} {
 		sealing := SecretFingerprint(inForce[0])
 		text := secretsText(step.secrets...)
@@ -325,6 +326,9 @@ func TestWatchSecretsFileRotationSteps(t *testing.T) {
 		first, rest, _ := strings.Cut(text, "\n")
 		_, err = f.WriteString(first + "\n")
 		require.NoError(t, err)
+		if step.refused {
+			logged("drops the secret now sealing (" + sealing + ")")
+		}
 		for range 20 { // the writer pauses: 100 ms, twenty intervals
 			_, err := m.Inspect(cookie)
 			assert.NoError(t, err, "%s: a cookie sealed before the step verifies while the file is half written", step.name)
