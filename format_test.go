@@ -328,6 +328,19 @@ func TestIndexedChunks(t *testing.T) {
 			}
 		})
 	}
+
+	// A lone NAME.0 beside NAME (a leftover, or junk tossed from a sibling
+	// subdomain) is no value: NAME is read, kept, and the junk deleted.
+	short := issue(t, m, func(s *Session) { s.Set("user", "u1") })
+	require.Equal(t, []string{"session"}, short.names())
+	for _, junk := range []string{"junk", b["session.0"].Value} {
+		resp := serve(m, short.header()+"; session.0="+junk, func(_ http.ResponseWriter, s *Session) {
+			assert.False(t, s.IsNew(), "NAME is read")
+			user, _ := Value[string](s, "user")
+			assert.Equal(t, "u1", user)
+		})
+		assert.Equal(t, []string{"session.0"}, deleted(resp), "only the leftover is cleared")
+	}
 }
 
 // TestForeignFormatWithoutIDs: RevokeSession says why it cannot revoke a
