@@ -42,7 +42,10 @@
 // found forges sessions for every user. A password someone chose or could
 // guess (a phrase, a word with digits) is therefore as good as public,
 // whatever its length; use 32 or more random characters, such as the
-// output of `cookiesession secret` or `openssl rand -base64 32`.
+// output of `cookiesession secret` or `openssl rand -base64 32`. NewSealer
+// refuses a plainly patterned password (fewer than 8 different bytes, or
+// a repeated pattern) with cookiesession.ErrWeakSecret, as the package
+// refuses such secrets for its own formats.
 //
 // # Lifetime
 //
@@ -150,6 +153,12 @@ func (Format) NewSealer(secrets [][]byte, _ string) (cookiesession.Sealer, error
 		}
 		if n := jsLength(p.secret); n < minPassword {
 			return nil, fmt.Errorf("%w: iron-session password %d is %d characters, need at least %d", cookiesession.ErrWeakSecret, i, n, minPassword)
+		}
+		// The length is counted in characters above; the pattern rule
+		// matters most here, where one PBKDF2 iteration lets a guessable
+		// password be found offline.
+		if err := cookiesession.CheckSecret(p.secret, 0); err != nil {
+			return nil, fmt.Errorf("iron-session password %d: %w", i, err)
 		}
 		for _, q := range s.passwords[:i] {
 			if q.id == p.id {

@@ -150,7 +150,17 @@ func TestPasswords(t *testing.T) {
 			assert.Error(t, err)
 		})
 	}
-	_, err := cookiesession.New(cookiesession.Options{Format: iron.Format{}, Secrets: [][]byte{[]byte(strings.Repeat("😀", 16))}})
+	// One PBKDF2 iteration makes a guessable password worst here: the
+	// package's rule for secrets holds for iron-session passwords too.
+	for _, weak := range []string{strings.Repeat("a", 32), strings.Repeat("password", 4), "1:" + strings.Repeat("ab", 16)} {
+		_, err := cookiesession.New(cookiesession.Options{Format: iron.Format{}, Secrets: [][]byte{[]byte(weak)}})
+		assert.ErrorIs(t, err, cookiesession.ErrWeakSecret, weak)
+	}
+	var astral []rune
+	for r := rune(0x1F600); r < 0x1F610; r++ {
+		astral = append(astral, r)
+	}
+	_, err := cookiesession.New(cookiesession.Options{Format: iron.Format{}, Secrets: [][]byte{[]byte(string(astral))}})
 	assert.NoError(t, err, "16 characters beyond the BMP count 32 in JavaScript")
 	_, err = cookiesession.New(cookiesession.Options{Format: iron.Format{}, MaxChunks: 5, Secrets: [][]byte{[]byte(pwOne)}})
 	assert.Error(t, err, "iron-session 9 reads at most 4 chunks")
