@@ -1,6 +1,7 @@
 package flask_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -280,4 +281,32 @@ func mustJSON(t testing.TB, v any) string {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// TestFlaskSigningTimeIsCreation: the signing time is the session's creation
+// time, whatever Options.MaxAge is, so RevokeAll and NotBefore hold with
+// the default MaxAge (a day, against Flask's longer lifetime).
+func TestFlaskSigningTimeIsCreation(t *testing.T) {
+	py := startFlask(t)
+	signed := time.Now().Add(-time.Hour).Truncate(time.Second)
+	var sealed flaskAnswer
+	py.Do(flaskRequest{Op: "seal", SecretKeys: []string{keyNew}, Session: map[string]any{"_user_id": "42"}, Now: signed.Unix()}, &sealed)
+	cookie := cookieName + "=" + sealed.Cookie
+
+	m, err := cookiesession.New(cookiesession.Options{Format: flask.Format{}, Secrets: [][]byte{[]byte(keyNew)}, Name: cookieName, Revocations: cookiesession.NewMemoryRevocations()})
+	require.NoError(t, err)
+	in, err := m.Inspect(cookie)
+	require.NoError(t, err)
+	assert.True(t, signed.Equal(in.Created), "created %v, signed %v", in.Created, signed)
+	assert.True(t, signed.Add(flask.DefaultLifetime).Equal(in.Expires))
+
+	require.NoError(t, m.RevokeAll(context.Background()))
+	_, err = m.Inspect(cookie)
+	assert.ErrorIs(t, err, cookiesession.ErrRevoked)
+	assert.True(t, m.LoadHeader(cookie).IsNew())
+
+	m, err = cookiesession.New(cookiesession.Options{Format: flask.Format{}, Secrets: [][]byte{[]byte(keyNew)}, Name: cookieName, NotBefore: signed.Add(time.Second)})
+	require.NoError(t, err)
+	_, err = m.Inspect(cookie)
+	assert.ErrorIs(t, err, cookiesession.ErrRevoked)
 }

@@ -55,7 +55,8 @@
 // does the same with Options.MaxAge as the ttl, so set MaxAge to the
 // application's ttl. It is stricter on reading: a seal is refused from its
 // expiry on, without the 60 seconds. A seal without an expiry (ttl 0)
-// lives Options.MaxAge from each read.
+// lives Options.MaxAge from each read, unless revocation is configured
+// (below).
 //
 // # What the Manager derives, and what does not apply
 //
@@ -64,10 +65,24 @@
 // list; Session.SetSubject and AddFlash fail the save; IdleTimeout is
 // refused. The creation time is taken as the expiry less Options.MaxAge:
 // the last time either side sealed the session, when both use the same
-// lifetime. Options.NotBefore, RevokeAll and RevokeSubject (with a subject
-// the application keeps elsewhere) compare that time, and hold only on the
-// Go side: the Node application does not consult them, and each time it
-// saves the session the time moves on.
+// lifetime. Options.NotBefore and Manager.RevokeAll compare that time, and
+// hold only on the Go side: the Node application does not consult them,
+// and each time it saves the session the time moves on. So with NotBefore
+// or Options.Revocations set, New requires MaxAge to be set: the default
+// (a day, against iron-session's 14) would make every session look
+// sealed just now, and a revocation would end none. A seal without an
+// expiry (ttl 0) carries no time at all; while NotBefore or Revocations is
+// set it is refused (a new session, counted and logged as revoked),
+// because a kill switch that silently spares some sessions is worse than
+// none: give iron-session a ttl.
+//
+// # Seals are not bound to the cookie name
+//
+// An iron seal carries no cookie name: any seal made with the same
+// password opens as a session, such as a token from iron-session's
+// sealData (a password-reset or magic link) or a seal of another cookie
+// sharing the password. Give the session its own password, used for
+// nothing else.
 //
 // # Chunks
 //

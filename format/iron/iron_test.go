@@ -436,3 +436,35 @@ func tamper(header string) string {
 	}
 	return header[:i] + string(c) + header[i+1:]
 }
+
+// TestRevocationNeedsALifetime: iron-session keeps no creation time, so it
+// is the expiry less MaxAge, and New wants MaxAge set (iron-session's ttl)
+// before NotBefore or Revocations can hold; a seal without an expiry (ttl
+// 0) carries no time at all and is refused while revocation is in force.
+func TestRevocationNeedsALifetime(t *testing.T) {
+	opts := cookiesession.Options{Format: iron.Format{}, Name: "app_session", Secrets: [][]byte{[]byte(pwOne)}, NotBefore: time.Now().Add(-time.Minute)}
+	_, err := cookiesession.New(opts)
+	assert.ErrorContains(t, err, "need Options.MaxAge")
+
+	sealer, err := iron.Format{}.NewSealer([][]byte{[]byte(pwOne)}, "app_session")
+	require.NoError(t, err)
+	ttl := 14 * 24 * time.Hour
+	older, err := sealer.Seal(&cookiesession.Record{Expires: time.Now().Add(ttl - time.Hour), Values: []cookiesession.Field{{Name: "uid", JSON: `"42"`}}}, time.Now())
+	require.NoError(t, err)
+	forever, err := sealer.Seal(&cookiesession.Record{Values: []cookiesession.Field{{Name: "uid", JSON: `"42"`}}}, time.Now())
+	require.NoError(t, err)
+
+	opts.MaxAge = ttl
+	m, err := cookiesession.New(opts)
+	require.NoError(t, err)
+	_, err = m.Inspect("app_session=" + older)
+	assert.ErrorIs(t, err, cookiesession.ErrRevoked, "sealed an hour before NotBefore")
+	_, err = m.Inspect("app_session=" + forever)
+	assert.ErrorIs(t, err, cookiesession.ErrRevoked)
+	assert.True(t, m.LoadHeader("app_session="+forever).IsNew())
+
+	opts.NotBefore = time.Time{}
+	m, err = cookiesession.New(opts)
+	require.NoError(t, err)
+	assert.False(t, m.LoadHeader("app_session="+forever).IsNew(), "without revocation it lives MaxAge from each read")
+}
