@@ -119,7 +119,14 @@ func (c *codec) Open(value string, now time.Time) (cookiesession.Record, int, er
 	if err != nil {
 		return cookiesession.Record{}, 0, err
 	}
-	values, err := cookiesession.ParseObject(o.json)
+	if !json.Valid(o.json) {
+		return cookiesession.Record{}, 0, fmt.Errorf("%w: the Flask session is not JSON", cookiesession.ErrInvalid)
+	}
+	session, err := retag(o.json, false)
+	if err != nil {
+		return cookiesession.Record{}, 0, fmt.Errorf("%w: %v", cookiesession.ErrInvalid, err)
+	}
+	values, err := cookiesession.ParseObject(session)
 	if err != nil {
 		return cookiesession.Record{}, 0, err
 	}
@@ -128,7 +135,11 @@ func (c *codec) Open(value string, now time.Time) (cookiesession.Record, int, er
 
 // Seal signs r's values at now.
 func (c *codec) Seal(r *cookiesession.Record, now time.Time) (string, error) {
-	return c.seal(cookiesession.AppendObject(nil, r.Values), now)
+	session, err := retag(cookiesession.AppendObject(nil, r.Values), true)
+	if err != nil {
+		return "", err
+	}
+	return c.seal(session, now)
 }
 
 type codec struct {
