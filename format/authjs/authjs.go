@@ -20,7 +20,15 @@
 // list. It also reads A256GCM, with the first 32 bytes of that key.
 // next-auth v4 (NextAuth4) uses A256GCM under a 32-byte key derived with
 // an empty salt and the info "NextAuth.js Generated Encryption Key", and
-// no kid.
+// no kid. So a next-auth v4 token is not bound to the cookie name: any
+// token next-auth's encode made with the same secret (a JWT the
+// application issues for another purpose, or a session cookie of another
+// name) opens as a session. Give the session a secret used for nothing
+// else. Auth.js v5 tokens are bound to the name through the salt.
+//
+// The header is read with JOSE's exact, case-sensitive member names; a
+// case variant of alg, enc, kid, zip or crit, a zip or a crit member is
+// refused.
 //
 // # Claims
 //

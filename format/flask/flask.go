@@ -22,9 +22,15 @@
 // {" t": [...]} a tuple, {" b": "<base64>"} bytes, {" u": "<hex>"} a UUID,
 // {" d": "<HTTP date>"} a datetime, {" m": "<html>"} Markup, and
 // {" di": {"<key>__": v}} a one-key dict whose key is one of these tags.
-// The package keeps each value's JSON as Flask wrote it, so a value the Go
-// side does not change goes back to Flask as the same Python type; [Tuple],
-// [Bytes], [UUID], [Time] and [Markup] read and write the tagged forms.
+// [Tuple], [Bytes], [UUID], [Time] and [Markup] read and write the tagged
+// forms, and a value the Go side does not change goes back to Flask as the
+// same Python type. Any other value is plain JSON to Flask: a Go map whose
+// only key is a tag, such as map[string]string{" m": s} built from user
+// input, is escaped as Flask escapes such a dict, at any depth, so Flask
+// never reads it as Markup (HTML its templates would not escape) or a
+// datetime; such dicts Flask wrote read back as those maps. A
+// json.RawMessage is a plain value too: write a tagged type with the
+// types above.
 //
 // [Format] is the value for cookiesession.Options.Format. The session's
 // values are Flask's session dictionary, the keys of Flask and its
