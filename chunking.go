@@ -407,8 +407,13 @@ func (c *chunker) eachIndexed(r *received, try func(value string, n int) error) 
 		n++
 	}
 	switch {
-	case n == 1:
+	case n == 1 && r.count[0] == 0:
 		return ErrChunkMissing // NAME.0 alone: chunked values span two or more
+	case n == 1:
+		// A lone NAME.0 beside NAME is a leftover or junk tossed from a
+		// sibling domain, never a value: NAME is tried, so the junk
+		// cannot log the user out.
+		n = 0
 	case n == 0 && r.count[0] == 0 && r.present > 1:
 		return errNoHead
 	}

@@ -356,6 +356,11 @@ func validateFormat(opts Options, f Format, t Traits) error {
 		return fmt.Errorf("cookiesession: %v cookies carry no time of last use: IdleTimeout is not available", f)
 	case t.Lacks&(LacksCreated|LacksExpiry) == LacksCreated|LacksExpiry && (!opts.NotBefore.IsZero() || opts.Revocations != nil):
 		return fmt.Errorf("cookiesession: %v cookies carry no creation time or expiry: NotBefore and Revocations are not available", f)
+	case t.Lacks&(LacksCreated|LacksExpiry) == LacksCreated && opts.MaxAge == 0 && (!opts.NotBefore.IsZero() || opts.Revocations != nil):
+		// The creation time is derived as the expiry less MaxAge: with a
+		// default shorter than the other application's lifetime it is
+		// about now, and NotBefore and RevokeAll would refuse nothing.
+		return fmt.Errorf("cookiesession: %v cookies carry no creation time, which is taken as their expiry less MaxAge: NotBefore and Revocations need Options.MaxAge set to the lifetime the other application gives sessions", f)
 	case t.MaxChunks > 0 && opts.MaxChunks > t.MaxChunks:
 		return fmt.Errorf("cookiesession: MaxChunks %d: %v cookies are read from at most %d", opts.MaxChunks, f, t.MaxChunks)
 	case t.Chunks == ChunksNone && opts.MaxChunks > 1:
@@ -534,8 +539,17 @@ func (m *Manager) openForeign(ctx context.Context, value string, now time.Time) 
 	if err != nil && !errors.Is(err, ErrExpired) {
 		return decoded{}, err
 	}
+	if err == nil && (m.revocations != nil || m.notBefore != 0) && r.timeless(m.traits) {
+		// Its creation time would be each read's: no revocation could
+		// ever end it, so it is refused rather than let through.
+		err = errTimeless
+	}
 	return m.admit(ctx, decoded{env: env, keyIndex: keyIndex, secret: set.counters[keyIndex]}, err)
 }
+
+// errTimeless refuses a session of a foreign format that carries neither
+// a creation time nor an expiry while revocation is configured.
+var errTimeless = fmt.Errorf("%w: the session carries neither a creation time nor an expiry, so NotBefore and Revocations could never end it", ErrRevoked)
 
 // admit refuses a verified session that expired (err), was created
 // before NotBefore or is listed in Options.Revocations. A refused session

@@ -103,9 +103,14 @@ const (
 	// LacksCreated: the Manager derives the creation time from the
 	// expiry, as Expires less Options.MaxAge (no later than now): the time
 	// the value was sealed when both applications give sessions the same
-	// lifetime. Without an expiry either (LacksExpiry, or a Record without
-	// one) it takes the time of reading, and New refuses Options.NotBefore
-	// and Options.Revocations for a format that lacks both.
+	// lifetime. So with Options.NotBefore or Options.Revocations, New
+	// requires Options.MaxAge to be set (the default, shorter than most
+	// applications' lifetimes, would make every session look created
+	// just now). Without an expiry either it takes the time of reading:
+	// New refuses NotBefore and Revocations for a format that lacks both,
+	// and with either of them set the Manager refuses a Record that
+	// carries neither (no revocation could ever end it), counted as
+	// RefusedRevoked.
 	LacksCreated
 
 	// LacksExpiry: the session expires Options.MaxAge after each read, as
@@ -226,6 +231,12 @@ func (e *envelope) record() Record {
 		r.LastSeen = time.Unix(e.Seen, 0)
 	}
 	return r
+}
+
+// timeless reports whether r, as read by a format with traits t, has
+// neither a creation time nor an expiry to derive one from.
+func (r *Record) timeless(t Traits) bool {
+	return (r.Expires.IsZero() || t.Lacks&LacksExpiry != 0) && (r.Created.IsZero() || t.Lacks&LacksCreated != 0)
 }
 
 // envelope returns the envelope of r as read by a format with traits t,

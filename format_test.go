@@ -328,13 +328,26 @@ func TestIndexedChunks(t *testing.T) {
 			}
 		})
 	}
+
+	// A lone NAME.0 beside NAME (a leftover, or junk tossed from a sibling
+	// subdomain) is no value: NAME is read, kept, and the junk deleted.
+	short := issue(t, m, func(s *Session) { s.Set("user", "u1") })
+	require.Equal(t, []string{"session"}, short.names())
+	for _, junk := range []string{"junk", b["session.0"].Value} {
+		resp := serve(m, short.header()+"; session.0="+junk, func(_ http.ResponseWriter, s *Session) {
+			assert.False(t, s.IsNew(), "NAME is read")
+			user, _ := Value[string](s, "user")
+			assert.Equal(t, "u1", user)
+		})
+		assert.Equal(t, []string{"session.0"}, deleted(resp), "only the leftover is cleared")
+	}
 }
 
 // TestForeignFormatWithoutIDs: RevokeSession says why it cannot revoke a
 // session of a format without IDs, and still destroys it; RevokeAll holds.
 func TestForeignFormatWithoutIDs(t *testing.T) {
 	list := NewMemoryRevocations()
-	m, clk := newTestManager(t, Options{Format: signedJSON{lacks: lacksAll}, Revocations: list})
+	m, clk := newTestManager(t, Options{Format: signedJSON{lacks: lacksAll}, Revocations: list, MaxAge: time.Hour})
 	b := issue(t, m, func(s *Session) { s.Set("n", 1) })
 	var err error
 	resp := b.visit(m, func(_ http.ResponseWriter, s *Session) { err = m.RevokeSession(context.Background(), s) })
@@ -345,4 +358,47 @@ func TestForeignFormatWithoutIDs(t *testing.T) {
 	clk.Add(time.Second)
 	require.NoError(t, m.RevokeAll(context.Background()))
 	b.visit(m, func(_ http.ResponseWriter, s *Session) { assert.True(t, s.IsNew(), "sealed before RevokeAll") })
+}
+
+// TestRevocationNeedsLifetime: a format without creation times has it
+// derived as its expiry less MaxAge, so NotBefore and Revocations need an
+// explicit MaxAge (the default, shorter than other stacks' lifetimes,
+// would make every session look created just now and revoke nothing).
+// And a session that carries no expiry either cannot be revoked at all:
+// with revocation configured it is refused, not let through.
+func TestRevocationNeedsLifetime(t *testing.T) {
+	f := signedJSON{lacks: lacksAll}
+	for name, opts := range map[string]Options{
+		"Revocations": {Revocations: NewMemoryRevocations()},
+		"NotBefore":   {NotBefore: time.Now().Add(-time.Hour)},
+	} {
+		opts.Format, opts.Secrets = f, [][]byte{testKey(1)}
+		_, err := New(opts)
+		assert.ErrorContains(t, err, "need Options.MaxAge", name)
+		opts.MaxAge = 14 * 24 * time.Hour
+		_, err = New(opts)
+		assert.NoError(t, err, name)
+	}
+
+	list := NewMemoryRevocations()
+	m, clk := newTestManager(t, Options{Format: f, Revocations: list, MaxAge: 14 * 24 * time.Hour})
+	sealer, err := f.NewSealer([][]byte{testKey(1)}, "session")
+	require.NoError(t, err)
+	// Sealed by the other application an hour ago with its 14 days.
+	sealed, err := sealer.Seal(&Record{Expires: clk.Now().Add(13 * 24 * time.Hour), Values: []Field{{"uid", `"42"`}}}, clk.Now())
+	require.NoError(t, err)
+	require.False(t, m.LoadHeader("session="+sealed).IsNew())
+	require.NoError(t, m.RevokeAll(context.Background()))
+	clk.Add(time.Second)
+	assert.True(t, m.LoadHeader("session="+sealed).IsNew(), "sealed before RevokeAll")
+
+	timeless, err := sealer.Seal(&Record{Values: []Field{{"uid", `"42"`}}}, clk.Now())
+	require.NoError(t, err)
+	assert.True(t, m.LoadHeader("session="+timeless).IsNew(), "no revocation could end it")
+	_, err = m.Inspect("session=" + timeless)
+	assert.ErrorIs(t, err, ErrRevoked)
+	assert.Equal(t, uint64(2), m.Counts().Refused[RefusedRevoked])
+
+	plain, _ := newTestManager(t, Options{Format: f})
+	assert.False(t, plain.LoadHeader("session="+timeless).IsNew(), "without revocation it lives MaxAge from each read")
 }

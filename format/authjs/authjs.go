@@ -20,7 +20,15 @@
 // list. It also reads A256GCM, with the first 32 bytes of that key.
 // next-auth v4 (NextAuth4) uses A256GCM under a 32-byte key derived with
 // an empty salt and the info "NextAuth.js Generated Encryption Key", and
-// no kid.
+// no kid. So a next-auth v4 token is not bound to the cookie name: any
+// token next-auth's encode made with the same secret (a JWT the
+// application issues for another purpose, or a session cookie of another
+// name) opens as a session. Give the session a secret used for nothing
+// else. Auth.js v5 tokens are bound to the name through the salt.
+//
+// The header is read with JOSE's exact, case-sensitive member names; a
+// case variant of alg, enc, kid, zip or crit, a zip or a crit member is
+// refused.
 //
 // # Claims
 //
@@ -285,25 +293,62 @@ func (s *sealer) Open(value string, now time.Time) (cookiesession.Record, int, e
 	if encKey != "" || err1 != nil || err2 != nil || err3 != nil || err4 != nil {
 		return cookiesession.Record{}, 0, errNotJWE
 	}
-	var header struct {
-		Alg  string          `json:"alg"`
-		Enc  string          `json:"enc"`
-		Kid  *string         `json:"kid"`
-		Zip  json.RawMessage `json:"zip"`
-		Crit json.RawMessage `json:"crit"`
+	header, err := parseHeader(headerJSON)
+	if err != nil {
+		return cookiesession.Record{}, 0, err
 	}
-	if _, err := cookiesession.ParseObject(headerJSON); err != nil || json.Unmarshal(headerJSON, &header) != nil {
-		return cookiesession.Record{}, 0, errNotJWE
-	}
-	if header.Alg != "dir" || header.Zip != nil || header.Crit != nil || header.Enc != gcm && (s.v4 || header.Enc != cbc) {
+	if header.alg != "dir" || header.enc != gcm && (s.v4 || header.enc != cbc) {
 		return cookiesession.Record{}, 0, errHeader
 	}
-	plain, index, err := s.decrypt(header.Enc, header.Kid, headerText, iv, sealed[:n], sealed[n:])
+	plain, index, err := s.decrypt(header.enc, header.kid, headerText, iv, sealed[:n], sealed[n:])
 	if err != nil {
 		return cookiesession.Record{}, 0, err
 	}
 	r, err := claims(plain, now)
 	return r, index, err
+}
+
+// jweHeader is what Open reads of a token's protected header.
+type jweHeader struct {
+	alg, enc string
+	kid      *string
+}
+
+// parseHeader reads a token's protected header with JOSE's member names,
+// which are case-sensitive (RFC 7515, section 4). encoding/json would
+// match "ALG" to alg and let the last of several variants win, so the
+// members are read one by one: a case variant of a member read here, zip
+// (Auth.js never compresses) and crit (no extension is understood) are
+// refused; other members are ignored, as RFC 7516 allows.
+func parseHeader(data []byte) (jweHeader, error) {
+	members, err := cookiesession.ParseObject(data)
+	if err != nil {
+		return jweHeader{}, errNotJWE
+	}
+	var h jweHeader
+	for _, m := range members {
+		var dst *string
+		switch m.Name {
+		case "alg":
+			dst = &h.alg
+		case "enc":
+			dst = &h.enc
+		case "kid":
+			h.kid = new(string)
+			dst = h.kid
+		default:
+			for _, known := range [...]string{"alg", "enc", "kid", "zip", "crit"} {
+				if strings.EqualFold(m.Name, known) {
+					return jweHeader{}, errHeader
+				}
+			}
+			continue
+		}
+		if json.Unmarshal([]byte(m.JSON), dst) != nil {
+			return jweHeader{}, errNotJWE
+		}
+	}
+	return h, nil
 }
 
 // decrypt finds the key as Auth.js does: by kid when the header has one,

@@ -1,6 +1,10 @@
 package authjs_test
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"runtime"
@@ -155,4 +159,46 @@ func assertBounded(t *testing.T, m *cookiesession.Manager, header string) {
 	serve()
 	runtime.ReadMemStats(&after)
 	assert.LessOrEqual(t, after.TotalAlloc-before.TotalAlloc, uint64(512<<10), "bytes allocated per request")
+}
+
+// TestHeaderMemberNames: the token header is read with JOSE's exact,
+// case-sensitive member names. A member that differs from alg, enc, kid,
+// zip or crit only in case is refused, not taken for it, so
+// {"alg":"RSA-OAEP","ALG":"dir"} is not a dir token.
+func TestHeaderMemberNames(t *testing.T) {
+	key, err := hkdf.Key(sha256.New, []byte(secretOne), []byte(v5Cookie), "Auth.js Generated Encryption Key ("+v5Cookie+")", 32)
+	require.NoError(t, err)
+	block, err := aes.NewCipher(key)
+	require.NoError(t, err)
+	aead, err := cipher.NewGCM(block)
+	require.NoError(t, err)
+	token := func(header string) string {
+		h := base64.RawURLEncoding.EncodeToString([]byte(header))
+		iv := make([]byte, aead.NonceSize())
+		plain := []byte(`{"sub":"u1","exp":` + strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10) + `}`)
+		sealed := aead.Seal(nil, iv, plain, []byte(h))
+		n := len(plain)
+		enc := base64.RawURLEncoding.EncodeToString
+		return h + ".." + enc(iv) + "." + enc(sealed[:n]) + "." + enc(sealed[n:])
+	}
+	sealer, err := authjs.Format{}.NewSealer([][]byte{[]byte(secretOne)}, v5Cookie)
+	require.NoError(t, err)
+
+	r, _, err := sealer.Open(token(`{"alg":"dir","enc":"A256GCM","typ":"JWT"}`), time.Now())
+	require.NoError(t, err, "the exact names open: the key above is Auth.js's")
+	assert.Equal(t, "u1", r.Subject)
+
+	for _, header := range []string{
+		`{"ALG":"dir","Enc":"A256GCM"}`,
+		`{"alg":"RSA-OAEP","ALG":"dir","enc":"A256GCM"}`,
+		`{"alg":"dir","enc":"A256GCM","ENC":"A128GCM"}`,
+		`{"alg":"dir","enc":"A256GCM","Kid":"x"}`,
+		`{"alg":"dir","enc":"A256GCM","Crit":["exp"]}`,
+		`{"alg":"dir","enc":"A256GCM","ZIP":"DEF"}`,
+		`{"alg":"dir","enc":"A256GCM","crit":["exp"]}`,
+		`{"alg":"dir","enc":"A256GCM","kid":1}`,
+	} {
+		_, _, err := sealer.Open(token(header), time.Now())
+		assert.ErrorIs(t, err, cookiesession.ErrInvalid, header)
+	}
 }

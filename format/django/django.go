@@ -24,16 +24,16 @@
 // (_auth_user_id, _auth_user_backend, _auth_user_hash, _session_expiry)
 // among them, each kept as the JSON Django wrote. The cookie carries one
 // time, when it was signed: the session expires the format's CookieAge
-// after it, and every write signs it anew, on both sides. It has no ID, no
-// creation time, no time of last use, no subject and none of the package's
-// flash messages (Django's messages framework keeps its own cookie, or
-// its own "_messages" value): Session.ID is "", and IdleTimeout,
-// SetSubject and AddFlash are not available. The Manager takes the signing
-// time as the creation time (the expiry less Options.MaxAge, when MaxAge
-// is CookieAge), so Options.NotBefore and Manager.RevokeAll end sessions
-// last written before their time; with no ID or subject, RevokeSession and
-// RevokeSubject have nothing to list. A session is one cookie, never
-// chunked.
+// after it, and every write signs it anew, on both sides. The signing
+// time is the session's creation time (Session.Created), whatever
+// Options.MaxAge is, so Options.NotBefore and Manager.RevokeAll end
+// sessions last written before their time. It has no ID, no time of last
+// use, no subject and none of the package's flash messages (Django's
+// messages framework keeps its own cookie, or its own "_messages" value):
+// Session.ID is "", IdleTimeout is refused at New, and a session given a
+// subject (Session.SetSubject) or a flash message (Session.AddFlash)
+// fails to save; with no ID or subject, RevokeSession and RevokeSubject
+// have nothing to list. A session is one cookie, never chunked.
 //
 // Sessions serialized with pickle (SESSION_SERIALIZER = PickleSerializer)
 // are refused with [ErrPickle] and never decoded: unpickling runs code.
@@ -97,11 +97,11 @@ type Format struct {
 func (Format) String() string { return "django" }
 
 // Traits reports that the client can read a Django session, and what it
-// lacks: an ID, a creation time, a time of last use, a subject and flash
+// lacks: an ID, a time of last use, a subject and flash
 // messages. It is one cookie.
 func (Format) Traits() cookiesession.Traits {
 	return cookiesession.Traits{
-		Lacks: cookiesession.LacksID | cookiesession.LacksCreated | cookiesession.LacksLastSeen |
+		Lacks: cookiesession.LacksID | cookiesession.LacksLastSeen |
 			cookiesession.LacksSubject | cookiesession.LacksFlashes | cookiesession.LacksEncryption,
 		Chunks: cookiesession.ChunksNone,
 	}
@@ -124,7 +124,7 @@ func (c *codec) Open(value string, now time.Time) (cookiesession.Record, int, er
 	if err != nil {
 		return cookiesession.Record{}, 0, err
 	}
-	return cookiesession.Record{Values: values, Expires: o.signed.Add(c.age)}, o.key, nil
+	return cookiesession.Record{Values: values, Created: o.signed, Expires: o.signed.Add(c.age)}, o.key, nil
 }
 
 // Seal signs r's values at now.

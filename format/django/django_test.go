@@ -1,6 +1,7 @@
 package django_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -284,4 +285,32 @@ func mustJSON(t testing.TB, v any) string {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// TestDjangoSigningTimeIsCreation: the signing time is the session's creation
+// time, whatever Options.MaxAge is, so RevokeAll and NotBefore hold with
+// the default MaxAge (a day, against Django's longer lifetime).
+func TestDjangoSigningTimeIsCreation(t *testing.T) {
+	py := startDjango(t)
+	signed := time.Now().Add(-time.Hour).Truncate(time.Second)
+	var sealed djangoAnswer
+	py.Do(djangoRequest{Op: "seal", SecretKey: keyNew, Session: authSession, Now: signed.Unix()}, &sealed)
+	cookie := cookieName + "=" + sealed.Cookie
+
+	m, err := cookiesession.New(cookiesession.Options{Format: django.Format{}, Secrets: [][]byte{[]byte(keyNew)}, Name: cookieName, Revocations: cookiesession.NewMemoryRevocations()})
+	require.NoError(t, err)
+	in, err := m.Inspect(cookie)
+	require.NoError(t, err)
+	assert.True(t, signed.Equal(in.Created), "created %v, signed %v", in.Created, signed)
+	assert.True(t, signed.Add(django.DefaultCookieAge).Equal(in.Expires))
+
+	require.NoError(t, m.RevokeAll(context.Background()))
+	_, err = m.Inspect(cookie)
+	assert.ErrorIs(t, err, cookiesession.ErrRevoked)
+	assert.True(t, m.LoadHeader(cookie).IsNew())
+
+	m, err = cookiesession.New(cookiesession.Options{Format: django.Format{}, Secrets: [][]byte{[]byte(keyNew)}, Name: cookieName, NotBefore: signed.Add(time.Second)})
+	require.NoError(t, err)
+	_, err = m.Inspect(cookie)
+	assert.ErrorIs(t, err, cookiesession.ErrRevoked)
 }

@@ -22,24 +22,31 @@
 // {" t": [...]} a tuple, {" b": "<base64>"} bytes, {" u": "<hex>"} a UUID,
 // {" d": "<HTTP date>"} a datetime, {" m": "<html>"} Markup, and
 // {" di": {"<key>__": v}} a one-key dict whose key is one of these tags.
-// The package keeps each value's JSON as Flask wrote it, so a value the Go
-// side does not change goes back to Flask as the same Python type; [Tuple],
-// [Bytes], [UUID], [Time] and [Markup] read and write the tagged forms.
+// [Tuple], [Bytes], [UUID], [Time] and [Markup] read and write the tagged
+// forms, and a value the Go side does not change goes back to Flask as the
+// same Python type. Any other value is plain JSON to Flask: a Go map whose
+// only key is a tag, such as map[string]string{" m": s} built from user
+// input, is escaped as Flask escapes such a dict, at any depth, so Flask
+// never reads it as Markup (HTML its templates would not escape) or a
+// datetime; such dicts Flask wrote read back as those maps. A
+// json.RawMessage is a plain value too: write a tagged type with the
+// types above.
 //
 // [Format] is the value for cookiesession.Options.Format. The session's
 // values are Flask's session dictionary, the keys of Flask and its
 // extensions (_permanent, Flask-Login's _user_id and _fresh, Flask-WTF's
 // csrf_token) among them. The cookie carries one time, when it was signed:
 // the session expires the format's Lifetime after it, and every write
-// signs it anew, on both sides. It has no ID, no creation time, no time of
-// last use, no subject and none of the package's flash messages (Flask's
-// own flashes stay its "_flashes" value): Session.ID is "", and
-// IdleTimeout, SetSubject and AddFlash are not available. The Manager takes
-// the signing time as the creation time (the expiry less Options.MaxAge,
-// when MaxAge is Lifetime), so Options.NotBefore and Manager.RevokeAll end
-// sessions last written before their time; with no ID or subject,
-// RevokeSession and RevokeSubject have nothing to list. A session is one
-// cookie, never chunked.
+// signs it anew, on both sides. The signing time is the session's
+// creation time (Session.Created), whatever Options.MaxAge is, so
+// Options.NotBefore and Manager.RevokeAll end sessions last written before
+// their time. It has no ID, no time of last use, no subject and none of
+// the package's flash messages (Flask's own flashes stay its "_flashes"
+// value): Session.ID is "", IdleTimeout is refused at New, and a session
+// given a subject (Session.SetSubject) or a flash message
+// (Session.AddFlash) fails to save; with no ID or subject, RevokeSession
+// and RevokeSubject have nothing to list. A session is one cookie, never
+// chunked.
 package flask
 
 import (
@@ -95,11 +102,11 @@ type Format struct {
 func (Format) String() string { return "flask" }
 
 // Traits reports that the client can read a Flask session, and what it
-// lacks: an ID, a creation time, a time of last use, a subject and flash
+// lacks: an ID, a time of last use, a subject and flash
 // messages. It is one cookie.
 func (Format) Traits() cookiesession.Traits {
 	return cookiesession.Traits{
-		Lacks: cookiesession.LacksID | cookiesession.LacksCreated | cookiesession.LacksLastSeen |
+		Lacks: cookiesession.LacksID | cookiesession.LacksLastSeen |
 			cookiesession.LacksSubject | cookiesession.LacksFlashes | cookiesession.LacksEncryption,
 		Chunks: cookiesession.ChunksNone,
 	}
@@ -118,16 +125,27 @@ func (c *codec) Open(value string, now time.Time) (cookiesession.Record, int, er
 	if err != nil {
 		return cookiesession.Record{}, 0, err
 	}
-	values, err := cookiesession.ParseObject(o.json)
+	if !json.Valid(o.json) {
+		return cookiesession.Record{}, 0, fmt.Errorf("%w: the Flask session is not JSON", cookiesession.ErrInvalid)
+	}
+	session, err := retag(o.json, false)
+	if err != nil {
+		return cookiesession.Record{}, 0, fmt.Errorf("%w: %v", cookiesession.ErrInvalid, err)
+	}
+	values, err := cookiesession.ParseObject(session)
 	if err != nil {
 		return cookiesession.Record{}, 0, err
 	}
-	return cookiesession.Record{Values: values, Expires: o.signed.Add(c.lifetime)}, o.key, nil
+	return cookiesession.Record{Values: values, Created: o.signed, Expires: o.signed.Add(c.lifetime)}, o.key, nil
 }
 
 // Seal signs r's values at now.
 func (c *codec) Seal(r *cookiesession.Record, now time.Time) (string, error) {
-	return c.seal(cookiesession.AppendObject(nil, r.Values), now)
+	session, err := retag(cookiesession.AppendObject(nil, r.Values), true)
+	if err != nil {
+		return "", err
+	}
+	return c.seal(session, now)
 }
 
 type codec struct {

@@ -1,6 +1,7 @@
 package flask_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -133,8 +134,8 @@ func TestFlaskAndGoShareASession(t *testing.T) {
 	assert.True(t, time.Date(2026, 12, 7, 17, 0, 0, 0, time.UTC).Equal(when.Time))
 	note, _ := cookiesession.Value[flask.Markup](s, "note")
 	assert.Equal(t, flask.Markup("<b>Zoë</b>"), note)
-	odd, _ := cookiesession.Value[json.RawMessage](s, "odd")
-	assert.JSONEq(t, `{" di":{" t__":1}}`, string(odd), "a one-key dict named like a tag stays as Flask escaped it")
+	odd, _ := cookiesession.Value[map[string]int](s, "odd")
+	assert.Equal(t, map[string]int{" t": 1}, odd, "a one-key dict named like a tag reads as the dict Flask holds")
 	assert.WithinDuration(t, time.Now().Add(flask.DefaultLifetime), s.Expires(), 3*time.Second)
 
 	s.Set("visits", 3)
@@ -280,4 +281,75 @@ func mustJSON(t testing.TB, v any) string {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// TestFlaskSigningTimeIsCreation: the signing time is the session's creation
+// time, whatever Options.MaxAge is, so RevokeAll and NotBefore hold with
+// the default MaxAge (a day, against Flask's longer lifetime).
+func TestFlaskSigningTimeIsCreation(t *testing.T) {
+	py := startFlask(t)
+	signed := time.Now().Add(-time.Hour).Truncate(time.Second)
+	var sealed flaskAnswer
+	py.Do(flaskRequest{Op: "seal", SecretKeys: []string{keyNew}, Session: map[string]any{"_user_id": "42"}, Now: signed.Unix()}, &sealed)
+	cookie := cookieName + "=" + sealed.Cookie
+
+	m, err := cookiesession.New(cookiesession.Options{Format: flask.Format{}, Secrets: [][]byte{[]byte(keyNew)}, Name: cookieName, Revocations: cookiesession.NewMemoryRevocations()})
+	require.NoError(t, err)
+	in, err := m.Inspect(cookie)
+	require.NoError(t, err)
+	assert.True(t, signed.Equal(in.Created), "created %v, signed %v", in.Created, signed)
+	assert.True(t, signed.Add(flask.DefaultLifetime).Equal(in.Expires))
+
+	require.NoError(t, m.RevokeAll(context.Background()))
+	_, err = m.Inspect(cookie)
+	assert.ErrorIs(t, err, cookiesession.ErrRevoked)
+	assert.True(t, m.LoadHeader(cookie).IsNew())
+
+	m, err = cookiesession.New(cookiesession.Options{Format: flask.Format{}, Secrets: [][]byte{[]byte(keyNew)}, Name: cookieName, NotBefore: signed.Add(time.Second)})
+	require.NoError(t, err)
+	_, err = m.Inspect(cookie)
+	assert.ErrorIs(t, err, cookiesession.ErrRevoked)
+}
+
+// TestGoMapsNamedLikeTags: a Go map whose only key is one of Flask's tags
+// (" m", " d", …) reaches Flask as the dict it is, escaped as Flask
+// escapes its own, at any depth, not as Markup (which Jinja would not
+// escape) or a datetime (None when it does not parse); Flask's own such
+// dicts read back as those maps; the tagged types still reach Flask as
+// their Python types.
+func TestGoMapsNamedLikeTags(t *testing.T) {
+	py := startFlask(t)
+	m := newManager(t, flask.Format{}, keyNew)
+	s := m.LoadHeader()
+	s.Set("prefs", map[string]string{" m": `<img src=x onerror=alert(1)>`})
+	s.Set("tags", map[string]string{" d": "not a date"})
+	s.Set("deep", map[string]any{"list": []any{map[string]any{" t": []int{1}}, map[string]any{" di": 2}}})
+	s.Set("note", flask.Markup("<b>ok</b>"))
+	s.Set("pair", flask.Tuple[map[string]string]{{" b": "x"}})
+	lines, err := m.SaveHeader(s)
+	require.NoError(t, err)
+
+	var got flaskAnswer
+	py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew}, Cookie: saved(t, lines)}, &got)
+	require.True(t, got.Valid)
+	assert.JSONEq(t, `{
+		"prefs": {" m": "<img src=x onerror=alert(1)>"},
+		"tags": {" d": "not a date"},
+		"deep": {"list": [{" t": [1]}, {" di": 2}]},
+		"note": {"$markup": "<b>ok</b>"},
+		"pair": {"$tuple": [{" b": "x"}]}
+	}`, mustJSON(t, got.Session), "Flask reads the maps as dicts, the tagged types as Python types")
+
+	var sealed flaskAnswer
+	py.Do(flaskRequest{Op: "seal", SecretKeys: []string{keyNew}, Session: got.Session}, &sealed)
+	back := m.LoadHeader(cookieName + "=" + sealed.Cookie)
+	require.False(t, back.IsNew())
+	prefs, _ := cookiesession.Value[map[string]string](back, "prefs")
+	assert.Equal(t, map[string]string{" m": `<img src=x onerror=alert(1)>`}, prefs)
+	deep, _ := cookiesession.Value[map[string][]map[string]any](back, "deep")
+	assert.Equal(t, map[string][]map[string]any{"list": {{" t": []any{1.0}}, {" di": 2.0}}}, deep)
+	note, _ := cookiesession.Value[flask.Markup](back, "note")
+	assert.Equal(t, flask.Markup("<b>ok</b>"), note)
+	pair, _ := cookiesession.Value[flask.Tuple[map[string]string]](back, "pair")
+	assert.Equal(t, flask.Tuple[map[string]string]{{" b": "x"}}, pair)
 }

@@ -122,3 +122,21 @@ func assertBounded(t *testing.T, m *cookiesession.Manager, header string) {
 	runtime.ReadMemStats(&after)
 	assert.LessOrEqual(t, after.TotalAlloc-before.TotalAlloc, uint64(512<<10), "bytes allocated per request")
 }
+
+// TestTossedChunkZero: a lone app_session.0 beside a valid app_session
+// (junk a sibling subdomain set for the parent domain) neither logs the
+// user out nor costs the session, whatever MaxChunks is; the junk is
+// deleted.
+func TestTossedChunkZero(t *testing.T) {
+	for _, maxChunks := range []int{1, 4} {
+		m := newManager(t, cookiesession.Options{MaxChunks: maxChunks}, pwOne)
+		header := cookiesOf(save(t, m, "", func(s *cookiesession.Session) { s.Set("user", "victim") }))
+		lines := save(t, m, header+"; app_session.0=junk", func(s *cookiesession.Session) {
+			assert.False(t, s.IsNew(), "MaxChunks %d", maxChunks)
+			user, _ := cookiesession.Value[string](s, "user")
+			assert.Equal(t, "victim", user)
+		})
+		require.Len(t, lines, 1, "MaxChunks %d: only the junk is deleted", maxChunks)
+		assert.True(t, strings.HasPrefix(lines[0], "app_session.0=;"), lines[0])
+	}
+}

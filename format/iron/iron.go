@@ -42,7 +42,10 @@
 // found forges sessions for every user. A password someone chose or could
 // guess (a phrase, a word with digits) is therefore as good as public,
 // whatever its length; use 32 or more random characters, such as the
-// output of `cookiesession secret` or `openssl rand -base64 32`.
+// output of `cookiesession secret` or `openssl rand -base64 32`. NewSealer
+// refuses a plainly patterned password (fewer than 8 different bytes, or
+// a repeated pattern) with cookiesession.ErrWeakSecret, as the package
+// refuses such secrets for its own formats.
 //
 // # Lifetime
 //
@@ -52,7 +55,8 @@
 // does the same with Options.MaxAge as the ttl, so set MaxAge to the
 // application's ttl. It is stricter on reading: a seal is refused from its
 // expiry on, without the 60 seconds. A seal without an expiry (ttl 0)
-// lives Options.MaxAge from each read.
+// lives Options.MaxAge from each read, unless revocation is configured
+// (below).
 //
 // # What the Manager derives, and what does not apply
 //
@@ -61,10 +65,24 @@
 // list; Session.SetSubject and AddFlash fail the save; IdleTimeout is
 // refused. The creation time is taken as the expiry less Options.MaxAge:
 // the last time either side sealed the session, when both use the same
-// lifetime. Options.NotBefore, RevokeAll and RevokeSubject (with a subject
-// the application keeps elsewhere) compare that time, and hold only on the
-// Go side: the Node application does not consult them, and each time it
-// saves the session the time moves on.
+// lifetime. Options.NotBefore and Manager.RevokeAll compare that time, and
+// hold only on the Go side: the Node application does not consult them,
+// and each time it saves the session the time moves on. So with NotBefore
+// or Options.Revocations set, New requires MaxAge to be set: the default
+// (a day, against iron-session's 14) would make every session look
+// sealed just now, and a revocation would end none. A seal without an
+// expiry (ttl 0) carries no time at all; while NotBefore or Revocations is
+// set it is refused (a new session, counted and logged as revoked),
+// because a kill switch that silently spares some sessions is worse than
+// none: give iron-session a ttl.
+//
+// # Seals are not bound to the cookie name
+//
+// An iron seal carries no cookie name: any seal made with the same
+// password opens as a session, such as a token from iron-session's
+// sealData (a password-reset or magic link) or a seal of another cookie
+// sharing the password. Give the session its own password, used for
+// nothing else.
 //
 // # Chunks
 //
@@ -150,6 +168,12 @@ func (Format) NewSealer(secrets [][]byte, _ string) (cookiesession.Sealer, error
 		}
 		if n := jsLength(p.secret); n < minPassword {
 			return nil, fmt.Errorf("%w: iron-session password %d is %d characters, need at least %d", cookiesession.ErrWeakSecret, i, n, minPassword)
+		}
+		// The length is counted in characters above; the pattern rule
+		// matters most here, where one PBKDF2 iteration lets a guessable
+		// password be found offline.
+		if err := cookiesession.CheckSecret(p.secret, 0); err != nil {
+			return nil, fmt.Errorf("iron-session password %d: %w", i, err)
 		}
 		for _, q := range s.passwords[:i] {
 			if q.id == p.id {

@@ -150,7 +150,17 @@ func TestPasswords(t *testing.T) {
 			assert.Error(t, err)
 		})
 	}
-	_, err := cookiesession.New(cookiesession.Options{Format: iron.Format{}, Secrets: [][]byte{[]byte(strings.Repeat("😀", 16))}})
+	// One PBKDF2 iteration makes a guessable password worst here: the
+	// package's rule for secrets holds for iron-session passwords too.
+	for _, weak := range []string{strings.Repeat("a", 32), strings.Repeat("password", 4), "1:" + strings.Repeat("ab", 16)} {
+		_, err := cookiesession.New(cookiesession.Options{Format: iron.Format{}, Secrets: [][]byte{[]byte(weak)}})
+		assert.ErrorIs(t, err, cookiesession.ErrWeakSecret, weak)
+	}
+	var astral []rune
+	for r := rune(0x1F600); r < 0x1F610; r++ {
+		astral = append(astral, r)
+	}
+	_, err := cookiesession.New(cookiesession.Options{Format: iron.Format{}, Secrets: [][]byte{[]byte(string(astral))}})
 	assert.NoError(t, err, "16 characters beyond the BMP count 32 in JavaScript")
 	_, err = cookiesession.New(cookiesession.Options{Format: iron.Format{}, MaxChunks: 5, Secrets: [][]byte{[]byte(pwOne)}})
 	assert.Error(t, err, "iron-session 9 reads at most 4 chunks")
@@ -425,4 +435,36 @@ func tamper(header string) string {
 		c = 'B'
 	}
 	return header[:i] + string(c) + header[i+1:]
+}
+
+// TestRevocationNeedsALifetime: iron-session keeps no creation time, so it
+// is the expiry less MaxAge, and New wants MaxAge set (iron-session's ttl)
+// before NotBefore or Revocations can hold; a seal without an expiry (ttl
+// 0) carries no time at all and is refused while revocation is in force.
+func TestRevocationNeedsALifetime(t *testing.T) {
+	opts := cookiesession.Options{Format: iron.Format{}, Name: "app_session", Secrets: [][]byte{[]byte(pwOne)}, NotBefore: time.Now().Add(-time.Minute)}
+	_, err := cookiesession.New(opts)
+	assert.ErrorContains(t, err, "need Options.MaxAge")
+
+	sealer, err := iron.Format{}.NewSealer([][]byte{[]byte(pwOne)}, "app_session")
+	require.NoError(t, err)
+	ttl := 14 * 24 * time.Hour
+	older, err := sealer.Seal(&cookiesession.Record{Expires: time.Now().Add(ttl - time.Hour), Values: []cookiesession.Field{{Name: "uid", JSON: `"42"`}}}, time.Now())
+	require.NoError(t, err)
+	forever, err := sealer.Seal(&cookiesession.Record{Values: []cookiesession.Field{{Name: "uid", JSON: `"42"`}}}, time.Now())
+	require.NoError(t, err)
+
+	opts.MaxAge = ttl
+	m, err := cookiesession.New(opts)
+	require.NoError(t, err)
+	_, err = m.Inspect("app_session=" + older)
+	assert.ErrorIs(t, err, cookiesession.ErrRevoked, "sealed an hour before NotBefore")
+	_, err = m.Inspect("app_session=" + forever)
+	assert.ErrorIs(t, err, cookiesession.ErrRevoked)
+	assert.True(t, m.LoadHeader("app_session="+forever).IsNew())
+
+	opts.NotBefore = time.Time{}
+	m, err = cookiesession.New(opts)
+	require.NoError(t, err)
+	assert.False(t, m.LoadHeader("app_session="+forever).IsNew(), "without revocation it lives MaxAge from each read")
 }

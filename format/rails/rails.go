@@ -30,10 +30,18 @@
 // the time of the last write when MaxAge is the application's
 // expire_after, so Options.NotBefore and Manager.RevokeAll end sessions
 // last written before their time, and Manager.RevokeSession ends one
-// session_id. Rails keeps no time of last use, subject or flash messages of
-// the package's kind: IdleTimeout, SetSubject (so RevokeSubject) and
-// AddFlash are not available; Rails' flash stays the "flash" value. A
-// session is one cookie, never chunked.
+// session_id. With NotBefore or Options.Revocations set, New therefore
+// requires MaxAge to be set (to expire_after): the default, a day, would
+// make a longer-lived session look written just now and no revocation
+// would end it. Without expire_after (Rails' default) a session carries
+// no expiry and so no time at all; while NotBefore or Revocations is set
+// such a session is refused (a new session, counted and logged as
+// revoked) rather than let through unrevocable: set expire_after in the
+// Rails application's session_store. Rails keeps no time of last use,
+// subject or flash messages of the package's kind: IdleTimeout is refused
+// at New, a session given a subject (so RevokeSubject) or a flash message
+// fails to save; Rails' flash stays the "flash" value. A session is one
+// cookie, never chunked.
 //
 // Rails 7.1's use_message_serializer_for_metadata (on in 7.1's defaults)
 // puts metadata in another envelope, which this package does not read:

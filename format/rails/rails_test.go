@@ -1,6 +1,7 @@
 package rails_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -273,6 +274,31 @@ func TestRailsRefusals(t *testing.T) {
 		_, err = m.Inspect(cookieName + "=" + older.Cookie)
 		assert.ErrorIs(t, err, cookiesession.ErrRevoked)
 		assert.False(t, m.LoadHeader(cookieName+"="+newer.Cookie).IsNew())
+	})
+
+	t.Run("revocation needs MaxAge and an expiry", func(t *testing.T) {
+		// Rails keeps no creation time: it is the expiry less MaxAge, so
+		// the default MaxAge (a day, against expire_after's weeks) would
+		// make every session look created just now.
+		opts := cookiesession.Options{Format: rails.Format{}, Secrets: [][]byte{[]byte(secretA)}, Name: cookieName, Revocations: cookiesession.NewMemoryRevocations()}
+		_, err := cookiesession.New(opts)
+		assert.ErrorContains(t, err, "need Options.MaxAge")
+
+		opts.MaxAge = 14 * 24 * time.Hour
+		m, err := cookiesession.New(opts)
+		require.NoError(t, err)
+		var older, forever railsAnswer
+		rb.Do(railsRequest{Op: "seal", Keys: keys("sha256", secretA), Session: map[string]any{"user_id": 7}, ExpireAfter: 14 * 24 * 3600, Now: time.Now().Add(-time.Hour).Unix()}, &older)
+		rb.Do(railsRequest{Op: "seal", Keys: keys("sha256", secretA), Session: map[string]any{"user_id": 7}}, &forever)
+		require.NoError(t, m.RevokeAll(context.Background()))
+		_, err = m.Inspect(cookieName + "=" + older.Cookie)
+		assert.ErrorIs(t, err, cookiesession.ErrRevoked, "written an hour before RevokeAll")
+
+		// Without expire_after (Rails' default) a session carries no time
+		// at all: no revocation could end it, so it is refused.
+		_, err = m.Inspect(cookieName + "=" + forever.Cookie)
+		assert.ErrorIs(t, err, cookiesession.ErrRevoked)
+		assert.True(t, m.LoadHeader(cookieName+"="+forever.Cookie).IsNew())
 	})
 
 	t.Run("Ruby Marshal is refused unread", func(t *testing.T) {
