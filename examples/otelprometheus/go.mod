@@ -8,7 +8,7 @@ replace (
 )
 
 require (
-	github.com/cookiesession/cookiesession v0.0.0
+	github.com/cookiesession/cookiesession v1.0.0
 	github.com/cookiesession/cookiesession/otelmetrics v0.0.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
