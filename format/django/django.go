@@ -10,7 +10,7 @@
 //
 // A cookie is django.core.signing's TimestampSigner output,
 //
-//	[.]base64url(JSON)  ":"  base62(Unix seconds)  ":"  base64url(HMAC-SHA256)
+//	[.]base64url(JSON)  ":"  base-62(Unix seconds)  ":"  base64url(HMAC-SHA256)
 //
 // with a leading "." when the JSON is zlib-compressed (Django compresses
 // only when that saves space). The HMAC key is SHA-256 of the salt
