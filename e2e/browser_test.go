@@ -12,7 +12,9 @@ package e2e
 
 import (
 	"crypto/tls"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -31,18 +33,101 @@ import (
 )
 
 // browser is what the suite needs from an engine. Each implementation
-// speaks its engine's own automation protocol.
+// speaks its engine's own automation protocol, and bounds each call by
+// patience, not less.
 type browser interface {
-	// open loads url, waits for the load event and returns the text of
-	// the page's body.
-	open(url string) (string, error)
+	// navigate loads url and returns when the protocol reports the page
+	// loaded; open checks that it is.
+	navigate(url string) error
 	// eval evaluates a JavaScript expression in the page and returns it
 	// converted to a string.
 	eval(js string) (string, error)
 	// cookies returns every cookie the browser stores, HttpOnly included.
 	cookies() ([]cookie, error)
-	// clear deletes every cookie.
+	// clear asks for every cookie to be deleted; clearCookies waits until
+	// they are.
 	clear() error
+}
+
+// patience bounds every wait of the suite: a browser starting, a protocol
+// call, a page loading, a condition becoming true. Each wait ends as soon
+// as its condition holds, so this costs nothing on a quiet machine; on a
+// busy one, a browser that starts in 2 s when quiet took 30 s.
+const patience = 2 * time.Minute
+
+// eventually calls check until it returns nil, and returns check's last
+// error once patience has passed.
+func eventually(check func() error) error {
+	deadline := time.Now().Add(patience)
+	for pause := 10 * time.Millisecond; ; pause = min(2*pause, 250*time.Millisecond) {
+		err := check()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(pause)
+	}
+}
+
+// shown is what a browser shows.
+type shown struct {
+	URL, Text string
+	Complete  bool // the document's readyState is "complete"
+	Left      bool // open marked it as the document being left
+}
+
+func (p shown) String() string {
+	return fmt.Sprintf("%s (complete: %v, being left: %v): %q", p.URL, p.Complete, p.Left, p.Text)
+}
+
+// showing reads what b shows. It fails while a navigation is under way.
+func showing(b browser) (shown, error) {
+	var p shown
+	js, err := b.eval(`JSON.stringify({URL: location.href, Text: document.body ? document.body.innerText : "",
+		Complete: document.readyState === "complete", Left: document.e2eLeft === true})`)
+	if err == nil {
+		err = json.Unmarshal([]byte(js), &p)
+	}
+	return p, err
+}
+
+// open loads url and returns the text of the page's body once the new
+// document is complete. It does not take the protocol's word for it: a
+// page that navigates on its own (a form submitted as it loads) can end a
+// navigation command early or with an error, and reading then would read
+// the page being left. So the document being left is marked, and open
+// waits for a complete document without the mark.
+func open(b browser, url string) (string, error) {
+	// Marking fails where there is no document to mark (one going away):
+	// then readiness alone decides.
+	_, _ = b.eval(`document.e2eLeft = true`)
+	if err := b.navigate(url); err != nil {
+		return "", err
+	}
+	var p shown
+	err := eventually(func() error {
+		var err error
+		if p, err = showing(b); err == nil && (p.Left || !p.Complete) {
+			err = fmt.Errorf("after loading %s: %v", url, p)
+		}
+		return err
+	})
+	return p.Text, err
+}
+
+// waitForPage waits until a complete page's address or text contains want,
+// as after a click or a form that submits itself, and returns the page.
+func waitForPage(t *testing.T, b browser, want string) shown {
+	t.Helper()
+	var p shown
+	err := eventually(func() error {
+		var err error
+		if p, err = showing(b); err == nil && !(p.Complete && strings.Contains(p.URL+"\n"+p.Text, want)) {
+			err = fmt.Errorf("showing %v", p)
+		}
+		return err
+	})
+	require.NoError(t, err, "no complete page with %q", want)
+	return p
 }
 
 // cookie is a stored cookie as the engine reports it.
@@ -233,9 +318,23 @@ func (s *site) use(opts cookiesession.Options) *cookiesession.Manager {
 // visit loads path and returns the page's text.
 func (s *site) visit(path string) string {
 	s.t.Helper()
-	text, err := s.b.open(s.url + path)
+	text, err := open(s.b, s.url+path)
 	require.NoError(s.t, err, path)
 	return strings.TrimSpace(text)
+}
+
+// clearCookies deletes every cookie and waits until the browser reports
+// none: WebKit answers the deletion before its cookie store has done it,
+// and a cookie set meanwhile would be deleted with the rest.
+func (s *site) clearCookies() {
+	s.t.Helper()
+	require.NoError(s.t, s.b.clear())
+	require.NoError(s.t, eventually(func() error {
+		if left := names(s.cookies()); len(left) > 0 {
+			return fmt.Errorf("cookies left: %v", left)
+		}
+		return nil
+	}))
 }
 
 // cookies returns the browser's cookies by name.
