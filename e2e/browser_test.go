@@ -90,15 +90,15 @@ func showing(b browser) (shown, error) {
 	return p, err
 }
 
-// open loads url and returns the text of the page's body once the new
-// document is complete. It does not take the protocol's word for it: a
-// page that navigates on its own (a form submitted as it loads) can end a
-// navigation command early or with an error, and reading then would read
-// the page being left. So the document being left is marked, and open
-// waits for a complete document without the mark.
+// open loads url, which must not redirect, and returns the text of the
+// page's body once the new document is complete. It does not take the
+// protocol's word for it: the load a command waits for may not be the new
+// document's, and Firefox shows an about:blank document, complete, while
+// it changes processes between sites. So open marks the document being
+// left and waits for a complete document at url without the mark.
 func open(b browser, url string) (string, error) {
 	// Marking fails where there is no document to mark (one going away):
-	// then readiness alone decides.
+	// then the address and readiness decide.
 	_, _ = b.eval(`document.e2eLeft = true`)
 	if err := b.navigate(url); err != nil {
 		return "", err
@@ -106,8 +106,8 @@ func open(b browser, url string) (string, error) {
 	var p shown
 	err := eventually(func() error {
 		var err error
-		if p, err = showing(b); err == nil && (p.Left || !p.Complete) {
-			err = fmt.Errorf("after loading %s: %v", url, p)
+		if p, err = showing(b); err == nil && (p.Left || !p.Complete || p.URL != url) {
+			err = fmt.Errorf("after loading %s: showing %v", url, p)
 		}
 		return err
 	})
