@@ -52,7 +52,8 @@ type browser interface {
 // patience bounds every wait of the suite: a browser starting, a protocol
 // call, a page loading, a condition becoming true. Each wait ends as soon
 // as its condition holds, so this costs nothing on a quiet machine; on a
-// busy one, a browser that starts in 2 s when quiet took 30 s.
+// busy one, Firefox, ready in about 2 s when quiet, took more than 30 s to
+// open its session.
 const patience = 2 * time.Minute
 
 // eventually calls check until it returns nil, and returns check's last
@@ -92,10 +93,10 @@ func showing(b browser) (shown, error) {
 
 // open loads url, which must not redirect, and returns the text of the
 // page's body once the new document is complete. It does not take the
-// protocol's word for it: the load a command waits for may not be the new
-// document's, and Firefox shows an about:blank document, complete, while
-// it changes processes between sites. So open marks the document being
-// left and waits for a complete document at url without the mark.
+// driver's word that the page loaded: a page may navigate again on its
+// own, and Firefox shows a complete about:blank document while it changes
+// processes between sites. So open marks the document being left and
+// waits for a complete document at url without the mark.
 func open(b browser, url string) (string, error) {
 	// Marking fails where there is no document to mark (one going away):
 	// then the address and readiness decide.
