@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -270,6 +271,39 @@ type site struct {
 	b       browser
 	handler atomic.Pointer[http.Handler]
 	url     string // https://localhost:port, or http:// for a plain site
+	// served numbers the site's responses; last is the number of the
+	// last one, whose cookies cookies waits for, or 0 after clearCookies.
+	served, last atomic.Int64
+}
+
+// stored is the cookie each response of a site sets after all others,
+// holding the response's number: once the browser reports it, it has
+// stored or refused every cookie of that response. A page being shown does
+// not mean that yet: Firefox, under load, still reported the chunks that a
+// response had deleted after its page was complete.
+const stored = "e2e-stored"
+
+// marking adds the stored cookie to a response as its header is written,
+// after the session's cookies.
+type marking struct {
+	http.ResponseWriter
+	n     int64
+	wrote bool
+}
+
+func (m *marking) WriteHeader(code int) {
+	if !m.wrote {
+		m.wrote = true
+		m.Header().Add("Set-Cookie", fmt.Sprintf("%s=%d; Path=/; HttpOnly; SameSite=Lax", stored, m.n))
+	}
+	m.ResponseWriter.WriteHeader(code)
+}
+
+func (m *marking) Write(p []byte) (int, error) {
+	if !m.wrote {
+		m.WriteHeader(http.StatusOK)
+	}
+	return m.ResponseWriter.Write(p)
 }
 
 // newSite serves opts over HTTPS on localhost.
@@ -287,7 +321,15 @@ func startSite(t *testing.T, b browser, opts cookiesession.Options, https bool) 
 	s := &site{t: t, b: b}
 	s.use(opts)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		(*s.handler.Load()).ServeHTTP(w, r)
+		if r.URL.Path == "/favicon.ico" {
+			// Browsers ask for it on their own, while the next page may
+			// already be loading: its marker could come last.
+			http.NotFound(w, r)
+			return
+		}
+		n := s.served.Add(1)
+		s.last.Store(n)
+		(*s.handler.Load()).ServeHTTP(&marking{ResponseWriter: w, n: n}, r)
 	}))
 	if https {
 		srv.TLS = &tls.Config{Certificates: []tls.Certificate{localhostCert()}}
@@ -330,23 +372,43 @@ func (s *site) visit(path string) string {
 func (s *site) clearCookies() {
 	s.t.Helper()
 	require.NoError(s.t, s.b.clear())
+	s.last.Store(0)
 	require.NoError(s.t, eventually(func() error {
-		if left := names(s.cookies()); len(left) > 0 {
+		list, err := s.b.cookies()
+		if err != nil {
+			return err
+		}
+		if len(list) > 0 {
+			left := make([]string, len(list))
+			for i, c := range list {
+				left[i] = c.Name
+			}
 			return fmt.Errorf("cookies left: %v", left)
 		}
 		return nil
 	}))
 }
 
-// cookies returns the browser's cookies by name.
+// cookies returns the browser's cookies by name, once it has stored those
+// of the site's last response, the stored marker left out.
 func (s *site) cookies() map[string]cookie {
 	s.t.Helper()
-	list, err := s.b.cookies()
-	require.NoError(s.t, err)
-	byName := map[string]cookie{}
-	for _, c := range list {
-		byName[c.Name] = c
-	}
+	var byName map[string]cookie
+	require.NoError(s.t, eventually(func() error {
+		list, err := s.b.cookies()
+		if err != nil {
+			return err
+		}
+		byName = map[string]cookie{}
+		for _, c := range list {
+			byName[c.Name] = c
+		}
+		if last := s.last.Load(); last != 0 && byName[stored].Value != strconv.FormatInt(last, 10) {
+			return fmt.Errorf("the cookies of response %d are not stored yet (stored: %v)", last, names(byName))
+		}
+		return nil
+	}))
+	delete(byName, stored)
 	return byName
 }
 

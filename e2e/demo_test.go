@@ -130,9 +130,15 @@ func TestDemoOverHTTPS(t *testing.T) {
 			require.NoError(t, err)
 			assert.Contains(t, text, want)
 		}
-		cs, err := b.cookies()
-		require.NoError(t, err)
-		require.Len(t, cs, 1)
+		// The demo's only cookie, once the browser reports it stored.
+		var cs []cookie
+		require.NoError(t, eventually(func() error {
+			var err error
+			if cs, err = b.cookies(); err == nil && len(cs) != 1 {
+				err = fmt.Errorf("cookies: %v", cs)
+			}
+			return err
+		}))
 		assert.True(t, cs[0].Secure)
 	})
 }
