@@ -12,12 +12,15 @@ package e2e
 
 import (
 	"crypto/tls"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,18 +34,102 @@ import (
 )
 
 // browser is what the suite needs from an engine. Each implementation
-// speaks its engine's own automation protocol.
+// speaks its engine's own automation protocol, and bounds each call by
+// patience, not less.
 type browser interface {
-	// open loads url, waits for the load event and returns the text of
-	// the page's body.
-	open(url string) (string, error)
+	// navigate loads url and returns when the protocol reports the page
+	// loaded; open checks that it is.
+	navigate(url string) error
 	// eval evaluates a JavaScript expression in the page and returns it
 	// converted to a string.
 	eval(js string) (string, error)
 	// cookies returns every cookie the browser stores, HttpOnly included.
 	cookies() ([]cookie, error)
-	// clear deletes every cookie.
+	// clear asks for every cookie to be deleted; clearCookies waits until
+	// they are.
 	clear() error
+}
+
+// patience bounds every wait of the suite: a browser starting, a protocol
+// call, a page loading, a condition becoming true. Each wait ends as soon
+// as its condition holds, so this costs nothing on a quiet machine; on a
+// busy one, Firefox, ready in about 2 s when quiet, took more than 30 s to
+// open its session.
+const patience = 2 * time.Minute
+
+// eventually calls check until it returns nil, and returns check's last
+// error once patience has passed.
+func eventually(check func() error) error {
+	deadline := time.Now().Add(patience)
+	for pause := 10 * time.Millisecond; ; pause = min(2*pause, 250*time.Millisecond) {
+		err := check()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(pause)
+	}
+}
+
+// shown is what a browser shows.
+type shown struct {
+	URL, Text string
+	Complete  bool // the document's readyState is "complete"
+	Left      bool // open marked it as the document being left
+}
+
+func (p shown) String() string {
+	return fmt.Sprintf("%s (complete: %v, being left: %v): %q", p.URL, p.Complete, p.Left, p.Text)
+}
+
+// showing reads what b shows. It fails while a navigation is under way.
+func showing(b browser) (shown, error) {
+	var p shown
+	js, err := b.eval(`JSON.stringify({URL: location.href, Text: document.body ? document.body.innerText : "",
+		Complete: document.readyState === "complete", Left: document.e2eLeft === true})`)
+	if err == nil {
+		err = json.Unmarshal([]byte(js), &p)
+	}
+	return p, err
+}
+
+// open loads url, which must not redirect, and returns the text of the
+// page's body once the new document is complete. It does not take the
+// driver's word that the page loaded: a page may navigate again on its
+// own, and Firefox shows a complete about:blank document while it changes
+// processes between sites. So open marks the document being left and
+// waits for a complete document at url without the mark.
+func open(b browser, url string) (string, error) {
+	// Marking fails where there is no document to mark (one going away):
+	// then the address and readiness decide.
+	_, _ = b.eval(`document.e2eLeft = true`)
+	if err := b.navigate(url); err != nil {
+		return "", err
+	}
+	var p shown
+	err := eventually(func() error {
+		var err error
+		if p, err = showing(b); err == nil && (p.Left || !p.Complete || p.URL != url) {
+			err = fmt.Errorf("after loading %s: showing %v", url, p)
+		}
+		return err
+	})
+	return p.Text, err
+}
+
+// waitForPage waits until a complete page's address or text contains want,
+// as after a click or a form that submits itself, and returns the page.
+func waitForPage(t *testing.T, b browser, want string) shown {
+	t.Helper()
+	var p shown
+	err := eventually(func() error {
+		var err error
+		if p, err = showing(b); err == nil && !(p.Complete && strings.Contains(p.URL+"\n"+p.Text, want)) {
+			err = fmt.Errorf("showing %v", p)
+		}
+		return err
+	})
+	require.NoError(t, err, "no complete page with %q", want)
+	return p
 }
 
 // cookie is a stored cookie as the engine reports it.
@@ -184,6 +271,39 @@ type site struct {
 	b       browser
 	handler atomic.Pointer[http.Handler]
 	url     string // https://localhost:port, or http:// for a plain site
+	// served numbers the site's responses; last is the number of the
+	// last one, whose cookies cookies waits for, or 0 after clearCookies.
+	served, last atomic.Int64
+}
+
+// stored is the cookie each response of a site sets after all others,
+// holding the response's number: once the browser reports it, it has
+// stored or refused every cookie of that response. A page being shown does
+// not mean that yet: Firefox, under load, still reported the chunks that a
+// response had deleted after its page was complete.
+const stored = "e2e-stored"
+
+// marking adds the stored cookie to a response as its header is written,
+// after the session's cookies.
+type marking struct {
+	http.ResponseWriter
+	n     int64
+	wrote bool
+}
+
+func (m *marking) WriteHeader(code int) {
+	if !m.wrote {
+		m.wrote = true
+		m.Header().Add("Set-Cookie", fmt.Sprintf("%s=%d; Path=/; HttpOnly; SameSite=Lax", stored, m.n))
+	}
+	m.ResponseWriter.WriteHeader(code)
+}
+
+func (m *marking) Write(p []byte) (int, error) {
+	if !m.wrote {
+		m.WriteHeader(http.StatusOK)
+	}
+	return m.ResponseWriter.Write(p)
 }
 
 // newSite serves opts over HTTPS on localhost.
@@ -201,7 +321,15 @@ func startSite(t *testing.T, b browser, opts cookiesession.Options, https bool) 
 	s := &site{t: t, b: b}
 	s.use(opts)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		(*s.handler.Load()).ServeHTTP(w, r)
+		if r.URL.Path == "/favicon.ico" {
+			// Browsers ask for it on their own, while the next page may
+			// already be loading: its marker could come last.
+			http.NotFound(w, r)
+			return
+		}
+		n := s.served.Add(1)
+		s.last.Store(n)
+		(*s.handler.Load()).ServeHTTP(&marking{ResponseWriter: w, n: n}, r)
 	}))
 	if https {
 		srv.TLS = &tls.Config{Certificates: []tls.Certificate{localhostCert()}}
@@ -233,20 +361,54 @@ func (s *site) use(opts cookiesession.Options) *cookiesession.Manager {
 // visit loads path and returns the page's text.
 func (s *site) visit(path string) string {
 	s.t.Helper()
-	text, err := s.b.open(s.url + path)
+	text, err := open(s.b, s.url+path)
 	require.NoError(s.t, err, path)
 	return strings.TrimSpace(text)
 }
 
-// cookies returns the browser's cookies by name.
+// clearCookies deletes every cookie and waits until the browser reports
+// none: WebKit answers the deletion before its cookie store has done it,
+// and a cookie set meanwhile would be deleted with the rest.
+func (s *site) clearCookies() {
+	s.t.Helper()
+	require.NoError(s.t, s.b.clear())
+	s.last.Store(0)
+	require.NoError(s.t, eventually(func() error {
+		list, err := s.b.cookies()
+		if err != nil {
+			return err
+		}
+		if len(list) > 0 {
+			left := make([]string, len(list))
+			for i, c := range list {
+				left[i] = c.Name
+			}
+			return fmt.Errorf("cookies left: %v", left)
+		}
+		return nil
+	}))
+}
+
+// cookies returns the browser's cookies by name, once it has stored those
+// of the site's last response, the stored marker left out.
 func (s *site) cookies() map[string]cookie {
 	s.t.Helper()
-	list, err := s.b.cookies()
-	require.NoError(s.t, err)
-	byName := map[string]cookie{}
-	for _, c := range list {
-		byName[c.Name] = c
-	}
+	var byName map[string]cookie
+	require.NoError(s.t, eventually(func() error {
+		list, err := s.b.cookies()
+		if err != nil {
+			return err
+		}
+		byName = map[string]cookie{}
+		for _, c := range list {
+			byName[c.Name] = c
+		}
+		if last := s.last.Load(); last != 0 && byName[stored].Value != strconv.FormatInt(last, 10) {
+			return fmt.Errorf("the cookies of response %d are not stored yet (stored: %v)", last, names(byName))
+		}
+		return nil
+	}))
+	delete(byName, stored)
 	return byName
 }
 

@@ -37,6 +37,9 @@ func newChromium(t *testing.T) *chromium {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("ignore-certificate-errors", true), // the test's own certificate
 		chromedp.UserDataDir(t.TempDir()),
+		// chromedp waits 20 s for the DevTools address by default: not
+		// enough on a busy machine.
+		chromedp.WSURLReadTimeout(patience),
 		chromedp.ModifyCmdFunc(func(c *exec.Cmd) {
 			c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 			cmd = c
@@ -48,7 +51,12 @@ func newChromium(t *testing.T) *chromium {
 		cancelCtx()
 		cancelAlloc()
 	})
-	require.NoError(t, chromedp.Do(ctx), "start Chromium")
+	// The first call allocates the browser for as long as its context
+	// lives, so it takes no deadline: a timer stops a start that hangs.
+	hung := time.AfterFunc(patience, cancelCtx)
+	err := chromedp.Do(ctx)
+	hung.Stop()
+	require.NoError(t, err, "start Chromium")
 	killGroupAtEnd(t, cmd.Process.Pid)
 	return &chromium{ctx: ctx}
 }
@@ -56,16 +64,14 @@ func newChromium(t *testing.T) *chromium {
 // within bounds one call, since the browser's context must have no
 // deadline of its own (chromedp.Run).
 func (c *chromium) within() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(c.ctx, 30*time.Second)
+	return context.WithTimeout(c.ctx, patience)
 }
 
-func (c *chromium) open(url string) (string, error) {
+// navigate waits for the load event of the navigation it starts.
+func (c *chromium) navigate(url string) error {
 	ctx, cancel := c.within()
 	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
-		return "", err
-	}
-	return chromedp.Run(ctx, chromedp.Evaluate[string]("document.body.innerText"))
+	return chromedp.Do(ctx, chromedp.Navigate(url))
 }
 
 func (c *chromium) eval(js string) (string, error) {

@@ -10,24 +10,48 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// startDemo builds the cookiesession command and runs its demo on a free
-// loopback port with args, stopping it by its PID when the test ends. It
-// returns the demo's URL.
+// binDir holds the cookiesession command, built once for the whole run
+// (linking it takes seconds on a busy machine) and removed by TestMain.
+var binDir string
+
+var buildCommand = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "e2e-bin-")
+	if err != nil {
+		return "", err
+	}
+	binDir = dir
+	bin := filepath.Join(dir, "cookiesession")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/cookiesession/cookiesession/cmd/cookiesession").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("build: %w: %s", err, out)
+	}
+	return bin, nil
+})
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// startDemo runs the cookiesession command's demo on a free loopback port
+// with args, stopping it by its PID when the test ends. It returns the
+// demo's URL once the demo has said where it listens.
 func startDemo(t *testing.T, args ...string) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "cookiesession")
-	build := exec.Command("go", "build", "-o", bin, "github.com/cookiesession/cookiesession/cmd/cookiesession")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "build: %s", out)
+	bin, err := buildCommand()
+	require.NoError(t, err)
 	cmd := exec.Command(bin, append([]string{"demo", "-addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = withoutSecrets(os.Environ())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -66,43 +90,31 @@ func TestDemoRefusesCrossSiteForms(t *testing.T) {
 			fmt.Fprintf(w, `<!doctype html><form method="post" action="%s/note"><input name="size" value="100"></form><script>document.forms[0].submit()</script>`, demo)
 		}))
 		t.Cleanup(attacker.Close)
-		// waitFor polls the page until its location and text contain want;
-		// evaluating fails while a navigation is under way.
-		waitFor := func(want string) string {
-			t.Helper()
-			for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-				page, err := b.eval(`location.href + "\n" + document.body.innerText`)
-				if err == nil && strings.Contains(page, want) {
-					return page
-				}
-				require.True(t, time.Now().Before(deadline), "no page with %q; last: %q, %v", want, page, err)
-			}
-		}
 		noteBytes := func() string {
 			t.Helper()
-			_, err := b.open(demo + "/")
+			_, err := open(b, demo+"/")
 			require.NoError(t, err)
 			n, err := b.eval(`document.getElementById("note-bytes").textContent`)
 			require.NoError(t, err)
 			return n
 		}
 
-		_, err := b.open(demo + "/")
+		_, err := open(b, demo+"/")
 		require.NoError(t, err)
 		_, err = b.eval(`(document.querySelector('form[action="/note"] input[value="20"] ~ button').click(), "")`)
 		require.NoError(t, err)
-		waitFor("Stored a note of 20 bytes.")
+		waitForPage(t, b, "Stored a note of 20 bytes.")
 		require.Equal(t, "20", noteBytes(), "the demo's own form works")
 
-		// The attacker's page submits its form as it loads, so opening it
-		// may fail on the navigation that starts (Firefox's BiDi reports a
+		// The attacker's page submits its form as it loads, so the load
+		// the navigation waits for may be either page's, and the command
+		// may fail on the navigation that starts (Firefox's BiDi reported a
 		// script error then): what counts is the page it ends on.
-		_, err = b.open(strings.Replace(attacker.URL, "127.0.0.1", "localhost", 1) + "/")
-		if err != nil {
+		if err := b.navigate(strings.Replace(attacker.URL, "127.0.0.1", "localhost", 1) + "/"); err != nil {
 			t.Logf("opening the attacker's page: %v", err)
 		}
-		page := waitFor("cross-origin request")
-		assert.True(t, strings.HasPrefix(page, demo+"/note"), "refused by the demo: %q", page)
+		page := waitForPage(t, b, "cross-origin request")
+		assert.True(t, strings.HasPrefix(page.URL, demo+"/note"), "refused by the demo: %v", page)
 		assert.Equal(t, "20", noteBytes(), "the session is unchanged")
 	})
 }
@@ -114,13 +126,19 @@ func TestDemoOverHTTPS(t *testing.T) {
 		url := startDemo(t, "-https")
 		require.True(t, strings.HasPrefix(url, "https://127.0.0.1:"), url)
 		for _, want := range []string{"This is visit 1 ", "This is visit 2 "} {
-			text, err := b.open(url + "/")
+			text, err := open(b, url+"/")
 			require.NoError(t, err)
 			assert.Contains(t, text, want)
 		}
-		cs, err := b.cookies()
-		require.NoError(t, err)
-		require.Len(t, cs, 1)
+		// The demo's only cookie, once the browser reports it stored.
+		var cs []cookie
+		require.NoError(t, eventually(func() error {
+			var err error
+			if cs, err = b.cookies(); err == nil && len(cs) != 1 {
+				err = fmt.Errorf("cookies: %v", cs)
+			}
+			return err
+		}))
 		assert.True(t, cs[0].Secure)
 	})
 }
@@ -129,34 +147,36 @@ func TestDemoOverHTTPS(t *testing.T) {
 // the previous response's Set-Cookie lines with their attributes, the
 // budget bars, the explanation, and a read that sends no Set-Cookie.
 func TestDemoPage(t *testing.T) {
-	ctx := newChromium(t).ctx
+	c := newChromium(t)
 	url := startDemo(t, "-max-chunks", "3")
 	text := func(sel string) string {
 		t.Helper()
+		ctx, cancel := c.within()
+		defer cancel()
 		out, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
 		require.NoError(t, err, sel)
 		return out
 	}
-	// click clicks sel and waits for the page that shows want: waiting
-	// for an element alone could match the page being left.
+	// click clicks sel and waits for the complete page that shows want:
+	// waiting for an element alone could match the page being left.
 	click := func(sel, want string) {
 		t.Helper()
-		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible)), sel)
-		shows := func() bool {
-			body, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
-			return err == nil && strings.Contains(body, want) // err: mid-navigation
-		}
-		for deadline := time.Now().Add(10 * time.Second); !shows(); time.Sleep(50 * time.Millisecond) {
-			require.True(t, time.Now().Before(deadline), "no page with %q after clicking %s", want, sel)
-		}
+		ctx, cancel := c.within()
+		err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+		cancel()
+		require.NoError(t, err, sel)
+		waitForPage(t, c, want)
 	}
 
-	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(url+"/")))
+	_, err := open(c, url+"/")
+	require.NoError(t, err)
 	click(`form[action="/note"] input[value="6000"] ~ button`, "Stored a note of 6000 bytes.")
 	prev := text(`#prev-sent`)
 	assert.Equal(t, 3, strings.Count(prev, "; HttpOnly; Secure; SameSite=Lax"), "three chunks, attributes shown: %s", prev)
 	assert.Equal(t, 3, strings.Count(prev, "; Path=/; Max-Age="), prev)
 	assert.Contains(t, text(`#explain`), "6,000 bytes of note need about")
+	ctx, cancel := c.within()
+	defer cancel()
 	meters, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(".meter .bar").length`))
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, meters, 6, "a bar for each cookie received and sent")
@@ -170,7 +190,10 @@ func TestDemoPage(t *testing.T) {
 	assert.Contains(t, text(`#sent`), "nothing changed, so no Set-Cookie was sent")
 
 	if dir := os.Getenv("DEMO_SCREENSHOT_DIR"); dir != "" {
-		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(url+"/")))
+		_, err := open(c, url+"/")
+		require.NoError(t, err)
+		ctx, cancel := c.within()
+		defer cancel()
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(80))
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "demo.jpg"), png, 0o644))

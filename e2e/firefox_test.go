@@ -24,6 +24,24 @@ type firefox struct {
 	conn    *websocket.Conn
 	context string // the top-level browsing context
 	lastID  int
+	// replies carries the answers to commands, read from conn by one
+	// goroutine for the browser's lifetime: a read given a deadline would
+	// close the connection when the deadline passes (coder/websocket), so
+	// a call that waits too long is given up without reading.
+	replies chan bidiReply
+	// done is closed when the reader stops, readErr saying why.
+	done    chan struct{}
+	readErr error
+}
+
+// bidiReply is a WebDriver BiDi message: an answer to a command, or an
+// event.
+type bidiReply struct {
+	ID      *int            `json:"id"` // nil in an event
+	Type    string          `json:"type"`
+	Error   string          `json:"error"`
+	Message string          `json:"message"`
+	Result  json.RawMessage `json:"result"`
 }
 
 func startFirefox(t *testing.T) browser {
@@ -50,19 +68,23 @@ func startFirefox(t *testing.T) browser {
 	var url string
 	select {
 	case url = <-addr:
-	case <-time.After(30 * time.Second):
-		t.Fatal("Firefox printed no WebDriver BiDi address within 30 s")
+	case <-time.After(patience):
+		t.Fatalf("Firefox printed no WebDriver BiDi address within %v", patience)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
 	conn, _, err := websocket.Dial(ctx, url+"/session", nil)
 	require.NoError(t, err, "connect to %s", url)
 	conn.SetReadLimit(16 << 20) // cookie lists of several 4 KB cookies
-	f := &firefox{conn: conn}
+	f := &firefox{conn: conn, replies: make(chan bidiReply), done: make(chan struct{})}
+	life, end := context.WithCancel(context.Background())
+	go f.read(life)
 	t.Cleanup(func() {
 		_ = f.call("session.end", struct{}{}, nil)
+		end()
 		_ = conn.CloseNow()
+		<-f.done
 	})
 
 	require.NoError(t, f.call("session.new", map[string]any{
@@ -81,10 +103,30 @@ func startFirefox(t *testing.T) browser {
 	return f
 }
 
-// call sends one command and decodes its result into result, skipping the
-// events that arrive meanwhile.
+// read passes the answers to commands to call until the connection
+// closes or life ends, and drops events.
+func (f *firefox) read(life context.Context) {
+	defer close(f.done)
+	for {
+		var msg bidiReply
+		if err := wsjson.Read(life, f.conn, &msg); err != nil {
+			f.readErr = err
+			return
+		}
+		if msg.ID == nil {
+			continue // an event
+		}
+		select {
+		case f.replies <- msg:
+		case <-life.Done():
+		}
+	}
+}
+
+// call sends one command and decodes its result into result, waiting
+// patience for the answer.
 func (f *firefox) call(method string, params, result any) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
 	f.lastID++
 	id := f.lastID
@@ -93,19 +135,17 @@ func (f *firefox) call(method string, params, result any) error {
 		return fmt.Errorf("%s: %w", method, err)
 	}
 	for {
-		var msg struct {
-			ID      *int            `json:"id"`
-			Type    string          `json:"type"`
-			Error   string          `json:"error"`
-			Message string          `json:"message"`
-			Result  json.RawMessage `json:"result"`
-		}
-		if err := wsjson.Read(ctx, f.conn, &msg); err != nil {
-			return fmt.Errorf("%s: %w", method, err)
+		var msg bidiReply
+		select {
+		case msg = <-f.replies:
+		case <-f.done:
+			return fmt.Errorf("%s: %w", method, f.readErr)
+		case <-ctx.Done():
+			return fmt.Errorf("%s: no answer within %v", method, patience)
 		}
 		switch {
-		case msg.ID == nil || *msg.ID != id:
-			continue // an event
+		case *msg.ID != id:
+			continue // the late answer to a command given up
 		case msg.Type == "error":
 			return fmt.Errorf("%s: %s: %s", method, msg.Error, msg.Message)
 		case result == nil:
@@ -115,14 +155,11 @@ func (f *firefox) call(method string, params, result any) error {
 	}
 }
 
-func (f *firefox) open(url string) (string, error) {
-	err := f.call("browsingContext.navigate", map[string]any{
+// navigate waits for the load event of the navigation it starts.
+func (f *firefox) navigate(url string) error {
+	return f.call("browsingContext.navigate", map[string]any{
 		"context": f.context, "url": url, "wait": "complete",
 	}, nil)
-	if err != nil {
-		return "", err
-	}
-	return f.eval("document.body.innerText")
 }
 
 func (f *firefox) eval(js string) (string, error) {

@@ -61,8 +61,8 @@ func startWebKit(t *testing.T) browser {
 	select {
 	case n = <-display:
 		require.NotEmpty(t, n, "Xvfb exited without a display")
-	case <-time.After(30 * time.Second):
-		t.Fatal("Xvfb printed no display within 30 s")
+	case <-time.After(patience):
+		t.Fatalf("Xvfb printed no display within %v", patience)
 	}
 
 	port := freePort(t)
@@ -70,20 +70,20 @@ func startWebKit(t *testing.T) browser {
 	d.Env = append(os.Environ(), "DISPLAY=:"+n)
 	startGroup(t, d, group)
 
-	w := &webkit{client: &http.Client{Timeout: 30 * time.Second}}
+	w := &webkit{client: &http.Client{Timeout: patience}}
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if err := w.call(http.MethodGet, base+"/status", nil, nil); err == nil {
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "WebKitWebDriver did not answer within 30 s")
-	}
+	require.NoError(t, eventually(func() error {
+		return w.call(http.MethodGet, base+"/status", nil, nil)
+	}), "WebKitWebDriver answers")
 	var created struct {
 		SessionID string `json:"sessionId"`
 	}
 	require.NoError(t, w.call(http.MethodPost, base+"/session", map[string]any{
 		"capabilities": map[string]any{"alwaysMatch": map[string]any{
 			"acceptInsecureCerts": true, // the test's own certificate
+			// The default script timeout, 30 s, is too tight on a
+			// busy machine even for a script that returns at once.
+			"timeouts": map[string]any{"script": patience.Milliseconds(), "pageLoad": patience.Milliseconds()},
 			"webkitgtk:browserOptions": map[string]any{
 				"binary": browserPath,
 				"args":   []string{"--automation"},
@@ -137,11 +137,10 @@ func (w *webkit) call(method, url string, body, result any) error {
 	return json.Unmarshal(msg.Value, result)
 }
 
-func (w *webkit) open(url string) (string, error) {
-	if err := w.call(http.MethodPost, w.session+"/url", map[string]string{"url": url}, nil); err != nil {
-		return "", err
-	}
-	return w.eval("document.body.innerText")
+// navigate waits for the load event of the navigation it starts (the
+// session's default page load strategy, "normal").
+func (w *webkit) navigate(url string) error {
+	return w.call(http.MethodPost, w.session+"/url", map[string]string{"url": url}, nil)
 }
 
 func (w *webkit) eval(js string) (string, error) {
