@@ -12,6 +12,7 @@ import (
 
 	"github.com/cookiesession/cookiesession"
 	"github.com/cookiesession/cookiesession/redisrevocation/driver"
+	"github.com/cookiesession/cookiesession/redisrevocation/internal/redistest"
 	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -32,7 +33,7 @@ func (k clientKind) startCluster(t *testing.T) *cluster {
 	t.Helper()
 	cli, err := exec.LookPath("redis-cli")
 	if err != nil {
-		redisBinary(t) // skips, or fails under CI, as for redis-server
+		redistest.Binary(t) // skips, or fails under CI, as for redis-server
 		t.Fatal("redis-cli is missing")
 	}
 	c := &cluster{t: t, kind: k}
@@ -40,7 +41,7 @@ func (k clientKind) startCluster(t *testing.T) *cluster {
 	for range 6 {
 		n := k.startRedis(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000")
 		c.nodes = append(c.nodes, n)
-		addrs = append(addrs, n.addr)
+		addrs = append(addrs, n.Addr)
 	}
 	out, err := exec.Command(cli, append(append([]string{"--cluster", "create"}, addrs...), "--cluster-replicas", "1", "--cluster-yes")...).CombinedOutput()
 	require.NoError(t, err, "%s", out)
@@ -51,7 +52,7 @@ func (k clientKind) startCluster(t *testing.T) *cluster {
 // do runs a command on one node, not through the cluster's routing, and
 // returns its reply as text.
 func (c *cluster) do(n *server, args ...string) (string, error) {
-	cl, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{n.addr}, ForceSingleClient: true, DisableCache: true})
+	cl, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{n.Addr}, ForceSingleClient: true, DisableCache: true})
 	if err != nil {
 		return "", err
 	}
@@ -68,7 +69,7 @@ func (c *cluster) waitHealthy(d time.Duration) {
 	c.t.Helper()
 	eventually(c.t, d, func() bool {
 		for _, n := range c.nodes {
-			if n.cmd == nil {
+			if n.Cmd == nil {
 				continue
 			}
 			info, err := c.do(n, "CLUSTER", "INFO")
@@ -88,7 +89,7 @@ func (c *cluster) waitHealthy(d time.Duration) {
 func (c *cluster) primaryOf(key string) *server {
 	c.t.Helper()
 	for _, n := range c.nodes {
-		if n.cmd == nil {
+		if n.Cmd == nil {
 			continue
 		}
 		repl, err := c.do(n, "INFO", "replication")
@@ -110,7 +111,7 @@ func (c *cluster) driver() driver.Client {
 	c.t.Helper()
 	var addrs []string
 	for _, n := range c.nodes {
-		addrs = append(addrs, n.addr)
+		addrs = append(addrs, n.Addr)
 	}
 	return c.kind.cluster(c.t, addrs)
 }
@@ -154,10 +155,10 @@ func TestCluster(t *testing.T) {
 
 		// Kill the primary holding the list, with revocations being made.
 		primary := c.primaryOf(lists[0].index)
-		require.NoError(t, syscall.Kill(-primary.cmd.Process.Pid, syscall.SIGKILL))
+		require.NoError(t, syscall.Kill(-primary.Cmd.Process.Pid, syscall.SIGKILL))
 		killed := time.Now()
-		_ = primary.cmd.Wait()
-		primary.cmd = nil
+		_ = primary.Cmd.Wait()
+		primary.Cmd = nil
 		var during []cookiesession.SessionInfo
 		for i := range 20 {
 			s := info(fmt.Sprintf("failover-%02d", i), "", now)
@@ -182,7 +183,7 @@ func TestCluster(t *testing.T) {
 		}
 
 		// The old primary comes back, as a replica of the new one.
-		primary.restart()
+		primary.Restart()
 		c.waitHealthy(30 * time.Second)
 		restarted := c.list(Options{})
 		for _, s := range append(slices.Clone(shared), during...) {

@@ -320,7 +320,7 @@ func TestACLExample(t *testing.T) {
 		late := srv.list(t, Options{})
 		assert.True(t, late.Revoked(ctx, s))
 
-		app := rueidisClient(t, rueidis.ClientOption{InitAddress: []string{srv.addr}, Username: "app", Password: "app-password"})
+		app := rueidisClient(t, rueidis.ClientOption{InitAddress: []string{srv.Addr}, Username: "app", Password: "app-password"})
 		err = app.Do(ctx, app.B().Publish().Channel(l.channel).Message(messageMagic+string(appendRecord(nil, cookiesession.AllRevocation(time.Now(), time.Now().Add(day))))).Build()).Error()
 		assert.ErrorContains(t, err, "NOPERM")
 		err = app.Do(ctx, app.B().Append().Key(l.dayKey(dayEnd(s.Expires))).Value("x").Build()).Error()
@@ -393,7 +393,7 @@ func TestJunkDayCostsNothing(t *testing.T) {
 		// What a replica holds once loaded, beside its client (whose
 		// connections keep recent replies until their slots are reused).
 		load := func() *List {
-			client, closeClient := k.open(srv.addr, "", "")
+			client, closeClient := k.open(srv.Addr, "", "")
 			defer closeClient()
 			l, err := New(ctx, client, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			require.NoError(t, err)
@@ -453,8 +453,8 @@ func TestCrash(t *testing.T) {
 				eventually(t, 2*time.Second, func() bool { return b.local.Len() == len(seen) }, "the other replica has them")
 				acked := logouts(100, false)
 				require.NoError(t, a.RevokeMany(ctx, acked))
-				srv.kill() // right after the acknowledgement
-				srv.restart()
+				srv.Kill() // right after the acknowledgement
+				srv.Restart()
 				eventually(t, 20*time.Second, func() bool { return a.Stale() == 0 && b.Stale() == 0 }, "reconnected")
 
 				for _, r := range append(seen, acked...) {

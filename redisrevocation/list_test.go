@@ -223,7 +223,7 @@ func TestRedisRestart(t *testing.T) {
 		require.NoError(t, a.Revoke(ctx, cookiesession.SessionRevocation(before.ID, before.Expires)))
 		eventually(t, time.Second, func() bool { return b.Revoked(ctx, before) }, "before the outage")
 
-		srv.stop()
+		srv.Stop()
 		eventually(t, 15*time.Second, func() bool { return a.Stale() > 0 && b.Stale() > 0 }, "outage noticed")
 		err := a.Revoke(ctx, cookiesession.SessionRevocation(during.ID, during.Expires))
 		require.Error(t, err, "revoking while Redis is down is an error")
@@ -232,7 +232,7 @@ func TestRedisRestart(t *testing.T) {
 		assert.True(t, b.Revoked(ctx, before), "serving from the last known list")
 		assert.False(t, b.Revoked(ctx, during))
 
-		srv.restart()
+		srv.Restart()
 		eventually(t, 20*time.Second, func() bool { return a.Stale() == 0 && b.Stale() == 0 }, "reconnected")
 		eventually(t, 2*time.Second, func() bool { return b.Revoked(ctx, during) }, "the outage's revocation shared")
 		late := srv.list(t, Options{})
@@ -253,13 +253,13 @@ func TestRetryWithoutReconnect(t *testing.T) {
 		t.Run("stall", func(t *testing.T) {
 			srv := k.startRedis(t)
 			a, b := srv.list(t, Options{Timeout: 500 * time.Millisecond}), srv.list(t, Options{})
-			require.NoError(t, syscall.Kill(srv.cmd.Process.Pid, syscall.SIGSTOP))
+			require.NoError(t, syscall.Kill(srv.Cmd.Process.Pid, syscall.SIGSTOP))
 			stopped := time.Now()
 			err := a.Revoke(context.Background(), cookiesession.SessionRevocation(stalled.ID, stalled.Expires))
 			require.ErrorIs(t, err, context.DeadlineExceeded)
 			assert.Contains(t, err.Error(), "retrying")
 			time.Sleep(1500*time.Millisecond - time.Since(stopped))
-			require.NoError(t, syscall.Kill(srv.cmd.Process.Pid, syscall.SIGCONT))
+			require.NoError(t, syscall.Kill(srv.Cmd.Process.Pid, syscall.SIGCONT))
 			took := eventually(t, 2*time.Second, func() bool { return b.Revoked(context.Background(), stalled) }, "shared after the stall")
 			t.Logf("1.5 s stall: on the other replica %v after Redis resumed", took.Round(time.Millisecond))
 			assert.Zero(t, a.Stale(), "the subscription never dropped")
@@ -294,16 +294,16 @@ func TestCloseTriesWhatWaits(t *testing.T) {
 		a := srv.list(t, Options{Timeout: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		b := srv.list(t, Options{})
 		now := time.Now()
-		require.NoError(t, syscall.Kill(srv.cmd.Process.Pid, syscall.SIGSTOP))
+		require.NoError(t, syscall.Kill(srv.Cmd.Process.Pid, syscall.SIGSTOP))
 		waiting := info("waiting", "", now)
 		require.Error(t, a.Revoke(context.Background(), cookiesession.SessionRevocation(waiting.ID, waiting.Expires)))
-		require.NoError(t, syscall.Kill(srv.cmd.Process.Pid, syscall.SIGCONT))
+		require.NoError(t, syscall.Kill(srv.Cmd.Process.Pid, syscall.SIGCONT))
 		a.Close() // whether the retry or the last try wrote it, Redis has it
 		eventually(t, 2*time.Second, func() bool { return b.Revoked(context.Background(), waiting) }, "shared by Close")
 
 		c := srv.list(t, Options{Timeout: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-		require.NoError(t, syscall.Kill(srv.cmd.Process.Pid, syscall.SIGSTOP))
-		defer syscall.Kill(srv.cmd.Process.Pid, syscall.SIGCONT)
+		require.NoError(t, syscall.Kill(srv.Cmd.Process.Pid, syscall.SIGSTOP))
+		defer syscall.Kill(srv.Cmd.Process.Pid, syscall.SIGCONT)
 		lost := info("lost", "", now)
 		require.Error(t, c.Revoke(context.Background(), cookiesession.SessionRevocation(lost.ID, lost.Expires)))
 		c.Close()
@@ -405,7 +405,7 @@ func TestWaitReplicas(t *testing.T) {
 		assert.Equal(t, one, bucket(), "written once, not at every retry")
 		assert.NotContains(t, logs.String(), "are shared")
 
-		_, port, _ := net.SplitHostPort(srv.addr)
+		_, port, _ := net.SplitHostPort(srv.Addr)
 		k.startRedis(t, "--replicaof", "127.0.0.1", port)
 		eventually(t, 15*time.Second, func() bool { return strings.Contains(logs.String(), "revocations that waited for Redis are shared") }, "confirmed by the replica")
 		// A primary takes a new replication ID when its first replica
@@ -434,7 +434,7 @@ func TestStalePolicy(t *testing.T) {
 		require.NoError(t, accept.Revoke(ctx, cookiesession.SessionRevocation(known.ID, known.Expires)))
 		eventually(t, time.Second, func() bool { return reject.Revoked(ctx, known) }, "shared")
 
-		srv.stop()
+		srv.Stop()
 		eventually(t, 15*time.Second, func() bool { return accept.Stale() > 0 && reject.Stale() > 0 }, "outage noticed")
 		assert.False(t, reject.Revoked(ctx, other), "within MaxStale the copy is trusted")
 		eventually(t, 5*time.Second, func() bool { return accept.Stale() > 400*time.Millisecond && reject.Stale() > 400*time.Millisecond }, "stale")

@@ -2,17 +2,15 @@ package redisrevocation
 
 import (
 	"context"
-	"net"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cookiesession/cookiesession/redisrevocation/driver"
 	"github.com/cookiesession/cookiesession/redisrevocation/goredisdriver"
+	"github.com/cookiesession/cookiesession/redisrevocation/internal/redistest"
 	"github.com/cookiesession/cookiesession/redisrevocation/rueidisdriver"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/rueidis"
@@ -93,105 +91,31 @@ func eachClient[T interface {
 	}
 }
 
-// server is a redis-server the test started, with an append-only file in
-// a directory of the test's own, on a loopback port.
+// server is a redis-server the test started, and the client library of
+// the lists on it.
 type server struct {
-	t     testing.TB
-	kind  clientKind // the client library of the lists on it
-	addr  string
-	dir   string
-	extra []string // more arguments, as for a cluster node
-	cmd   *exec.Cmd
+	*redistest.Server
+	kind clientKind
 }
 
-// startRedis starts redis-server (REDIS_SERVER, or the one on PATH), or
-// skips the test when there is none, except under CI=true.
+// startRedis starts a redis-server for lists of kind k.
 func (k clientKind) startRedis(t testing.TB, extra ...string) *server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	ln.Close()
-	s := &server{t: t, kind: k, addr: addr, dir: t.TempDir(), extra: extra}
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-// redisBinary is REDIS_SERVER, or the redis-server on PATH; without one
-// the test is skipped, except under CI=true.
-func redisBinary(t testing.TB) string {
-	t.Helper()
-	bin := os.Getenv("REDIS_SERVER")
-	if bin == "" {
-		bin, _ = exec.LookPath("redis-server")
-	}
-	if bin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server is missing (apt-get install redis-server)")
-		}
-		t.Skip("redis-server is missing (apt-get install redis-server)")
-	}
-	return bin
-}
-
-func (s *server) start() {
-	s.t.Helper()
-	_, port, _ := net.SplitHostPort(s.addr)
-	args := append([]string{"--bind", "127.0.0.1", "--port", port, "--dir", s.dir,
-		"--appendonly", "yes", "--appendfsync", "always", "--save", "", "--protected-mode", "yes"}, s.extra...)
-	s.cmd = exec.Command(redisBinary(s.t), args...)
-	s.cmd.Stdout, s.cmd.Stderr = nil, nil
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	require.NoError(s.t, s.cmd.Start())
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if c, err := net.Dial("tcp", s.addr); err == nil {
-			c.Close()
-			return
-		}
-		require.True(s.t, time.Now().Before(deadline), "redis-server did not start")
-	}
-}
-
-// stop ends the server by its PID and waits for it.
-func (s *server) stop() {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-	}
-	s.cmd = nil
-}
-
-func (s *server) restart() { s.start() }
-
-// kill ends the server with SIGKILL, as a crash would: nothing is flushed.
-func (s *server) kill() {
-	s.t.Helper()
-	require.NoError(s.t, syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL))
-	_ = s.cmd.Wait()
-	s.cmd = nil
+	return &server{redistest.Start(t, extra...), k}
 }
 
 // client returns a rueidis client of the server's, closed with the test,
 // to look at and prepare what the lists under test find in Redis.
 func (s *server) client(t testing.TB) rueidis.Client {
 	t.Helper()
-	return rueidisClient(t, rueidis.ClientOption{InitAddress: []string{s.addr}})
+	return rueidisClient(t, rueidis.ClientOption{InitAddress: []string{s.Addr}})
 }
 
 // driver returns a driver on a client of the server's kind, closed with
 // the test, logged in as user when one is given.
 func (s *server) driver(t testing.TB, user, password string) driver.Client {
 	t.Helper()
-	d, closeClient := s.kind.open(s.addr, user, password)
+	d, closeClient := s.kind.open(s.Addr, user, password)
 	t.Cleanup(closeClient)
 	return d
 }

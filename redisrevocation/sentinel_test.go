@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cookiesession/cookiesession"
+	"github.com/cookiesession/cookiesession/redisrevocation/internal/redistest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -28,7 +29,7 @@ func startSentinel(t *testing.T, primary *server) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	_, port, _ := net.SplitHostPort(addr)
-	_, primaryPort, _ := net.SplitHostPort(primary.addr)
+	_, primaryPort, _ := net.SplitHostPort(primary.Addr)
 	conf := filepath.Join(t.TempDir(), "sentinel.conf")
 	require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf(`bind 127.0.0.1
 port %s
@@ -36,7 +37,7 @@ sentinel monitor revocations 127.0.0.1 %s 1
 sentinel down-after-milliseconds revocations 1000
 sentinel failover-timeout revocations 5000
 `, port, primaryPort)), 0o600))
-	cmd := exec.Command(redisBinary(t), conf, "--sentinel")
+	cmd := exec.Command(redistest.Binary(t), conf, "--sentinel")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
@@ -61,7 +62,7 @@ sentinel failover-timeout revocations 5000
 func TestSentinel(t *testing.T) {
 	eachClient(t, func(t *testing.T, k clientKind) {
 		primary := k.startRedis(t)
-		_, primaryPort, _ := net.SplitHostPort(primary.addr)
+		_, primaryPort, _ := net.SplitHostPort(primary.Addr)
 		replica := k.startRedis(t, "--replicaof", "127.0.0.1", primaryPort)
 		sentinel := startSentinel(t, primary)
 		ctx := context.Background()
@@ -93,10 +94,10 @@ func TestSentinel(t *testing.T) {
 			all = append(all, s)
 		}
 
-		require.NoError(t, syscall.Kill(-primary.cmd.Process.Pid, syscall.SIGKILL))
+		require.NoError(t, syscall.Kill(-primary.Cmd.Process.Pid, syscall.SIGKILL))
 		killed := time.Now()
-		_ = primary.cmd.Wait()
-		primary.cmd = nil
+		_ = primary.Cmd.Wait()
+		primary.Cmd = nil
 		for i := range 20 {
 			s := info(fmt.Sprintf("during-%02d", i), "", now)
 			_ = b.Revoke(ctx, cookiesession.SessionRevocation(s.ID, s.Expires)) // an error: it waits for Redis
@@ -119,7 +120,7 @@ func TestSentinel(t *testing.T) {
 		}
 
 		// The old primary comes back; Sentinel makes it a replica of the new.
-		primary.restart()
+		primary.Restart()
 		eventually(t, 30*time.Second, func() bool {
 			return strings.Contains(logs.String(), "revocations that waited for Redis are shared")
 		}, "what waited for a replica is on one")
