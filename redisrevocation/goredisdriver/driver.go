@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/cookiesession/cookiesession/redisrevocation/driver"
 	"github.com/redis/go-redis/v9"
@@ -46,12 +47,12 @@ func run(ctx context.Context, p redis.Pipeliner, cmds []driver.Command) []driver
 	_, _ = p.Exec(ctx) // each command carries its own error
 	out := make([]driver.Reply, len(cmds))
 	for i, q := range queued {
-		out[i] = reply(q)
+		out[i] = reply(ctx, q)
 	}
 	return out
 }
 
-func reply(c *redis.Cmd) driver.Reply {
+func reply(ctx context.Context, c *redis.Cmd) driver.Reply {
 	v, err := c.Result()
 	var re redis.Error
 	switch {
@@ -59,6 +60,10 @@ func reply(c *redis.Cmd) driver.Reply {
 		return driver.Reply{}
 	case errors.As(err, &re):
 		return driver.Reply{Err: driver.ErrorReply(re.Error())}
+	case err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()):
+		// go-redis reads until the context's deadline and reports an
+		// i/o timeout; the caller asks whether its context ended.
+		return driver.Reply{Err: fmt.Errorf("%w: %w", context.Cause(ctx), err)}
 	case err != nil:
 		return driver.Reply{Err: err}
 	}
@@ -90,7 +95,7 @@ func (c conn) Do(ctx context.Context, cmds ...driver.Command) []driver.Reply {
 	return run(ctx, c.c.Pipeline(), cmds)
 }
 
-func (c conn) Dedicated(ctx context.Context, cmds ...driver.Command) []driver.Reply {
+func (c conn) Dedicated(ctx context.Context, cmds ...driver.Command) (out []driver.Reply) {
 	var node interface{ Conn() *redis.Conn }
 	switch cl := c.c.(type) {
 	case *redis.ClusterClient:
@@ -103,9 +108,11 @@ func (c conn) Dedicated(ctx context.Context, cmds ...driver.Command) []driver.Re
 		}
 		n, err := cl.MasterForKey(ctx, key)
 		if err != nil {
+			cl.ReloadState(ctx)
 			return failed(len(cmds), err)
 		}
 		node = n
+		defer reloadOnFailure(ctx, cl, &out)
 	case interface{ Conn() *redis.Conn }:
 		node = cl
 	default:
@@ -114,6 +121,20 @@ func (c conn) Dedicated(ctx context.Context, cmds ...driver.Command) []driver.Re
 	cn := node.Conn()
 	defer cn.Close()
 	return run(ctx, cn.Pipeline(), cmds)
+}
+
+// reloadOnFailure has a Cluster client read the slots again when a
+// dedicated connection failed, as its own commands do: MasterForKey
+// answers from the slots it knows, which name a dead primary after a
+// failover until they are read again.
+func reloadOnFailure(ctx context.Context, cl *redis.ClusterClient, out *[]driver.Reply) {
+	for _, r := range *out {
+		var re redis.Error
+		if r.Err != nil && (!errors.As(r.Err, &re) || strings.HasPrefix(re.Error(), "MOVED") || strings.HasPrefix(re.Error(), "CLUSTERDOWN")) {
+			cl.ReloadState(ctx)
+			return
+		}
+	}
 }
 
 func (c conn) Subscribe(ctx context.Context, channel string, onMessage func(string)) (<-chan error, func(), error) {
@@ -126,6 +147,7 @@ func (c conn) Subscribe(ctx context.Context, channel string, onMessage func(stri
 	}
 	if err != nil {
 		ps.Close()
+		c.reload(ctx)
 		return nil, nil, err
 	}
 	lost := make(chan error, 1)
@@ -138,6 +160,7 @@ func (c conn) Subscribe(ctx context.Context, channel string, onMessage func(stri
 			if err != nil {
 				lost <- err
 				ps.Close()
+				c.reload(context.Background())
 				return
 			}
 			if m, ok := m.(*redis.Message); ok {
@@ -146,4 +169,13 @@ func (c conn) Subscribe(ctx context.Context, channel string, onMessage func(stri
 		}
 	}()
 	return lost, func() { ps.Close() }, nil
+}
+
+// reload has a Cluster client read the slots again, after its
+// subscription failed: it subscribes on the primary it believes serves
+// the channel's slot, and a failover may have replaced it.
+func (c conn) reload(ctx context.Context) {
+	if cl, ok := c.c.(*redis.ClusterClient); ok {
+		cl.ReloadState(ctx)
+	}
 }
