@@ -74,4 +74,5 @@ type Reply struct {
 // mends the second and not the first.
 type ErrorReply string
 
+// Error returns the reply as Redis sent it.
 func (e ErrorReply) Error() string { return string(e) }
