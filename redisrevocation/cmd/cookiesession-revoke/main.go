@@ -23,7 +23,8 @@
 // Exit status: 0 done (for check: verified and not revoked); 1 for check,
 // no cookie or none the secrets verify; 2 a usage or configuration error;
 // 3 for check, revoked by the shared list; 4 Redis unreachable, refused
-// what the list needs, or did not take the revocation.
+// what the list needs, or did not take the revocation (run it again: a
+// revocation is the same entry however often it is made).
 //
 // It is a module of its own, on go-redis, so that neither the
 // cookiesession module nor a service's build ever includes it.
@@ -148,8 +149,11 @@ type redisFlags struct {
 	e                          env
 }
 
-func (r *redisFlags) register(fs *flag.FlagSet, e env) {
-	r.e = e
+// newFlags returns a command's flag set, with the flags to reach the list.
+func newFlags(name string, e env) (*flag.FlagSet, *redisFlags) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	r := &redisFlags{e: e}
 	get := func(name string) string { v, _ := e.lookupEnv(name); return v }
 	fs.StringVar(&r.addr, "addr", cmp.Or(get("REDIS_ADDR"), "127.0.0.1:6379"), "Redis `host:port`, comma-separated for Sentinels or Cluster nodes ($REDIS_ADDR)")
 	fs.StringVar(&r.master, "sentinel-master", get("REDIS_SENTINEL_MASTER"), "the Sentinels' `name` for the primary; -addr then lists Sentinels ($REDIS_SENTINEL_MASTER)")
@@ -159,6 +163,7 @@ func (r *redisFlags) register(fs *flag.FlagSet, e env) {
 	fs.StringVar(&r.prefix, "prefix", get("COOKIESESSION_REVOCATION_PREFIX"), "the service's redisrevocation Options.Prefix ($COOKIESESSION_REVOCATION_PREFIX; the default when empty)")
 	fs.DurationVar(&r.timeout, "timeout", 10*time.Second, "how long to wait for Redis to load the list and take a revocation")
 	fs.IntVar(&r.waitReplicas, "wait-replicas", 0, "Redis replicas that must hold a revocation before it counts as shared (Options.WaitReplicas)")
+	return fs, r
 }
 
 // open connects and loads the list. The caller closes both.
@@ -191,10 +196,7 @@ func (r *redisFlags) open(ctx context.Context) (*redisrevocation.List, func(), e
 // revokeCmd revokes a session, a subject or everyone.
 func revokeCmd(kind string) func(context.Context, []string, env) error {
 	return func(ctx context.Context, args []string, e env) error {
-		fs := flag.NewFlagSet(kind, flag.ContinueOnError)
-		fs.SetOutput(e.stderr)
-		var r redisFlags
-		r.register(fs, e)
+		fs, r := newFlags(kind, e)
 		maxAge := fs.Duration("max-age", 400*24*time.Hour, "the longest a session of the service lives (its Options.MaxAge): how long the entry is kept")
 		if err := fs.Parse(args); err != nil {
 			return exitError{err, exitUsage}
@@ -224,7 +226,9 @@ func revokeCmd(kind string) func(context.Context, []string, env) error {
 		ctx, cancel := context.WithTimeout(ctx, r.timeout)
 		defer cancel()
 		if err := list.Revoke(ctx, rev); err != nil {
-			return exitError{fmt.Errorf("not shared, so in force nowhere: %w", err), exitRedis}
+			// Close gives it one last try, and logs at ERROR if that
+			// fails too; either way the operator should run it again.
+			return exitError{fmt.Errorf("Redis did not take it, so no replica may enforce it; run the command again: %w", err), exitRedis}
 		}
 		fmt.Fprintf(e.stdout, "revoked %s on every replica of the list, kept until %s\n", describe(rev), rev.Until.UTC().Format(time.RFC3339))
 		return nil
@@ -253,10 +257,7 @@ type checked struct {
 
 // check tells whether a cookie is revoked by the shared list.
 func check(ctx context.Context, args []string, e env) error {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var r redisFlags
-	r.register(fs, e)
+	fs, r := newFlags("check", e)
 	name := fs.String("name", "session", "session cookie `name`; part of the signature")
 	secretsFile := fs.String("secrets-file", "", "read the secrets from `FILE` instead of $COOKIESESSION_SECRETS")
 	header := fs.String("header", "", "a whole Cookie `header` (needed for chunked sessions); prefer - and standard input")
@@ -299,9 +300,7 @@ func check(ctx context.Context, args []string, e env) error {
 	defer closeList()
 	out := checked{ID: in.ID, Subject: in.Subject, Created: in.Created.UTC(), Expires: in.Expires.UTC(), Expired: !time.Now().Before(in.Expires)}
 	out.Revoked = list.Revoked(ctx, cookiesession.SessionInfo{ID: in.ID, Subject: in.Subject, Created: in.Created, Expires: in.Expires})
-	enc := json.NewEncoder(e.stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
+	if err := printJSON(e.stdout, out); err != nil {
 		return err
 	}
 	if out.Revoked {
@@ -365,10 +364,7 @@ type shown struct {
 
 // state prints what the list holds in Redis.
 func state(ctx context.Context, args []string, e env) error {
-	fs := flag.NewFlagSet("state", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var r redisFlags
-	r.register(fs, e)
+	fs, r := newFlags("state", e)
 	if err := fs.Parse(args); err != nil {
 		return exitError{err, exitUsage}
 	}
@@ -386,7 +382,12 @@ func state(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return exitError{err, exitRedis}
 	}
-	enc := json.NewEncoder(e.stdout)
+	return printJSON(e.stdout, shown{st.Sessions, st.Subjects, st.Everyone, st.Bytes, st.Strings, st.Days, st.Oldest.UTC(), st.Newest.UTC(), st.Pending})
+}
+
+// printJSON prints v as indented JSON, as cookiesession inspect does.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(shown{st.Sessions, st.Subjects, st.Everyone, st.Bytes, st.Strings, st.Days, st.Oldest.UTC(), st.Newest.UTC(), st.Pending})
+	return enc.Encode(v)
 }
