@@ -228,7 +228,7 @@ func revokeCmd(kind string) func(context.Context, []string, env) error {
 		if err := list.Revoke(ctx, rev); err != nil {
 			// Close gives it one last try, and logs at ERROR if that
 			// fails too; either way the operator should run it again.
-			return exitError{fmt.Errorf("Redis did not take it, so no replica may enforce it; run the command again: %w", err), exitRedis}
+			return exitError{fmt.Errorf("not taken by Redis, so no replica may enforce it; run the command again: %w", err), exitRedis}
 		}
 		fmt.Fprintf(e.stdout, "revoked %s on every replica of the list, kept until %s\n", describe(rev), rev.Until.UTC().Format(time.RFC3339))
 		return nil
