@@ -51,16 +51,16 @@ var clientKinds = []clientKind{
 	{
 		name: "goredis",
 		open: func(addr, user, password string) (driver.Client, func()) {
-			c := redis.NewClient(&redis.Options{Addr: addr, Username: user, Password: password, WriteTimeout: 2 * time.Second})
+			c := redis.NewClient(&redis.Options{Addr: addr, Username: user, Password: password, ContextTimeoutEnabled: true})
 			return goredisdriver.New(c), func() { c.Close() }
 		},
 		sentinel: func(t testing.TB, sentinel, master string) driver.Client {
-			c := redis.NewFailoverClient(&redis.FailoverOptions{SentinelAddrs: []string{sentinel}, MasterName: master, WriteTimeout: 2 * time.Second})
+			c := redis.NewFailoverClient(&redis.FailoverOptions{SentinelAddrs: []string{sentinel}, MasterName: master, ContextTimeoutEnabled: true})
 			t.Cleanup(func() { c.Close() })
 			return goredisdriver.New(c)
 		},
 		cluster: func(t testing.TB, addrs []string) driver.Client {
-			c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, WriteTimeout: 2 * time.Second})
+			c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ContextTimeoutEnabled: true})
 			t.Cleanup(func() { c.Close() })
 			return goredisdriver.New(c)
 		},

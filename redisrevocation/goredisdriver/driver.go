@@ -5,6 +5,11 @@
 //
 //	list, err := redisrevocation.New(ctx, goredisdriver.New(rdb), redisrevocation.Options{})
 //
+// Set the client's ContextTimeoutEnabled: without it, go-redis bounds a
+// call by its ReadTimeout (3 s by default, and again for each of its
+// retries) rather than by the context, so Options.Timeout would not bound
+// a revocation's write to a Redis that stalls.
+//
 // It is a module of its own so that a service using rueidis instead never
 // builds go-redis.
 //

@@ -171,7 +171,7 @@ func (r *redisFlags) open(ctx context.Context) (*redisrevocation.List, func(), e
 	password, _ := r.e.lookupEnv("REDIS_PASSWORD")
 	opts := &redis.UniversalOptions{
 		Addrs: strings.Split(r.addr, ","), MasterName: r.master, IsClusterMode: r.cluster,
-		Username: r.user, Password: password, WriteTimeout: 2 * time.Second,
+		Username: r.user, Password: password, ContextTimeoutEnabled: true,
 	}
 	if r.tls {
 		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}

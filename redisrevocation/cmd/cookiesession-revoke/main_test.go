@@ -49,7 +49,7 @@ func login(t *testing.T, subject string) string {
 // does reach the service.
 func replica(t *testing.T, srv *redistest.Server) *redisrevocation.List {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { c.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
