@@ -311,7 +311,7 @@ func TestACLExample(t *testing.T) {
 		require.NoError(t, c.Do(ctx, c.B().Arbitrary(append([]string{"ACL", "SETUSER", "sessions"}, strings.Fields(aclRules)...)...).Build()).Error())
 		require.NoError(t, c.Do(ctx, c.B().AclSetuser().Username("app").Rule("on", ">app-password", "~app:*", "&app:*", "+@all").Build()).Error())
 
-		l, err := New(ctx, srv.driver(t, "sessions", "choose-a-password"), Options{WaitReplicas: 1, Timeout: 200 * time.Millisecond})
+		l, err := New(ctx, srv.driver(t, "sessions", "choose-a-password"), Options{WaitReplicas: 1, Timeout: time.Second})
 		require.NoError(t, err)
 		defer l.Close()
 		s := info("s", "", time.Now())

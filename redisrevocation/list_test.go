@@ -387,7 +387,7 @@ func TestWaitReplicas(t *testing.T) {
 		srv := k.startRedis(t)
 		ctx := context.Background()
 		var logs syncBuffer
-		l := srv.list(t, Options{WaitReplicas: 1, Timeout: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		l := srv.list(t, Options{WaitReplicas: 1, Timeout: time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		s := info("unreplicated", "", time.Now())
 		err := l.Revoke(ctx, cookiesession.SessionRevocation(s.ID, s.Expires))
 		require.ErrorContains(t, err, "0 of the 1 replicas asked for have the revocation")
