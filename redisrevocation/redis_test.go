@@ -67,6 +67,14 @@ var clientKinds = []clientKind{
 	},
 }
 
+// quiet drops go-redis's own log lines (a line per failed dial, many in
+// the outage tests): the lists' logs say what failed.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+func init() { redis.SetLogger(quiet{}) }
+
 // rueidisClient is a rueidis client with opt, closed with the test.
 func rueidisClient(t testing.TB, opt rueidis.ClientOption) rueidis.Client {
 	t.Helper()
