@@ -522,3 +522,45 @@ func BenchmarkRevoked(b *testing.B) {
 		}
 	}
 }
+
+// TestState: State sums up what Redis holds, by kind, with the bytes, the
+// days and the oldest and newest Until, and the revocations that wait for
+// Redis; Len counts what a replica holds.
+func TestState(t *testing.T) {
+	eachClient(t, func(t *testing.T, k clientKind) {
+		srv := k.startRedis(t)
+		ctx, now := context.Background(), time.Now()
+		a, b := srv.list(t, Options{}), srv.list(t, Options{Timeout: 200 * time.Millisecond})
+		st, err := a.State(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, State{}, st, "an empty list")
+
+		require.NoError(t, a.RevokeMany(ctx, []cookiesession.Revocation{
+			cookiesession.SessionRevocation("s-1", now.Add(time.Hour)),
+			cookiesession.SessionRevocation("s-2", now.Add(3*day)),
+			cookiesession.SubjectRevocation("ada", now, now.Add(2*day)),
+			cookiesession.AllRevocation(now, now.Add(2*day)),
+		}))
+		require.NoError(t, a.Revoke(ctx, cookiesession.SessionRevocation("s-1", now.Add(2*time.Hour))), "a later Until: a second record")
+		st, err = b.State(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 3, st.Sessions)
+		assert.Equal(t, 1, st.Subjects)
+		assert.Equal(t, 1, st.Everyone)
+		assert.Equal(t, storedBytes(t, srv.client(t), a), st.Bytes)
+		assert.Equal(t, st.Days, st.Strings)
+		assert.GreaterOrEqual(t, st.Days, 3)
+		assert.Equal(t, now.Add(time.Hour).UnixMilli(), st.Oldest.UnixMilli())
+		assert.Equal(t, now.Add(3*day).UnixMilli(), st.Newest.UnixMilli())
+		assert.Zero(t, st.Pending)
+		eventually(t, time.Second, func() bool { return b.Len() == 3 }, "two sessions and a subject on the other replica")
+
+		// Without a Redis replica, a revocation waits for one: it is pending.
+		c := srv.list(t, Options{WaitReplicas: 1, Timeout: time.Second})
+		require.ErrorContains(t, c.Revoke(ctx, cookiesession.SessionRevocation("waits", now.Add(time.Hour))), "0 of the 1 replicas")
+		st, err = c.State(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 1, st.Pending)
+		assert.Equal(t, 4, st.Sessions)
+	})
+}
