@@ -393,7 +393,7 @@ func TestJunkDayCostsNothing(t *testing.T) {
 		// What a replica holds once loaded, beside its client (whose
 		// connections keep recent replies until their slots are reused).
 		load := func() *List {
-			client, closeClient := k.open(srv.Addr, "", "")
+			client, closeClient := k.open(t, srv.Addr, "", "")
 			defer closeClient()
 			l, err := New(ctx, client, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			require.NoError(t, err)

@@ -25,7 +25,7 @@ type clientKind struct {
 	// user when not empty, and what closes the client. sentinel and
 	// cluster return one on a client closed with the test, for a
 	// Sentinel's primary and a Cluster.
-	open     func(addr, user, password string) (driver.Client, func())
+	open     func(t testing.TB, addr, user, password string) (driver.Client, func())
 	sentinel func(t testing.TB, sentinel, master string) driver.Client
 	cluster  func(t testing.TB, addrs []string) driver.Client
 }
@@ -33,12 +33,10 @@ type clientKind struct {
 var clientKinds = []clientKind{
 	{
 		name: "rueidis",
-		open: func(addr, user, password string) (driver.Client, func()) {
+		open: func(t testing.TB, addr, user, password string) (driver.Client, func()) {
 			c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, Username: user, Password: password,
 				ConnWriteTimeout: 2 * time.Second, DisableCache: true})
-			if err != nil {
-				panic(err) // only for a bad option: it does not dial
-			}
+			require.NoError(t, err)
 			return rueidisdriver.New(c), c.Close
 		},
 		sentinel: func(t testing.TB, sentinel, master string) driver.Client {
@@ -50,7 +48,7 @@ var clientKinds = []clientKind{
 	},
 	{
 		name: "goredis",
-		open: func(addr, user, password string) (driver.Client, func()) {
+		open: func(_ testing.TB, addr, user, password string) (driver.Client, func()) {
 			c := redis.NewClient(&redis.Options{Addr: addr, Username: user, Password: password, ContextTimeoutEnabled: true})
 			return goredisdriver.New(c), func() { c.Close() }
 		},
@@ -123,7 +121,7 @@ func (s *server) client(t testing.TB) rueidis.Client {
 // the test, logged in as user when one is given.
 func (s *server) driver(t testing.TB, user, password string) driver.Client {
 	t.Helper()
-	d, closeClient := s.kind.open(s.Addr, user, password)
+	d, closeClient := s.kind.open(t, s.Addr, user, password)
 	t.Cleanup(closeClient)
 	return d
 }
