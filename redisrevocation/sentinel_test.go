@@ -82,8 +82,10 @@ func TestSentinel(t *testing.T) {
 		eventually(t, 10*time.Second, replicated, "replica in sync")
 
 		var logs syncBuffer
+		// a writes while the primary is up: its WAIT gets a second, which a
+		// loaded machine needs; b writes during the failover.
+		a := list(Options{WaitReplicas: 1, Timeout: 2 * time.Second})
 		opts := Options{WaitReplicas: 1, Timeout: time.Second}
-		a := list(opts)
 		opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 		b := list(opts)
 		now := time.Now()
