@@ -36,8 +36,9 @@ func ExampleNew() {
 
 // With Sentinel, the client asks the Sentinels for the primary and follows
 // its failovers; WaitReplicas makes a failover lose no revocation that
-// Revoke returned without error. The timeouts are those the failover
-// figures in the README were measured with.
+// Revoke returned without error. ContextTimeoutEnabled lets
+// Options.Timeout bound each call, as the failover figures in the README
+// were measured.
 func ExampleNew_sentinel() {
 	client := redis.NewFailoverClient(&redis.FailoverOptions{
 		SentinelAddrs:         []string{"sentinel-1:26379", "sentinel-2:26379", "sentinel-3:26379"},
