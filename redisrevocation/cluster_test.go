@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/cookiesession/cookiesession"
+	"github.com/cookiesession/cookiesession/redisrevocation/driver"
+	"github.com/cookiesession/cookiesession/redisrevocation/internal/redistest"
 	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -20,25 +22,26 @@ import (
 // a replica, on loopback ports, each node with an append-only file.
 type cluster struct {
 	t     *testing.T
+	kind  clientKind
 	nodes []*server
 }
 
 // startCluster starts six nodes and joins them with redis-cli --cluster
 // create, and returns once every slot is served and every replica is in
 // sync. A node fails over after a second without its primary.
-func startCluster(t *testing.T) *cluster {
+func (k clientKind) startCluster(t *testing.T) *cluster {
 	t.Helper()
 	cli, err := exec.LookPath("redis-cli")
 	if err != nil {
-		redisBinary(t) // skips, or fails under CI, as for redis-server
+		redistest.Binary(t) // skips, or fails under CI, as for redis-server
 		t.Fatal("redis-cli is missing")
 	}
-	c := &cluster{t: t}
+	c := &cluster{t: t, kind: k}
 	var addrs []string
 	for range 6 {
-		n := startRedis(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000")
+		n := k.startRedis(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000")
 		c.nodes = append(c.nodes, n)
-		addrs = append(addrs, n.addr)
+		addrs = append(addrs, n.Addr)
 	}
 	out, err := exec.Command(cli, append(append([]string{"--cluster", "create"}, addrs...), "--cluster-replicas", "1", "--cluster-yes")...).CombinedOutput()
 	require.NoError(t, err, "%s", out)
@@ -49,7 +52,7 @@ func startCluster(t *testing.T) *cluster {
 // do runs a command on one node, not through the cluster's routing, and
 // returns its reply as text.
 func (c *cluster) do(n *server, args ...string) (string, error) {
-	cl, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{n.addr}, ForceSingleClient: true, DisableCache: true})
+	cl, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{n.Addr}, ForceSingleClient: true, DisableCache: true})
 	if err != nil {
 		return "", err
 	}
@@ -66,7 +69,7 @@ func (c *cluster) waitHealthy(d time.Duration) {
 	c.t.Helper()
 	eventually(c.t, d, func() bool {
 		for _, n := range c.nodes {
-			if n.cmd == nil {
+			if n.Cmd == nil {
 				continue
 			}
 			info, err := c.do(n, "CLUSTER", "INFO")
@@ -86,7 +89,7 @@ func (c *cluster) waitHealthy(d time.Duration) {
 func (c *cluster) primaryOf(key string) *server {
 	c.t.Helper()
 	for _, n := range c.nodes {
-		if n.cmd == nil {
+		if n.Cmd == nil {
 			continue
 		}
 		repl, err := c.do(n, "INFO", "replication")
@@ -103,17 +106,14 @@ func (c *cluster) primaryOf(key string) *server {
 	return nil
 }
 
-// client returns a cluster client, closed with the test.
-func (c *cluster) client() rueidis.Client {
+// driver returns a driver on a cluster client of its own, closed with the test.
+func (c *cluster) driver() driver.Client {
 	c.t.Helper()
 	var addrs []string
 	for _, n := range c.nodes {
-		addrs = append(addrs, n.addr)
+		addrs = append(addrs, n.Addr)
 	}
-	cl, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: addrs, ConnWriteTimeout: 2 * time.Second, DisableCache: true})
-	require.NoError(c.t, err)
-	c.t.Cleanup(cl.Close)
-	return cl
+	return c.kind.cluster(c.t, addrs)
 }
 
 // list returns a List on a cluster client of its own, as one replica has.
@@ -121,7 +121,7 @@ func (c *cluster) list(opts Options) *List {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	l, err := New(ctx, c.client(), opts)
+	l, err := New(ctx, c.driver(), opts)
 	require.NoError(c.t, err)
 	c.t.Cleanup(l.Close)
 	return l
@@ -135,60 +135,62 @@ func (c *cluster) list(opts Options) *List {
 // nothing that Revoke reported shared is lost; and the killed node,
 // restarted, rejoins without taking anything away.
 func TestCluster(t *testing.T) {
-	c := startCluster(t)
-	ctx := context.Background()
-	opts := Options{WaitReplicas: 1, Timeout: time.Second}
-	var lists [3]*List
-	for i := range lists {
-		lists[i] = c.list(opts)
-	}
-	now := time.Now()
-
-	shared := propagate(t, lists[:], "cluster", 60) // Revoke reported them shared
-	require.NoError(t, lists[0].Revoke(ctx, cookiesession.SubjectRevocation("ada", now, now.Add(time.Hour))))
-	late := c.list(Options{})
-	for _, s := range shared {
-		require.True(t, late.Revoked(ctx, s), "late replica: %s", s.ID)
-	}
-	assert.True(t, late.Revoked(ctx, info("any", "ada", now.Add(-time.Minute))))
-
-	// Kill the primary holding the list, with revocations being made.
-	primary := c.primaryOf(lists[0].index)
-	require.NoError(t, syscall.Kill(-primary.cmd.Process.Pid, syscall.SIGKILL))
-	killed := time.Now()
-	_ = primary.cmd.Wait()
-	primary.cmd = nil
-	var during []cookiesession.SessionInfo
-	for i := range 20 {
-		s := info(fmt.Sprintf("failover-%02d", i), "", now)
-		// An error says the revocation waits for Redis; it is in force here.
-		_ = lists[i%3].Revoke(ctx, cookiesession.SessionRevocation(s.ID, s.Expires))
-		require.True(t, lists[i%3].Revoked(ctx, s))
-		during = append(during, s)
-		time.Sleep(50 * time.Millisecond)
-	}
-	c.waitHealthy(30 * time.Second)
-	tookOver := time.Now()
-	for _, s := range append(slices.Clone(shared), during...) {
-		for _, l := range lists {
-			eventually(t, 15*time.Second, func() bool { return l.Revoked(ctx, s) }, "after the failover: "+s.ID)
+	eachClient(t, func(t *testing.T, k clientKind) {
+		c := k.startCluster(t)
+		ctx := context.Background()
+		opts := Options{WaitReplicas: 1, Timeout: time.Second}
+		var lists [3]*List
+		for i := range lists {
+			lists[i] = c.list(opts)
 		}
-	}
-	t.Logf("a replica took over %v after the kill; every revocation made during the failover was on every list %v later",
-		tookOver.Sub(killed).Round(time.Millisecond), time.Since(tookOver).Round(time.Millisecond))
-	afterFailover := c.list(Options{})
-	for _, s := range append(slices.Clone(shared), during...) {
-		assert.True(t, afterFailover.Revoked(ctx, s), "nothing lost in the failover: %s", s.ID)
-	}
+		now := time.Now()
 
-	// The old primary comes back, as a replica of the new one.
-	primary.restart()
-	c.waitHealthy(30 * time.Second)
-	restarted := c.list(Options{})
-	for _, s := range append(slices.Clone(shared), during...) {
-		assert.True(t, restarted.Revoked(ctx, s), "after the old primary rejoined: %s", s.ID)
-	}
-	for _, l := range lists {
-		eventually(t, 15*time.Second, func() bool { return l.Stale() == 0 }, "every list current")
-	}
+		shared := propagate(t, lists[:], "cluster", 60) // Revoke reported them shared
+		require.NoError(t, lists[0].Revoke(ctx, cookiesession.SubjectRevocation("ada", now, now.Add(time.Hour))))
+		late := c.list(Options{})
+		for _, s := range shared {
+			require.True(t, late.Revoked(ctx, s), "late replica: %s", s.ID)
+		}
+		assert.True(t, late.Revoked(ctx, info("any", "ada", now.Add(-time.Minute))))
+
+		// Kill the primary holding the list, with revocations being made.
+		primary := c.primaryOf(lists[0].index)
+		require.NoError(t, syscall.Kill(-primary.Cmd.Process.Pid, syscall.SIGKILL))
+		killed := time.Now()
+		_ = primary.Cmd.Wait()
+		primary.Cmd = nil
+		var during []cookiesession.SessionInfo
+		for i := range 20 {
+			s := info(fmt.Sprintf("failover-%02d", i), "", now)
+			// An error says the revocation waits for Redis; it is in force here.
+			_ = lists[i%3].Revoke(ctx, cookiesession.SessionRevocation(s.ID, s.Expires))
+			require.True(t, lists[i%3].Revoked(ctx, s))
+			during = append(during, s)
+			time.Sleep(50 * time.Millisecond)
+		}
+		c.waitHealthy(30 * time.Second)
+		tookOver := time.Now()
+		for _, s := range append(slices.Clone(shared), during...) {
+			for _, l := range lists {
+				eventually(t, 15*time.Second, func() bool { return l.Revoked(ctx, s) }, "after the failover: "+s.ID)
+			}
+		}
+		t.Logf("a replica took over %v after the kill; every revocation made during the failover was on every list %v later",
+			tookOver.Sub(killed).Round(time.Millisecond), time.Since(tookOver).Round(time.Millisecond))
+		afterFailover := c.list(Options{})
+		for _, s := range append(slices.Clone(shared), during...) {
+			assert.True(t, afterFailover.Revoked(ctx, s), "nothing lost in the failover: %s", s.ID)
+		}
+
+		// The old primary comes back, as a replica of the new one.
+		primary.Restart()
+		c.waitHealthy(30 * time.Second)
+		restarted := c.list(Options{})
+		for _, s := range append(slices.Clone(shared), during...) {
+			assert.True(t, restarted.Revoked(ctx, s), "after the old primary rejoined: %s", s.ID)
+		}
+		for _, l := range lists {
+			eventually(t, 15*time.Second, func() bool { return l.Stale() == 0 }, "every list current")
+		}
+	})
 }

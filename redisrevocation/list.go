@@ -18,10 +18,12 @@
 // every key of a list shares one slot; see Options.WaitReplicas for
 // failovers.
 //
-// It uses github.com/redis/rueidis: a well-kept client whose dedicated
-// connections report a lost subscription on a channel, which is what the
-// reload after a reconnect hangs on, and which follows a Cluster's slots
-// and a Sentinel's failovers by itself. It needs Redis 7 or Valkey: the
+// It works with github.com/redis/rueidis and with
+// github.com/redis/go-redis/v9, through a driver each, a module of its
+// own (rueidisdriver and goredisdriver, beside this one), so that a
+// service builds only the client it uses; the list itself depends on
+// none (see package driver). Either client follows a Cluster's slots and
+// a Sentinel's failovers by itself. It needs Redis 7 or Valkey: the
 // commands used are EVAL (with TYPE, APPEND, PEXPIREAT, PEXPIRETIME,
 // ZADD, ZRANGE, ZREMRANGEBYSCORE, TIME and PUBLISH), ZRANGE, STRLEN,
 // GETRANGE and SUBSCRIBE, and with Options.WaitReplicas, INFO
@@ -47,7 +49,7 @@ import (
 	"time"
 
 	"github.com/cookiesession/cookiesession"
-	"github.com/redis/rueidis"
+	"github.com/cookiesession/cookiesession/redisrevocation/driver"
 )
 
 // Options configures a [List]. Every zero value is a default.
@@ -118,7 +120,7 @@ type waiting struct {
 // List is a [cookiesession.RevocationList] shared through Redis. Create it
 // with [New]; it is safe for concurrent use.
 type List struct {
-	client  rueidis.Client
+	client  driver.Client
 	local   *cookiesession.MemoryRevocations
 	tag     string // "{" + Prefix + "}", which starts every key
 	index   string // the sorted set of day keys
@@ -133,7 +135,9 @@ type List struct {
 	pending []waiting     // not yet written to Redis, or not yet replicated
 	wake    chan struct{} // tells retry that there is work, or Redis is back
 
-	ignored refusals // what the channel carried that was refused
+	ignored refusals                       // what the channel carried that was refused
+	seen    func(cookiesession.Revocation) // State's, on a List of its own: every record read
+	sized   func(key string, size int64)   // State's: every string of a day, with its size
 
 	stop context.CancelFunc
 	done sync.WaitGroup
@@ -148,8 +152,9 @@ type List struct {
 // It keeps the list current in the background until Close, reconnecting
 // and reloading after any outage. ctx bounds only the first load; New
 // fails if Redis cannot be reached before it ends. The client stays the
-// caller's to close, after Close.
-func New(ctx context.Context, client rueidis.Client, opts Options) (*List, error) {
+// caller's to close, after Close: wrap a rueidis client with
+// rueidisdriver.New, a go-redis one with goredisdriver.New.
+func New(ctx context.Context, client driver.Client, opts Options) (*List, error) {
 	opts.Prefix = cmp.Or(opts.Prefix, "cookiesession:revocations:")
 	opts.MaxStale = cmp.Or(opts.MaxStale, time.Minute)
 	opts.Timeout = cmp.Or(opts.Timeout, 2*time.Second)
@@ -161,7 +166,7 @@ func New(ctx context.Context, client rueidis.Client, opts Options) (*List, error
 		// tag short, and spread the list's keys over Cluster slots.
 		return nil, fmt.Errorf("redisrevocation: Options.Prefix %q holds a brace", opts.Prefix)
 	}
-	if info, err := client.Do(ctx, client.B().Info().Section("server").Build()).ToString(); err == nil {
+	if info, err := str(client.Do(ctx, command("INFO", "server"))[0]); err == nil {
 		if err := checkVersion(info); err != nil {
 			return nil, err
 		}
@@ -338,4 +343,67 @@ func (l *List) stillWaiting() error {
 		return nil
 	}
 	return fmt.Errorf("redisrevocation: in force on this replica; %d revocations wait for Redis, and it may be among them", n)
+}
+
+// Len returns how many session and subject entries are in force on this
+// replica.
+func (l *List) Len() int { return l.local.Len() }
+
+// State is what the list holds in Redis, as [List.State] reads it.
+type State struct {
+	// Records by kind. A revocation written more than once (a retry, a
+	// later Until) counts each time; those past their Until do not.
+	Sessions, Subjects, Everyone int
+	// Bytes is the size of the records in Redis; Strings, how many
+	// strings hold them, over Days UTC days of expiry.
+	Bytes         int64
+	Strings, Days int
+	// Oldest and Newest are the earliest and latest Until among the
+	// records; zero when there are none.
+	Oldest, Newest time.Time
+	// Pending is how many revocations made on this replica Redis does not
+	// have for sure yet: written again, or confirmed, in the background.
+	Pending int
+}
+
+// State reads every record of the list from Redis, as a replica that
+// starts does, and sums them up. It is for operators and health pages,
+// not for the request path: it costs a full load.
+func (l *List) State(ctx context.Context) (State, error) {
+	var st State
+	l.mu.Lock()
+	st.Pending = len(l.pending)
+	l.mu.Unlock()
+	read := &List{client: l.client, local: cookiesession.NewMemoryRevocations(), tag: l.tag, index: l.index, opts: l.opts}
+	days := map[string]bool{}
+	read.seen = func(r cookiesession.Revocation) {
+		switch {
+		case r.SessionID != "":
+			st.Sessions++
+		case r.Subject != "":
+			st.Subjects++
+		default:
+			st.Everyone++
+		}
+		if st.Oldest.IsZero() || r.Until.Before(st.Oldest) {
+			st.Oldest = r.Until
+		}
+		if r.Until.After(st.Newest) {
+			st.Newest = r.Until
+		}
+	}
+	read.sized = func(key string, size int64) {
+		st.Strings++
+		st.Bytes += size
+		if day, _, _ := strings.Cut(strings.TrimPrefix(key, l.tag+"day:"), ":"); day != "" {
+			if !days[day] {
+				days[day] = true
+				st.Days++
+			}
+		}
+	}
+	if err := read.load(ctx); err != nil {
+		return State{}, fmt.Errorf("redisrevocation: %w", err)
+	}
+	return st, nil
 }

@@ -62,12 +62,14 @@ func (s *syncBuffer) String() string {
 // made on one is enforced on the other two within 100 ms at p99, over 200
 // revocations.
 func TestPropagation(t *testing.T) {
-	srv := startRedis(t)
-	var lists [3]*List
-	for i := range lists {
-		lists[i] = srv.list(t, Options{})
-	}
-	propagate(t, lists[:], "session", 200)
+	eachClient(t, func(t *testing.T, k clientKind) {
+		srv := k.startRedis(t)
+		var lists [3]*List
+		for i := range lists {
+			lists[i] = srv.list(t, Options{})
+		}
+		propagate(t, lists[:], "session", 200)
+	})
 }
 
 // propagate makes n revocations, on each list in turn, and asserts that
@@ -104,101 +106,107 @@ func propagate(t *testing.T, lists []*List, name string, n int) []cookiesession.
 // one replica's Manager, end sessions on the others; sessions made after
 // them live on.
 func TestReplicasThroughManagers(t *testing.T) {
-	srv := startRedis(t)
-	ctx := context.Background()
-	var managers [3]*cookiesession.Manager
-	for i := range managers {
-		m, err := cookiesession.New(cookiesession.Options{Secrets: testKeys, Revocations: srv.list(t, Options{})})
-		require.NoError(t, err)
-		managers[i] = m
-	}
-	login := func(m *cookiesession.Manager, user string) string {
-		s := m.LoadHeader()
-		s.SetSubject(user)
-		s.Set("user", user)
-		lines, err := m.SaveHeader(s)
-		require.NoError(t, err)
-		return strings.SplitN(lines[0], ";", 2)[0]
-	}
-	valid := func(m *cookiesession.Manager, cookie string) bool {
-		_, err := m.Inspect(cookie)
-		return err == nil
-	}
-	ada, phone, grace := login(managers[0], "ada"), login(managers[1], "ada"), login(managers[2], "grace")
+	eachClient(t, func(t *testing.T, k clientKind) {
+		srv := k.startRedis(t)
+		ctx := context.Background()
+		var managers [3]*cookiesession.Manager
+		for i := range managers {
+			m, err := cookiesession.New(cookiesession.Options{Secrets: testKeys, Revocations: srv.list(t, Options{})})
+			require.NoError(t, err)
+			managers[i] = m
+		}
+		login := func(m *cookiesession.Manager, user string) string {
+			s := m.LoadHeader()
+			s.SetSubject(user)
+			s.Set("user", user)
+			lines, err := m.SaveHeader(s)
+			require.NoError(t, err)
+			return strings.SplitN(lines[0], ";", 2)[0]
+		}
+		valid := func(m *cookiesession.Manager, cookie string) bool {
+			_, err := m.Inspect(cookie)
+			return err == nil
+		}
+		ada, phone, grace := login(managers[0], "ada"), login(managers[1], "ada"), login(managers[2], "grace")
 
-	// Logout of one session, made on replica 0.
-	s := managers[0].LoadHeader(ada)
-	require.NoError(t, managers[0].RevokeSession(ctx, s))
-	for _, m := range managers {
-		eventually(t, 2*time.Second, func() bool { return !valid(m, ada) }, "session revoked everywhere")
-		assert.True(t, valid(m, phone))
-	}
+		// Logout of one session, made on replica 0.
+		s := managers[0].LoadHeader(ada)
+		require.NoError(t, managers[0].RevokeSession(ctx, s))
+		for _, m := range managers {
+			eventually(t, 2*time.Second, func() bool { return !valid(m, ada) }, "session revoked everywhere")
+			assert.True(t, valid(m, phone))
+		}
 
-	// Every session of a subject, made on replica 1. Revocations count in
-	// milliseconds; a session of the same millisecond would survive.
-	time.Sleep(2 * time.Millisecond)
-	require.NoError(t, managers[1].RevokeSubject(ctx, "ada"))
-	for _, m := range managers {
-		eventually(t, 2*time.Second, func() bool { return !valid(m, phone) }, "subject revoked everywhere")
-		assert.True(t, valid(m, grace))
-	}
-	time.Sleep(2 * time.Millisecond)
-	adaAgain := login(managers[2], "ada")
+		// Every session of a subject, made on replica 1. Revocations count in
+		// milliseconds; a session of the same millisecond would survive.
+		time.Sleep(2 * time.Millisecond)
+		require.NoError(t, managers[1].RevokeSubject(ctx, "ada"))
+		for _, m := range managers {
+			eventually(t, 2*time.Second, func() bool { return !valid(m, phone) }, "subject revoked everywhere")
+			assert.True(t, valid(m, grace))
+		}
+		time.Sleep(2 * time.Millisecond)
+		adaAgain := login(managers[2], "ada")
 
-	// Everyone, made on replica 2.
-	time.Sleep(2 * time.Millisecond)
-	require.NoError(t, managers[2].RevokeAll(ctx))
-	for _, m := range managers {
-		eventually(t, 2*time.Second, func() bool { return !valid(m, grace) && !valid(m, adaAgain) }, "everyone revoked everywhere")
-	}
-	time.Sleep(2 * time.Millisecond)
-	assert.True(t, valid(managers[0], login(managers[1], "grace")), "a session created afterwards lives")
+		// Everyone, made on replica 2.
+		time.Sleep(2 * time.Millisecond)
+		require.NoError(t, managers[2].RevokeAll(ctx))
+		for _, m := range managers {
+			eventually(t, 2*time.Second, func() bool { return !valid(m, grace) && !valid(m, adaAgain) }, "everyone revoked everywhere")
+		}
+		time.Sleep(2 * time.Millisecond)
+		assert.True(t, valid(managers[0], login(managers[1], "grace")), "a session created afterwards lives")
+	})
 }
 
 // TestLateReplica: a replica started after revocations were made rejects
 // those sessions from its first request.
 func TestLateReplica(t *testing.T) {
-	srv := startRedis(t)
-	ctx := context.Background()
-	early := srv.list(t, Options{})
-	now := time.Now()
-	require.NoError(t, early.Revoke(ctx, cookiesession.SessionRevocation("s1", now.Add(time.Hour))))
-	require.NoError(t, early.Revoke(ctx, cookiesession.SubjectRevocation("ada", now, now.Add(time.Hour))))
-	require.NoError(t, early.Revoke(ctx, cookiesession.SubjectRevocation("line\nbreak", now, now.Add(time.Hour))))
+	eachClient(t, func(t *testing.T, k clientKind) {
+		srv := k.startRedis(t)
+		ctx := context.Background()
+		early := srv.list(t, Options{})
+		now := time.Now()
+		require.NoError(t, early.Revoke(ctx, cookiesession.SessionRevocation("s1", now.Add(time.Hour))))
+		require.NoError(t, early.Revoke(ctx, cookiesession.SubjectRevocation("ada", now, now.Add(time.Hour))))
+		require.NoError(t, early.Revoke(ctx, cookiesession.SubjectRevocation("line\nbreak", now, now.Add(time.Hour))))
 
-	late := srv.list(t, Options{})
-	assert.True(t, late.Revoked(ctx, info("s1", "", now)))
-	assert.True(t, late.Revoked(ctx, info("s2", "ada", now.Add(-time.Minute))))
-	assert.True(t, late.Revoked(ctx, info("s3", "line\nbreak", now.Add(-time.Minute))))
-	assert.False(t, late.Revoked(ctx, info("s4", "grace", now.Add(-time.Minute))))
+		late := srv.list(t, Options{})
+		assert.True(t, late.Revoked(ctx, info("s1", "", now)))
+		assert.True(t, late.Revoked(ctx, info("s2", "ada", now.Add(-time.Minute))))
+		assert.True(t, late.Revoked(ctx, info("s3", "line\nbreak", now.Add(-time.Minute))))
+		assert.False(t, late.Revoked(ctx, info("s4", "grace", now.Add(-time.Minute))))
+	})
 }
 
 // TestEntriesExpireWithTheirSessions: Redis keeps an entry only until the
 // day its sessions expire has ended, and drops it by itself; an entry
 // whose sessions have expired already is not stored at all.
 func TestEntriesExpireWithTheirSessions(t *testing.T) {
-	srv := startRedis(t)
-	ctx := context.Background()
-	l := srv.list(t, Options{})
-	until := time.Now().Add(90 * time.Second)
-	require.NoError(t, l.Revoke(ctx, cookiesession.SessionRevocation("s1", until)))
-	c := srv.client(t)
-	key := l.dayKey(dayEnd(until))
-	expires, err := c.Do(ctx, c.B().Pexpiretime().Key(key).Build()).AsInt64()
-	require.NoError(t, err)
-	assert.GreaterOrEqual(t, expires, until.UnixMilli(), "kept while its sessions live")
-	assert.LessOrEqual(t, expires, until.Add(day).UnixMilli(), "dropped within a day after")
-	indexExpires, err := c.Do(ctx, c.B().Pexpiretime().Key(l.index).Build()).AsInt64()
-	require.NoError(t, err)
-	assert.Equal(t, expires, indexExpires, "the index goes with its last day")
+	eachClient(t, func(t *testing.T, k clientKind) {
+		srv := k.startRedis(t)
+		ctx := context.Background()
+		l := srv.list(t, Options{})
+		until := time.Now().Add(90 * time.Second)
+		require.NoError(t, l.Revoke(ctx, cookiesession.SessionRevocation("s1", until)))
+		c := srv.client(t)
+		key := l.dayKey(dayEnd(until))
+		expires, err := c.Do(ctx, c.B().Pexpiretime().Key(key).Build()).AsInt64()
+		require.NoError(t, err)
+		assert.GreaterOrEqual(t, expires, until.UnixMilli(), "kept while its sessions live")
+		assert.LessOrEqual(t, expires, until.Add(day).UnixMilli(), "dropped within a day after")
+		indexExpires, err := c.Do(ctx, c.B().Pexpiretime().Key(l.index).Build()).AsInt64()
+		require.NoError(t, err)
+		assert.Equal(t, expires, indexExpires, "the index goes with its last day")
 
-	require.NoError(t, l.Revoke(ctx, cookiesession.SessionRevocation("old", time.Now().Add(-time.Second))))
-	days, err := c.Do(ctx, c.B().Zrange().Key(l.index).Min("0").Max("-1").Build()).AsStrSlice()
-	require.NoError(t, err)
-	assert.Equal(t, []string{key}, days, "nothing stored for the expired entry")
-	n, err := c.Do(ctx, c.B().Strlen().Key(key).Build()).AsInt64()
-	require.NoError(t, err)
-	assert.EqualValues(t, len(appendRecord(nil, cookiesession.SessionRevocation("s1", until))), n)
+		require.NoError(t, l.Revoke(ctx, cookiesession.SessionRevocation("old", time.Now().Add(-time.Second))))
+		days, err := c.Do(ctx, c.B().Zrange().Key(l.index).Min("0").Max("-1").Build()).AsStrSlice()
+		require.NoError(t, err)
+		assert.Equal(t, []string{key}, days, "nothing stored for the expired entry")
+		n, err := c.Do(ctx, c.B().Strlen().Key(key).Build()).AsInt64()
+		require.NoError(t, err)
+		assert.EqualValues(t, len(appendRecord(nil, cookiesession.SessionRevocation("s1", until))), n)
+	})
 }
 
 // TestRedisRestart: Redis stops and comes back with its append-only file.
@@ -206,29 +214,31 @@ func TestEntriesExpireWithTheirSessions(t *testing.T) {
 // outage is an error to its caller, in force on its replica, and shared
 // once Redis is back; nothing made before or during the outage is lost.
 func TestRedisRestart(t *testing.T) {
-	srv := startRedis(t)
-	ctx := context.Background()
-	a, b := srv.list(t, Options{}), srv.list(t, Options{})
-	now := time.Now()
-	before, during := info("before", "", now), info("during", "", now)
-	require.NoError(t, a.Revoke(ctx, cookiesession.SessionRevocation(before.ID, before.Expires)))
-	eventually(t, time.Second, func() bool { return b.Revoked(ctx, before) }, "before the outage")
+	eachClient(t, func(t *testing.T, k clientKind) {
+		srv := k.startRedis(t)
+		ctx := context.Background()
+		a, b := srv.list(t, Options{}), srv.list(t, Options{})
+		now := time.Now()
+		before, during := info("before", "", now), info("during", "", now)
+		require.NoError(t, a.Revoke(ctx, cookiesession.SessionRevocation(before.ID, before.Expires)))
+		eventually(t, time.Second, func() bool { return b.Revoked(ctx, before) }, "before the outage")
 
-	srv.stop()
-	eventually(t, 15*time.Second, func() bool { return a.Stale() > 0 && b.Stale() > 0 }, "outage noticed")
-	err := a.Revoke(ctx, cookiesession.SessionRevocation(during.ID, during.Expires))
-	require.Error(t, err, "revoking while Redis is down is an error")
-	assert.Contains(t, err.Error(), "in force on this replica only")
-	assert.True(t, a.Revoked(ctx, during))
-	assert.True(t, b.Revoked(ctx, before), "serving from the last known list")
-	assert.False(t, b.Revoked(ctx, during))
+		srv.Stop()
+		eventually(t, 15*time.Second, func() bool { return a.Stale() > 0 && b.Stale() > 0 }, "outage noticed")
+		err := a.Revoke(ctx, cookiesession.SessionRevocation(during.ID, during.Expires))
+		require.Error(t, err, "revoking while Redis is down is an error")
+		assert.Contains(t, err.Error(), "in force on this replica only")
+		assert.True(t, a.Revoked(ctx, during))
+		assert.True(t, b.Revoked(ctx, before), "serving from the last known list")
+		assert.False(t, b.Revoked(ctx, during))
 
-	srv.restart()
-	eventually(t, 20*time.Second, func() bool { return a.Stale() == 0 && b.Stale() == 0 }, "reconnected")
-	eventually(t, 2*time.Second, func() bool { return b.Revoked(ctx, during) }, "the outage's revocation shared")
-	late := srv.list(t, Options{})
-	assert.True(t, late.Revoked(ctx, before), "kept by the append-only file")
-	assert.True(t, late.Revoked(ctx, during))
+		srv.Restart()
+		eventually(t, 20*time.Second, func() bool { return a.Stale() == 0 && b.Stale() == 0 }, "reconnected")
+		eventually(t, 2*time.Second, func() bool { return b.Revoked(ctx, during) }, "the outage's revocation shared")
+		late := srv.list(t, Options{})
+		assert.True(t, late.Revoked(ctx, before), "kept by the append-only file")
+		assert.True(t, late.Revoked(ctx, during))
+	})
 }
 
 // TestRetryWithoutReconnect: a revocation whose write to Redis failed
@@ -237,38 +247,40 @@ func TestRedisRestart(t *testing.T) {
 // caller's context was cancelled (the client left during the logout).
 // Then a second replica and a replica started later refuse the session.
 func TestRetryWithoutReconnect(t *testing.T) {
-	now := time.Now()
-	stalled, left := info("redis-stalled", "", now), info("client-left", "", now)
-	t.Run("stall", func(t *testing.T) {
-		srv := startRedis(t)
-		a, b := srv.list(t, Options{Timeout: 500 * time.Millisecond}), srv.list(t, Options{})
-		require.NoError(t, syscall.Kill(srv.cmd.Process.Pid, syscall.SIGSTOP))
-		stopped := time.Now()
-		err := a.Revoke(context.Background(), cookiesession.SessionRevocation(stalled.ID, stalled.Expires))
-		require.ErrorIs(t, err, context.DeadlineExceeded)
-		assert.Contains(t, err.Error(), "retrying")
-		time.Sleep(1500*time.Millisecond - time.Since(stopped))
-		require.NoError(t, syscall.Kill(srv.cmd.Process.Pid, syscall.SIGCONT))
-		took := eventually(t, 2*time.Second, func() bool { return b.Revoked(context.Background(), stalled) }, "shared after the stall")
-		t.Logf("1.5 s stall: on the other replica %v after Redis resumed", took.Round(time.Millisecond))
-		assert.Zero(t, a.Stale(), "the subscription never dropped")
-		late := srv.list(t, Options{})
-		assert.True(t, late.Revoked(context.Background(), stalled), "Redis has it")
-	})
-	t.Run("cancelled context", func(t *testing.T) {
-		srv := startRedis(t)
-		a, b := srv.list(t, Options{}), srv.list(t, Options{})
-		cancelled, cancel := context.WithCancel(context.Background())
-		cancel()
-		err := a.Revoke(cancelled, cookiesession.SessionRevocation(left.ID, left.Expires))
-		require.ErrorIs(t, err, context.Canceled)
-		took := eventually(t, 2*time.Second, func() bool { return b.Revoked(context.Background(), left) }, "shared after a cancelled context")
-		t.Logf("cancelled context: on the other replica after %v", took.Round(time.Millisecond))
-		late := srv.list(t, Options{})
-		assert.True(t, late.Revoked(context.Background(), left), "Redis has it")
-		a.mu.Lock()
-		assert.Empty(t, a.pending)
-		a.mu.Unlock()
+	eachClient(t, func(t *testing.T, k clientKind) {
+		now := time.Now()
+		stalled, left := info("redis-stalled", "", now), info("client-left", "", now)
+		t.Run("stall", func(t *testing.T) {
+			srv := k.startRedis(t)
+			a, b := srv.list(t, Options{Timeout: 500 * time.Millisecond}), srv.list(t, Options{})
+			require.NoError(t, syscall.Kill(srv.Cmd.Process.Pid, syscall.SIGSTOP))
+			stopped := time.Now()
+			err := a.Revoke(context.Background(), cookiesession.SessionRevocation(stalled.ID, stalled.Expires))
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+			assert.Contains(t, err.Error(), "retrying")
+			time.Sleep(1500*time.Millisecond - time.Since(stopped))
+			require.NoError(t, syscall.Kill(srv.Cmd.Process.Pid, syscall.SIGCONT))
+			took := eventually(t, 2*time.Second, func() bool { return b.Revoked(context.Background(), stalled) }, "shared after the stall")
+			t.Logf("1.5 s stall: on the other replica %v after Redis resumed", took.Round(time.Millisecond))
+			assert.Zero(t, a.Stale(), "the subscription never dropped")
+			late := srv.list(t, Options{})
+			assert.True(t, late.Revoked(context.Background(), stalled), "Redis has it")
+		})
+		t.Run("cancelled context", func(t *testing.T) {
+			srv := k.startRedis(t)
+			a, b := srv.list(t, Options{}), srv.list(t, Options{})
+			cancelled, cancel := context.WithCancel(context.Background())
+			cancel()
+			err := a.Revoke(cancelled, cookiesession.SessionRevocation(left.ID, left.Expires))
+			require.ErrorIs(t, err, context.Canceled)
+			took := eventually(t, 2*time.Second, func() bool { return b.Revoked(context.Background(), left) }, "shared after a cancelled context")
+			t.Logf("cancelled context: on the other replica after %v", took.Round(time.Millisecond))
+			late := srv.list(t, Options{})
+			assert.True(t, late.Revoked(context.Background(), left), "Redis has it")
+			a.mu.Lock()
+			assert.Empty(t, a.pending)
+			a.mu.Unlock()
+		})
 	})
 }
 
@@ -276,63 +288,67 @@ func TestRetryWithoutReconnect(t *testing.T) {
 // gets a last try; if Redis is still away it is logged as lost, and a
 // revocation after Close is not promised a retry.
 func TestCloseTriesWhatWaits(t *testing.T) {
-	srv := startRedis(t)
-	var logs syncBuffer
-	a := srv.list(t, Options{Timeout: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	b := srv.list(t, Options{})
-	now := time.Now()
-	require.NoError(t, syscall.Kill(srv.cmd.Process.Pid, syscall.SIGSTOP))
-	waiting := info("waiting", "", now)
-	require.Error(t, a.Revoke(context.Background(), cookiesession.SessionRevocation(waiting.ID, waiting.Expires)))
-	require.NoError(t, syscall.Kill(srv.cmd.Process.Pid, syscall.SIGCONT))
-	a.Close() // whether the retry or the last try wrote it, Redis has it
-	eventually(t, 2*time.Second, func() bool { return b.Revoked(context.Background(), waiting) }, "shared by Close")
+	eachClient(t, func(t *testing.T, k clientKind) {
+		srv := k.startRedis(t)
+		var logs syncBuffer
+		a := srv.list(t, Options{Timeout: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		b := srv.list(t, Options{})
+		now := time.Now()
+		require.NoError(t, syscall.Kill(srv.Cmd.Process.Pid, syscall.SIGSTOP))
+		waiting := info("waiting", "", now)
+		require.Error(t, a.Revoke(context.Background(), cookiesession.SessionRevocation(waiting.ID, waiting.Expires)))
+		require.NoError(t, syscall.Kill(srv.Cmd.Process.Pid, syscall.SIGCONT))
+		a.Close() // whether the retry or the last try wrote it, Redis has it
+		eventually(t, 2*time.Second, func() bool { return b.Revoked(context.Background(), waiting) }, "shared by Close")
 
-	c := srv.list(t, Options{Timeout: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	require.NoError(t, syscall.Kill(srv.cmd.Process.Pid, syscall.SIGSTOP))
-	defer syscall.Kill(srv.cmd.Process.Pid, syscall.SIGCONT)
-	lost := info("lost", "", now)
-	require.Error(t, c.Revoke(context.Background(), cookiesession.SessionRevocation(lost.ID, lost.Expires)))
-	c.Close()
-	assert.Contains(t, logs.String(), "closed with revocations Redis never got")
-	err := c.Revoke(context.Background(), cookiesession.SessionRevocation("after", lost.Expires))
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "the list is closed")
+		c := srv.list(t, Options{Timeout: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		require.NoError(t, syscall.Kill(srv.Cmd.Process.Pid, syscall.SIGSTOP))
+		defer syscall.Kill(srv.Cmd.Process.Pid, syscall.SIGCONT)
+		lost := info("lost", "", now)
+		require.Error(t, c.Revoke(context.Background(), cookiesession.SessionRevocation(lost.ID, lost.Expires)))
+		c.Close()
+		assert.Contains(t, logs.String(), "closed with revocations Redis never got")
+		err := c.Revoke(context.Background(), cookiesession.SessionRevocation("after", lost.Expires))
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "the list is closed")
+	})
 }
 
 // TestRevokeMany: an operator revokes 50,000 sessions in one call, after
 // an incident. They are in force here at once, reach Redis in pipelined
 // batches, and every other replica, and a late one, refuse them all.
 func TestRevokeMany(t *testing.T) {
-	srv := startRedis(t)
-	ctx := context.Background()
-	a, b := srv.list(t, Options{}), srv.list(t, Options{})
-	now := time.Now()
-	const n = 50_000
-	rs := make([]cookiesession.Revocation, n)
-	for i := range rs {
-		rs[i] = cookiesession.SessionRevocation(fmt.Sprintf("incident-%05d", i), now.Add(time.Hour))
-	}
-	start := time.Now()
-	require.NoError(t, a.RevokeMany(ctx, rs))
-	took := time.Since(start)
-	propagated := eventually(t, 10*time.Second, func() bool { return b.Revoked(ctx, info(rs[n-1].SessionID, "", now)) }, "the last on the other replica")
-	t.Logf("%d revocations: RevokeMany took %v; the last was on the other replica %v later", n, took.Round(time.Millisecond), propagated.Round(time.Millisecond))
-	assert.Less(t, took, 10*time.Second, "pipelined, not a round trip each (about 1 s here)")
-	for _, i := range []int{0, 1, n / 2, n - 2} {
-		assert.True(t, b.Revoked(ctx, info(rs[i].SessionID, "", now)), rs[i].SessionID)
-	}
-	// One day's bucket of 1.2 MB, in records of 24 bytes, which the load's
-	// pages of 256 KiB cut: every one is read across the cuts.
-	late := srv.list(t, Options{})
-	assert.True(t, late.Revoked(ctx, info(rs[n/3].SessionID, "", now)))
-	assert.Equal(t, n, late.local.Len())
-	assert.NotZero(t, pageSize%len(appendRecord(nil, rs[0])), "records straddle pages")
+	eachClient(t, func(t *testing.T, k clientKind) {
+		srv := k.startRedis(t)
+		ctx := context.Background()
+		a, b := srv.list(t, Options{}), srv.list(t, Options{})
+		now := time.Now()
+		const n = 50_000
+		rs := make([]cookiesession.Revocation, n)
+		for i := range rs {
+			rs[i] = cookiesession.SessionRevocation(fmt.Sprintf("incident-%05d", i), now.Add(time.Hour))
+		}
+		start := time.Now()
+		require.NoError(t, a.RevokeMany(ctx, rs))
+		took := time.Since(start)
+		propagated := eventually(t, 10*time.Second, func() bool { return b.Revoked(ctx, info(rs[n-1].SessionID, "", now)) }, "the last on the other replica")
+		t.Logf("%d revocations: RevokeMany took %v; the last was on the other replica %v later", n, took.Round(time.Millisecond), propagated.Round(time.Millisecond))
+		assert.Less(t, took, 10*time.Second, "pipelined, not a round trip each (about 1 s here)")
+		for _, i := range []int{0, 1, n / 2, n - 2} {
+			assert.True(t, b.Revoked(ctx, info(rs[i].SessionID, "", now)), rs[i].SessionID)
+		}
+		// One day's bucket of 1.2 MB, in records of 24 bytes, which the load's
+		// pages of 256 KiB cut: every one is read across the cuts.
+		late := srv.list(t, Options{})
+		assert.True(t, late.Revoked(ctx, info(rs[n/3].SessionID, "", now)))
+		assert.Equal(t, n, late.local.Len())
+		assert.NotZero(t, pageSize%len(appendRecord(nil, rs[0])), "records straddle pages")
 
-	bad := []cookiesession.Revocation{cookiesession.SessionRevocation("fine", now.Add(time.Hour)), {Until: now}}
-	err := a.RevokeMany(ctx, bad)
-	assert.ErrorContains(t, err, "revocation 1")
-	assert.False(t, a.Revoked(ctx, info("fine", "", now)), "nothing applied when one is invalid")
+		bad := []cookiesession.Revocation{cookiesession.SessionRevocation("fine", now.Add(time.Hour)), {Until: now}}
+		err := a.RevokeMany(ctx, bad)
+		assert.ErrorContains(t, err, "revocation 1")
+		assert.False(t, a.Revoked(ctx, info("fine", "", now)), "nothing applied when one is invalid")
+	})
 }
 
 // TestPrefixesAreSeparate: lists under different prefixes, including
@@ -340,23 +356,25 @@ func TestRevokeMany(t *testing.T) {
 // those. A prefix with a brace, which would break the hash tag, is
 // refused.
 func TestPrefixesAreSeparate(t *testing.T) {
-	srv := startRedis(t)
-	ctx, now := context.Background(), time.Now()
-	prefixes := []string{"app[eu]:", `a*b?c\d:`, "appe:", "app"}
-	for _, prefix := range prefixes {
-		l := srv.list(t, Options{Prefix: prefix})
-		s := info("s-"+prefix, "", now)
-		require.NoError(t, l.Revoke(ctx, cookiesession.SessionRevocation(s.ID, s.Expires)))
-	}
-	for _, prefix := range prefixes {
-		late := srv.list(t, Options{Prefix: prefix})
-		assert.Equal(t, 1, late.local.Len(), prefix)
-		assert.True(t, late.Revoked(ctx, info("s-"+prefix, "", now)), prefix)
-	}
-	for _, prefix := range []string{"}x", "{x}:", "a{b"} {
-		_, err := New(ctx, srv.client(t), Options{Prefix: prefix})
-		assert.ErrorContains(t, err, "holds a brace", prefix)
-	}
+	eachClient(t, func(t *testing.T, k clientKind) {
+		srv := k.startRedis(t)
+		ctx, now := context.Background(), time.Now()
+		prefixes := []string{"app[eu]:", `a*b?c\d:`, "appe:", "app"}
+		for _, prefix := range prefixes {
+			l := srv.list(t, Options{Prefix: prefix})
+			s := info("s-"+prefix, "", now)
+			require.NoError(t, l.Revoke(ctx, cookiesession.SessionRevocation(s.ID, s.Expires)))
+		}
+		for _, prefix := range prefixes {
+			late := srv.list(t, Options{Prefix: prefix})
+			assert.Equal(t, 1, late.local.Len(), prefix)
+			assert.True(t, late.Revoked(ctx, info("s-"+prefix, "", now)), prefix)
+		}
+		for _, prefix := range []string{"}x", "{x}:", "a{b"} {
+			_, err := New(ctx, srv.driver(t, "", ""), Options{Prefix: prefix})
+			assert.ErrorContains(t, err, "holds a brace", prefix)
+		}
+	})
 }
 
 // TestWaitReplicas: with WaitReplicas, a revocation the primary took but
@@ -365,63 +383,67 @@ func TestPrefixesAreSeparate(t *testing.T) {
 // replica without writing the revocation again; once a replica is in
 // sync, it is confirmed.
 func TestWaitReplicas(t *testing.T) {
-	srv := startRedis(t)
-	ctx := context.Background()
-	var logs syncBuffer
-	l := srv.list(t, Options{WaitReplicas: 1, Timeout: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	s := info("unreplicated", "", time.Now())
-	err := l.Revoke(ctx, cookiesession.SessionRevocation(s.ID, s.Expires))
-	require.ErrorContains(t, err, "0 of the 1 replicas asked for have the revocation")
-	assert.Contains(t, err.Error(), "retrying")
-	assert.True(t, l.Revoked(ctx, s))
+	eachClient(t, func(t *testing.T, k clientKind) {
+		srv := k.startRedis(t)
+		ctx := context.Background()
+		var logs syncBuffer
+		l := srv.list(t, Options{WaitReplicas: 1, Timeout: time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		s := info("unreplicated", "", time.Now())
+		err := l.Revoke(ctx, cookiesession.SessionRevocation(s.ID, s.Expires))
+		require.ErrorContains(t, err, "0 of the 1 replicas asked for have the revocation")
+		assert.Contains(t, err.Error(), "retrying")
+		assert.True(t, l.Revoked(ctx, s))
 
-	c := srv.client(t)
-	bucket := func() int64 {
-		n, err := c.Do(ctx, c.B().Strlen().Key(l.dayKey(dayEnd(s.Expires))).Build()).AsInt64()
-		require.NoError(t, err)
-		return n
-	}
-	one := int64(len(appendRecord(nil, cookiesession.SessionRevocation(s.ID, s.Expires))))
-	time.Sleep(1500 * time.Millisecond) // several retries
-	assert.Equal(t, one, bucket(), "written once, not at every retry")
-	assert.NotContains(t, logs.String(), "are shared")
+		c := srv.client(t)
+		bucket := func() int64 {
+			n, err := c.Do(ctx, c.B().Strlen().Key(l.dayKey(dayEnd(s.Expires))).Build()).AsInt64()
+			require.NoError(t, err)
+			return n
+		}
+		one := int64(len(appendRecord(nil, cookiesession.SessionRevocation(s.ID, s.Expires))))
+		time.Sleep(1500 * time.Millisecond) // several retries
+		assert.Equal(t, one, bucket(), "written once, not at every retry")
+		assert.NotContains(t, logs.String(), "are shared")
 
-	_, port, _ := net.SplitHostPort(srv.addr)
-	startRedis(t, "--replicaof", "127.0.0.1", port)
-	eventually(t, 15*time.Second, func() bool { return strings.Contains(logs.String(), "revocations that waited for Redis are shared") }, "confirmed by the replica")
-	// A primary takes a new replication ID when its first replica
-	// attaches, which the list cannot tell from a failover: it writes the
-	// revocation again once for each new ID it sees, and then no more.
-	confirmed := bucket()
-	assert.LessOrEqual(t, confirmed, 4*one)
-	time.Sleep(time.Second)
-	assert.Equal(t, confirmed, bucket(), "nothing written once confirmed")
+		_, port, _ := net.SplitHostPort(srv.Addr)
+		k.startRedis(t, "--replicaof", "127.0.0.1", port)
+		eventually(t, 15*time.Second, func() bool { return strings.Contains(logs.String(), "revocations that waited for Redis are shared") }, "confirmed by the replica")
+		// A primary takes a new replication ID when its first replica
+		// attaches, which the list cannot tell from a failover: it writes the
+		// revocation again once for each new ID it sees, and then no more.
+		confirmed := bucket()
+		assert.LessOrEqual(t, confirmed, 4*one)
+		time.Sleep(time.Second)
+		assert.Equal(t, confirmed, bucket(), "nothing written once confirmed")
+	})
 }
 
 // TestStalePolicy: once the list has been out of touch for MaxStale, the
 // default keeps accepting sessions (and logs it); RejectWhenStale refuses
 // them. What the list knew stays rejected either way.
 func TestStalePolicy(t *testing.T) {
-	srv := startRedis(t)
-	ctx := context.Background()
-	var logs syncBuffer
-	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	accept := srv.list(t, Options{MaxStale: 300 * time.Millisecond, Logger: logger})
-	reject := srv.list(t, Options{MaxStale: 300 * time.Millisecond, RejectWhenStale: true})
-	now := time.Now()
-	known, other := info("known", "", now), info("other", "", now)
-	require.NoError(t, accept.Revoke(ctx, cookiesession.SessionRevocation(known.ID, known.Expires)))
-	eventually(t, time.Second, func() bool { return reject.Revoked(ctx, known) }, "shared")
+	eachClient(t, func(t *testing.T, k clientKind) {
+		srv := k.startRedis(t)
+		ctx := context.Background()
+		var logs syncBuffer
+		logger := slog.New(slog.NewTextHandler(&logs, nil))
+		accept := srv.list(t, Options{MaxStale: 300 * time.Millisecond, Logger: logger})
+		reject := srv.list(t, Options{MaxStale: 300 * time.Millisecond, RejectWhenStale: true})
+		now := time.Now()
+		known, other := info("known", "", now), info("other", "", now)
+		require.NoError(t, accept.Revoke(ctx, cookiesession.SessionRevocation(known.ID, known.Expires)))
+		eventually(t, time.Second, func() bool { return reject.Revoked(ctx, known) }, "shared")
 
-	srv.stop()
-	eventually(t, 15*time.Second, func() bool { return accept.Stale() > 0 && reject.Stale() > 0 }, "outage noticed")
-	assert.False(t, reject.Revoked(ctx, other), "within MaxStale the copy is trusted")
-	eventually(t, 5*time.Second, func() bool { return accept.Stale() > 400*time.Millisecond && reject.Stale() > 400*time.Millisecond }, "stale")
-	assert.False(t, accept.Revoked(ctx, other), "default: accept")
-	assert.True(t, accept.Revoked(ctx, known))
-	assert.True(t, reject.Revoked(ctx, other), "RejectWhenStale: reject")
-	assert.Contains(t, logs.String(), "revocation list is stale")
-	assert.Equal(t, 1, strings.Count(logs.String(), "revocation list is stale"), "logged once per MaxStale, not per request")
+		srv.Stop()
+		eventually(t, 15*time.Second, func() bool { return accept.Stale() > 0 && reject.Stale() > 0 }, "outage noticed")
+		assert.False(t, reject.Revoked(ctx, other), "within MaxStale the copy is trusted")
+		eventually(t, 5*time.Second, func() bool { return accept.Stale() > 400*time.Millisecond && reject.Stale() > 400*time.Millisecond }, "stale")
+		assert.False(t, accept.Revoked(ctx, other), "default: accept")
+		assert.True(t, accept.Revoked(ctx, known))
+		assert.True(t, reject.Revoked(ctx, other), "RejectWhenStale: reject")
+		assert.Contains(t, logs.String(), "revocation list is stale")
+		assert.Equal(t, 1, strings.Count(logs.String(), "revocation list is stale"), "logged once per MaxStale, not per request")
+	})
 }
 
 // typicalValues is the typical session of the package's own benchmarks
@@ -434,9 +456,10 @@ var typicalValues = map[string]any{
 }
 
 // redisList returns a List on a redis-server of its own holding 10,000
-// revoked sessions and 100 revoked subjects.
+// revoked sessions and 100 revoked subjects. The list answers from
+// memory whatever its client, so the benchmarks that use it run on one.
 func redisList(b *testing.B) *List {
-	l := startRedis(b).list(b, Options{})
+	l := clientKinds[0].startRedis(b).list(b, Options{})
 	ctx, now := context.Background(), time.Now()
 	for i := range 10_000 {
 		require.NoError(b, l.Revoke(ctx, cookiesession.SessionRevocation(fmt.Sprint("revoked-", i), now.Add(time.Hour))))
@@ -531,4 +554,46 @@ func BenchmarkRevoked(b *testing.B) {
 			b.Fatal("revoked")
 		}
 	}
+}
+
+// TestState: State sums up what Redis holds, by kind, with the bytes, the
+// days and the oldest and newest Until, and the revocations that wait for
+// Redis; Len counts what a replica holds.
+func TestState(t *testing.T) {
+	eachClient(t, func(t *testing.T, k clientKind) {
+		srv := k.startRedis(t)
+		ctx, now := context.Background(), time.Now()
+		a, b := srv.list(t, Options{}), srv.list(t, Options{Timeout: 200 * time.Millisecond})
+		st, err := a.State(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, State{}, st, "an empty list")
+
+		require.NoError(t, a.RevokeMany(ctx, []cookiesession.Revocation{
+			cookiesession.SessionRevocation("s-1", now.Add(time.Hour)),
+			cookiesession.SessionRevocation("s-2", now.Add(3*day)),
+			cookiesession.SubjectRevocation("ada", now, now.Add(2*day)),
+			cookiesession.AllRevocation(now, now.Add(2*day)),
+		}))
+		require.NoError(t, a.Revoke(ctx, cookiesession.SessionRevocation("s-1", now.Add(2*time.Hour))), "a later Until: a second record")
+		st, err = b.State(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 3, st.Sessions)
+		assert.Equal(t, 1, st.Subjects)
+		assert.Equal(t, 1, st.Everyone)
+		assert.Equal(t, storedBytes(t, srv.client(t), a), st.Bytes)
+		assert.Equal(t, st.Days, st.Strings)
+		assert.GreaterOrEqual(t, st.Days, 3)
+		assert.Equal(t, now.Add(time.Hour).UnixMilli(), st.Oldest.UnixMilli())
+		assert.Equal(t, now.Add(3*day).UnixMilli(), st.Newest.UnixMilli())
+		assert.Zero(t, st.Pending)
+		eventually(t, time.Second, func() bool { return b.Len() == 3 }, "two sessions and a subject on the other replica")
+
+		// Without a Redis replica, a revocation waits for one: it is pending.
+		c := srv.list(t, Options{WaitReplicas: 1, Timeout: time.Second})
+		require.ErrorContains(t, c.Revoke(ctx, cookiesession.SessionRevocation("waits", now.Add(time.Hour))), "0 of the 1 replicas")
+		st, err = c.State(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 1, st.Pending)
+		assert.Equal(t, 4, st.Sessions)
+	})
 }

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/cookiesession/cookiesession"
-	"github.com/redis/rueidis"
+	"github.com/cookiesession/cookiesession/redisrevocation/driver"
 )
 
 // apply takes records, as appended to a bucket or published, into the
@@ -58,6 +58,9 @@ func (l *List) apply(s string) (used, refused int, why, err error) {
 			refused++
 			why = cmp.Or(why, err)
 			continue
+		}
+		if l.seen != nil {
+			l.seen(r)
 		}
 		if rs = append(rs, r); len(rs) == cap(rs) {
 			if err := flush(); err != nil {
@@ -149,51 +152,32 @@ var errLost = errors.New("subscription ended")
 // follow runs one connection's life: it returns when the connection is
 // lost. synced is called once the list is current.
 func (l *List) follow(ctx context.Context, synced func()) error {
-	c, release := l.client.Dedicate()
-	defer release()
-	subscribed := make(chan struct{}, 1)
-	lost := c.SetPubSubHooks(rueidis.PubSubHooks{
-		OnMessage: func(m rueidis.PubSubMessage) {
-			if len(m.Message) > maxMessage {
-				l.ignored.note(l.opts.Logger, "redisrevocation: ignored a message on the list's channel longer than the list ever publishes; something else publishes there",
-					"channel", l.channel, "bytes", len(m.Message), "max", maxMessage)
-				return
-			}
-			records, ours := strings.CutPrefix(m.Message, messageMagic)
-			used, refused, why, err := 0, 0, error(nil), error(nil)
-			if ours {
-				used, refused, why, err = l.apply(records)
-			}
-			switch {
-			case !ours || err != nil || used < len(records):
-				l.ignored.note(l.opts.Logger, "redisrevocation: ignored a message on the list's channel that is not a whole set of records, from the first it cannot read; a replica of another version, or something else, publishes there",
-					"channel", l.channel, "err", err)
-			case refused > 0:
-				l.ignored.note(l.opts.Logger, "redisrevocation: refused revocations out of bounds on the list's channel; a replica whose clock is wrong, or something else, publishes there",
-					"channel", l.channel, "count", refused, "err", why)
-			}
-		},
-		OnSubscription: func(s rueidis.PubSubSubscription) {
-			if s.Kind == "subscribe" {
-				select {
-				case subscribed <- struct{}{}:
-				default:
-				}
-			}
-		},
+	lost, unsubscribe, err := l.client.Subscribe(ctx, l.channel, func(m string) {
+		if len(m) > maxMessage {
+			l.ignored.note(l.opts.Logger, "redisrevocation: ignored a message on the list's channel longer than the list ever publishes; something else publishes there",
+				"channel", l.channel, "bytes", len(m), "max", maxMessage)
+			return
+		}
+		records, ours := strings.CutPrefix(m, messageMagic)
+		used, refused, why, err := 0, 0, error(nil), error(nil)
+		if ours {
+			used, refused, why, err = l.apply(records)
+		}
+		switch {
+		case !ours || err != nil || used < len(records):
+			l.ignored.note(l.opts.Logger, "redisrevocation: ignored a message on the list's channel that is not a whole set of records, from the first it cannot read; a replica of another version, or something else, publishes there",
+				"channel", l.channel, "err", err)
+		case refused > 0:
+			l.ignored.note(l.opts.Logger, "redisrevocation: refused revocations out of bounds on the list's channel; a replica whose clock is wrong, or something else, publishes there",
+				"channel", l.channel, "count", refused, "err", why)
+		}
 	})
-	if err := c.Do(ctx, c.B().Subscribe().Channel(l.channel).Build()).Error(); err != nil {
+	if err != nil {
 		return err
 	}
+	defer unsubscribe()
 	// Subscribed first, loaded second: an entry written in between arrives
 	// both ways, which is harmless, rather than neither.
-	select {
-	case <-subscribed:
-	case err := <-lost:
-		return cmp.Or(err, errLost)
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 	l.poke() // Redis is back: what waited for it need not wait longer
 	if err := l.load(ctx); err != nil {
 		return err
@@ -224,7 +208,7 @@ const (
 // was subscribed first, so they arrive as messages.
 func (l *List) load(ctx context.Context) error {
 	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
-	keys, err := l.client.Do(ctx, l.client.B().Zrange().Key(l.index).Min(now).Max("+inf").Byscore().Build()).AsStrSlice()
+	keys, err := strs(l.client.Do(ctx, keyed("ZRANGE", l.index, now, "+inf", "BYSCORE"))[0])
 	if err != nil {
 		return fmt.Errorf("the list's index %s: %w", l.index, err)
 	}
@@ -241,22 +225,25 @@ func (l *List) load(ctx context.Context) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	sizes := make(rueidis.Commands, len(keys))
+	sizes := make([]driver.Command, len(keys))
 	for i, k := range keys {
-		sizes[i] = l.client.B().Strlen().Key(k).Build()
+		sizes[i] = keyed("STRLEN", k)
 	}
 	type page struct {
 		key       string
 		off, size int64 // its offset, and the bucket's size
 	}
 	var pages []page
-	for i, res := range l.client.DoMulti(ctx, sizes...) {
-		size, err := res.AsInt64()
-		if _, fromRedis := rueidis.IsRedisErr(err); err != nil && !fromRedis {
+	for i, res := range l.client.Do(ctx, sizes...) {
+		size, err := integer(res)
+		if _, fromRedis := redisError(err); err != nil && !fromRedis {
 			return err
 		} else if err != nil {
 			l.opts.Logger.Error("redisrevocation: skipped a day of the list that is not a string", "key", keys[i], "err", err)
 			continue
+		}
+		if l.sized != nil {
+			l.sized(keys[i], size)
 		}
 		for off := int64(0); off < size; off += pageSize {
 			pages = append(pages, page{keys[i], off, size})
@@ -271,13 +258,13 @@ func (l *List) load(ctx context.Context) error {
 		defer close(fetched)
 		for start := 0; start < len(pages); start += pagesPerTrip {
 			trip := pages[start:min(start+pagesPerTrip, len(pages))]
-			cmds := make(rueidis.Commands, len(trip))
+			cmds := make([]driver.Command, len(trip))
 			for i, p := range trip {
-				cmds[i] = l.client.B().Getrange().Key(p.key).Start(p.off).End(min(p.off+pageSize, p.size) - 1).Build()
+				cmds[i] = keyed("GETRANGE", p.key, strconv.FormatInt(p.off, 10), strconv.FormatInt(min(p.off+pageSize, p.size)-1, 10))
 			}
 			data := make([]string, len(trip))
-			for i, res := range l.client.DoMulti(ctx, cmds...) {
-				if data[i], fetchErr = res.ToString(); fetchErr != nil {
+			for i, res := range l.client.Do(ctx, cmds...) {
+				if data[i], fetchErr = str(res); fetchErr != nil {
 					return
 				}
 			}

@@ -86,42 +86,46 @@ func fillUnrelated(t testing.TB, c rueidis.Client, n int) {
 // TestLoadReadsOnlyTheList: a replica starting beside many unrelated keys
 // reads its index and buckets, never the keyspace: no SCAN or KEYS.
 func TestLoadReadsOnlyTheList(t *testing.T) {
-	srv := startRedis(t)
-	c := srv.client(t)
-	fillUnrelated(t, c, 20_000)
-	ctx := context.Background()
-	now := time.Now()
-	require.NoError(t, srv.list(t, Options{}).RevokeMany(ctx, []cookiesession.Revocation{
-		cookiesession.SessionRevocation("today", now.Add(time.Hour)),
-		cookiesession.SessionRevocation("next-year", now.Add(365*day)),
-		cookiesession.SubjectRevocation("ada", now, now.Add(400*day)),
-	}))
-	require.NoError(t, c.Do(ctx, c.B().ConfigResetstat().Build()).Error())
-	late := srv.list(t, Options{})
-	calls := commandCalls(t, c)
-	assert.Equal(t, 1, calls["zrange"], "one read of the index")
-	assert.Equal(t, 3, calls["getrange"], "one page of each of the three days")
-	assert.Zero(t, calls["scan"]+calls["keys"], "no walk of the keyspace")
-	assert.Equal(t, 3, late.local.Len())
-	assert.True(t, late.Revoked(ctx, info("next-year", "", now)))
+	eachClient(t, func(t *testing.T, k clientKind) {
+		srv := k.startRedis(t)
+		c := srv.client(t)
+		fillUnrelated(t, c, 20_000)
+		ctx := context.Background()
+		now := time.Now()
+		require.NoError(t, srv.list(t, Options{}).RevokeMany(ctx, []cookiesession.Revocation{
+			cookiesession.SessionRevocation("today", now.Add(time.Hour)),
+			cookiesession.SessionRevocation("next-year", now.Add(365*day)),
+			cookiesession.SubjectRevocation("ada", now, now.Add(400*day)),
+		}))
+		require.NoError(t, c.Do(ctx, c.B().ConfigResetstat().Build()).Error())
+		late := srv.list(t, Options{})
+		calls := commandCalls(t, c)
+		assert.Equal(t, 1, calls["zrange"], "one read of the index")
+		assert.Equal(t, 3, calls["getrange"], "one page of each of the three days")
+		assert.Zero(t, calls["scan"]+calls["keys"], "no walk of the keyspace")
+		assert.Equal(t, 3, late.local.Len())
+		assert.True(t, late.Revoked(ctx, info("next-year", "", now)))
+	})
 }
 
 // TestRedisMemoryPerEntry: Redis holds a revoked session in at most 64
 // bytes, whether the entries were made over a year or all at once.
 func TestRedisMemoryPerEntry(t *testing.T) {
-	const n = 100_000
-	for _, spread := range []bool{true, false} {
-		t.Run(fmt.Sprintf("spread=%v", spread), func(t *testing.T) {
-			srv := startRedis(t)
-			c := srv.client(t)
-			l := srv.list(t, Options{})
-			before := usedMemory(t, c)
-			require.NoError(t, l.RevokeMany(context.Background(), logouts(n, spread)))
-			perEntry := float64(usedMemory(t, c)-before) / n
-			t.Logf("%d entries: %.1f bytes each in Redis", n, perEntry)
-			assert.LessOrEqual(t, perEntry, 64.0)
-		})
-	}
+	eachClient(t, func(t *testing.T, k clientKind) {
+		const n = 100_000
+		for _, spread := range []bool{true, false} {
+			t.Run(fmt.Sprintf("spread=%v", spread), func(t *testing.T) {
+				srv := k.startRedis(t)
+				c := srv.client(t)
+				l := srv.list(t, Options{})
+				before := usedMemory(t, c)
+				require.NoError(t, l.RevokeMany(context.Background(), logouts(n, spread)))
+				perEntry := float64(usedMemory(t, c)-before) / n
+				t.Logf("%d entries: %.1f bytes each in Redis", n, perEntry)
+				assert.LessOrEqual(t, perEntry, 64.0)
+			})
+		}
+	})
 }
 
 // BenchmarkColdStart measures New until loaded: a replica starting on a
@@ -131,89 +135,94 @@ func TestRedisMemoryPerEntry(t *testing.T) {
 // heap. Needs redis-server, as the tests do; writing the entries takes a
 // few seconds before the timing starts.
 func BenchmarkColdStart(b *testing.B) {
-	const n = 1_000_000
-	for _, shape := range []string{"1M-spread", "1M-incident", "empty-beside-1M-keys"} {
-		b.Run(shape, func(b *testing.B) {
-			srv := startRedis(b)
-			c := srv.client(b)
-			ctx := context.Background()
-			before := usedMemory(b, c)
-			entries := 0
-			if shape == "empty-beside-1M-keys" {
-				fillUnrelated(b, c, n)
-			} else {
-				entries = n
-				writer := srv.list(b, Options{})
-				rs := logouts(n, shape == "1M-spread")
-				start := time.Now()
-				require.NoError(b, writer.RevokeMany(ctx, rs))
-				b.Logf("RevokeMany of %d: %v", n, time.Since(start).Round(time.Millisecond))
-			}
-			redisPerEntry := float64(usedMemory(b, c)-before) / n
-			var l *List
-			for b.Loop() {
+	eachClient(b, func(b *testing.B, k clientKind) {
+		const n = 1_000_000
+		for _, shape := range []string{"1M-spread", "1M-incident", "empty-beside-1M-keys"} {
+			b.Run(shape, func(b *testing.B) {
+				srv := k.startRedis(b)
+				c := srv.client(b)
+				ctx := context.Background()
+				before := usedMemory(b, c)
+				entries := 0
+				if shape == "empty-beside-1M-keys" {
+					fillUnrelated(b, c, n)
+				} else {
+					entries = n
+					writer := srv.list(b, Options{})
+					rs := logouts(n, shape == "1M-spread")
+					start := time.Now()
+					require.NoError(b, writer.RevokeMany(ctx, rs))
+					b.Logf("RevokeMany of %d: %v", n, time.Since(start).Round(time.Millisecond))
+				}
+				redisPerEntry := float64(usedMemory(b, c)-before) / n
+				var l *List
+				d := srv.driver(b, "", "")
+				for b.Loop() {
+					if l != nil {
+						l.Close()
+					}
+					var err error
+					l, err = New(ctx, d, Options{})
+					require.NoError(b, err)
+				}
+				b.StopTimer()
+				require.Equal(b, entries, l.local.Len())
+				if entries > 0 {
+					// The heap of one more replica's list, loaded on its own.
+					l.Close()
+					l = nil
+					var heap runtime.MemStats
+					runtime.GC()
+					runtime.ReadMemStats(&heap)
+					before := heap.HeapAlloc
+					fresh, err := New(ctx, d, Options{})
+					require.NoError(b, err)
+					runtime.GC()
+					runtime.ReadMemStats(&heap)
+					b.ReportMetric(redisPerEntry, "redis-B/entry")
+					b.ReportMetric(float64(heap.HeapAlloc-before)/float64(fresh.local.Len()), "heap-B/entry")
+					fresh.Close()
+				}
 				if l != nil {
 					l.Close()
 				}
-				var err error
-				l, err = New(ctx, c, Options{})
-				require.NoError(b, err)
-			}
-			b.StopTimer()
-			require.Equal(b, entries, l.local.Len())
-			if entries > 0 {
-				// The heap of one more replica's list, loaded on its own.
-				l.Close()
-				l = nil
-				var heap runtime.MemStats
-				runtime.GC()
-				runtime.ReadMemStats(&heap)
-				before := heap.HeapAlloc
-				fresh, err := New(ctx, c, Options{})
-				require.NoError(b, err)
-				runtime.GC()
-				runtime.ReadMemStats(&heap)
-				b.ReportMetric(redisPerEntry, "redis-B/entry")
-				b.ReportMetric(float64(heap.HeapAlloc-before)/float64(fresh.local.Len()), "heap-B/entry")
-				fresh.Close()
-			}
-			if l != nil {
-				l.Close()
-			}
-		})
-	}
+			})
+		}
+	})
 }
 
 // TestForeignDataIsIgnored: what this package did not write, in the list's
 // index or on its channel, is logged and skipped; the rest loads, and a
 // foreign message puts nothing in force.
 func TestForeignDataIsIgnored(t *testing.T) {
-	srv := startRedis(t)
-	c := srv.client(t)
-	ctx, now := context.Background(), time.Now()
-	var logs syncBuffer
-	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	a := srv.list(t, Options{Logger: logger})
-	require.NoError(t, a.Revoke(ctx, cookiesession.SessionRevocation("kept", now.Add(time.Hour))))
-	wrongType := a.tag + "day:1"
-	require.NoError(t, c.Do(ctx, c.B().Rpush().Key(wrongType).Element("x").Build()).Error())
-	for _, member := range []string{wrongType, "elsewhere"} {
-		require.NoError(t, c.Do(ctx, c.B().Zadd().Key(a.index).ScoreMember().ScoreMember(float64(now.Add(time.Hour).UnixMilli()), member).Build()).Error())
-	}
+	eachClient(t, func(t *testing.T, k clientKind) {
+		srv := k.startRedis(t)
+		c := srv.client(t)
+		ctx, now := context.Background(), time.Now()
+		var logs syncBuffer
+		logger := slog.New(slog.NewTextHandler(&logs, nil))
+		a := srv.list(t, Options{Logger: logger})
+		require.NoError(t, a.Revoke(ctx, cookiesession.SessionRevocation("kept", now.Add(time.Hour))))
+		wrongType := a.tag + "day:1"
+		require.NoError(t, c.Do(ctx, c.B().Rpush().Key(wrongType).Element("x").Build()).Error())
+		for _, member := range []string{wrongType, "elsewhere"} {
+			require.NoError(t, c.Do(ctx, c.B().Zadd().Key(a.index).ScoreMember().ScoreMember(float64(now.Add(time.Hour).UnixMilli()), member).Build()).Error())
+		}
 
-	b := srv.list(t, Options{Logger: logger})
-	assert.True(t, b.Revoked(ctx, info("kept", "", now)), "the list's own day loaded")
-	assert.Contains(t, logs.String(), "not one of its days")
-	assert.Contains(t, logs.String(), "not a string")
+		b := srv.list(t, Options{Logger: logger})
+		assert.True(t, b.Revoked(ctx, info("kept", "", now)), "the list's own day loaded")
+		assert.Contains(t, logs.String(), "not one of its days")
+		assert.Contains(t, logs.String(), "not a string")
 
-	for _, message := range []string{"all sessions were refreshed by the deploy bot", messageMagic + "all sessions", messageMagic + "\x03"} {
-		require.NoError(t, c.Do(ctx, c.B().Publish().Channel(a.channel).Message(message).Build()).Error())
-	}
-	// Logged at once, then at most once a minute with a count: a flood
-	// of junk does not flood the log.
-	eventually(t, 2*time.Second, func() bool { return strings.Count(logs.String(), "ignored a message") == 2 }, "both lists log the first")
-	time.Sleep(100 * time.Millisecond)
-	assert.Equal(t, 2, strings.Count(logs.String(), "ignored a message"), "and not the two after it")
-	assert.False(t, a.Revoked(ctx, info("fresh", "", now)), "nothing put in force")
-	assert.False(t, b.Revoked(ctx, info("fresh", "", now)))
+		for _, message := range []string{"all sessions were refreshed by the deploy bot", messageMagic + "all sessions", messageMagic + "\x03"} {
+			require.NoError(t, c.Do(ctx, c.B().Publish().Channel(a.channel).Message(message).Build()).Error())
+		}
+		// Logged at once, then at most once a minute with a count: a flood
+		// of junk does not flood the log.
+		eventually(t, 2*time.Second, func() bool { return strings.Count(logs.String(), "ignored a message") == 2 }, "both lists log the first")
+		time.Sleep(100 * time.Millisecond)
+		assert.Equal(t, 2, strings.Count(logs.String(), "ignored a message"), "and not the two after it")
+		assert.False(t, a.Revoked(ctx, info("fresh", "", now)), "nothing put in force")
+		assert.False(t, b.Revoked(ctx, info("fresh", "", now)))
+	})
 }

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/cookiesession/cookiesession"
-	"github.com/redis/rueidis"
+	"github.com/cookiesession/cookiesession/redisrevocation/driver"
 )
 
 // keep queues ws, which Redis did not take for sure, to be written again
@@ -205,8 +205,8 @@ return size
 // that refuses a command), which writing again cannot mend, from a
 // failure that it can.
 func refusedByScript(err error) bool {
-	re, ok := rueidis.IsRedisErr(err)
-	return ok && strings.Contains(re.Error(), " redisrevocation: ")
+	re, ok := redisError(err)
+	return ok && strings.Contains(string(re), " redisrevocation: ")
 }
 
 // share writes rs to Redis, as write does, and returns the error for
@@ -262,20 +262,20 @@ func (l *List) write(ctx context.Context, rs []cookiesession.Revocation) (left [
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
 	defer cancel()
-	cmds := make(rueidis.Commands, 0, len(parts))
+	cmds := make([]driver.Command, 0, len(parts))
 	for _, p := range parts {
 		// EVAL, not EVALSHA: a primary that just took over after a
 		// failover has no script cache, and the script's text is small
 		// beside the records it carries.
 		expiry := strconv.FormatInt(p.end+expiryMargin.Milliseconds(), 10)
-		cmds = append(cmds, l.client.B().Eval().Script(appendScript).Numkeys(2).Key(l.dayKey(p.end), l.index).
-			Arg(rueidis.BinaryString(p.records), expiry, l.channel, messageMagic).Build())
+		cmds = append(cmds, driver.Command{Name: []string{"EVAL", appendScript, "2"}, Keys: []string{l.dayKey(p.end), l.index},
+			Args: []string{string(p.records), expiry, l.channel, messageMagic}})
 	}
-	var results []rueidis.RedisResult
+	var results []driver.Reply
 	var replid string
 	var waitErr error
 	if l.opts.WaitReplicas == 0 {
-		results = l.client.DoMulti(ctx, cmds...)
+		results = l.client.Do(ctx, cmds...)
 	} else {
 		replid, results, waitErr = l.replicated(ctx, cmds)
 	}
@@ -285,7 +285,7 @@ func (l *List) write(ctx context.Context, rs []cookiesession.Revocation) (left [
 		if results == nil {
 			werr = waitErr // no write was sent
 		} else {
-			werr = results[i].Error()
+			werr = results[i].Err
 		}
 		switch {
 		case refusedByScript(werr):
@@ -329,33 +329,30 @@ func (e *unreplicatedError) Error() string {
 // INFO did not answer), each write's result (nil when none was sent), and
 // an error when INFO or WAIT failed, an *unreplicatedError when too few
 // replicas answered.
-func (l *List) replicated(ctx context.Context, writes rueidis.Commands) (replid string, results []rueidis.RedisResult, err error) {
-	cmds := make(rueidis.Commands, 0, len(writes)+2)
-	cmds = append(cmds, l.client.B().Info().Section("replication").Build())
+func (l *List) replicated(ctx context.Context, writes []driver.Command) (replid string, results []driver.Reply, err error) {
+	cmds := make([]driver.Command, 0, len(writes)+2)
+	cmds = append(cmds, command("INFO", "replication"))
 	cmds = append(cmds, writes...)
 	wait := max(l.opts.Timeout.Milliseconds()/2, 1)
-	cmds = append(cmds, l.client.B().Wait().Numreplicas(int64(l.opts.WaitReplicas)).Timeout(wait).Build())
-	err = l.client.Dedicated(func(c rueidis.DedicatedClient) error {
-		res := c.DoMulti(ctx, cmds...)
-		results = res[1 : len(res)-1]
-		info, err := res[0].ToString()
-		if err != nil {
-			return fmt.Errorf("INFO replication: %w", err)
+	cmds = append(cmds, command("WAIT", strconv.Itoa(l.opts.WaitReplicas), strconv.FormatInt(wait, 10)))
+	res := l.client.Dedicated(ctx, cmds...)
+	results = res[1 : len(res)-1]
+	info, err := str(res[0])
+	if err != nil {
+		return "", results, fmt.Errorf("INFO replication: %w", err)
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if id, ok := strings.CutPrefix(line, "master_replid:"); ok {
+			replid = id
 		}
-		for _, line := range strings.Split(info, "\r\n") {
-			if id, ok := strings.CutPrefix(line, "master_replid:"); ok {
-				replid = id
-			}
-		}
-		if replid == "" {
-			return errors.New("INFO replication names no master_replid")
-		}
-		got, err := res[len(res)-1].AsInt64()
-		if err == nil && got < int64(l.opts.WaitReplicas) {
-			err = &unreplicatedError{replid, got, int64(l.opts.WaitReplicas)}
-		}
-		return err
-	})
+	}
+	if replid == "" {
+		return "", results, errors.New("INFO replication names no master_replid")
+	}
+	got, err := integer(res[len(res)-1])
+	if err == nil && got < int64(l.opts.WaitReplicas) {
+		err = &unreplicatedError{replid, got, int64(l.opts.WaitReplicas)}
+	}
 	return replid, results, err
 }
 
@@ -367,10 +364,10 @@ func (l *List) replicated(ctx context.Context, writes rueidis.Commands) (replid 
 func (l *List) confirm(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
 	defer cancel()
-	mark := l.client.B().Set().Key(l.tag + "confirmed").Value(strconv.FormatInt(time.Now().UnixMilli(), 10)).Px(day).Build()
-	replid, results, err := l.replicated(ctx, rueidis.Commands{mark})
+	mark := keyed("SET", l.tag+"confirmed", strconv.FormatInt(time.Now().UnixMilli(), 10), "PX", strconv.FormatInt(day.Milliseconds(), 10))
+	replid, results, err := l.replicated(ctx, []driver.Command{mark})
 	if results != nil && err == nil {
-		err = results[0].Error()
+		err = results[0].Err
 	}
 	return replid, err
 }
@@ -422,29 +419,29 @@ func (l *List) probe(ctx context.Context) error {
 	if l.opts.WaitReplicas > 0 {
 		wait = "1"
 	}
-	cmds := rueidis.Commands{l.client.B().Eval().Script(probeScript).Numkeys(3).
-		Key(l.dayKey(0), l.index, l.tag+"confirmed").Arg(l.channel, wait).Build()}
+	cmds := []driver.Command{{Name: []string{"EVAL", probeScript, "3"},
+		Keys: []string{l.dayKey(0), l.index, l.tag + "confirmed"}, Args: []string{l.channel, wait}}}
 	if l.opts.WaitReplicas > 0 {
-		cmds = append(cmds, l.client.B().Info().Section("replication").Build(), l.client.B().Wait().Numreplicas(0).Timeout(0).Build())
+		cmds = append(cmds, command("INFO", "replication"), command("WAIT", "0", "0"))
 	}
 	for backoff := minRetry; ; backoff = min(2*backoff, maxRetry) {
 		var denied []string
-		err := l.client.Dedicated(func(c rueidis.DedicatedClient) error {
-			res := c.DoMulti(ctx, cmds...)
+		err := func() error {
+			res := l.client.Dedicated(ctx, cmds...)
 			var err error
-			if denied, err = res[0].AsStrSlice(); err != nil {
+			if denied, err = strs(res[0]); err != nil {
 				return fmt.Errorf("EVAL: %w", err)
 			}
 			if len(res) > 1 && len(denied) == 0 {
-				if err := res[1].Error(); err != nil {
+				if err := res[1].Err; err != nil {
 					return fmt.Errorf("INFO replication (for WaitReplicas): %w", err)
 				}
-				if err := res[2].Error(); err != nil {
+				if err := res[2].Err; err != nil {
 					return fmt.Errorf("WAIT (for WaitReplicas): %w", err)
 				}
 			}
 			return nil
-		})
+		}()
 		if err == nil && len(denied) > 0 {
 			var grant []string
 			for _, d := range denied {
@@ -462,7 +459,7 @@ func (l *List) probe(ctx context.Context) error {
 			// would have said so, was refused.
 			return fmt.Errorf("redisrevocation: needs Redis 7.0 or later (or Valkey): %w", err)
 		}
-		if re := (*rueidis.RedisError)(nil); errors.As(err, &re) && !re.IsLoading() && !re.IsClusterDown() && !re.IsTryAgain() && !strings.HasPrefix(re.Error(), "MASTERDOWN") {
+		if re, ok := redisError(err); ok && !transient(re) {
 			return fmt.Errorf("redisrevocation: Redis refused what the list needs: %w", err)
 		}
 		select {
@@ -471,4 +468,15 @@ func (l *List) probe(ctx context.Context) error {
 		case <-time.After(backoff):
 		}
 	}
+}
+
+// transient tells an error reply that a moment mends (a server loading
+// its data, a Cluster or a replica between primaries) from a refusal.
+func transient(re driver.ErrorReply) bool {
+	for _, p := range []string{"LOADING", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN"} {
+		if strings.HasPrefix(string(re), p) {
+			return true
+		}
+	}
+	return false
 }

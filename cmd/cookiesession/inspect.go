@@ -40,17 +40,20 @@ type inspection struct {
 // Exit codes of inspect, besides 0 (verified and valid) and 2 (usage).
 const (
 	exitNotVerified = 1 // no session cookie, or none that the secrets verify
-	exitRefused     = 3 // verified, but expired or revoked
+	exitRefused     = 3 // verified, but expired
 )
 
 func inspect(_ context.Context, args []string, e env) error {
 	fs := newFlags("inspect", "[-name session] [-secrets-file FILE] [-expired] [- | -header 'Cookie: ...' | VALUE | NAME=VALUE]",
 		`pbpaste | COOKIESESSION_SECRETS=... cookiesession inspect -   # standard input: no cookie in shell history`, e)
-	fs.notes = "exit status: 0 valid session, 1 no cookie or not verified, 2 usage or configuration error, 3 verified but expired or revoked"
+	fs.notes = "exit status: 0 verified and not expired, 1 no cookie or not verified, 2 usage or configuration error, 3 verified but expired\n\n" +
+		"inspect sees the cookie only: it does not consult a revocation list, so a session revoked (log out everywhere,\n" +
+		"or one session) is still shown valid. For the list redisrevocation shares through Redis, ask it with\n" +
+		"cookiesession-revoke check (module github.com/cookiesession/cookiesession/redisrevocation/cmd/cookiesession-revoke)."
 	name := fs.String("name", "session", "session cookie `name`; part of the signature, so it must be the one the cookie was set under")
 	secretsFile := fs.String("secrets-file", "", "read the secrets from `FILE` (comma- or line-separated) instead of $"+secretsEnv)
 	header := fs.String("header", "", "a whole Cookie `header` (needed for chunked sessions); prefer - and standard input")
-	expired := fs.Bool("expired", false, "show an expired or revoked session whose cookie verifies, marked as no longer valid")
+	expired := fs.Bool("expired", false, "show an expired session whose cookie verifies, marked as no longer valid")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -92,7 +95,7 @@ func inspect(_ context.Context, args []string, e env) error {
 	case err == nil:
 	case errors.Is(err, cookiesession.ErrWeakSecret):
 		return usageError{err}
-	case errors.Is(err, cookiesession.ErrExpired) || errors.Is(err, cookiesession.ErrRevoked):
+	case errors.Is(err, cookiesession.ErrExpired):
 		err = exitError{err, exitRefused}
 		if in == nil || !*expired {
 			return err
@@ -187,9 +190,9 @@ func hasCookiePrefix(s string) bool {
 
 // open verifies the session in a Cookie header in every format: an
 // encrypting manager reads both encrypted formats, the others their own.
-// When none verifies it, the most telling reason is returned: expired or
-// revoked (with the refused session), then no cookie at all, then a weak
-// secret, then not verified.
+// When none verifies it, the most telling reason is returned: expired
+// (with the refused session), then no cookie at all, then a weak secret,
+// then not verified. No revocation list is consulted.
 func open(keys [][]byte, name, header string) (*cookiesession.Inspection, error) {
 	var reasons []error
 	var refused *cookiesession.Inspection
@@ -209,7 +212,7 @@ func open(keys [][]byte, name, header string) (*cookiesession.Inspection, error)
 		}
 		reasons = append(reasons, err)
 	}
-	for _, target := range []error{cookiesession.ErrExpired, cookiesession.ErrRevoked, http.ErrNoCookie, cookiesession.ErrWeakSecret} {
+	for _, target := range []error{cookiesession.ErrExpired, http.ErrNoCookie, cookiesession.ErrWeakSecret} {
 		for _, err := range reasons {
 			if errors.Is(err, target) {
 				return refused, err

@@ -237,7 +237,10 @@ func TestInspectExpired(t *testing.T) {
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out, "[- | -header", "standard input comes first in the usage")
 	assert.Contains(t, out, "inspect -   # standard input")
-	assert.Contains(t, out, "exit status: 0 valid session, 1 no cookie or not verified, 2 usage or configuration error, 3 verified but expired or revoked")
+	assert.Contains(t, out, "exit status: 0 verified and not expired, 1 no cookie or not verified, 2 usage or configuration error, 3 verified but expired\n")
+	assert.NotContains(t, out, "revoked session", "inspect consults no revocation list, so it promises nothing about one")
+	assert.Contains(t, out, "does not consult a revocation list")
+	assert.Contains(t, out, "cookiesession-revoke check")
 }
 
 func TestUsage(t *testing.T) {

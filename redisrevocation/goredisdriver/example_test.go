@@ -1,4 +1,4 @@
-package redisrevocation_test
+package goredisdriver_test
 
 import (
 	"context"
@@ -7,7 +7,8 @@ import (
 
 	"github.com/cookiesession/cookiesession"
 	"github.com/cookiesession/cookiesession/redisrevocation"
-	"github.com/redis/rueidis"
+	"github.com/cookiesession/cookiesession/redisrevocation/goredisdriver"
+	"github.com/redis/go-redis/v9"
 )
 
 // Each replica builds its own List on its own client; they share the
@@ -17,14 +18,11 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{"127.0.0.1:6379"}})
-	if err != nil {
-		log.Fatal(err)
-	}
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true})
 	defer client.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	revoked, err := redisrevocation.New(ctx, client, redisrevocation.Options{})
+	revoked, err := redisrevocation.New(ctx, goredisdriver.New(client), redisrevocation.Options{})
 	if err != nil {
 		log.Fatal(err) // not loaded: this replica would miss revocations
 	}
@@ -38,22 +36,19 @@ func ExampleNew() {
 
 // With Sentinel, the client asks the Sentinels for the primary and follows
 // its failovers; WaitReplicas makes a failover lose no revocation that
-// Revoke returned without error. The timeouts are those the failover
-// figures in the README were measured with.
+// Revoke returned without error. ContextTimeoutEnabled lets
+// Options.Timeout bound each call, as the failover figures in the README
+// were measured.
 func ExampleNew_sentinel() {
-	client, err := rueidis.NewClient(rueidis.ClientOption{
-		InitAddress:      []string{"sentinel-1:26379", "sentinel-2:26379", "sentinel-3:26379"},
-		Sentinel:         rueidis.SentinelOption{MasterSet: "revocations"},
-		ConnWriteTimeout: 2 * time.Second,
-		DisableCache:     true,
+	client := redis.NewFailoverClient(&redis.FailoverOptions{
+		SentinelAddrs:         []string{"sentinel-1:26379", "sentinel-2:26379", "sentinel-3:26379"},
+		MasterName:            "revocations",
+		ContextTimeoutEnabled: true,
 	})
-	if err != nil {
-		log.Fatal(err)
-	}
 	defer client.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	revoked, err := redisrevocation.New(ctx, client, redisrevocation.Options{
+	revoked, err := redisrevocation.New(ctx, goredisdriver.New(client), redisrevocation.Options{
 		Prefix:       "shop:revocations:", // one per service sharing the Redis
 		WaitReplicas: 1,                   // each primary has one replica
 	})
@@ -66,18 +61,14 @@ func ExampleNew_sentinel() {
 // On Redis Cluster, give the client some of the nodes' addresses: it
 // finds the rest, and the slot the list's keys share.
 func ExampleNew_cluster() {
-	client, err := rueidis.NewClient(rueidis.ClientOption{
-		InitAddress:      []string{"redis-1:6379", "redis-2:6379", "redis-3:6379"},
-		ConnWriteTimeout: 2 * time.Second,
-		DisableCache:     true,
+	client := redis.NewClusterClient(&redis.ClusterOptions{
+		Addrs:                 []string{"redis-1:6379", "redis-2:6379", "redis-3:6379"},
+		ContextTimeoutEnabled: true,
 	})
-	if err != nil {
-		log.Fatal(err)
-	}
 	defer client.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	revoked, err := redisrevocation.New(ctx, client, redisrevocation.Options{WaitReplicas: 1})
+	revoked, err := redisrevocation.New(ctx, goredisdriver.New(client), redisrevocation.Options{WaitReplicas: 1})
 	if err != nil {
 		log.Fatal(err)
 	}
