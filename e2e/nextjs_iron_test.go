@@ -64,7 +64,7 @@ func TestSharedLoginWithIronSession(t *testing.T) {
 		{"/go/rename?name=Grace", "Go: renamed to Grace"},
 		{"/profile", "Node: Grace, 2 visits"},
 	} {
-		page, err := b.open(site + step.path)
+		page, err := open(b, site+step.path)
 		require.NoError(t, err, step.path)
 		assert.Equal(t, step.want, strings.TrimSpace(page), step.path)
 	}
@@ -77,10 +77,10 @@ func TestSharedLoginWithIronSession(t *testing.T) {
 	assert.True(t, c.HTTPOnly && c.Secure, "HttpOnly and Secure, as both sides set it")
 	assert.Equal(t, "Lax", c.SameSite)
 
-	page, err := b.open(site + "/logout")
+	page, err := open(b, site+"/logout")
 	require.NoError(t, err)
 	assert.Equal(t, "Node: signed out", strings.TrimSpace(page))
-	page, err = b.open(site + "/go/profile")
+	page, err = open(b, site+"/go/profile")
 	require.NoError(t, err)
 	assert.Equal(t, "Go: not signed in", strings.TrimSpace(page))
 }
