@@ -132,8 +132,11 @@ type List struct {
 	closed   atomic.Bool  // Close was called: nothing is retried any more
 
 	mu      sync.Mutex
-	pending []waiting     // not yet written to Redis, or not yet replicated
-	wake    chan struct{} // tells retry that there is work, or Redis is back
+	pending []waiting // not yet written to Redis, or not yet replicated
+	// flushing counts the pending that flush took and has neither put
+	// back nor finished with.
+	flushing int
+	wake     chan struct{} // tells retry that there is work, or Redis is back
 
 	ignored refusals                       // what the channel carried that was refused
 	seen    func(cookiesession.Revocation) // State's, on a List of its own: every record read
@@ -366,14 +369,22 @@ type State struct {
 	Pending int
 }
 
+// Pending is how many revocations made on this replica Redis does not
+// have for sure yet, as State reports it, without reading Redis: cheap
+// enough for a metrics scrape (promcollector.NewPending(list.Pending),
+// otelmetrics.RegisterPending(meter, list.Pending)), where the alerting
+// rule on revocations waiting for Redis reads it.
+func (l *List) Pending() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.pending) + l.flushing
+}
+
 // State reads every record of the list from Redis, as a replica that
 // starts does, and sums them up. It is for operators and health pages,
 // not for the request path: it costs a full load.
 func (l *List) State(ctx context.Context) (State, error) {
-	var st State
-	l.mu.Lock()
-	st.Pending = len(l.pending)
-	l.mu.Unlock()
+	st := State{Pending: l.Pending()}
 	read := &List{client: l.client, local: cookiesession.NewMemoryRevocations(), tag: l.tag, index: l.index, opts: l.opts}
 	days := map[string]bool{}
 	read.seen = func(r cookiesession.Revocation) {

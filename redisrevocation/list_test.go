@@ -594,6 +594,8 @@ func TestState(t *testing.T) {
 		st, err = c.State(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, 1, st.Pending)
+		assert.Equal(t, 1, c.Pending(), "the same count, without reading Redis")
+		assert.Zero(t, a.Pending())
 		assert.Equal(t, 4, st.Sessions)
 	})
 }

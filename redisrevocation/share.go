@@ -82,7 +82,14 @@ func (l *List) flush(ctx context.Context) (int, error) {
 	l.mu.Lock()
 	all := l.pending
 	l.pending = nil
+	l.flushing += len(all) // still pending for Pending until put back or done
 	l.mu.Unlock()
+	back := 0
+	defer func() {
+		l.mu.Lock()
+		l.flushing -= len(all) - back
+		l.mu.Unlock()
+	}()
 	var toShare []cookiesession.Revocation
 	var taken []waiting
 	for _, w := range all {
@@ -108,6 +115,7 @@ func (l *List) flush(ctx context.Context) (int, error) {
 				done++
 			default:
 				l.requeue(w)
+				back++
 			}
 		}
 		if err != nil {
@@ -120,6 +128,7 @@ func (l *List) flush(ctx context.Context) (int, error) {
 		done += len(part) - len(left) - refused
 		for _, w := range left {
 			l.requeue(w)
+			back++
 		}
 		if err != nil {
 			errs = append(errs, err)
@@ -128,11 +137,12 @@ func (l *List) flush(ctx context.Context) (int, error) {
 	return done, errors.Join(errs...)
 }
 
-// requeue puts w back among the pending.
+// requeue puts w, taken by flush, back among the pending.
 func (l *List) requeue(w waiting) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.pending = append(l.pending, w)
+	l.flushing--
 }
 
 // appendScript appends records to the last string of a day, keeps it

@@ -7,8 +7,9 @@
 # new user's module outside the repository then, against that proxy:
 #   - go gets each public module alone (the root; redisrevocation without
 #     the root required first, and a package importing only it tidied;
-#     otelmetrics, promcollector),
-#   - runs `go run .../cmd/cookiesession@VERSION secret`,
+#     each Redis driver; otelmetrics, promcollector),
+#   - runs `go run .../cmd/cookiesession@VERSION secret` and, against a
+#     redis-server, `.../redisrevocation/cmd/cookiesession-revoke@VERSION state`,
 #   - builds and runs the README's Quick start and the first snippet of each
 #     module README.
 # With -as-is the clone is packed at REV as it stands, without the release
@@ -141,10 +142,20 @@ fresh revocationonly
 printf 'package main\n\nimport _ "%s/redisrevocation"\n\nfunc main() {}\n' "$module" > main.go
 go mod tidy
 go build ./...
+for driver in rueidisdriver goredisdriver; do
+  step "go get $module/redisrevocation/$driver alone"
+  fresh "$driver"
+  go get "$module/redisrevocation/$driver"
+  requires "$module/redisrevocation/$driver" "$version"
+  requires "$module/redisrevocation" "$version"
+  printf 'package main\n\nimport _ "%s/redisrevocation/%s"\n\nfunc main() {}\n' "$module" "$driver" > main.go
+  go mod tidy
+  go build ./...
+done
 step "the redisrevocation README's first snippet, against a redis-server of its own"
 fresh revocationsnippet
 {
-  printf 'package main\n\nimport (\n\t"context"\n\t"fmt"\n\t"log"\n\t"time"\n\n\t"github.com/cookiesession/cookiesession"\n\t"github.com/cookiesession/cookiesession/redisrevocation"\n\t"github.com/redis/rueidis"\n)\n\n'
+  printf 'package main\n\nimport (\n\t"context"\n\t"fmt"\n\t"log"\n\t"time"\n\n\t"github.com/cookiesession/cookiesession"\n\t"github.com/cookiesession/cookiesession/redisrevocation"\n\t"github.com/cookiesession/cookiesession/redisrevocation/goredisdriver"\n\t"github.com/redis/go-redis/v9"\n)\n\n'
   printf 'func main() {\n\tkeys := [][]byte{cookiesession.GenerateSecret()}\n'
   first_go_snippet "$work/repo/redisrevocation/README.md"
   printf '\tif err != nil {\n\t\tlog.Fatal(err)\n\t}\n\tfmt.Println("revocations:", sessions.RevokeAll(ctx))\n}\n'
@@ -160,6 +171,9 @@ if command -v redis-server >/dev/null; then
   out=$(./snippet)
   [ "$out" = "revocations: <nil>" ] || { echo "rehearsal: the redisrevocation snippet printed: $out" >&2; exit 1; }
   echo "redisrevocation snippet: $out"
+  out=$(cd "$work" && REDIS_ADDR=127.0.0.1:$rport go run "$module/redisrevocation/cmd/cookiesession-revoke@$version" state)
+  grep -q '"Sessions"' <<<"$out" || { echo "rehearsal: cookiesession-revoke state printed: $out" >&2; exit 1; }
+  echo "go run $module/redisrevocation/cmd/cookiesession-revoke@$version state: $(tr -d '\n' <<<"$out" | cut -c1-120)"
 elif [ "${CI:-}" = true ]; then
   echo "rehearsal: redis-server is missing" >&2; exit 1
 else

@@ -36,9 +36,12 @@ type publicModule struct {
 // order in which they are tagged, since every other one requires the root.
 var publicModules = []publicModule{
 	{dir: ".", maxZip: 480_000},
-	{dir: "redisrevocation", maxZip: 60_000},
+	{dir: "redisrevocation", maxZip: 100_000},
 	{dir: "otelmetrics", maxZip: 20_000},
 	{dir: "promcollector", maxZip: 20_000},
+	{dir: "redisrevocation/rueidisdriver", maxZip: 10_000},
+	{dir: "redisrevocation/goredisdriver", maxZip: 10_000},
+	{dir: "redisrevocation/cmd/cookiesession-revoke", maxZip: 20_000},
 }
 
 func (m publicModule) path() string {

@@ -38,9 +38,9 @@ func newHandlers(secrets [][]byte) (public, admin http.Handler, err error) {
 	}
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(promcollector.New(sessions))
-	// With the shared revocation list, its revocations not yet in Redis
-	// too, from a func() int that counts them:
-	// registry.MustRegister(promcollector.NewPending(pendingCount))
+	// With the shared revocation list (redisrevocation), its revocations
+	// not yet in Redis too:
+	// registry.MustRegister(promcollector.NewPending(list.Pending))
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
