@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/cookiesession/cookiesession/internal/inflate"
 	"github.com/gorilla/securecookie"
 	"golang.org/x/crypto/chacha20poly1305"
 )
@@ -441,7 +442,7 @@ const (
 	// into a large allocation. Only our own keys can produce a compressed
 	// payload, and encode refuses to seal more than this, so every cookie
 	// written can be read back.
-	maxInflated = 1 << 20
+	maxInflated = inflate.Max
 )
 
 // Deflate's state is tens of kilobytes each way; pooling it keeps that off
@@ -470,9 +471,9 @@ func compress(plain []byte) []byte {
 	return buf.Bytes()
 }
 
-// decompress undoes compress; plain JSON passes through. The output
-// buffer grows from a guess up to exactly maxInflated bytes, so a payload
-// that inflates further costs no more than that.
+// decompress undoes compress; plain JSON passes through. It inflates no
+// more than maxInflated bytes (inflate.Max), so a payload that inflates
+// further costs no more than that.
 func decompress(plain []byte) ([]byte, error) {
 	if len(plain) == 0 || plain[0] != compressedMarker {
 		return plain, nil
@@ -480,31 +481,11 @@ func decompress(plain []byte) ([]byte, error) {
 	r := flateReaders.Get().(io.ReadCloser)
 	defer flateReaders.Put(r)
 	_ = r.(flate.Resetter).Reset(bytes.NewReader(plain[1:]), nil)
-	out := make([]byte, 0, min(4*len(plain), maxInflated))
-	for {
-		if len(out) == cap(out) {
-			if len(out) == maxInflated {
-				// Full: valid only if the stream ends here.
-				var one [1]byte
-				if n, err := r.Read(one[:]); n == 0 && err == io.EOF {
-					return out, nil
-				}
-				return nil, errInflated
-			}
-			// Quadruple, exactly: the buffers of a payload that reaches the
-			// limit add up to 4/3 of it.
-			grown := make([]byte, len(out), min(4*cap(out), maxInflated))
-			out = grown[:copy(grown, out)]
-		}
-		n, err := r.Read(out[len(out):cap(out)])
-		out = out[:len(out)+n]
-		switch {
-		case err == io.EOF:
-			return out, nil
-		case err != nil:
-			return nil, errInflated
-		}
+	out, err := inflate.ReadAll(r, len(plain))
+	if err != nil {
+		return nil, errInflated
 	}
+	return out, nil
 }
 
 var errInflated = fmt.Errorf("%w: bad compressed payload", ErrInvalid)

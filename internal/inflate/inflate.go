@@ -1,4 +1,4 @@
-// Package inflate decompresses the zlib payloads of other stacks' session
+
 // cookies (Django's signing, itsdangerous) within a fixed bound.
 package inflate
 
@@ -18,16 +18,22 @@ const Max = 1 << 20
 // ErrTooLarge reports a payload that inflates past Max.
 var ErrTooLarge = errors.New("compressed payload inflates past 1 MiB")
 
-// Zlib inflates a zlib stream (RFC 1950), checking its Adler-32. The output
-// buffer grows fourfold from a guess up to exactly Max bytes, so the
-// buffers of a payload that reaches the limit add up to less than twice
-// Max, and inflating stops there.
+// Zlib inflates a zlib stream (RFC 1950), checking its Adler-32, up to
+// Max bytes.
 func Zlib(data []byte) ([]byte, error) {
 	r, err := zlib.NewReader(bytes.NewReader(data))
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, 0, min(4*len(data), Max))
+	return ReadAll(r, len(data))
+}
+
+// ReadAll reads r, a decompressor of n compressed bytes, to its end, up
+// to Max bytes. The output buffer grows fourfold from a guess up to
+// exactly Max bytes, so the buffers of a payload that reaches the limit
+// add up to less than twice Max, and reading stops there.
+func ReadAll(r io.Reader, n int) ([]byte, error) {
+	out := make([]byte, 0, min(4*n, Max))
 	for {
 		if len(out) == cap(out) {
 			if len(out) == Max {
