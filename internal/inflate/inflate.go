@@ -1,5 +1,6 @@
-
-// cookies (Django's signing, itsdangerous) within a fixed bound.
+// Package inflate decompresses within a fixed bound: the package's own
+// compressed sessions (deflate) and the zlib payloads of other stacks'
+// session cookies (Django's signing, itsdangerous).
 package inflate
 
 import (
