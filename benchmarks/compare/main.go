@@ -112,6 +112,8 @@ func run(ctx context.Context, quick bool, out string, pin bool) error {
 		Commit:  commit(), Machine: machine(), Go: runtime.Version(), Pinning: pinning,
 		Stores: version("redis-server", "--version") + "; " + version("postgres", "--version"),
 		Plan:   p, Links: links,
+		Endpoints: endpoints, Protocols: protocols,
+		Headers: chromiumHeaders.Browser + " (recorded " + chromiumHeaders.Measured + ")",
 	}
 	if c := os.Getenv("COMPARE_COMMAND"); c != "" {
 		res.Command = c // the command as the user typed it, from scripts/compare.sh
@@ -141,19 +143,19 @@ func run(ctx context.Context, quick bool, out string, pin bool) error {
 		base = "compare-quick-" + date
 	}
 	files := map[string]string{
-		"md": base + ".md", "json": base + ".json",
+		"md": base + ".md", "json": base + ".json", "bytes": base + "-bytes.svg",
 		"latency-read": base + "-latency-read.svg", "latency-incr": base + "-latency-incr.svg", "cpu": base + "-cpu.svg",
 	}
-	var md, js, lr, li, cp bytes.Buffer
+	var md, js, by, lr, li, cp bytes.Buffer
 	enc := json.NewEncoder(&js)
 	enc.SetIndent("", "  ")
 	err = errors.Join(
-		res.writeMarkdown(&md, files), enc.Encode(res),
+		res.writeMarkdown(&md, files), enc.Encode(res), res.writeBytesChart(&by),
 		res.writeLatencyChart(&lr, "read"), res.writeLatencyChart(&li, "incr"), res.writeCPUChart(&cp))
 	if err != nil {
 		return err
 	}
-	for key, b := range map[string]*bytes.Buffer{"md": &md, "json": &js, "latency-read": &lr, "latency-incr": &li, "cpu": &cp} {
+	for key, b := range map[string]*bytes.Buffer{"md": &md, "json": &js, "bytes": &by, "latency-read": &lr, "latency-incr": &li, "cpu": &cp} {
 		if err := os.WriteFile(filepath.Join(out, files[key]), b.Bytes(), 0o644); err != nil {
 			return err
 		}

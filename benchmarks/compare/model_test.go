@@ -13,8 +13,8 @@ func TestUploadIsBitsOverTheBitRate(t *testing.T) {
 	assert.InDelta(t, 10_000, uploadMicros(1250, link{"1 Mbit/s", 1}), 1e-9, "1250 B are 10,000 bits: 10 ms at 1 Mbit/s")
 	assert.InDelta(t, 100, uploadMicros(1250, link{"100 Mbit/s", 100}), 1e-9)
 	assert.Zero(t, uploadMicros(1250, link{"loopback only", 0}))
-	ph := &phase{P50us: 400, RequestB: 2500}
-	assert.InDelta(t, 400+2000, feltMicros(ph, link{"10 Mbit/s", 10}), 1e-9)
+	ph := &phase{P50us: 400}
+	assert.InDelta(t, 400+2000, feltMicros(ph, 2500, link{"10 Mbit/s", 10}), 1e-9)
 }
 
 func TestCrossover(t *testing.T) {
