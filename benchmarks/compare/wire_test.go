@@ -170,14 +170,17 @@ func TestWireHPACKAtWork(t *testing.T) {
 	t.Run("one cookie that crowds the table", func(t *testing.T) {
 		// 2 KB of session is a 3.9 KB cookie in the default format: with
 		// the browser's other headers, more than 4 KB of table.
+		// Which fields stay in the table depends on their order, which
+		// net/http does not fix: the cookie is sent again on some
+		// requests, the other fields on the rest.
 		figs, _ := figures(t, "cookiesession", 2048)
-		assert.Greater(t, get(figs, "read", "h2").UpB, 3000.0, "evicted and sent again each time")
+		assert.Greater(t, get(figs, "read", "h2").UpB, 400.0, "evicted and sent again")
 		assert.Less(t, get(figs, "read", "h2-64k").UpB, 100.0, "a 64 KB table keeps it")
 	})
 	t.Run("three cookies", func(t *testing.T) {
 		figs, cookies := figures(t, "cookiesession-compact", 8192)
 		assert.Equal(t, 3, cookies)
-		assert.Greater(t, get(figs, "read", "h2").UpB, 6000.0, "each ~4 KB crumb evicts the last from a 4 KB table")
+		assert.Greater(t, get(figs, "read", "h2").UpB, 4000.0, "each ~4 KB crumb evicts the last from a 4 KB table: two at least go again")
 		assert.Less(t, get(figs, "read", "h2-64k").UpB, 100.0, "a 64 KB table keeps all three")
 	})
 	t.Run("a store's ID", func(t *testing.T) {
