@@ -373,8 +373,8 @@ func (res *results) writeWire(w io.Writer) {
 		"no fixed order, which matters only when the table overflows. The cookies carry no `Secure` attribute here (the servers "+
 		"also serve plain HTTP): a browser-facing `Set-Cookie` is 8 bytes longer per cookie.\n\n",
 		pl.WireRounds, res.Headers)
-	p("\"HTTP/2, no dynamic table\" is HTTP/2 whose client keeps no HPACK table for its requests (its encoder capped at 1 byte, "+
-		"where no field fits), so every field goes from the static table or as a Huffman-coded literal. It is measured as the "+
+	p("\"HTTP/2, no dynamic table\" is HTTP/2 whose client keeps no HPACK table for its requests (its encoder capped at 1 byte, " +
+		"where no field fits), so every field goes from the static table or as a Huffman-coded literal. It is measured as the " +
 		"basis of the HTTP/3 model below.\n\n")
 	p("Cookies per request (default format / compact):")
 	for i, size := range pl.Sizes {
@@ -407,15 +407,15 @@ func (res *results) writeWire(w io.Writer) {
 		"(every row is in the JSON): the wire does not see where a session lives.\n\n", res.storeWireSpread())
 
 	p("## HTTP/3: a model\n\n")
-	p("HTTP/3 is not measured: Go's standard library does not speak it. Its header compression, QPACK (RFC 9204), works like "+
-		"HPACK with one difference that matters here: an encoder may use a dynamic table only up to the capacity the other end "+
-		"advertises in SETTINGS_QPACK_MAX_TABLE_CAPACITY, whose default is 0. For requests, the server decides. Chromium's QUIC "+
-		"stack (quiche) advertises 64 KB for its own decoder and uses what the server advertises; nginx advertises 4,096 bytes "+
-		"(NGX_HTTP_V3_MAX_TABLE_CAPACITY); quic-go (Caddy, Go's HTTP/3 servers) has no dynamic table. So requests to a server "+
-		"that enables a 4 KB table are modelled by the HTTP/2 figures, and to one that does not by the \"HTTP/2, no dynamic "+
-		"table\" figures. QUIC frames differently from TLS over TCP (about 31 bytes per packet of about 1,200: a short header "+
-		"with an 8-byte connection ID, the 16-byte tag, a STREAM frame; where TLS adds 22 bytes per record of up to 16 KB), so "+
-		"the model is about 2.5%% low for a large cookie, and QPACK's static table differs from HPACK's by a few bytes a "+
+	p("HTTP/3 is not measured: Go's standard library does not speak it. Its header compression, QPACK (RFC 9204), works like " +
+		"HPACK with one difference that matters here: an encoder may use a dynamic table only up to the capacity the other end " +
+		"advertises in SETTINGS_QPACK_MAX_TABLE_CAPACITY, whose default is 0. For requests, the server decides. Chromium's QUIC " +
+		"stack (quiche) advertises 64 KB for its own decoder and uses what the server advertises; nginx advertises 4,096 bytes " +
+		"(NGX_HTTP_V3_MAX_TABLE_CAPACITY); quic-go (Caddy, Go's HTTP/3 servers) has no dynamic table. So requests to a server " +
+		"that enables a 4 KB table are modelled by the HTTP/2 figures, and to one that does not by the \"HTTP/2, no dynamic " +
+		"table\" figures. QUIC frames differently from TLS over TCP (about 31 bytes per packet of about 1,200: a short header " +
+		"with an 8-byte connection ID, the 16-byte tag, a STREAM frame; where TLS adds 22 bytes per record of up to 16 KB), so " +
+		"the model is about 2.5%% low for a large cookie, and QPACK's static table differs from HPACK's by a few bytes a " +
 		"request. These are modelled figures, not measured ones.\n")
 }
 
