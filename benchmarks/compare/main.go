@@ -9,8 +9,8 @@
 // wire, counted over TLS with HTTP/1.1 and HTTP/2. It writes a markdown
 // report, the figures as JSON, and SVG charts with the crossovers marked.
 //
-//	go run ./compare          # about 8 minutes, into results/
-//	go run ./compare -quick   # about 1.5 minutes, into a temporary directory
+//	go run ./compare          # about 10 minutes, into results/
+//	go run ./compare -quick   # under 2 minutes, into a temporary directory
 //
 // scripts/compare.sh at the repository's root runs it. Everything it
 // starts it stops, by PID; a child it started dies with it in any case.

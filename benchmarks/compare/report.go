@@ -321,13 +321,6 @@ func errCause(r *row) string {
 	return "?"
 }
 
-func numberOrFail(v float64, format string) string {
-	if math.IsNaN(v) {
-		return "fails"
-	}
-	return fmt.Sprintf(format, v)
-}
-
 func joinSizes(sizes []int, sep string) string {
 	s := make([]string, len(sizes))
 	for i, size := range sizes {
@@ -370,7 +363,8 @@ func (res *results) writeWire(w io.Writer) {
 		"client's jar. The client's HTTP/2 encoder uses up to 64 KB of table when the server allows it, as Chromium's does "+
 		"(quiche's HpackEncoder applies the server's setting as it comes), and advertises a 64 KB table for responses, as "+
 		"Chromium does. Go's encoder indexes `:path` where Chromium's does not (a few bytes a request), and sends the fields in "+
-		"no fixed order, which matters only when the table overflows. The cookies carry no `Secure` attribute here (the servers "+
+		"no fixed order, which matters only when the table overflows: then which fields stay indexed changes from request to "+
+		"request, and the figures are the mean of the requests counted. The cookies carry no `Secure` attribute here (the servers "+
 		"also serve plain HTTP): a browser-facing `Set-Cookie` is 8 bytes longer per cookie.\n\n",
 		pl.WireRounds, res.Headers)
 	p("\"HTTP/2, no dynamic table\" is HTTP/2 whose client keeps no HPACK table for its requests (its encoder capped at 1 byte, " +
