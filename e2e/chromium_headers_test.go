@@ -1,19 +1,26 @@
 package e2e
 
 import (
+	"context"
+	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/cookiesession/cookiesession"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -141,9 +148,7 @@ func TestChromiumHeadersOverHTTP2(t *testing.T) {
 	}
 
 	if *updateChromiumHeaders {
-		out, err := json.MarshalIndent(got, "", "  ")
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(chromiumHeadersFile, append(out, '\n'), 0o644))
+		updateCapture(t, map[string]any{"Browser": got.Browser, "Protocol": got.Protocol, "Measured": got.Measured, "Routes": got.Routes})
 		return
 	}
 	b2, err := os.ReadFile(chromiumHeadersFile)
@@ -205,4 +210,189 @@ func chromiumVersion(t *testing.T) string {
 		return fmt.Sprintf("%s (version unknown: %v)", path, err)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// countedConn counts the bytes a server reads from one connection, TLS
+// records whole.
+type countedConn struct {
+	net.Conn
+	read atomic.Int64
+}
+
+func (c *countedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.read.Add(int64(n))
+	return n, err
+}
+
+type countedListener struct{ net.Listener }
+
+func (l countedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &countedConn{Conn: c}, nil
+}
+
+type countedConnKey struct{}
+
+// wireSample is what Chromium sent for one request on its connection:
+// every byte since the previous request's handler ran, frames of any kind.
+type wireSample struct {
+	Path     string
+	UpB      int64
+	CookieB  int // the request's cookie-pairs, "name=value" each
+	Cookies  int
+	Protocol string
+}
+
+// chromiumWire serves a page that links to itself (GET /read) and posts
+// to itself (POST /incr, which changes the session), over HTTP/2 with an
+// HPACK table of table bytes, and counts what Chromium sends for each.
+func chromiumWire(t *testing.T, b *chromium, size, table int) (reads, incrs []wireSample) {
+	t.Helper()
+	m, err := cookiesession.New(cookiesession.Options{Secrets: testKeys(1), Format: cookiesession.FormatCompact, MaxChunks: 4})
+	require.NoError(t, err)
+	var (
+		mu      sync.Mutex
+		samples []wireSample
+		last    = map[*countedConn]int64{}
+	)
+	page := func(w http.ResponseWriter, r *http.Request) {
+		c := r.Context().Value(countedConnKey{}).(*countedConn)
+		n := 0
+		for _, ck := range r.Cookies() {
+			n += len(ck.Name) + 1 + len(ck.Value)
+		}
+		mu.Lock()
+		now := c.read.Load()
+		samples = append(samples, wireSample{r.URL.Path, now - last[c], n, len(r.Cookies()), r.Proto})
+		last[c] = now
+		mu.Unlock()
+		// No favicon request: every request on the connection is one of
+		// these.
+		fmt.Fprint(w, `<!doctype html><link rel="icon" href="data:,"><a id="again" href="/read">read</a>`+
+			`<form method="post" action="/incr"><button id="incr">change</button></form>`)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /grow", func(w http.ResponseWriter, r *http.Request) {
+		m.FromContext(r.Context()).Set("blob", strings.Repeat("x", size))
+		page(w, r)
+	})
+	mux.HandleFunc("GET /read", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = cookiesession.Value[string](m.FromContext(r.Context()), "blob")
+		page(w, r)
+	})
+	mux.HandleFunc("POST /incr", func(w http.ResponseWriter, r *http.Request) {
+		s := m.FromContext(r.Context())
+		n, _ := cookiesession.Value[int](s, "n")
+		s.Set("n", n+1)
+		page(w, r)
+	})
+	srv := httptest.NewUnstartedServer(m.Middleware(mux))
+	srv.Listener = countedListener{srv.Listener}
+	srv.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		return context.WithValue(ctx, countedConnKey{}, c.(*tls.Conn).NetConn())
+	}
+	srv.Config.HTTP2 = &http.HTTP2Config{MaxDecoderHeaderTableSize: table}
+	srv.EnableHTTP2 = true
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{localhostCert()}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	url := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+
+	ctx, cancel := b.within()
+	defer cancel()
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(samples) }
+	step := func(do chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		before := count()
+		require.NoError(t, chromedp.Do(ctx, do))
+		for deadline := time.Now().Add(10 * time.Second); count() == before; time.Sleep(20 * time.Millisecond) {
+			require.True(t, time.Now().Before(deadline), "no request reached the server")
+		}
+		// The page must have loaded before the next click finds its link.
+		require.NoError(t, chromedp.Do(ctx, chromedp.WaitReady(chromedp.CSS("#incr"))))
+	}
+	step(chromedp.Navigate(url + "/grow"))
+	for range 5 {
+		step(chromedp.Click(chromedp.CSS("#again"), chromedp.NodeVisible))
+	}
+	for range 5 {
+		step(chromedp.Click(chromedp.CSS("#incr"), chromedp.NodeVisible))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, s := range samples {
+		require.Equal(t, "HTTP/2.0", s.Protocol, s.Path)
+	}
+	// The first of each route fills the tables: the last three count.
+	return samples[3:6], samples[8:11]
+}
+
+func meanUp(s []wireSample) float64 {
+	var sum int64
+	for _, x := range s {
+		sum += x.UpB
+	}
+	return float64(sum) / float64(len(s))
+}
+
+// TestChromiumBytesOverHTTP2 counts what Chromium itself writes on its
+// HTTP/2 connection per request: an unchanged session's cookie goes as an
+// index once it is in the server's HPACK table; a changed one goes whole;
+// three cookies of about 4 KB each overflow the default 4 KB table, and
+// fit a 64 KB one, which Chromium uses when the server offers it.
+func TestChromiumBytesOverHTTP2(t *testing.T) {
+	b := newChromium(t)
+	type result struct {
+		Case                 string
+		SessionBytes, Table  int
+		Cookies, CookieBytes int
+		ReadUpB, IncrUpB     float64
+	}
+	var results []result
+	for _, tc := range []struct {
+		name        string
+		size, table int
+		cookies     int
+	}{
+		{"one cookie, 4 KB table", 512, 4096, 1},
+		{"three cookies, 4 KB table", 8000, 4096, 3},
+		{"three cookies, 64 KB table", 8000, 64 << 10, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reads, incrs := chromiumWire(t, b, tc.size, tc.table)
+			r := result{tc.name, tc.size, tc.table, reads[0].Cookies, reads[0].CookieB, meanUp(reads), meanUp(incrs)}
+			t.Logf("%+v", r)
+			require.Equal(t, tc.cookies, r.Cookies)
+			if tc.cookies == 1 || tc.table > 4096 {
+				assert.Less(t, r.ReadUpB, 200.0, "the unchanged cookie goes as an index")
+			} else {
+				assert.Greater(t, r.ReadUpB, float64(r.CookieBytes)/3, "crumbs evicted and sent again")
+			}
+			assert.Greater(t, r.IncrUpB, float64(r.CookieBytes)/2, "a changed cookie goes whole, Huffman-coded")
+			results = append(results, r)
+		})
+	}
+	if *updateChromiumHeaders && len(results) == 3 {
+		updateCapture(t, map[string]any{"Wire": results})
+	}
+}
+
+// updateCapture sets the given fields of the capture file, keeping the
+// others (each test records its own).
+func updateCapture(t *testing.T, fields map[string]any) {
+	t.Helper()
+	doc := map[string]any{}
+	if b, err := os.ReadFile(chromiumHeadersFile); err == nil {
+		require.NoError(t, json.Unmarshal(b, &doc))
+	}
+	for k, v := range fields {
+		doc[k] = v
+	}
+	out, err := json.MarshalIndent(doc, "", "  ")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(chromiumHeadersFile, append(out, '\n'), 0o644))
 }

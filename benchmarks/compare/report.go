@@ -370,6 +370,13 @@ func (res *results) writeWire(w io.Writer) {
 	p("\"HTTP/2, no dynamic table\" is HTTP/2 whose client keeps no HPACK table for its requests (its encoder capped at 1 byte, " +
 		"where no field fits), so every field goes from the static table or as a Huffman-coded literal. It is measured as the " +
 		"basis of the HTTP/3 model below.\n\n")
+	p("Chromium itself, counted on its own HTTP/2 connection to a test server by `e2e/chromium_headers_test.go` (every byte " +
+		"it wrote between two requests, frames of any kind; a compact-format session, pages that link and post to themselves), " +
+		"wrote per request:\n\n| case | cookies, bytes | unchanged (read) | changed (incr) |\n| --- | ---: | ---: | ---: |\n")
+	for _, c := range chromiumHeaders.Wire {
+		p("| %s, %s of session | %d, %d | %.0f | %.0f |\n", c.Case, bytesLabel(float64(c.SessionBytes)), c.Cookies, c.CookieBytes, c.ReadUpB, c.IncrUpB)
+	}
+	p("\nThe client here, compact format, HTTP/2, at the nearest sizes: the tables below (its incr route has no form body).\n\n")
 	p("Cookies per request (default format / compact):")
 	for i, size := range pl.Sizes {
 		sep := ","

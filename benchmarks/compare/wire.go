@@ -83,12 +83,28 @@ type browserRequest struct {
 }
 
 // browserHeaders is the capture e2e/chromium_headers_test.go writes:
-// the headers of Chromium's requests, per route of the comparison.
+// the headers of Chromium's requests, per route of the comparison, and
+// the bytes it wrote per request.
 type browserHeaders struct {
 	Browser  string
 	Protocol string
 	Measured string
 	Routes   map[string]browserRequest // "read", "incr"
+	// Wire is what Chromium itself wrote on its HTTP/2 connection per
+	// request, counted by e2e/chromium_headers_test.go: the check on this
+	// client's figures.
+	Wire []browserWire
+}
+
+// browserWire is one case of the browser's own bytes: a session of
+// SessionBytes (JSON) in the compact format, in Cookies cookies of
+// CookieBytes in all, the server's HPACK table Table bytes; the mean bytes
+// written per unchanged (read) and changed (incr) request.
+type browserWire struct {
+	Case                 string
+	SessionBytes, Table  int
+	Cookies, CookieBytes int
+	ReadUpB, IncrUpB     float64
 }
 
 //go:embed chromium-headers.json

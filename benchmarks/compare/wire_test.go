@@ -209,3 +209,26 @@ func TestSetBrowserHeaders(t *testing.T) {
 	setBrowserHeaders(req, "incr")
 	assert.Equal(t, "https://127.0.0.1:8443", req.Header.Get("Origin"))
 }
+
+// TestWireAgreesWithChromium holds this client's HTTP/2 figures to what
+// Chromium itself wrote on its connection (recorded by the e2e suite in
+// chromium-headers.json), for the same session format and tables.
+func TestWireAgreesWithChromium(t *testing.T) {
+	require.Len(t, chromiumHeaders.Wire, 3, "run the e2e suite with -update-chromium-headers")
+	one, _, big := chromiumHeaders.Wire[0], chromiumHeaders.Wire[1], chromiumHeaders.Wire[2]
+	api, closeStore, err := newSessionAPI("cookiesession-compact", "", "")
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, closeStore()) })
+	addrs := serveEndpoints(t, routes(api))
+
+	figs, _, err := measureWire(context.Background(), addrs, one.SessionBytes, 3)
+	require.NoError(t, err)
+	r := row{Wire: figs}
+	assert.InDelta(t, one.ReadUpB, r.wire("read", "h2").UpB, 30, "an unchanged cookie: an index, and the other fields' indexes")
+	assert.InEpsilon(t, one.IncrUpB, r.wire("incr", "h2").UpB, 0.15, "a changed cookie, Huffman-coded")
+
+	figs, _, err = measureWire(context.Background(), addrs, big.SessionBytes, 3)
+	require.NoError(t, err)
+	r = row{Wire: figs}
+	assert.InDelta(t, big.ReadUpB, r.wire("read", "h2-64k").UpB, 30, "three cookies kept in a 64 KB table")
+}
