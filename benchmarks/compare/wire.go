@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	_ "embed" // the browser's request headers
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -51,7 +52,7 @@ type protocol struct {
 	// which no header fits: HTTP/2 with no dynamic table for requests,
 	// which is what QPACK does when either end leaves its table at the
 	// default of 0 (the model of HTTP/3 here).
-	EncoderTable int
+	EncoderTable uint32
 }
 
 var protocols = []protocol{
@@ -119,23 +120,43 @@ var chromiumHeaders = func() browserHeaders {
 	return h
 }()
 
-// setBrowserHeaders gives req the browser's headers for route, but the
-// pseudo-headers and Content-Length, which net/http writes itself, and
-// any cookie, which comes from the jar.
+// skipField reports whether a recorded field is one the client writes
+// itself: the pseudo-headers, Content-Length, and cookies, which come from
+// its jar.
+func skipField(name string) bool {
+	return strings.HasPrefix(name, ":") || name == "content-length" || name == "cookie"
+}
+
+// originReplacer puts req's origin and host in place of the recording's.
+func originReplacer(req *http.Request) *strings.Replacer {
+	return strings.NewReplacer("{origin}", req.URL.Scheme+"://"+req.URL.Host, "{host}", req.URL.Host)
+}
+
+// setBrowserHeaders gives req the browser's headers for route, but those
+// net/http writes itself and cookies.
 func setBrowserHeaders(req *http.Request, route string) {
-	origin := strings.NewReplacer("{origin}", req.URL.Scheme+"://"+req.URL.Host, "{host}", req.URL.Host)
+	r := originReplacer(req)
 	for _, f := range chromiumHeaders.Routes[route].Fields {
-		switch {
-		case strings.HasPrefix(f.Name, ":"), f.Name == "content-length", f.Name == "cookie":
-			continue
+		if !skipField(f.Name) {
+			req.Header.Add(f.Name, r.Replace(f.Value))
 		}
-		req.Header.Add(f.Name, origin.Replace(f.Value))
 	}
 }
 
-// newTLSClient returns a client with one connection to one of a server's
-// TLS endpoints, speaking p, whose bytes under TLS w counts.
-func newTLSClient(w *wire, p protocol) *http.Client {
+// browserConn is a browser's connection to a server, for the byte
+// counts: HTTP/1.1 through net/http, HTTP/2 written as Chromium writes it.
+type browserConn interface {
+	// do sends a request of route (its recorded fields) to path and
+	// returns the answer's counter and size.
+	do(ctx context.Context, method, path, route string) (n, size int, err error)
+	// cookies returns how many cookies the next request carries.
+	cookies() int
+	close() error
+}
+
+// newTLSClient returns an HTTP/1.1 client with one connection to a
+// server's TLS endpoint, whose bytes under TLS w counts.
+func newTLSClient(w *wire) *http.Client {
 	jar, _ := cookiejar.New(nil) // never fails without options
 	dialer := &net.Dialer{Timeout: 5 * time.Second}
 	t := &http.Transport{
@@ -159,30 +180,24 @@ func newTLSClient(w *wire, p protocol) *http.Client {
 		IdleConnTimeout:    time.Minute,
 		DisableCompression: true, // the browser's Accept-Encoding is sent instead
 		Protocols:          new(http.Protocols),
-		HTTP2: &http.HTTP2Config{
-			// Chromium's SETTINGS_HEADER_TABLE_SIZE: the most of the
-			// server's table a response may use.
-			MaxDecoderHeaderTableSize: 64 << 10,
-			MaxEncoderHeaderTableSize: max(p.EncoderTable, 1),
-		},
 	}
-	if p.Key == "h1" {
-		t.Protocols.SetHTTP1(true)
-	} else {
-		t.Protocols.SetHTTP2(true)
-	}
+	t.Protocols.SetHTTP1(true)
 	return &http.Client{Jar: jar, Transport: t, Timeout: 10 * time.Second}
 }
 
-// browserDo sends one request with the browser's headers for route, in
-// HTTP/major, and returns the answer's counter and size.
-func browserDo(ctx context.Context, c *http.Client, major int, method, u, route string) (n, size int, err error) {
-	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+// h1Conn is a browser's HTTP/1.1 connection for the byte counts.
+type h1Conn struct {
+	c    *http.Client
+	base string
+}
+
+func (b h1Conn) do(ctx context.Context, method, path, route string) (n, size int, err error) {
+	req, err := http.NewRequestWithContext(ctx, method, b.base+path, nil)
 	if err != nil {
 		return 0, 0, err
 	}
 	setBrowserHeaders(req, route)
-	resp, err := c.Do(req)
+	resp, err := b.c.Do(req)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -191,13 +206,33 @@ func browserDo(ctx context.Context, c *http.Client, major int, method, u, route 
 	if err != nil {
 		return 0, 0, err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return 0, 0, fmt.Errorf("%s %s: %s: %s", method, u, resp.Status, strings.TrimSpace(string(body)))
-	}
-	if resp.ProtoMajor != major {
-		return 0, 0, fmt.Errorf("%s %s: answered in %s, not HTTP/%d", method, u, resp.Proto, major)
+	if resp.StatusCode != http.StatusOK || resp.ProtoMajor != 1 {
+		return 0, 0, fmt.Errorf("%s %s: %s %s: %s", method, path, resp.Proto, resp.Status, strings.TrimSpace(string(body)))
 	}
 	return parseAnswer(body)
+}
+
+func (b h1Conn) cookies() int {
+	u, _ := url.Parse(b.base + "/")
+	return len(b.c.Jar.Cookies(u))
+}
+
+func (b h1Conn) close() error {
+	b.c.CloseIdleConnections()
+	return nil
+}
+
+// dialBrowser opens a connection speaking p to its endpoint in addrs.
+func dialBrowser(ctx context.Context, w *wire, p protocol, addrs map[string]string) (browserConn, error) {
+	addr := addrs[p.Endpoint]
+	if p.Key == "h1" {
+		return h1Conn{newTLSClient(w), "https://" + addr}, nil
+	}
+	c, err := dialH2(ctx, w, addr, p.EncoderTable)
+	if err != nil {
+		return nil, err
+	}
+	return h2Conn{c}, nil
 }
 
 // measureWire grows a session of size on each protocol's endpoint, on
@@ -209,14 +244,12 @@ func measureWire(ctx context.Context, addrs map[string]string, size, rounds int)
 	cookies := 0
 	for _, p := range protocols {
 		var w wire
-		c := newTLSClient(&w, p)
-		base := "https://" + addrs[p.Endpoint]
-		major := 2
-		if !strings.HasPrefix(p.Key, "h2") {
-			major = 1
+		c, err := dialBrowser(ctx, &w, p, addrs)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: %w", p.Name, err)
 		}
-		figures, n, err := measureProtocol(ctx, c, &w, major, base, size, rounds)
-		c.CloseIdleConnections()
+		figures, n, err := measureProtocol(ctx, c, &w, size, rounds)
+		err = errors.Join(err, c.close())
 		if err != nil {
 			return nil, 0, fmt.Errorf("%s: %w", p.Name, err)
 		}
@@ -229,20 +262,19 @@ func measureWire(ctx context.Context, addrs map[string]string, size, rounds int)
 	return out, cookies, nil
 }
 
-func measureProtocol(ctx context.Context, c *http.Client, w *wire, major int, base string, size, rounds int) ([]wireFigure, int, error) {
-	if _, got, err := browserDo(ctx, c, major, http.MethodPost, base+"/grow?size="+strconv.Itoa(size), "incr"); err != nil {
+func measureProtocol(ctx context.Context, c browserConn, w *wire, size, rounds int) ([]wireFigure, int, error) {
+	if _, got, err := c.do(ctx, http.MethodPost, "/grow?size="+strconv.Itoa(size), "incr"); err != nil {
 		return nil, 0, err
 	} else if got != size {
 		return nil, 0, fmt.Errorf("grew a session of %d bytes, not %d", got, size)
 	}
-	u, _ := url.Parse(base + "/read")
-	cookies := len(c.Jar.Cookies(u))
+	cookies := c.cookies()
 	var out []wireFigure
 	for _, rt := range []struct{ route, method string }{{"read", http.MethodGet}, {"incr", http.MethodPost}} {
 		// The warm-up: the first request of a route puts its headers in
 		// the tables, as a browser's first page does.
 		for range 2 {
-			if _, _, err := browserDo(ctx, c, major, rt.method, base+"/"+rt.route, rt.route); err != nil {
+			if _, _, err := c.do(ctx, rt.method, "/"+rt.route, rt.route); err != nil {
 				return nil, 0, err
 			}
 		}
@@ -252,7 +284,7 @@ func measureProtocol(ctx context.Context, c *http.Client, w *wire, major int, ba
 		for try := 0; ; try++ {
 			before, dials := w.read(), w.dials.Load()
 			for range rounds {
-				if _, _, err := browserDo(ctx, c, major, rt.method, base+"/"+rt.route, rt.route); err != nil {
+				if _, _, err := c.do(ctx, rt.method, "/"+rt.route, rt.route); err != nil {
 					return nil, 0, err
 				}
 			}
