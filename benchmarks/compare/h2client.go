@@ -213,12 +213,11 @@ func (c *h2Client) read(id uint32) (int, []byte, error) {
 // itself, in the order recorded.
 func browserFields(route, host string) []hpack.HeaderField {
 	var out []hpack.HeaderField
-	req := &http.Request{URL: &url.URL{Scheme: "https", Host: host}, Header: http.Header{}}
+	r := originReplacer("https", host)
 	for _, f := range chromiumHeaders.Routes[route].Fields {
-		if skipField(f.Name) {
-			continue
+		if !skipField(f.Name) {
+			out = append(out, hpack.HeaderField{Name: f.Name, Value: r.Replace(f.Value)})
 		}
-		out = append(out, hpack.HeaderField{Name: f.Name, Value: originReplacer(req).Replace(f.Value)})
 	}
 	return out
 }

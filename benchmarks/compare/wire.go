@@ -50,8 +50,8 @@ type protocol struct {
 	// server allows: 64 KB as a browser (Chromium's HpackEncoder applies
 	// the server's SETTINGS_HEADER_TABLE_SIZE as it comes), or 1 byte, in
 	// which no header fits: HTTP/2 with no dynamic table for requests,
-	// which is what QPACK does when either end leaves its table at the
-	// default of 0 (the model of HTTP/3 here).
+	// which is what QPACK does when the server advertises none, its
+	// default (the model of HTTP/3 here).
 	EncoderTable uint32
 }
 
@@ -127,15 +127,16 @@ func skipField(name string) bool {
 	return strings.HasPrefix(name, ":") || name == "content-length" || name == "cookie"
 }
 
-// originReplacer puts req's origin and host in place of the recording's.
-func originReplacer(req *http.Request) *strings.Replacer {
-	return strings.NewReplacer("{origin}", req.URL.Scheme+"://"+req.URL.Host, "{host}", req.URL.Host)
+// originReplacer puts an origin and its host in place of the
+// recording's.
+func originReplacer(scheme, host string) *strings.Replacer {
+	return strings.NewReplacer("{origin}", scheme+"://"+host, "{host}", host)
 }
 
 // setBrowserHeaders gives req the browser's headers for route, but those
 // net/http writes itself and cookies.
 func setBrowserHeaders(req *http.Request, route string) {
-	r := originReplacer(req)
+	r := originReplacer(req.URL.Scheme, req.URL.Host)
 	for _, f := range chromiumHeaders.Routes[route].Fields {
 		if !skipField(f.Name) {
 			req.Header.Add(f.Name, r.Replace(f.Value))
