@@ -230,8 +230,11 @@ func (res *results) writeMarkdown(w io.Writer, files map[string]string) error {
 
 	for _, route := range []string{"read", "incr"} {
 		p("\n### Crossovers, %s route: the session size below which a cookie session is faster\n\n", route)
-		p("The p50 latency measured on loopback (above) plus the upload of the request's bytes measured on the wire, "+
-			"per protocol. Default format / compact format. \"never\": the cookie session is still faster at %s; "+
+		p("The p50 latency measured on loopback (above) plus the time to upload the request's bytes measured on the wire, "+
+			"per protocol. The latency and the bytes are measured; the upload time is modelled from the bytes (× 8 / the "+
+			"uplink's bit rate), because no link is emulated here: it leaves out TCP/IP headers, slow start and the link's own "+
+			"round trips, which weigh on both sides alike, and the download of the answer (`Set-Cookie` on a change). "+
+			"Default format / compact format. \"never\": the cookie session is still faster at %s; "+
 			"\"always\": the store is faster from %s.\n\n",
 			bytesLabel(float64(pl.Sizes[len(pl.Sizes)-1])), bytesLabel(float64(pl.Sizes[0])))
 		for _, l := range res.Links {
