@@ -419,7 +419,7 @@ func (res *results) writeWire(w io.Writer) {
 	p("HTTP/3 is not measured: Go's standard library does not speak it. Its header compression, QPACK (RFC 9204), works like " +
 		"HPACK with one difference that matters here: an encoder may use a dynamic table only up to the capacity the other end " +
 		"advertises in SETTINGS_QPACK_MAX_TABLE_CAPACITY, whose default is 0. For requests, the server decides. Chromium's QUIC " +
-		"stack (quiche) advertises 64 KB for its own decoder and uses what the server advertises; nginx advertises 4,096 bytes " +
+		"stack (quiche) advertises 64 KB for its own decoder and uses what the server advertises, up to 64 KB; nginx advertises 4,096 bytes " +
 		"(NGX_HTTP_V3_MAX_TABLE_CAPACITY); quic-go (Caddy, Go's HTTP/3 servers) has no dynamic table. So requests to a server " +
 		"that enables a 4 KB table are modelled by the HTTP/2 figures, and to one that does not by the \"HTTP/2, no dynamic " +
 		"table\" figures. QUIC frames differently from TLS over TCP (about 31 bytes per packet of about 1,200: a short header " +
