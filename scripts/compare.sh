@@ -2,10 +2,11 @@
 # Runs the end-to-end comparison of cookie sessions and server-side stores
 # (benchmarks/compare): each implementation a real HTTP server in a process
 # of its own, a real redis-server and a throw-away PostgreSQL cluster, all on
-# 127.0.0.1. Full mode takes about 8 minutes and writes
-# benchmarks/results/compare-DATE.{md,json} and its SVG charts; -quick takes
-# about 1.5 minutes and writes to a temporary directory.
-# Usage: scripts/compare.sh [-quick] [-out DIR]
+# 127.0.0.1, and the bytes a browser's requests cost on the wire over TLS
+# with HTTP/1.1 and HTTP/2. Full mode takes about 10 minutes and writes
+# benchmarks/results/compare-DATE[-TAG].{md,json} and its SVG charts; -quick
+# takes under 2 minutes and writes to a temporary directory.
+# Usage: scripts/compare.sh [-quick] [-out DIR] [-tag TAG]
 # On a shared machine, keep other measurements off it:
 #   flock /tmp/bench.lock scripts/compare.sh
 set -euo pipefail

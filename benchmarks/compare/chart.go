@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -48,6 +49,62 @@ var ring = draw.GlyphStyle{Shape: draw.RingGlyph{}, Radius: vg.Points(5), Color:
 type curve struct {
 	impl impl
 	ys   []float64 // per size, NaN where it failed
+	// style, when set, replaces the implementation's line style.
+	style *draw.LineStyle
+}
+
+// legendEntry is a line the legend explains besides the implementations.
+type legendEntry struct {
+	name  string
+	style draw.LineStyle
+}
+
+// protoDashes tell the protocols apart in the bytes chart; the colour is
+// the implementation's.
+var protoDashes = map[string][]vg.Length{
+	"h1":        nil,
+	"h2":        {vg.Points(5), vg.Points(3)},
+	"h2-64k":    {vg.Points(8), vg.Points(2), vg.Points(2), vg.Points(2)},
+	"h2-static": {vg.Points(1), vg.Points(2)},
+}
+
+// writeBytesChart draws the bytes a request wrote (up) and read (down) on
+// the wire against session size, per route: one line per implementation
+// and protocol.
+func (res *results) writeBytesChart(w io.Writer) error {
+	var grid [][]panel
+	for _, route := range []string{"read", "incr"} {
+		var cols []panel
+		for _, dir := range []string{"up", "down"} {
+			pn := panel{title: fmt.Sprintf("%s: bytes %s per request, over TLS", route, dir), yLabel: "bytes on the wire", logY: true}
+			for _, name := range wireImpls {
+				im := impls[implIndex(name)]
+				for _, pr := range res.Protocols {
+					ys := make([]float64, len(res.Plan.Sizes))
+					for i, size := range res.Plan.Sizes {
+						ys[i] = math.NaN()
+						if r := res.rowAt(name, size, 0); r != nil {
+							if f := r.wire(route, pr.Key); f != nil {
+								ys[i] = f.UpB
+								if dir == "down" {
+									ys[i] = f.DownB
+								}
+							}
+						}
+					}
+					st := draw.LineStyle{Color: colors[name], Width: vg.Points(1.5), Dashes: protoDashes[pr.Key]}
+					pn.curves = append(pn.curves, curve{im, ys, &st})
+				}
+			}
+			cols = append(cols, pn)
+		}
+		grid = append(grid, cols)
+	}
+	var extra []legendEntry
+	for _, pr := range res.Protocols {
+		extra = append(extra, legendEntry{pr.Name, draw.LineStyle{Color: color.Black, Width: vg.Points(1.5), Dashes: protoDashes[pr.Key]}})
+	}
+	return res.draw(w, grid, 12*vg.Centimeter, 9*vg.Centimeter, wireImpls, extra...)
 }
 
 // panel is one chart of a figure against session size.
@@ -59,18 +116,24 @@ type panel struct {
 	marks []crossing
 }
 
+// latencyProto is the protocol the latency charts draw the upload in:
+// what browsers speak to HTTPS sites.
+const latencyProto = "h2"
+
 // writeLatencyChart draws, for one route, the latency a user feels
-// (median on loopback plus the modelled upload) against session size: a
-// column per store distance, a row per link.
+// (median on loopback plus the upload of the bytes an HTTP/2 request
+// wrote on the wire) against session size: a column per store distance,
+// a row per link.
 func (res *results) writeLatencyChart(w io.Writer, route string) error {
 	var panels [][]panel
 	for _, l := range res.Links {
 		var cols []panel
 		for _, d := range res.Plan.Distances {
 			ms := int(d.Milliseconds())
-			felt := func(ph *phase) float64 { return feltMicros(ph, l) / 1e3 }
+			f := felt(route, latencyProto, l)
+			felt := func(r *row, ph *phase) float64 { return f(r, ph) / 1e3 }
 			pn := panel{
-				title:  fmt.Sprintf("%s: stores +%d ms, %s", route, ms, l.Name),
+				title:  fmt.Sprintf("%s: stores +%d ms, %s, HTTP/2", route, ms, l.Name),
 				yLabel: "ms per request (p50 + upload)",
 				logY:   true,
 			}
@@ -79,14 +142,14 @@ func (res *results) writeLatencyChart(w io.Writer, route string) error {
 				if im.remote() {
 					rtt = ms
 				}
-				pn.curves = append(pn.curves, curve{im, res.series(im.Name, rtt, route, "rate", felt)})
+				pn.curves = append(pn.curves, curve{impl: im, ys: res.series(im.Name, rtt, route, "rate", felt)})
 			}
 			for _, st := range res.storesAt() {
 				if st.impl.remote() && st.rttMs != ms {
 					continue
 				}
 				for _, c := range cookieImpls {
-					if x := res.latencyCrossing(c, st, route, l); x.Kind == "at" {
+					if x := res.latencyCrossing(c, st, route, latencyProto, l); x.Kind == "at" {
 						x.Y /= 1e3
 						pn.marks = append(pn.marks, x)
 					}
@@ -96,7 +159,7 @@ func (res *results) writeLatencyChart(w io.Writer, route string) error {
 		}
 		panels = append(panels, cols)
 	}
-	return res.draw(w, panels, 10*vg.Centimeter, 7.5*vg.Centimeter)
+	return res.draw(w, panels, 10*vg.Centimeter, 7.5*vg.Centimeter, nil)
 }
 
 // writeCPUChart draws the server's and the store's CPU time per request
@@ -113,7 +176,7 @@ func (res *results) writeCPUChart(w io.Writer) error {
 			}
 			pn := panel{title: title, yLabel: "µs of CPU per request"}
 			for _, im := range impls {
-				pn.curves = append(pn.curves, curve{im, res.series(im.Name, 0, route, mode, cpu)})
+				pn.curves = append(pn.curves, curve{impl: im, ys: res.series(im.Name, 0, route, mode, cpu)})
 			}
 			for _, st := range res.storesAt() {
 				if st.rttMs != 0 {
@@ -129,15 +192,16 @@ func (res *results) writeCPUChart(w io.Writer) error {
 		}
 		grid = append(grid, row)
 	}
-	return res.draw(w, grid, 12*vg.Centimeter, 9*vg.Centimeter)
+	return res.draw(w, grid, 12*vg.Centimeter, 9*vg.Centimeter, nil)
 }
 
 // legendWidth is the strip on the right that holds the one legend.
 const legendWidth = 7.5 * vg.Centimeter
 
 // draw lays the panels out in a grid, with the legend on the right, and
-// writes it as SVG.
-func (res *results) draw(w io.Writer, grid [][]panel, width, height vg.Length) error {
+// writes it as SVG. The legend names the implementations named (all when
+// none are), then the extra lines.
+func (res *results) draw(w io.Writer, grid [][]panel, width, height vg.Length, named []string, extra ...legendEntry) error {
 	rows, cols := len(grid), len(grid[0])
 	canvas := vgsvg.New(vg.Length(cols)*width+legendWidth, vg.Length(rows)*height)
 	dc := draw.New(canvas)
@@ -157,13 +221,25 @@ func (res *results) draw(w io.Writer, grid [][]panel, width, height vg.Length) e
 	legend.Top, legend.Left = true, true
 	legend.TextStyle.Font.Size = vg.Points(10)
 	for _, im := range impls {
+		if named != nil && !slices.Contains(named, im.Name) {
+			continue
+		}
 		name := im.Name
 		if from := res.failsFrom(im.Name); from > 0 {
 			name += fmt.Sprintf(" (fails from %s)", bytesLabel(float64(from)))
 		}
-		legend.Add(name, &plotter.Line{LineStyle: lineStyle(im)})
+		st := lineStyle(im)
+		if extra != nil {
+			st.Dashes = nil // the extra lines say what the dashes mean
+		}
+		legend.Add(name, &plotter.Line{LineStyle: st})
 	}
-	legend.Add("crossover", &plotter.Scatter{GlyphStyle: ring})
+	for _, e := range extra {
+		legend.Add(e.name, &plotter.Line{LineStyle: e.style})
+	}
+	if extra == nil {
+		legend.Add("crossover", &plotter.Scatter{GlyphStyle: ring})
+	}
 	legend.Draw(draw.Crop(dc, vg.Length(cols)*width+vg.Centimeter/2, 0, 0, -vg.Centimeter/2))
 	_, err := canvas.WriteTo(w)
 	return err
@@ -205,6 +281,9 @@ func (res *results) plot(pn panel) (*plot.Plot, error) {
 			return nil, err
 		}
 		line.LineStyle = lineStyle(c.impl)
+		if c.style != nil {
+			line.LineStyle = *c.style
+		}
 		points.Shape, points.Radius, points.Color = draw.CircleGlyph{}, vg.Points(2), colors[c.impl.Name]
 		if c.impl.baseline() {
 			p.Add(line) // measured at one size: no points

@@ -23,6 +23,8 @@ import (
 // wire counts what the virtual clients send and receive, all together.
 type wire struct {
 	requests, cookie, setCookie, sent, received atomic.Int64
+	// dials counts the connections opened, where a client counts them.
+	dials atomic.Int64
 }
 
 // wireCount is a reading of a wire, or the difference of two.

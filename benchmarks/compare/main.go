@@ -5,11 +5,12 @@
 // of its own, loaded over HTTP/1.1 keep-alive connections by virtual
 // clients with their own cookie jars, as the session grows and the store
 // (a real redis-server and a throw-away PostgreSQL cluster) moves away
-// behind a delay proxy. It writes a markdown report, the figures as JSON,
-// and SVG charts with the crossovers marked.
+// behind a delay proxy; then the bytes a browser's request costs on the
+// wire, counted over TLS with HTTP/1.1 and HTTP/2. It writes a markdown
+// report, the figures as JSON, and SVG charts with the crossovers marked.
 //
-//	go run ./compare          # about 8 minutes, into results/
-//	go run ./compare -quick   # about 1.5 minutes, into a temporary directory
+//	go run ./compare          # about 10 minutes, into results/
+//	go run ./compare -quick   # under 2 minutes, into a temporary directory
 //
 // scripts/compare.sh at the repository's root runs it. Everything it
 // starts it stops, by PID; a child it started dies with it in any case.
@@ -45,6 +46,7 @@ func main() {
 	quick := flag.Bool("quick", false, "the quick mode: fewer sizes and distances, shorter phases")
 	out := flag.String("out", "", "the directory for the results (default: results/ in full mode, a temporary directory in quick mode)")
 	pin := flag.Bool("pin", true, "run the servers on CPU 0 and everything else on CPU 1, with taskset")
+	tag := flag.String("tag", "", "a word for the results' file names, after the date: compare-DATE-TAG.md")
 	flag.Parse()
 	if err := pinSelf(*pin); err != nil {
 		slog.Error("pinning", "err", err)
@@ -52,7 +54,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *quick, *out, *pin); err != nil {
+	if err := run(ctx, *quick, *out, *tag, *pin); err != nil {
 		slog.Error("compare", "err", err)
 		stop()
 		os.Exit(1)
@@ -82,7 +84,7 @@ func pinSelf(pin bool) error {
 	return syscall.Exec(taskset, append([]string{"taskset", "-c", "1", self}, os.Args[1:]...), append(os.Environ(), pinnedEnv+"=1"))
 }
 
-func run(ctx context.Context, quick bool, out string, pin bool) error {
+func run(ctx context.Context, quick bool, out, tag string, pin bool) error {
 	p, mode := fullPlan, "full"
 	if quick {
 		p, mode = quickPlan, "quick"
@@ -112,6 +114,8 @@ func run(ctx context.Context, quick bool, out string, pin bool) error {
 		Commit:  commit(), Machine: machine(), Go: runtime.Version(), Pinning: pinning,
 		Stores: version("redis-server", "--version") + "; " + version("postgres", "--version"),
 		Plan:   p, Links: links,
+		Endpoints: endpoints, Protocols: protocols,
+		Headers: chromiumHeaders.Browser + " (recorded " + chromiumHeaders.Measured + ")",
 	}
 	if c := os.Getenv("COMPARE_COMMAND"); c != "" {
 		res.Command = c // the command as the user typed it, from scripts/compare.sh
@@ -140,20 +144,23 @@ func run(ctx context.Context, quick bool, out string, pin bool) error {
 	if quick {
 		base = "compare-quick-" + date
 	}
+	if tag != "" {
+		base += "-" + tag
+	}
 	files := map[string]string{
-		"md": base + ".md", "json": base + ".json",
+		"md": base + ".md", "json": base + ".json", "bytes": base + "-bytes.svg",
 		"latency-read": base + "-latency-read.svg", "latency-incr": base + "-latency-incr.svg", "cpu": base + "-cpu.svg",
 	}
-	var md, js, lr, li, cp bytes.Buffer
+	var md, js, by, lr, li, cp bytes.Buffer
 	enc := json.NewEncoder(&js)
 	enc.SetIndent("", "  ")
 	err = errors.Join(
-		res.writeMarkdown(&md, files), enc.Encode(res),
+		res.writeMarkdown(&md, files), enc.Encode(res), res.writeBytesChart(&by),
 		res.writeLatencyChart(&lr, "read"), res.writeLatencyChart(&li, "incr"), res.writeCPUChart(&cp))
 	if err != nil {
 		return err
 	}
-	for key, b := range map[string]*bytes.Buffer{"md": &md, "json": &js, "latency-read": &lr, "latency-incr": &li, "cpu": &cp} {
+	for key, b := range map[string]*bytes.Buffer{"md": &md, "json": &js, "bytes": &by, "latency-read": &lr, "latency-incr": &li, "cpu": &cp} {
 		if err := os.WriteFile(filepath.Join(out, files[key]), b.Bytes(), 0o644); err != nil {
 			return err
 		}

@@ -19,9 +19,10 @@ type link struct {
 var links = []link{{"loopback only", 0}, {"100 Mbit/s up", 100}, {"10 Mbit/s up", 10}, {"1 Mbit/s up", 1}}
 
 // uploadMicros is the model: the time to upload a request of the given
-// bytes (its Cookie header and the rest) is bytes × 8 / the link's bit
-// rate. Bits over Mbit/s are microseconds. It leaves out TCP and TLS
-// framing, congestion windows and HTTP/2's header compression.
+// bytes is bytes × 8 / the link's bit rate. Bits over Mbit/s are
+// microseconds. The bytes are what the client wrote on its connection over
+// TLS (measured, per protocol); the model leaves out TCP/IP headers,
+// congestion windows and the round trips of a slow link.
 func uploadMicros(requestBytes float64, l link) float64 {
 	if l.Mbps == 0 {
 		return 0
@@ -30,9 +31,10 @@ func uploadMicros(requestBytes float64, l link) float64 {
 }
 
 // feltMicros is the per-request time a user feels on link l: the median
-// latency measured on loopback, plus the modelled upload of the request.
-func feltMicros(ph *phase, l link) float64 {
-	return ph.P50us + uploadMicros(ph.RequestB, l)
+// latency measured on loopback, plus the upload of the request's bytes on
+// the wire.
+func feltMicros(ph *phase, upB float64, l link) float64 {
+	return ph.P50us + uploadMicros(upB, l)
 }
 
 // crossing is where a store starts to win over a cookie session, as the

@@ -158,33 +158,50 @@ func waitFor(ctx context.Context, c *child, timeout time.Duration, ready func() 
 	}
 }
 
+// server is a running server process and where it listens.
+type server struct {
+	*child
+	// Base is the URL of its plain HTTP/1.1 listener.
+	Base string
+	// TLS maps each endpoint's name to its address.
+	TLS map[string]string
+}
+
 // startServer starts the server process of one implementation on the
 // given CPU: this binary again, as `compare serve`.
-func startServer(cpu int, name, redisAddr, postgresDSN string) (*child, string, error) {
+func startServer(cpu int, name, redisAddr, postgresDSN string) (*server, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	cmd := pinned(cpu, self, "serve", "-impl", name, "-redis", redisAddr, "-postgres", postgresDSN)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	c, err := start("server "+name, cmd)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	c.stdin = stdin
-	addr, err := bufio.NewReader(stdout).ReadString('\n')
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	addrs := strings.Fields(line)
+	if err == nil && len(addrs) != 1+len(endpoints) {
+		err = fmt.Errorf("addresses %q, not one plain and %d TLS", line, len(endpoints))
+	}
 	if err != nil {
 		_ = c.stop(syscall.SIGKILL)
-		return nil, "", fmt.Errorf("server %s: %w: %s", name, err, c.stderr.String())
+		return nil, fmt.Errorf("server %s: %w: %s", name, err, c.stderr.String())
 	}
-	return c, "http://" + strings.TrimSpace(addr), nil
+	s := &server{child: c, Base: "http://" + addrs[0], TLS: map[string]string{}}
+	for i, e := range endpoints {
+		s.TLS[e.Name] = addrs[1+i]
+	}
+	return s, nil
 }
 
 // startRedis starts a throw-away redis-server on loopback, without

@@ -30,6 +30,9 @@ type plan struct {
 	// SameJarWorkers requests at a time, SameJarRequests in all, from one
 	// client: the lost-update test of concurrent requests with one cookie.
 	SameJarWorkers, SameJarRequests int
+	// WireRounds requests of each route are counted on the wire, per
+	// protocol, after the load.
+	WireRounds int
 }
 
 // fullPlan takes about 8 minutes on the 2-core machine; quickPlan about
@@ -40,14 +43,14 @@ var (
 		Distances: []time.Duration{0, time.Millisecond, 5 * time.Millisecond},
 		Clients:   32, Rate: 400,
 		Warmup: 300 * time.Millisecond, AtRate: 2500 * time.Millisecond, FlatOut: 1500 * time.Millisecond,
-		SameJarWorkers: 8, SameJarRequests: 200,
+		SameJarWorkers: 8, SameJarRequests: 200, WireRounds: 20,
 	}
 	quickPlan = plan{
 		Sizes:     []int{64, 2048, 8192},
 		Distances: []time.Duration{0, 5 * time.Millisecond},
 		Clients:   32, Rate: 400,
 		Warmup: 100 * time.Millisecond, AtRate: 700 * time.Millisecond, FlatOut: 400 * time.Millisecond,
-		SameJarWorkers: 8, SameJarRequests: 80,
+		SameJarWorkers: 8, SameJarRequests: 80, WireRounds: 5,
 	}
 )
 
@@ -91,6 +94,21 @@ type row struct {
 	OwnJars struct{ Expected, Final int }
 	// SameJar: one client, its requests concurrent.
 	SameJar struct{ Workers, Sent, Expected, Final, Errors int }
+	// Cookies is how many cookies the session's requests carried, and
+	// Wire what a request of each route cost on the connection over TLS,
+	// per protocol, with a browser's headers.
+	Cookies int
+	Wire    []wireFigure
+}
+
+// wire returns the row's figure of a route in a protocol, or nil.
+func (r *row) wire(route, proto string) *wireFigure {
+	for i := range r.Wire {
+		if r.Wire[i].Route == route && r.Wire[i].Proto == proto {
+			return &r.Wire[i]
+		}
+	}
+	return nil
 }
 
 func (r *row) phase(route, mode string) *phase {
@@ -271,7 +289,7 @@ func runAll(ctx context.Context, p plan, serverCPU int, res *results, done func(
 // runServer starts the server of im, with its store at distance d,
 // measures a row at each size, and stops it.
 func runServer(ctx context.Context, p plan, s *stores, serverCPU int, im impl, d time.Duration, sizes []int, done func(row)) error {
-	srv, base, err := startServer(serverCPU, im.Name, s.addrs["redis"][d], s.postgres.dsn(s.addrs["postgres"][d]))
+	srv, err := startServer(serverCPU, im.Name, s.addrs["redis"][d], s.postgres.dsn(s.addrs["postgres"][d]))
 	if err != nil {
 		return err
 	}
@@ -279,7 +297,7 @@ func runServer(ctx context.Context, p plan, s *stores, serverCPU int, im impl, d
 		if ctx.Err() != nil {
 			break
 		}
-		r, err := measure(ctx, p, s, srv, base, im, size, d)
+		r, err := measure(ctx, p, s, srv, im, size, d)
 		if err != nil {
 			_ = srv.stop(syscall.SIGTERM)
 			return fmt.Errorf("%s, %d B, +%s: %w", im.Name, size, d, err)
@@ -293,7 +311,8 @@ func runServer(ctx context.Context, p plan, s *stores, serverCPU int, im impl, d
 }
 
 // measure runs the phases of one row against a running server.
-func measure(ctx context.Context, p plan, s *stores, srv *child, base string, im impl, size int, d time.Duration) (row, error) {
+func measure(ctx context.Context, p plan, s *stores, srv *server, im impl, size int, d time.Duration) (row, error) {
+	base := srv.Base
 	r := row{Impl: im.Name, Store: im.Store, Size: size, RTTms: int(d.Milliseconds()), Clients: p.Clients}
 	var w wire
 	clients := make([]*client, p.Clients)
@@ -361,6 +380,13 @@ func measure(ctx context.Context, p plan, s *stores, srv *child, base string, im
 			CookieB:    wired.perRequest(wired.Cookie), SetCookieB: wired.perRequest(wired.SetCookie),
 			RequestB: wired.perRequest(wired.Sent), ResponseB: wired.perRequest(wired.Received),
 		})
+	}
+
+	if r.GrowErrors == 0 {
+		var err error
+		if r.Wire, r.Cookies, err = measureWire(ctx, srv.TLS, size, p.WireRounds); err != nil {
+			return r, fmt.Errorf("counting bytes over TLS: %w", err)
+		}
 	}
 
 	if im.baseline() {

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"database/sql"
 	"errors"
 	"flag"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alexedwards/scs/postgresstore"
@@ -20,6 +22,7 @@ import (
 	"github.com/alexedwards/scs/v2/memstore"
 	"github.com/cookiesession/cookiesession"
 	"github.com/cookiesession/cookiesession/internal/benchcycle"
+	"github.com/cookiesession/cookiesession/internal/selfsigned"
 	"github.com/gomodule/redigo/redis"
 	"github.com/gorilla/sessions"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver for database/sql, which postgresstore takes
@@ -252,10 +255,27 @@ func (s scsSessions) save(_ http.ResponseWriter, r *http.Request, st state) erro
 	return nil // LoadAndSave commits, and answers 500 itself when the store fails
 }
 
+// server returns a server of h at endpoint e, for ServeTLS.
+func (e endpoint) server(h http.Handler, cert tls.Certificate) *http.Server {
+	srv := &http.Server{
+		Handler: h, ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
+		Protocols: new(http.Protocols),
+	}
+	if e.HTTP2 {
+		srv.Protocols.SetHTTP2(true)
+		srv.HTTP2 = &http.HTTP2Config{MaxDecoderHeaderTableSize: e.Table, MaxEncoderHeaderTableSize: e.Table}
+	} else {
+		srv.Protocols.SetHTTP1(true)
+	}
+	return srv
+}
+
 // serve is the server process: `compare serve -impl NAME`. It serves the
-// routes on a loopback port, which it prints on standard output, until its
-// standard input closes: when the comparison stops it or ends, however it
-// ends.
+// routes on a loopback port over plain HTTP/1.1, and on one more port per
+// TLS endpoint, and prints the plain address and then each endpoint's, on
+// one line, on standard output. It serves until its standard input
+// closes: when the comparison stops it or ends, however it ends.
 func serve(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	name := fs.String("impl", "", "the implementation to serve")
@@ -268,20 +288,41 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	cert, err := selfsigned.Certificate("127.0.0.1")
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: routes(api), ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	fmt.Println(ln.Addr())
+	handler := routes(api)
+	servers := []*http.Server{{Handler: handler, ReadHeaderTimeout: 10 * time.Second}}
+	for _, e := range endpoints {
+		servers = append(servers, e.server(handler, cert))
+	}
+	served := make(chan error, len(servers))
+	var addrs []string
+	for i, srv := range servers {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		addrs = append(addrs, ln.Addr().String())
+		go func() {
+			if i == 0 {
+				served <- srv.Serve(ln)
+			} else {
+				served <- srv.ServeTLS(ln, "", "")
+			}
+		}()
+	}
+	fmt.Println(strings.Join(addrs, " "))
 	_, _ = io.Copy(io.Discard, os.Stdin)
-	if err := srv.Close(); err != nil {
-		return err
+	var errs []error
+	for _, srv := range servers {
+		errs = append(errs, srv.Close())
 	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return err
+	for range servers {
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
 	}
-	return closeStore()
+	return errors.Join(append(errs, closeStore())...)
 }

@@ -564,7 +564,8 @@ func TestDemoServesAndShutsDown(t *testing.T) {
 }
 
 // TestDemoServesHTTPS: -https serves TLS with a certificate made at start
-// for the loopback addresses, and the session cookie keeps Secure.
+// for the loopback addresses, over HTTP/2 to a client that offers it, and
+// the session cookie keeps Secure.
 func TestDemoServesHTTPS(t *testing.T) {
 	url, stop := runDemo(t, "-https")
 	require.True(t, strings.HasPrefix(url, "https://127.0.0.1:"), url)
@@ -576,11 +577,12 @@ func TestDemoServesHTTPS(t *testing.T) {
 			seen = cs.PeerCertificates[0]
 			return nil
 		},
-	}}}
+	}, ForceAttemptHTTP2: true}}
 	resp, err := client.Get(url + "/")
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "HTTP/2.0", resp.Proto, "as browsers speak it to HTTPS sites")
 	require.Len(t, resp.Cookies(), 1)
 	assert.True(t, resp.Cookies()[0].Secure)
 	require.NotNil(t, seen)
