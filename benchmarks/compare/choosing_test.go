@@ -72,6 +72,14 @@ func TestChoosingQuotesItsRun(t *testing.T) {
 
 	// The run as described.
 	says(fmt.Sprintf("made on commit `%s` with", res.Commit[:7]))
+	describesRun(t, page, res)
+	m := regexp.MustCompile(`on (\d+) cores of an AMD EPYC in a virtual machine \(Linux ([\d.]+)\), Go ([\d.]+), Redis ([\d.]+) and PostgreSQL ([\d.]+)\.`).FindStringSubmatch(page)
+	if assert.NotNil(t, m, "docs/choosing.md's machine") {
+		assert.True(t, strings.HasPrefix(res.Machine, m[1]+" cores, AMD EPYC, Linux "+m[2]+"."), "the machine: %s", res.Machine)
+		assert.Equal(t, "go"+m[3], res.Go)
+		assert.True(t, strings.Contains(res.Stores, "v="+m[4]+" ") && strings.Contains(res.Stores, "(PostgreSQL) "+m[5]+" "), "the stores: %s", res.Stores)
+	}
+	says(fmt.Sprintf("at every size, %s included", bytesLabel(float64(res.Plan.Sizes[len(res.Plan.Sizes)-1]))))
 	says(fmt.Sprintf("%d virtual clients, each with its own cookie jar", res.Plan.Clients))
 	says(fmt.Sprintf("then send %d requests a second in all, for %g s per route", res.Plan.Rate, res.Plan.AtRate.Seconds()))
 	says(fmt.Sprintf("one run of %g s per route, about %s requests", res.Plan.AtRate.Seconds(), thousands(float64(res.Plan.Rate)*res.Plan.AtRate.Seconds())))
@@ -271,6 +279,13 @@ func TestChoosingQuotesItsWireRun(t *testing.T) {
 
 	// The run as described.
 	says(fmt.Sprintf("on commit `%s` with", res.Commit[:7]))
+	describesRun(t, page, res)
+	says("on the same machine and plan")
+	first := loadRun(t, page, choosingRun)
+	assert.Equal(t, first.Plan.Sizes, res.Plan.Sizes, "the same plan")
+	assert.Equal(t, first.Plan.Distances, res.Plan.Distances, "the same plan")
+	assert.Equal(t, first.Plan.Rate, res.Plan.Rate, "the same plan")
+	assert.Equal(t, first.Go, res.Go, "the same machine")
 	share := regexp.MustCompile(`\(([\d.]+%) of one core\)`).FindStringSubmatch(res.Others)
 	require.NotNil(t, share, res.Others)
 	says("while other processes used " + share[1] + " of one core")
@@ -494,7 +509,6 @@ func TestChoosingQuotesItsWireRun(t *testing.T) {
 	// Against the first run's model (HTTP/1.1, the Go client's request
 	// with a store's ID, no TLS), the store won reads on 1 Mbit/s from the
 	// smallest size.
-	first := loadRun(t, page, choosingRun)
 	idB := first.series("scs-memstore", 0, "read", "rate", func(_ *row, ph *phase) float64 { return ph.RequestB })
 	requestFelt := func(_ *row, ph *phase) float64 { return feltMicros(ph, ph.RequestB, linkAt(t, first, 1)) }
 	var firstModel []crossing
@@ -539,6 +553,21 @@ func TestChoosingQuotesItsWireRun(t *testing.T) {
 		assert.InDelta(t, 1000, uploadMicros(n, linkAt(t, res, w.mbps)), 1e-9, w.label)
 		says(w.label)
 	}
+}
+
+// describesRun checks the command a page gives for a run, and how long
+// the run took, to the half minute.
+func describesRun(t *testing.T, page string, res *results) {
+	t.Helper()
+	m := regexp.MustCompile("flock /tmp/bench.lock " + regexp.QuoteMeta(res.Command) + ` +# about ([\d.]+) minutes`).FindStringSubmatch(page)
+	if !assert.NotNil(t, m, "docs/choosing.md gives the command %q", res.Command) {
+		return
+	}
+	took := regexp.MustCompile(`during the run's (\d+) s`).FindStringSubmatch(res.Others)
+	require.NotNil(t, took, res.Others)
+	secs, err := strconv.ParseFloat(took[1], 64)
+	require.NoError(t, err)
+	assert.Equal(t, strconv.FormatFloat(math.Round(secs/30)/2, 'f', -1, 64), m[1], "%s took %s s", res.Command, took[1])
 }
 
 // quotedRange is a sentence of a page quoting ranges of a run: each pair
