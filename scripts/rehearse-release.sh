@@ -86,6 +86,11 @@ forget_ours() {
   chmod -R u+w "$cache/github.com/cookiesession" "$cache/cache/download/github.com/cookiesession" 2>/dev/null || true
   rm -rf "$cache/github.com/cookiesession" "$cache/cache/download/github.com/cookiesession"
 }
+# One rehearsal at a time uses that cache: another's forget_ours would
+# delete our modules under this one's build.
+mkdir -p "$cache"
+exec 9>"$cache.lock"
+flock 9
 forget_ours
 export GOPROXY="file://$work/proxy,file://$realcache/cache/download,$(go env GOPROXY)"
 export GONOSUMDB=$module GOFLAGS="$(go env GOFLAGS) -modcacherw" GOMODCACHE=$cache
