@@ -95,6 +95,11 @@ forget_ours
 export GOPROXY="file://$work/proxy,file://$realcache/cache/download,$(go env GOPROXY)"
 export GONOSUMDB=$module GOFLAGS="$(go env GOFLAGS) -modcacherw" GOMODCACHE=$cache
 export GOWORK=off
+# The go command indexes each module in its cache once, by path and
+# version, trusting the cache never to change; ours is packed anew every
+# run under the same version, so an index of an earlier run would list its
+# files (a file added since would be missing from the build).
+export GODEBUG=goindex=0
 unset GOPRIVATE GONOPROXY
 
 fresh() { # fresh NAME: a new module outside the repository

@@ -60,7 +60,8 @@ for m in "${modules[@]}"; do
   [ "$m" = . ] && continue
   # Every module of this repository it requires (the root, and for an
   # adapter the module it adapts) moves to the version tagged with it.
-  for dep in $(cd "$m" && go mod edit -json | sed -n 's/^[[:space:]]*"Path": "\(github.com\/cookiesession\/cookiesession\(\/[^"]*\)\{0,1\}\)",*$/\1/p' | sort -u); do
+  # Only what it requires: a replace alone (for tidy) adds no requirement.
+  for dep in $(cd "$m" && go mod edit -json | sed -n '/"Require"/,/\]/s/^[[:space:]]*"Path": "\(github.com\/cookiesession\/cookiesession\(\/[^"]*\)\{0,1\}\)",*$/\1/p' | sort -u); do
     [ "$dep" = "github.com/cookiesession/cookiesession/$m" ] && continue # its own module line
     (cd "$m" && go mod edit -require="$dep@$version")
   done

@@ -18,10 +18,3 @@ require (
 	golang.org/x/crypto v0.48.0 // indirect
 	golang.org/x/sys v0.47.0 // indirect
 )
-
-replace (
-	github.com/cookiesession/cookiesession => ../../../
-	github.com/cookiesession/cookiesession/redisrevocation => ../../
-	github.com/cookiesession/cookiesession/redisrevocation/goredisdriver => ../../goredisdriver
-	github.com/cookiesession/cookiesession/redisrevocation/rueidisdriver => ../../rueidisdriver
-)
