@@ -182,7 +182,7 @@ if command -v redis-server >/dev/null; then
   [ "$out" = "revocations: <nil>" ] || { echo "rehearsal: the redisrevocation snippet printed: $out" >&2; exit 1; }
   echo "redisrevocation snippet: $out"
   out=$(cd "$work" && REDIS_ADDR=127.0.0.1:$rport go run "$module/redisrevocation/cmd/cookiesession-revoke@$version" state)
-  grep -q '"Sessions"' <<<"$out" || { echo "rehearsal: cookiesession-revoke state printed: $out" >&2; exit 1; }
+  grep -q '"everyone_entries": 1' <<<"$out" || { echo "rehearsal: cookiesession-revoke state printed: $out" >&2; exit 1; }
   echo "go run $module/redisrevocation/cmd/cookiesession-revoke@$version state: $(tr -d '\n' <<<"$out" | cut -c1-120)"
 elif [ "${CI:-}" = true ]; then
   echo "rehearsal: redis-server is missing" >&2; exit 1
