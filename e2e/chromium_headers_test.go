@@ -122,7 +122,7 @@ func TestChromiumHeadersOverHTTP2(t *testing.T) {
 		}
 	}
 
-	_, err = b.open(demo + "/")
+	_, err = open(b, demo+"/")
 	require.NoError(t, err)
 	click(`#just-read`, "this page only read the session")
 	readHeaders := find("GET", "/read")
