@@ -50,6 +50,7 @@ import (
 
 	"github.com/cookiesession/cookiesession"
 	"github.com/cookiesession/cookiesession/redisrevocation/driver"
+	"github.com/cookiesession/cookiesession/redisrevocation/internal/record"
 )
 
 // Options configures a [List]. Every zero value is a default.
@@ -120,12 +121,10 @@ type waiting struct {
 // List is a [cookiesession.RevocationList] shared through Redis. Create it
 // with [New]; it is safe for concurrent use.
 type List struct {
-	client  driver.Client
-	local   *cookiesession.MemoryRevocations
-	tag     string // "{" + Prefix + "}", which starts every key
-	index   string // the sorted set of day keys
-	channel string
-	opts    Options
+	client driver.Client
+	local  *cookiesession.MemoryRevocations
+	keys   record.Keys
+	opts   Options
 
 	lostAt   atomic.Int64 // UnixNano when the subscription was lost; 0 while current
 	warnedAt atomic.Int64 // UnixNano of the last staleness warning
@@ -158,7 +157,7 @@ type List struct {
 // caller's to close, after Close: wrap a rueidis client with
 // rueidisdriver.New, a go-redis one with goredisdriver.New.
 func New(ctx context.Context, client driver.Client, opts Options) (*List, error) {
-	opts.Prefix = cmp.Or(opts.Prefix, "cookiesession:revocations:")
+	opts.Prefix = cmp.Or(opts.Prefix, record.DefaultPrefix)
 	opts.MaxStale = cmp.Or(opts.MaxStale, time.Minute)
 	opts.Timeout = cmp.Or(opts.Timeout, 2*time.Second)
 	if opts.Logger == nil {
@@ -174,15 +173,12 @@ func New(ctx context.Context, client driver.Client, opts Options) (*List, error)
 			return nil, err
 		}
 	} // else Redis is away (the probe waits for it) or hides INFO: the probe says
-	tag := "{" + opts.Prefix + "}"
 	l := &List{
-		client:  client,
-		local:   cookiesession.NewMemoryRevocations(),
-		tag:     tag,
-		index:   tag + "days",
-		channel: tag + "records",
-		opts:    opts,
-		wake:    make(chan struct{}, 1),
+		client: client,
+		local:  cookiesession.NewMemoryRevocations(),
+		keys:   record.KeysOf(opts.Prefix),
+		opts:   opts,
+		wake:   make(chan struct{}, 1),
 	}
 	if err := l.probe(ctx); err != nil {
 		return nil, err
@@ -290,7 +286,7 @@ func (l *List) Stale() time.Duration {
 // returns an error while other revocations wait for Redis, since this
 // one may be among them.)
 func (l *List) Revoke(ctx context.Context, r cookiesession.Revocation) error {
-	if err := checkShareable(r, time.Now(), false); err != nil {
+	if err := record.Check(r, time.Now(), false); err != nil {
 		return err
 	}
 	if l.local.Covers(r) {
@@ -313,7 +309,7 @@ func (l *List) Revoke(ctx context.Context, r cookiesession.Revocation) error {
 func (l *List) RevokeMany(ctx context.Context, rs []cookiesession.Revocation) error {
 	now := time.Now()
 	for i, r := range rs {
-		if err := checkShareable(r, now, false); err != nil {
+		if err := record.Check(r, now, false); err != nil {
 			return fmt.Errorf("redisrevocation: revocation %d: %w", i, err)
 		}
 	}
@@ -385,7 +381,7 @@ func (l *List) Pending() int {
 // not for the request path: it costs a full load.
 func (l *List) State(ctx context.Context) (State, error) {
 	st := State{Pending: l.Pending()}
-	read := &List{client: l.client, local: cookiesession.NewMemoryRevocations(), tag: l.tag, index: l.index, opts: l.opts}
+	read := &List{client: l.client, local: cookiesession.NewMemoryRevocations(), keys: l.keys, opts: l.opts}
 	days := map[string]bool{}
 	read.seen = func(r cookiesession.Revocation) {
 		switch {
@@ -406,7 +402,7 @@ func (l *List) State(ctx context.Context) (State, error) {
 	read.sized = func(key string, size int64) {
 		st.Strings++
 		st.Bytes += size
-		if day, _, _ := strings.Cut(strings.TrimPrefix(key, l.tag+"day:"), ":"); day != "" {
+		if day, _, _ := strings.Cut(strings.TrimPrefix(key, l.keys.Tag+"day:"), ":"); day != "" {
 			if !days[day] {
 				days[day] = true
 				st.Days++

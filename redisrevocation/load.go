@@ -17,13 +17,14 @@ import (
 
 	"github.com/cookiesession/cookiesession"
 	"github.com/cookiesession/cookiesession/redisrevocation/driver"
+	"github.com/cookiesession/cookiesession/redisrevocation/internal/record"
 )
 
 // apply takes records, as appended to a bucket or published, into the
 // local copy, and returns how many bytes of s it used: a record cut at
 // the end of s is left for the caller to complete. A record that cannot
 // be read ends it with an error: what follows is not this package's. A
-// record that reads but is out of bounds (see checkShareable) is refused
+// record that reads but is out of bounds (see record.Check) is refused
 // alone: it returns how many, and the first one's error.
 //
 // It puts records in force a few hundred at a time, so that what it
@@ -32,7 +33,7 @@ import (
 func (l *List) apply(s string) (used, refused int, why, err error) {
 	const chunk = 256
 	now := time.Now()
-	rs := make([]cookiesession.Revocation, 0, min(chunk, len(s)/minRecord+1))
+	rs := make([]cookiesession.Revocation, 0, min(chunk, len(s)/record.MinSize+1))
 	flush := func() error {
 		// The IDs are substrings of s; the local list does not keep them.
 		err := l.local.RevokeMany(context.Background(), rs)
@@ -40,12 +41,12 @@ func (l *List) apply(s string) (used, refused int, why, err error) {
 		return err
 	}
 	for used < len(s) {
-		r, n, err := nextRecord(s[used:])
+		r, n, err := record.Next(s[used:])
 		if err == nil && n > 0 && (r.Until.IsZero() || r.SessionID == "" && r.Before.IsZero()) {
 			err = errors.New("a time out of range") // the zero time.Time, which the local list refuses
 		}
 		if err != nil {
-			return used, refused, why, cmp.Or(flush(), fmt.Errorf("%w (at byte %d)", corrupt(err), used))
+			return used, refused, why, cmp.Or(flush(), fmt.Errorf("%w (at byte %d)", record.Corrupt(err), used))
 		}
 		if n == 0 {
 			break
@@ -54,7 +55,7 @@ func (l *List) apply(s string) (used, refused int, why, err error) {
 		if !r.Until.After(now) {
 			continue // it revokes nothing any more: not worth a slot
 		}
-		if err := checkShareable(r, now, true); err != nil {
+		if err := record.Check(r, now, true); err != nil {
 			refused++
 			why = cmp.Or(why, err)
 			continue
@@ -64,12 +65,12 @@ func (l *List) apply(s string) (used, refused int, why, err error) {
 		}
 		if rs = append(rs, r); len(rs) == cap(rs) {
 			if err := flush(); err != nil {
-				return used, refused, why, corrupt(err)
+				return used, refused, why, record.Corrupt(err)
 			}
 		}
 	}
 	if err := flush(); err != nil {
-		return used, refused, why, corrupt(err)
+		return used, refused, why, record.Corrupt(err)
 	}
 	return used, refused, why, nil
 }
@@ -152,13 +153,13 @@ var errLost = errors.New("subscription ended")
 // follow runs one connection's life: it returns when the connection is
 // lost. synced is called once the list is current.
 func (l *List) follow(ctx context.Context, synced func()) error {
-	lost, unsubscribe, err := l.client.Subscribe(ctx, l.channel, func(m string) {
-		if len(m) > maxMessage {
+	lost, unsubscribe, err := l.client.Subscribe(ctx, l.keys.Channel, func(m string) {
+		if len(m) > record.MaxMessage {
 			l.ignored.note(l.opts.Logger, "redisrevocation: ignored a message on the list's channel longer than the list ever publishes; something else publishes there",
-				"channel", l.channel, "bytes", len(m), "max", maxMessage)
+				"channel", l.keys.Channel, "bytes", len(m), "max", record.MaxMessage)
 			return
 		}
-		records, ours := strings.CutPrefix(m, messageMagic)
+		records, ours := strings.CutPrefix(m, record.Magic)
 		used, refused, why, err := 0, 0, error(nil), error(nil)
 		if ours {
 			used, refused, why, err = l.apply(records)
@@ -166,10 +167,10 @@ func (l *List) follow(ctx context.Context, synced func()) error {
 		switch {
 		case !ours || err != nil || used < len(records):
 			l.ignored.note(l.opts.Logger, "redisrevocation: ignored a message on the list's channel that is not a whole set of records, from the first it cannot read; a replica of another version, or something else, publishes there",
-				"channel", l.channel, "err", err)
+				"channel", l.keys.Channel, "err", err)
 		case refused > 0:
 			l.ignored.note(l.opts.Logger, "redisrevocation: refused revocations out of bounds on the list's channel; a replica whose clock is wrong, or something else, publishes there",
-				"channel", l.channel, "count", refused, "err", why)
+				"channel", l.keys.Channel, "count", refused, "err", why)
 		}
 	})
 	if err != nil {
@@ -191,13 +192,10 @@ func (l *List) follow(ctx context.Context, synced func()) error {
 	}
 }
 
-// How the load reads the buckets: in pages, so that a day holding a
-// million entries costs a few pages of memory at a time, not 32 MB, and
-// several pages per round trip.
-const (
-	pageSize     = 256 << 10
-	pagesPerTrip = 16
-)
+// How the load reads the buckets: in pages of record.PageSize, so that a
+// day holding a million entries costs a few pages of memory at a time, not
+// 32 MB, and several pages per round trip.
+const pagesPerTrip = 16
 
 // load reads every live entry into the local copy: the index, the size
 // of each string of a day it lists, then every string, page by page, one
@@ -208,18 +206,18 @@ const (
 // was subscribed first, so they arrive as messages.
 func (l *List) load(ctx context.Context) error {
 	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
-	keys, err := strs(l.client.Do(ctx, keyed("ZRANGE", l.index, now, "+inf", "BYSCORE"))[0])
+	keys, err := strs(l.client.Do(ctx, keyed("ZRANGE", l.keys.Index, now, "+inf", "BYSCORE"))[0])
 	if err != nil {
-		return fmt.Errorf("the list's index %s: %w", l.index, err)
+		return fmt.Errorf("the list's index %s: %w", l.keys.Index, err)
 	}
 	if len(keys) == 0 {
 		return nil
 	}
 	keys = slices.DeleteFunc(keys, func(k string) bool {
-		if strings.HasPrefix(k, l.tag+"day:") {
+		if strings.HasPrefix(k, l.keys.Tag+"day:") {
 			return false
 		}
-		l.opts.Logger.Error("redisrevocation: skipped a key in the list's index that is not one of its days", "index", l.index, "key", k)
+		l.opts.Logger.Error("redisrevocation: skipped a key in the list's index that is not one of its days", "index", l.keys.Index, "key", k)
 		return true
 	})
 	if len(keys) == 0 {
@@ -245,7 +243,7 @@ func (l *List) load(ctx context.Context) error {
 		if l.sized != nil {
 			l.sized(keys[i], size)
 		}
-		for off := int64(0); off < size; off += pageSize {
+		for off := int64(0); off < size; off += record.PageSize {
 			pages = append(pages, page{keys[i], off, size})
 		}
 	}
@@ -260,7 +258,7 @@ func (l *List) load(ctx context.Context) error {
 			trip := pages[start:min(start+pagesPerTrip, len(pages))]
 			cmds := make([]driver.Command, len(trip))
 			for i, p := range trip {
-				cmds[i] = keyed("GETRANGE", p.key, strconv.FormatInt(p.off, 10), strconv.FormatInt(min(p.off+pageSize, p.size)-1, 10))
+				cmds[i] = keyed("GETRANGE", p.key, strconv.FormatInt(p.off, 10), strconv.FormatInt(min(p.off+record.PageSize, p.size)-1, 10))
 			}
 			data := make([]string, len(trip))
 			for i, res := range l.client.Do(ctx, cmds...) {
@@ -295,7 +293,7 @@ func (l *List) load(ctx context.Context) error {
 			case err != nil:
 				l.opts.Logger.Error("redisrevocation: skipped the rest of a bucket it cannot read", "key", p.key, "err", err)
 				skip = p.key
-			case p.off+pageSize < p.size:
+			case p.off+record.PageSize < p.size:
 				carry = strings.Clone(rest) // the next page is the same bucket's
 			case rest != "" && int64(len(d)) == p.size-p.off:
 				// (A shorter page: the day expired since its size was read.)
@@ -312,17 +310,17 @@ func (l *List) load(ctx context.Context) error {
 func (l *List) applyPage(carry, page string) (rest string, refused int, why, err error) {
 	if carry != "" {
 		// Join only what completes the cut record, not the whole page.
-		head := carry + page[:min(len(page), maxRecord)]
-		_, n, err := nextRecord(head)
+		head := carry + page[:min(len(page), record.MaxSize)]
+		_, n, err := record.Next(head)
 		switch {
 		case err != nil:
-			return "", 0, nil, corrupt(err)
+			return "", 0, nil, record.Corrupt(err)
 		case n == 0:
 			return head, 0, nil, nil // the bucket ended first
 		}
 		used, r, w, err := l.apply(head[:n])
 		if err != nil || used < n {
-			return "", 0, nil, cmp.Or(err, errCorrupt)
+			return "", 0, nil, cmp.Or(err, record.ErrCorrupt)
 		}
 		refused, why = r, w
 		page = page[n-len(carry):]

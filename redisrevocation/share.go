@@ -14,6 +14,7 @@ import (
 
 	"github.com/cookiesession/cookiesession"
 	"github.com/cookiesession/cookiesession/redisrevocation/driver"
+	"github.com/cookiesession/cookiesession/redisrevocation/internal/record"
 )
 
 // keep queues ws, which Redis did not take for sure, to be written again
@@ -163,7 +164,7 @@ func (l *List) requeue(w waiting) {
 // would be written twice.)
 //
 // KEYS: the day's first string, the index. ARGV: the records, the day's
-// expiry (Unix ms), the channel, messageMagic. It returns the size of the
+// expiry (Unix ms), the channel, record.Magic. It returns the size of the
 // string written to.
 const appendScript = `
 local first, index, records, expiry = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
@@ -235,7 +236,7 @@ func (l *List) share(ctx context.Context, rs []cookiesession.Revocation) error {
 }
 
 // part is what one script call appends, and one message carries: records
-// of one day, at most maxMessageRecords bytes of them.
+// of one day, at most record.MaxMessageRecords bytes of them.
 type part struct {
 	end     int64
 	records []byte
@@ -243,7 +244,7 @@ type part struct {
 }
 
 // write writes rs to Redis and publishes them, in one pipeline of a
-// script call per day (or per maxMessageRecords of a day), and with
+// script call per day (or per record.MaxMessageRecords of a day), and with
 // Options.WaitReplicas waits for the replicas to have them. Entries whose
 // sessions have all expired are left out. It returns those Redis did not
 // take for sure, as waiting entries (taken when the primary wrote them),
@@ -257,14 +258,14 @@ func (l *List) write(ctx context.Context, rs []cookiesession.Revocation) (left [
 		if !r.Until.After(now) {
 			continue
 		}
-		end := dayEnd(r.Until)
+		end := record.DayEnd(r.Until)
 		p := open[end]
-		if n := len(appendRecord(nil, r)); p == nil || len(p.records)+n > maxMessageRecords {
+		if n := len(record.Append(nil, r)); p == nil || len(p.records)+n > record.MaxMessageRecords {
 			p = &part{end: end}
 			open[end] = p
 			parts = append(parts, p)
 		}
-		p.records = appendRecord(p.records, r)
+		p.records = record.Append(p.records, r)
 		p.rs = append(p.rs, r)
 	}
 	if len(parts) == 0 {
@@ -277,9 +278,9 @@ func (l *List) write(ctx context.Context, rs []cookiesession.Revocation) (left [
 		// EVAL, not EVALSHA: a primary that just took over after a
 		// failover has no script cache, and the script's text is small
 		// beside the records it carries.
-		expiry := strconv.FormatInt(p.end+expiryMargin.Milliseconds(), 10)
-		cmds = append(cmds, driver.Command{Name: []string{"EVAL", appendScript, "2"}, Keys: []string{l.dayKey(p.end), l.index},
-			Args: []string{string(p.records), expiry, l.channel, messageMagic}})
+		expiry := strconv.FormatInt(p.end+record.ExpiryMargin.Milliseconds(), 10)
+		cmds = append(cmds, driver.Command{Name: []string{"EVAL", appendScript, "2"}, Keys: []string{l.keys.Day(p.end), l.keys.Index},
+			Args: []string{string(p.records), expiry, l.keys.Channel, record.Magic}})
 	}
 	var results []driver.Reply
 	var replid string
@@ -374,7 +375,7 @@ func (l *List) replicated(ctx context.Context, writes []driver.Command) (replid 
 func (l *List) confirm(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
 	defer cancel()
-	mark := keyed("SET", l.tag+"confirmed", strconv.FormatInt(time.Now().UnixMilli(), 10), "PX", strconv.FormatInt(day.Milliseconds(), 10))
+	mark := keyed("SET", l.keys.Confirmed, strconv.FormatInt(time.Now().UnixMilli(), 10), "PX", strconv.FormatInt(record.Day.Milliseconds(), 10))
 	replid, results, err := l.replicated(ctx, []driver.Command{mark})
 	if results != nil && err == nil {
 		err = results[0].Err
@@ -430,7 +431,7 @@ func (l *List) probe(ctx context.Context) error {
 		wait = "1"
 	}
 	cmds := []driver.Command{{Name: []string{"EVAL", probeScript, "3"},
-		Keys: []string{l.dayKey(0), l.index, l.tag + "confirmed"}, Args: []string{l.channel, wait}}}
+		Keys: []string{l.keys.Day(0), l.keys.Index, l.keys.Confirmed}, Args: []string{l.keys.Channel, wait}}}
 	if l.opts.WaitReplicas > 0 {
 		cmds = append(cmds, command("INFO", "replication"), command("WAIT", "0", "0"))
 	}
@@ -459,7 +460,7 @@ func (l *List) probe(ctx context.Context) error {
 				grant = append(grant, "+"+strings.ToLower(name))
 			}
 			return fmt.Errorf("redisrevocation: the Redis user may not run %s; it needs %s on keys ~%s* and channel &%s (ACL SETUSER; see the README)",
-				strings.Join(denied, ", "), strings.Join(slices.Compact(grant), " "), l.tag, l.channel)
+				strings.Join(denied, ", "), strings.Join(slices.Compact(grant), " "), l.keys.Tag, l.keys.Channel)
 		}
 		if err == nil {
 			return nil

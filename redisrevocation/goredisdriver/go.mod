@@ -19,5 +19,4 @@ require (
 replace (
 	github.com/cookiesession/cookiesession => ../../
 	github.com/cookiesession/cookiesession/redisrevocation => ../
-	github.com/cookiesession/cookiesession/redisrevocation/rueidisdriver => ../rueidisdriver
 )

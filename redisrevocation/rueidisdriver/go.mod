@@ -17,5 +17,4 @@ require (
 replace (
 	github.com/cookiesession/cookiesession => ../../
 	github.com/cookiesession/cookiesession/redisrevocation => ../
-	github.com/cookiesession/cookiesession/redisrevocation/goredisdriver => ../goredisdriver
 )

@@ -1,12 +1,15 @@
 // Package redistest starts redis-server for the tests of the
 // redisrevocation modules: on a loopback port, with an append-only file in
-// a directory of the test's own, stopped by its PID with the test.
+// a directory of the test's own, stopped by its PID with the test. Logs
+// holds what the lists under test log.
 package redistest
 
 import (
+	"bytes"
 	"net"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -97,4 +100,24 @@ func (s *Server) Kill() {
 	require.NoError(s.t, syscall.Kill(-s.Cmd.Process.Pid, syscall.SIGKILL))
 	_ = s.Cmd.Wait()
 	s.Cmd = nil
+}
+
+// Logs is a log destination safe for the goroutines of the lists under
+// test: slog.New(slog.NewTextHandler(&logs, nil)).
+type Logs struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *Logs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String is everything logged so far.
+func (l *Logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

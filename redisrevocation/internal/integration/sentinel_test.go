@@ -1,4 +1,4 @@
-package redisrevocation
+package integration
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cookiesession/cookiesession"
+	"github.com/cookiesession/cookiesession/redisrevocation"
 	"github.com/cookiesession/cookiesession/redisrevocation/internal/redistest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -66,10 +67,10 @@ func TestSentinel(t *testing.T) {
 		replica := k.startRedis(t, "--replicaof", "127.0.0.1", primaryPort)
 		sentinel := startSentinel(t, primary)
 		ctx := context.Background()
-		list := func(opts Options) *List {
+		list := func(opts redisrevocation.Options) *redisrevocation.List {
 			ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			l, err := New(ctx, k.sentinel(t, sentinel, "revocations"), opts)
+			l, err := redisrevocation.New(ctx, k.sentinel(t, sentinel, "revocations"), opts)
 			require.NoError(t, err)
 			t.Cleanup(l.Close)
 			return l
@@ -81,11 +82,11 @@ func TestSentinel(t *testing.T) {
 		}
 		eventually(t, 10*time.Second, replicated, "replica in sync")
 
-		var logs syncBuffer
+		var logs redistest.Logs
 		// a writes while the primary is up: its WAIT gets a second, which a
 		// loaded machine needs; b writes during the failover.
-		a := list(Options{WaitReplicas: 1, Timeout: 2 * time.Second})
-		opts := Options{WaitReplicas: 1, Timeout: time.Second}
+		a := list(redisrevocation.Options{WaitReplicas: 1, Timeout: 2 * time.Second})
+		opts := redisrevocation.Options{WaitReplicas: 1, Timeout: time.Second}
 		opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 		b := list(opts)
 		now := time.Now()
@@ -116,7 +117,7 @@ func TestSentinel(t *testing.T) {
 		require.NoError(t, err)
 		first, _ := role[0].ToString()
 		assert.Equal(t, "master", first, "Sentinel promoted the replica")
-		late := list(Options{})
+		late := list(redisrevocation.Options{})
 		for _, s := range all {
 			assert.True(t, late.Revoked(ctx, s), "nothing lost: %s", s.ID)
 		}
@@ -127,7 +128,7 @@ func TestSentinel(t *testing.T) {
 			return strings.Contains(logs.String(), "revocations that waited for Redis are shared")
 		}, "what waited for a replica is on one")
 		for _, s := range all {
-			assert.True(t, list(Options{}).Revoked(ctx, s), "after the old primary came back: %s", s.ID)
+			assert.True(t, list(redisrevocation.Options{}).Revoked(ctx, s), "after the old primary came back: %s", s.ID)
 		}
 	})
 }

@@ -1,4 +1,4 @@
-package redisrevocation
+package integration
 
 import (
 	"context"
@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/cookiesession/cookiesession"
+	"github.com/cookiesession/cookiesession/redisrevocation"
+	"github.com/cookiesession/cookiesession/redisrevocation/internal/record"
+	"github.com/cookiesession/cookiesession/redisrevocation/internal/redistest"
 	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -92,18 +95,18 @@ func TestLoadReadsOnlyTheList(t *testing.T) {
 		fillUnrelated(t, c, 20_000)
 		ctx := context.Background()
 		now := time.Now()
-		require.NoError(t, srv.list(t, Options{}).RevokeMany(ctx, []cookiesession.Revocation{
+		require.NoError(t, srv.list(t, redisrevocation.Options{}).RevokeMany(ctx, []cookiesession.Revocation{
 			cookiesession.SessionRevocation("today", now.Add(time.Hour)),
 			cookiesession.SessionRevocation("next-year", now.Add(365*day)),
 			cookiesession.SubjectRevocation("ada", now, now.Add(400*day)),
 		}))
 		require.NoError(t, c.Do(ctx, c.B().ConfigResetstat().Build()).Error())
-		late := srv.list(t, Options{})
+		late := srv.list(t, redisrevocation.Options{})
 		calls := commandCalls(t, c)
 		assert.Equal(t, 1, calls["zrange"], "one read of the index")
 		assert.Equal(t, 3, calls["getrange"], "one page of each of the three days")
 		assert.Zero(t, calls["scan"]+calls["keys"], "no walk of the keyspace")
-		assert.Equal(t, 3, late.local.Len())
+		assert.Equal(t, 3, late.Len())
 		assert.True(t, late.Revoked(ctx, info("next-year", "", now)))
 	})
 }
@@ -117,7 +120,7 @@ func TestRedisMemoryPerEntry(t *testing.T) {
 			t.Run(fmt.Sprintf("spread=%v", spread), func(t *testing.T) {
 				srv := k.startRedis(t)
 				c := srv.client(t)
-				l := srv.list(t, Options{})
+				l := srv.list(t, redisrevocation.Options{})
 				before := usedMemory(t, c)
 				require.NoError(t, l.RevokeMany(context.Background(), logouts(n, spread)))
 				perEntry := float64(usedMemory(t, c)-before) / n
@@ -148,25 +151,25 @@ func BenchmarkColdStart(b *testing.B) {
 					fillUnrelated(b, c, n)
 				} else {
 					entries = n
-					writer := srv.list(b, Options{})
+					writer := srv.list(b, redisrevocation.Options{})
 					rs := logouts(n, shape == "1M-spread")
 					start := time.Now()
 					require.NoError(b, writer.RevokeMany(ctx, rs))
 					b.Logf("RevokeMany of %d: %v", n, time.Since(start).Round(time.Millisecond))
 				}
 				redisPerEntry := float64(usedMemory(b, c)-before) / n
-				var l *List
+				var l *redisrevocation.List
 				d := srv.driver(b, "", "")
 				for b.Loop() {
 					if l != nil {
 						l.Close()
 					}
 					var err error
-					l, err = New(ctx, d, Options{})
+					l, err = redisrevocation.New(ctx, d, redisrevocation.Options{})
 					require.NoError(b, err)
 				}
 				b.StopTimer()
-				require.Equal(b, entries, l.local.Len())
+				require.Equal(b, entries, l.Len())
 				if entries > 0 {
 					// The heap of one more replica's list, loaded on its own.
 					l.Close()
@@ -175,12 +178,12 @@ func BenchmarkColdStart(b *testing.B) {
 					runtime.GC()
 					runtime.ReadMemStats(&heap)
 					before := heap.HeapAlloc
-					fresh, err := New(ctx, d, Options{})
+					fresh, err := redisrevocation.New(ctx, d, redisrevocation.Options{})
 					require.NoError(b, err)
 					runtime.GC()
 					runtime.ReadMemStats(&heap)
 					b.ReportMetric(redisPerEntry, "redis-B/entry")
-					b.ReportMetric(float64(heap.HeapAlloc-before)/float64(fresh.local.Len()), "heap-B/entry")
+					b.ReportMetric(float64(heap.HeapAlloc-before)/float64(fresh.Len()), "heap-B/entry")
 					fresh.Close()
 				}
 				if l != nil {
@@ -199,23 +202,23 @@ func TestForeignDataIsIgnored(t *testing.T) {
 		srv := k.startRedis(t)
 		c := srv.client(t)
 		ctx, now := context.Background(), time.Now()
-		var logs syncBuffer
+		var logs redistest.Logs
 		logger := slog.New(slog.NewTextHandler(&logs, nil))
-		a := srv.list(t, Options{Logger: logger})
+		a := srv.list(t, redisrevocation.Options{Logger: logger})
 		require.NoError(t, a.Revoke(ctx, cookiesession.SessionRevocation("kept", now.Add(time.Hour))))
-		wrongType := a.tag + "day:1"
+		wrongType := defaultKeys.Tag + "day:1"
 		require.NoError(t, c.Do(ctx, c.B().Rpush().Key(wrongType).Element("x").Build()).Error())
 		for _, member := range []string{wrongType, "elsewhere"} {
-			require.NoError(t, c.Do(ctx, c.B().Zadd().Key(a.index).ScoreMember().ScoreMember(float64(now.Add(time.Hour).UnixMilli()), member).Build()).Error())
+			require.NoError(t, c.Do(ctx, c.B().Zadd().Key(defaultKeys.Index).ScoreMember().ScoreMember(float64(now.Add(time.Hour).UnixMilli()), member).Build()).Error())
 		}
 
-		b := srv.list(t, Options{Logger: logger})
+		b := srv.list(t, redisrevocation.Options{Logger: logger})
 		assert.True(t, b.Revoked(ctx, info("kept", "", now)), "the list's own day loaded")
 		assert.Contains(t, logs.String(), "not one of its days")
 		assert.Contains(t, logs.String(), "not a string")
 
-		for _, message := range []string{"all sessions were refreshed by the deploy bot", messageMagic + "all sessions", messageMagic + "\x03"} {
-			require.NoError(t, c.Do(ctx, c.B().Publish().Channel(a.channel).Message(message).Build()).Error())
+		for _, message := range []string{"all sessions were refreshed by the deploy bot", record.Magic + "all sessions", record.Magic + "\x03"} {
+			require.NoError(t, c.Do(ctx, c.B().Publish().Channel(defaultKeys.Channel).Message(message).Build()).Error())
 		}
 		// Logged at once, then at most once a minute with a count: a flood
 		// of junk does not flood the log.

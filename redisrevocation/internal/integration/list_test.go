@@ -1,7 +1,6 @@
-package redisrevocation
+package integration
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -10,12 +9,14 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cookiesession/cookiesession"
+	"github.com/cookiesession/cookiesession/redisrevocation"
+	"github.com/cookiesession/cookiesession/redisrevocation/internal/record"
+	"github.com/cookiesession/cookiesession/redisrevocation/internal/redistest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -40,33 +41,15 @@ func eventually(t *testing.T, d time.Duration, cond func() bool, what string) ti
 	return time.Since(start)
 }
 
-// syncBuffer is a log destination safe for the list's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestPropagation: three replicas, each with its own client. A revocation
 // made on one is enforced on the other two within 100 ms at p99, over 200
 // revocations.
 func TestPropagation(t *testing.T) {
 	eachClient(t, func(t *testing.T, k clientKind) {
 		srv := k.startRedis(t)
-		var lists [3]*List
+		var lists [3]*redisrevocation.List
 		for i := range lists {
-			lists[i] = srv.list(t, Options{})
+			lists[i] = srv.list(t, redisrevocation.Options{})
 		}
 		propagate(t, lists[:], "session", 200)
 	})
@@ -75,7 +58,7 @@ func TestPropagation(t *testing.T) {
 // propagate makes n revocations, on each list in turn, and asserts that
 // each is in force at once where it was made and on every other list
 // within 100 ms at p99. It returns the sessions revoked.
-func propagate(t *testing.T, lists []*List, name string, n int) []cookiesession.SessionInfo {
+func propagate(t *testing.T, lists []*redisrevocation.List, name string, n int) []cookiesession.SessionInfo {
 	t.Helper()
 	ctx, now := context.Background(), time.Now()
 	var latencies []time.Duration
@@ -111,7 +94,7 @@ func TestReplicasThroughManagers(t *testing.T) {
 		ctx := context.Background()
 		var managers [3]*cookiesession.Manager
 		for i := range managers {
-			m, err := cookiesession.New(cookiesession.Options{Secrets: testKeys, Revocations: srv.list(t, Options{})})
+			m, err := cookiesession.New(cookiesession.Options{Secrets: testKeys, Revocations: srv.list(t, redisrevocation.Options{})})
 			require.NoError(t, err)
 			managers[i] = m
 		}
@@ -165,13 +148,13 @@ func TestLateReplica(t *testing.T) {
 	eachClient(t, func(t *testing.T, k clientKind) {
 		srv := k.startRedis(t)
 		ctx := context.Background()
-		early := srv.list(t, Options{})
+		early := srv.list(t, redisrevocation.Options{})
 		now := time.Now()
 		require.NoError(t, early.Revoke(ctx, cookiesession.SessionRevocation("s1", now.Add(time.Hour))))
 		require.NoError(t, early.Revoke(ctx, cookiesession.SubjectRevocation("ada", now, now.Add(time.Hour))))
 		require.NoError(t, early.Revoke(ctx, cookiesession.SubjectRevocation("line\nbreak", now, now.Add(time.Hour))))
 
-		late := srv.list(t, Options{})
+		late := srv.list(t, redisrevocation.Options{})
 		assert.True(t, late.Revoked(ctx, info("s1", "", now)))
 		assert.True(t, late.Revoked(ctx, info("s2", "ada", now.Add(-time.Minute))))
 		assert.True(t, late.Revoked(ctx, info("s3", "line\nbreak", now.Add(-time.Minute))))
@@ -186,26 +169,26 @@ func TestEntriesExpireWithTheirSessions(t *testing.T) {
 	eachClient(t, func(t *testing.T, k clientKind) {
 		srv := k.startRedis(t)
 		ctx := context.Background()
-		l := srv.list(t, Options{})
+		l := srv.list(t, redisrevocation.Options{})
 		until := time.Now().Add(90 * time.Second)
 		require.NoError(t, l.Revoke(ctx, cookiesession.SessionRevocation("s1", until)))
 		c := srv.client(t)
-		key := l.dayKey(dayEnd(until))
+		key := defaultKeys.Day(record.DayEnd(until))
 		expires, err := c.Do(ctx, c.B().Pexpiretime().Key(key).Build()).AsInt64()
 		require.NoError(t, err)
 		assert.GreaterOrEqual(t, expires, until.UnixMilli(), "kept while its sessions live")
 		assert.LessOrEqual(t, expires, until.Add(day).UnixMilli(), "dropped within a day after")
-		indexExpires, err := c.Do(ctx, c.B().Pexpiretime().Key(l.index).Build()).AsInt64()
+		indexExpires, err := c.Do(ctx, c.B().Pexpiretime().Key(defaultKeys.Index).Build()).AsInt64()
 		require.NoError(t, err)
 		assert.Equal(t, expires, indexExpires, "the index goes with its last day")
 
 		require.NoError(t, l.Revoke(ctx, cookiesession.SessionRevocation("old", time.Now().Add(-time.Second))))
-		days, err := c.Do(ctx, c.B().Zrange().Key(l.index).Min("0").Max("-1").Build()).AsStrSlice()
+		days, err := c.Do(ctx, c.B().Zrange().Key(defaultKeys.Index).Min("0").Max("-1").Build()).AsStrSlice()
 		require.NoError(t, err)
 		assert.Equal(t, []string{key}, days, "nothing stored for the expired entry")
 		n, err := c.Do(ctx, c.B().Strlen().Key(key).Build()).AsInt64()
 		require.NoError(t, err)
-		assert.EqualValues(t, len(appendRecord(nil, cookiesession.SessionRevocation("s1", until))), n)
+		assert.EqualValues(t, len(record.Append(nil, cookiesession.SessionRevocation("s1", until))), n)
 	})
 }
 
@@ -217,7 +200,7 @@ func TestRedisRestart(t *testing.T) {
 	eachClient(t, func(t *testing.T, k clientKind) {
 		srv := k.startRedis(t)
 		ctx := context.Background()
-		a, b := srv.list(t, Options{}), srv.list(t, Options{})
+		a, b := srv.list(t, redisrevocation.Options{}), srv.list(t, redisrevocation.Options{})
 		now := time.Now()
 		before, during := info("before", "", now), info("during", "", now)
 		require.NoError(t, a.Revoke(ctx, cookiesession.SessionRevocation(before.ID, before.Expires)))
@@ -235,7 +218,7 @@ func TestRedisRestart(t *testing.T) {
 		srv.Restart()
 		eventually(t, 20*time.Second, func() bool { return a.Stale() == 0 && b.Stale() == 0 }, "reconnected")
 		eventually(t, 2*time.Second, func() bool { return b.Revoked(ctx, during) }, "the outage's revocation shared")
-		late := srv.list(t, Options{})
+		late := srv.list(t, redisrevocation.Options{})
 		assert.True(t, late.Revoked(ctx, before), "kept by the append-only file")
 		assert.True(t, late.Revoked(ctx, during))
 	})
@@ -252,7 +235,7 @@ func TestRetryWithoutReconnect(t *testing.T) {
 		stalled, left := info("redis-stalled", "", now), info("client-left", "", now)
 		t.Run("stall", func(t *testing.T) {
 			srv := k.startRedis(t)
-			a, b := srv.list(t, Options{Timeout: 500 * time.Millisecond}), srv.list(t, Options{})
+			a, b := srv.list(t, redisrevocation.Options{Timeout: 500 * time.Millisecond}), srv.list(t, redisrevocation.Options{})
 			require.NoError(t, syscall.Kill(srv.Cmd.Process.Pid, syscall.SIGSTOP))
 			stopped := time.Now()
 			err := a.Revoke(context.Background(), cookiesession.SessionRevocation(stalled.ID, stalled.Expires))
@@ -263,23 +246,21 @@ func TestRetryWithoutReconnect(t *testing.T) {
 			took := eventually(t, 2*time.Second, func() bool { return b.Revoked(context.Background(), stalled) }, "shared after the stall")
 			t.Logf("1.5 s stall: on the other replica %v after Redis resumed", took.Round(time.Millisecond))
 			assert.Zero(t, a.Stale(), "the subscription never dropped")
-			late := srv.list(t, Options{})
+			late := srv.list(t, redisrevocation.Options{})
 			assert.True(t, late.Revoked(context.Background(), stalled), "Redis has it")
 		})
 		t.Run("cancelled context", func(t *testing.T) {
 			srv := k.startRedis(t)
-			a, b := srv.list(t, Options{}), srv.list(t, Options{})
+			a, b := srv.list(t, redisrevocation.Options{}), srv.list(t, redisrevocation.Options{})
 			cancelled, cancel := context.WithCancel(context.Background())
 			cancel()
 			err := a.Revoke(cancelled, cookiesession.SessionRevocation(left.ID, left.Expires))
 			require.ErrorIs(t, err, context.Canceled)
 			took := eventually(t, 2*time.Second, func() bool { return b.Revoked(context.Background(), left) }, "shared after a cancelled context")
 			t.Logf("cancelled context: on the other replica after %v", took.Round(time.Millisecond))
-			late := srv.list(t, Options{})
+			late := srv.list(t, redisrevocation.Options{})
 			assert.True(t, late.Revoked(context.Background(), left), "Redis has it")
-			a.mu.Lock()
-			assert.Empty(t, a.pending)
-			a.mu.Unlock()
+			assert.Zero(t, a.Pending())
 		})
 	})
 }
@@ -290,9 +271,9 @@ func TestRetryWithoutReconnect(t *testing.T) {
 func TestCloseTriesWhatWaits(t *testing.T) {
 	eachClient(t, func(t *testing.T, k clientKind) {
 		srv := k.startRedis(t)
-		var logs syncBuffer
-		a := srv.list(t, Options{Timeout: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-		b := srv.list(t, Options{})
+		var logs redistest.Logs
+		a := srv.list(t, redisrevocation.Options{Timeout: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		b := srv.list(t, redisrevocation.Options{})
 		now := time.Now()
 		require.NoError(t, syscall.Kill(srv.Cmd.Process.Pid, syscall.SIGSTOP))
 		waiting := info("waiting", "", now)
@@ -301,7 +282,7 @@ func TestCloseTriesWhatWaits(t *testing.T) {
 		a.Close() // whether the retry or the last try wrote it, Redis has it
 		eventually(t, 2*time.Second, func() bool { return b.Revoked(context.Background(), waiting) }, "shared by Close")
 
-		c := srv.list(t, Options{Timeout: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		c := srv.list(t, redisrevocation.Options{Timeout: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		require.NoError(t, syscall.Kill(srv.Cmd.Process.Pid, syscall.SIGSTOP))
 		defer syscall.Kill(srv.Cmd.Process.Pid, syscall.SIGCONT)
 		lost := info("lost", "", now)
@@ -321,7 +302,7 @@ func TestRevokeMany(t *testing.T) {
 	eachClient(t, func(t *testing.T, k clientKind) {
 		srv := k.startRedis(t)
 		ctx := context.Background()
-		a, b := srv.list(t, Options{}), srv.list(t, Options{})
+		a, b := srv.list(t, redisrevocation.Options{}), srv.list(t, redisrevocation.Options{})
 		now := time.Now()
 		const n = 50_000
 		rs := make([]cookiesession.Revocation, n)
@@ -339,10 +320,10 @@ func TestRevokeMany(t *testing.T) {
 		}
 		// One day's bucket of 1.2 MB, in records of 24 bytes, which the load's
 		// pages of 256 KiB cut: every one is read across the cuts.
-		late := srv.list(t, Options{})
+		late := srv.list(t, redisrevocation.Options{})
 		assert.True(t, late.Revoked(ctx, info(rs[n/3].SessionID, "", now)))
-		assert.Equal(t, n, late.local.Len())
-		assert.NotZero(t, pageSize%len(appendRecord(nil, rs[0])), "records straddle pages")
+		assert.Equal(t, n, late.Len())
+		assert.NotZero(t, record.PageSize%len(record.Append(nil, rs[0])), "records straddle pages")
 
 		bad := []cookiesession.Revocation{cookiesession.SessionRevocation("fine", now.Add(time.Hour)), {Until: now}}
 		err := a.RevokeMany(ctx, bad)
@@ -361,17 +342,17 @@ func TestPrefixesAreSeparate(t *testing.T) {
 		ctx, now := context.Background(), time.Now()
 		prefixes := []string{"app[eu]:", `a*b?c\d:`, "appe:", "app"}
 		for _, prefix := range prefixes {
-			l := srv.list(t, Options{Prefix: prefix})
+			l := srv.list(t, redisrevocation.Options{Prefix: prefix})
 			s := info("s-"+prefix, "", now)
 			require.NoError(t, l.Revoke(ctx, cookiesession.SessionRevocation(s.ID, s.Expires)))
 		}
 		for _, prefix := range prefixes {
-			late := srv.list(t, Options{Prefix: prefix})
-			assert.Equal(t, 1, late.local.Len(), prefix)
+			late := srv.list(t, redisrevocation.Options{Prefix: prefix})
+			assert.Equal(t, 1, late.Len(), prefix)
 			assert.True(t, late.Revoked(ctx, info("s-"+prefix, "", now)), prefix)
 		}
 		for _, prefix := range []string{"}x", "{x}:", "a{b"} {
-			_, err := New(ctx, srv.driver(t, "", ""), Options{Prefix: prefix})
+			_, err := redisrevocation.New(ctx, srv.driver(t, "", ""), redisrevocation.Options{Prefix: prefix})
 			assert.ErrorContains(t, err, "holds a brace", prefix)
 		}
 	})
@@ -386,8 +367,8 @@ func TestWaitReplicas(t *testing.T) {
 	eachClient(t, func(t *testing.T, k clientKind) {
 		srv := k.startRedis(t)
 		ctx := context.Background()
-		var logs syncBuffer
-		l := srv.list(t, Options{WaitReplicas: 1, Timeout: time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		var logs redistest.Logs
+		l := srv.list(t, redisrevocation.Options{WaitReplicas: 1, Timeout: time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		s := info("unreplicated", "", time.Now())
 		err := l.Revoke(ctx, cookiesession.SessionRevocation(s.ID, s.Expires))
 		require.ErrorContains(t, err, "0 of the 1 replicas asked for have the revocation")
@@ -396,11 +377,11 @@ func TestWaitReplicas(t *testing.T) {
 
 		c := srv.client(t)
 		bucket := func() int64 {
-			n, err := c.Do(ctx, c.B().Strlen().Key(l.dayKey(dayEnd(s.Expires))).Build()).AsInt64()
+			n, err := c.Do(ctx, c.B().Strlen().Key(defaultKeys.Day(record.DayEnd(s.Expires))).Build()).AsInt64()
 			require.NoError(t, err)
 			return n
 		}
-		one := int64(len(appendRecord(nil, cookiesession.SessionRevocation(s.ID, s.Expires))))
+		one := int64(len(record.Append(nil, cookiesession.SessionRevocation(s.ID, s.Expires))))
 		time.Sleep(1500 * time.Millisecond) // several retries
 		assert.Equal(t, one, bucket(), "written once, not at every retry")
 		assert.NotContains(t, logs.String(), "are shared")
@@ -425,10 +406,10 @@ func TestStalePolicy(t *testing.T) {
 	eachClient(t, func(t *testing.T, k clientKind) {
 		srv := k.startRedis(t)
 		ctx := context.Background()
-		var logs syncBuffer
+		var logs redistest.Logs
 		logger := slog.New(slog.NewTextHandler(&logs, nil))
-		accept := srv.list(t, Options{MaxStale: 300 * time.Millisecond, Logger: logger})
-		reject := srv.list(t, Options{MaxStale: 300 * time.Millisecond, RejectWhenStale: true})
+		accept := srv.list(t, redisrevocation.Options{MaxStale: 300 * time.Millisecond, Logger: logger})
+		reject := srv.list(t, redisrevocation.Options{MaxStale: 300 * time.Millisecond, RejectWhenStale: true})
 		now := time.Now()
 		known, other := info("known", "", now), info("other", "", now)
 		require.NoError(t, accept.Revoke(ctx, cookiesession.SessionRevocation(known.ID, known.Expires)))
@@ -458,8 +439,8 @@ var typicalValues = map[string]any{
 // redisList returns a List on a redis-server of its own holding 10,000
 // revoked sessions and 100 revoked subjects. The list answers from
 // memory whatever its client, so the benchmarks that use it run on one.
-func redisList(b *testing.B) *List {
-	l := clientKinds[0].startRedis(b).list(b, Options{})
+func redisList(b *testing.B) *redisrevocation.List {
+	l := clientKinds[0].startRedis(b).list(b, redisrevocation.Options{})
 	ctx, now := context.Background(), time.Now()
 	for i := range 10_000 {
 		require.NoError(b, l.Revoke(ctx, cookiesession.SessionRevocation(fmt.Sprint("revoked-", i), now.Add(time.Hour))))
@@ -563,10 +544,10 @@ func TestState(t *testing.T) {
 	eachClient(t, func(t *testing.T, k clientKind) {
 		srv := k.startRedis(t)
 		ctx, now := context.Background(), time.Now()
-		a, b := srv.list(t, Options{}), srv.list(t, Options{Timeout: 200 * time.Millisecond})
+		a, b := srv.list(t, redisrevocation.Options{}), srv.list(t, redisrevocation.Options{Timeout: 200 * time.Millisecond})
 		st, err := a.State(ctx)
 		require.NoError(t, err)
-		assert.Equal(t, State{}, st, "an empty list")
+		assert.Equal(t, redisrevocation.State{}, st, "an empty list")
 
 		require.NoError(t, a.RevokeMany(ctx, []cookiesession.Revocation{
 			cookiesession.SessionRevocation("s-1", now.Add(time.Hour)),
@@ -580,7 +561,7 @@ func TestState(t *testing.T) {
 		assert.Equal(t, 3, st.Sessions)
 		assert.Equal(t, 1, st.Subjects)
 		assert.Equal(t, 1, st.Everyone)
-		assert.Equal(t, storedBytes(t, srv.client(t), a), st.Bytes)
+		assert.Equal(t, storedBytes(t, srv.client(t)), st.Bytes)
 		assert.Equal(t, st.Days, st.Strings)
 		assert.GreaterOrEqual(t, st.Days, 3)
 		assert.Equal(t, now.Add(time.Hour).UnixMilli(), st.Oldest.UnixMilli())
@@ -589,7 +570,7 @@ func TestState(t *testing.T) {
 		eventually(t, time.Second, func() bool { return b.Len() == 3 }, "two sessions and a subject on the other replica")
 
 		// Without a Redis replica, a revocation waits for one: it is pending.
-		c := srv.list(t, Options{WaitReplicas: 1, Timeout: time.Second})
+		c := srv.list(t, redisrevocation.Options{WaitReplicas: 1, Timeout: time.Second})
 		require.ErrorContains(t, c.Revoke(ctx, cookiesession.SessionRevocation("waits", now.Add(time.Hour))), "0 of the 1 replicas")
 		st, err = c.State(ctx)
 		require.NoError(t, err)

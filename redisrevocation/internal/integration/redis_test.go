@@ -1,4 +1,4 @@
-package redisrevocation
+package integration
 
 import (
 	"context"
@@ -8,14 +8,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cookiesession/cookiesession/redisrevocation"
 	"github.com/cookiesession/cookiesession/redisrevocation/driver"
 	"github.com/cookiesession/cookiesession/redisrevocation/goredisdriver"
+	"github.com/cookiesession/cookiesession/redisrevocation/internal/record"
 	"github.com/cookiesession/cookiesession/redisrevocation/internal/redistest"
 	"github.com/cookiesession/cookiesession/redisrevocation/rueidisdriver"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/require"
 )
+
+// The tests of package redisrevocation that need a redis-server: a module
+// of their own, so that the list's module requires neither client library
+// while each test here runs with both.
+
+// defaultKeys are the names in Redis of a list under the default prefix.
+var defaultKeys = record.KeysOf("")
+
+// day is a UTC day: the list keeps its records in a string per day of expiry.
+const day = record.Day
 
 // clientKind is one client library the list runs on: the tests that need
 // Redis run once with each (see eachClient).
@@ -127,11 +139,11 @@ func (s *server) driver(t testing.TB, user, password string) driver.Client {
 }
 
 // list returns a List on a client of its own, as one replica has.
-func (s *server) list(t testing.TB, opts Options) *List {
+func (s *server) list(t testing.TB, opts redisrevocation.Options) *redisrevocation.List {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	l, err := New(ctx, s.driver(t, "", ""), opts)
+	l, err := redisrevocation.New(ctx, s.driver(t, "", ""), opts)
 	require.NoError(t, err)
 	t.Cleanup(l.Close)
 	return l

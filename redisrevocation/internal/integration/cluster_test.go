@@ -1,4 +1,4 @@
-package redisrevocation
+package integration
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cookiesession/cookiesession"
+	"github.com/cookiesession/cookiesession/redisrevocation"
 	"github.com/cookiesession/cookiesession/redisrevocation/driver"
 	"github.com/cookiesession/cookiesession/redisrevocation/internal/redistest"
 	"github.com/redis/rueidis"
@@ -117,11 +118,11 @@ func (c *cluster) driver() driver.Client {
 }
 
 // list returns a List on a cluster client of its own, as one replica has.
-func (c *cluster) list(opts Options) *List {
+func (c *cluster) list(opts redisrevocation.Options) *redisrevocation.List {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	l, err := New(ctx, c.driver(), opts)
+	l, err := redisrevocation.New(ctx, c.driver(), opts)
 	require.NoError(c.t, err)
 	c.t.Cleanup(l.Close)
 	return l
@@ -138,8 +139,8 @@ func TestCluster(t *testing.T) {
 	eachClient(t, func(t *testing.T, k clientKind) {
 		c := k.startCluster(t)
 		ctx := context.Background()
-		opts := Options{WaitReplicas: 1, Timeout: time.Second}
-		var lists [3]*List
+		opts := redisrevocation.Options{WaitReplicas: 1, Timeout: time.Second}
+		var lists [3]*redisrevocation.List
 		for i := range lists {
 			lists[i] = c.list(opts)
 		}
@@ -147,14 +148,14 @@ func TestCluster(t *testing.T) {
 
 		shared := propagate(t, lists[:], "cluster", 60) // Revoke reported them shared
 		require.NoError(t, lists[0].Revoke(ctx, cookiesession.SubjectRevocation("ada", now, now.Add(time.Hour))))
-		late := c.list(Options{})
+		late := c.list(redisrevocation.Options{})
 		for _, s := range shared {
 			require.True(t, late.Revoked(ctx, s), "late replica: %s", s.ID)
 		}
 		assert.True(t, late.Revoked(ctx, info("any", "ada", now.Add(-time.Minute))))
 
 		// Kill the primary holding the list, with revocations being made.
-		primary := c.primaryOf(lists[0].index)
+		primary := c.primaryOf(defaultKeys.Index)
 		require.NoError(t, syscall.Kill(-primary.Cmd.Process.Pid, syscall.SIGKILL))
 		killed := time.Now()
 		_ = primary.Cmd.Wait()
@@ -177,7 +178,7 @@ func TestCluster(t *testing.T) {
 		}
 		t.Logf("a replica took over %v after the kill; every revocation made during the failover was on every list %v later",
 			tookOver.Sub(killed).Round(time.Millisecond), time.Since(tookOver).Round(time.Millisecond))
-		afterFailover := c.list(Options{})
+		afterFailover := c.list(redisrevocation.Options{})
 		for _, s := range append(slices.Clone(shared), during...) {
 			assert.True(t, afterFailover.Revoked(ctx, s), "nothing lost in the failover: %s", s.ID)
 		}
@@ -185,7 +186,7 @@ func TestCluster(t *testing.T) {
 		// The old primary comes back, as a replica of the new one.
 		primary.Restart()
 		c.waitHealthy(30 * time.Second)
-		restarted := c.list(Options{})
+		restarted := c.list(redisrevocation.Options{})
 		for _, s := range append(slices.Clone(shared), during...) {
 			assert.True(t, restarted.Revoked(ctx, s), "after the old primary rejoined: %s", s.ID)
 		}

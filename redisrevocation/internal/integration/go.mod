@@ -1,0 +1,29 @@
+module github.com/cookiesession/cookiesession/redisrevocation/internal/integration
+
+go 1.25.0
+
+require (
+	github.com/cookiesession/cookiesession v1.0.0
+	github.com/cookiesession/cookiesession/redisrevocation v1.0.0
+	github.com/cookiesession/cookiesession/redisrevocation/goredisdriver v1.0.0
+	github.com/cookiesession/cookiesession/redisrevocation/rueidisdriver v1.0.0
+	github.com/redis/go-redis/v9 v9.22.0
+	github.com/redis/rueidis v1.0.79
+	github.com/stretchr/testify v1.12.1
+)
+
+require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/gorilla/securecookie v1.1.2 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/crypto v0.48.0 // indirect
+	golang.org/x/sys v0.47.0 // indirect
+)
+
+replace (
+	github.com/cookiesession/cookiesession => ../../../
+	github.com/cookiesession/cookiesession/redisrevocation => ../../
+	github.com/cookiesession/cookiesession/redisrevocation/goredisdriver => ../../goredisdriver
+	github.com/cookiesession/cookiesession/redisrevocation/rueidisdriver => ../../rueidisdriver
+)
