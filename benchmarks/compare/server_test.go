@@ -10,7 +10,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -149,24 +151,41 @@ func TestStoresServeTheRoutes(t *testing.T) {
 	}
 }
 
+// TestReadCPUCountsEveryThread: two goroutines, each on an OS thread of
+// its own, spin until their thread has run 30 ms; readCPU counts both.
+// Each spins by its thread's CPU time, not by the clock, so that a
+// loaded machine, which runs it less, cannot make it spin less.
 func TestReadCPUCountsEveryThread(t *testing.T) {
+	const spin = 30 * time.Millisecond
+	threadCPU := func() time.Duration {
+		b, err := os.ReadFile("/proc/thread-self/schedstat")
+		if err != nil {
+			return 0
+		}
+		ns, _ := strconv.ParseInt(strings.Fields(string(b))[0], 10, 64)
+		return time.Duration(ns)
+	}
 	before, err := readCPU([]int{os.Getpid()}, false)
 	require.NoError(t, err)
-	done := make(chan struct{})
+	spun := make(chan time.Duration)
 	for range 2 {
 		go func() {
-			defer func() { done <- struct{}{} }()
-			for end := time.Now().Add(30 * time.Millisecond); time.Now().Before(end); {
+			// Locked, so that the two spin on two threads; unlocked
+			// before the goroutine ends, so that its thread lives on to
+			// be counted.
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			start := threadCPU()
+			for threadCPU()-start < spin {
 			}
+			spun <- threadCPU() - start
 		}()
 	}
-	<-done
-	<-done
+	total := <-spun + <-spun
 	after, err := readCPU([]int{os.Getpid()}, false)
 	require.NoError(t, err)
-	// Two goroutines spun 30 ms each: at least 30 ms of CPU even if
-	// they took turns on one core.
-	assert.GreaterOrEqual(t, after.sub(before), 30*time.Millisecond)
+	require.GreaterOrEqual(t, total, 2*spin, "each thread ran its 30 ms, as it read itself")
+	assert.GreaterOrEqual(t, after.sub(before), 2*spin, "readCPU counts both threads")
 }
 
 func TestChildrenOf(t *testing.T) {
