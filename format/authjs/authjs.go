@@ -154,7 +154,7 @@ func newSealer(secrets [][]byte, salt string, v4 bool) (*sealer, error) {
 	s := &sealer{v4: v4, keys: make([]key, len(secrets))}
 	for i, secret := range secrets {
 		if err := cookiesession.CheckSecret(secret, minSecret); err != nil {
-			return nil, fmt.Errorf("auth secret %d: %w", i, err)
+			return nil, fmt.Errorf("%w (Auth.js secret %d)", err, i)
 		}
 		var k key
 		var err error

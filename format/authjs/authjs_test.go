@@ -19,6 +19,7 @@ import (
 
 	"github.com/cookiesession/cookiesession"
 	"github.com/cookiesession/cookiesession/format/authjs"
+	"github.com/cookiesession/cookiesession/internal/formattest"
 )
 
 // Secrets as `npx auth secret` makes them: 32 random bytes, base64.
@@ -144,6 +145,7 @@ func TestSealOpen(t *testing.T) {
 	}
 	_, err := cookiesession.New(cookiesession.Options{Format: authjs.Format{}, Secrets: [][]byte{[]byte("short secret")}})
 	assert.ErrorIs(t, err, cookiesession.ErrWeakSecret)
+	formattest.WeakSecretRefused(t, authjs.Format{}, secretNew, "short secret", "Auth.js secret")
 }
 
 func TestSecretList(t *testing.T) {

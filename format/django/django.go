@@ -146,7 +146,7 @@ func newCodec(secrets [][]byte, age time.Duration) (*codec, error) {
 	c := &codec{age: age}
 	for i, s := range secrets {
 		if err := cookiesession.CheckSecret(s, MinSecretLength); err != nil {
-			return nil, fmt.Errorf("cookiesession: Django SECRET_KEY %d: %w", i, err)
+			return nil, fmt.Errorf("%w (Django SECRET_KEY %d)", err, i)
 		}
 		h := sha256.New()
 		h.Write([]byte(salt + "signer"))

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cookiesession/cookiesession"
 	"github.com/cookiesession/cookiesession/format/django"
+	"github.com/cookiesession/cookiesession/internal/formattest"
 	"github.com/cookiesession/cookiesession/internal/harness"
 )
 
@@ -272,6 +273,7 @@ func TestDjangoRefusals(t *testing.T) {
 	t.Run("secrets below Django's deployment check", func(t *testing.T) {
 		_, err := cookiesession.New(cookiesession.Options{Format: django.Format{}, Secrets: [][]byte{[]byte(keyNew[:49])}})
 		assert.ErrorIs(t, err, cookiesession.ErrWeakSecret)
+		formattest.WeakSecretRefused(t, django.Format{}, keyNew, keyNew[:49], "Django SECRET_KEY")
 	})
 
 	t.Run("the client can read it: ScriptAccess is allowed", func(t *testing.T) {

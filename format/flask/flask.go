@@ -162,7 +162,7 @@ func newCodec(secrets [][]byte, lifetime time.Duration) (*codec, error) {
 	c := &codec{lifetime: lifetime}
 	for i, s := range secrets {
 		if err := cookiesession.CheckSecret(s, MinSecretLength); err != nil {
-			return nil, fmt.Errorf("cookiesession: Flask SECRET_KEY %d: %w", i, err)
+			return nil, fmt.Errorf("%w (Flask SECRET_KEY %d)", err, i)
 		}
 		// itsdangerous' key_derivation "hmac".
 		mac := hmac.New(sha1.New, s)

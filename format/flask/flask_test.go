@@ -17,6 +17,7 @@ import (
 
 	"github.com/cookiesession/cookiesession"
 	"github.com/cookiesession/cookiesession/format/flask"
+	"github.com/cookiesession/cookiesession/internal/formattest"
 	"github.com/cookiesession/cookiesession/internal/harness"
 )
 
@@ -273,6 +274,7 @@ func TestFlaskRefusals(t *testing.T) {
 	t.Run("short secrets", func(t *testing.T) {
 		_, err := cookiesession.New(cookiesession.Options{Format: flask.Format{}, Secrets: [][]byte{[]byte(keyNew[:31])}})
 		assert.ErrorIs(t, err, cookiesession.ErrWeakSecret)
+		formattest.WeakSecretRefused(t, flask.Format{}, keyNew, keyNew[:31], "Flask SECRET_KEY")
 	})
 }
 

@@ -173,7 +173,7 @@ func (Format) NewSealer(secrets [][]byte, _ string) (cookiesession.Sealer, error
 		// matters most here, where one PBKDF2 iteration lets a guessable
 		// password be found offline.
 		if err := cookiesession.CheckSecret(p.secret, 0); err != nil {
-			return nil, fmt.Errorf("iron-session password %d: %w", i, err)
+			return nil, fmt.Errorf("%w (iron-session password %d)", err, i)
 		}
 		for _, q := range s.passwords[:i] {
 			if q.id == p.id {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cookiesession/cookiesession"
 	"github.com/cookiesession/cookiesession/format/iron"
+	"github.com/cookiesession/cookiesession/internal/formattest"
 )
 
 // Passwords of 32 characters and more, as iron-session wants them.
@@ -155,6 +156,7 @@ func TestPasswords(t *testing.T) {
 	for _, weak := range []string{strings.Repeat("a", 32), strings.Repeat("password", 4), "1:" + strings.Repeat("ab", 16)} {
 		_, err := cookiesession.New(cookiesession.Options{Format: iron.Format{}, Secrets: [][]byte{[]byte(weak)}})
 		assert.ErrorIs(t, err, cookiesession.ErrWeakSecret, weak)
+		formattest.WeakSecretRefused(t, iron.Format{}, "2:"+pwNew, weak, "iron-session password")
 	}
 	var astral []rune
 	for r := rune(0x1F600); r < 0x1F610; r++ {

@@ -241,7 +241,7 @@ func newCodec(secrets [][]byte, digests ...Digest) (*codec, error) {
 	c := &codec{perSecret: len(digests)}
 	for i, s := range secrets {
 		if err := cookiesession.CheckSecret(s, MinSecretLength); err != nil {
-			return nil, fmt.Errorf("cookiesession: Rails secret_key_base %d: %w", i, err)
+			return nil, fmt.Errorf("%w (Rails secret_key_base %d)", err, i)
 		}
 		for _, d := range digests {
 			if d != SHA1 && d != SHA256 {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cookiesession/cookiesession"
 	"github.com/cookiesession/cookiesession/format/rails"
+	"github.com/cookiesession/cookiesession/internal/formattest"
 	"github.com/cookiesession/cookiesession/internal/harness"
 )
 
@@ -346,6 +347,7 @@ func TestRailsRefusals(t *testing.T) {
 		for _, s := range []string{secretA[:31], strings.Repeat("ab12", 16)} {
 			_, err := cookiesession.New(cookiesession.Options{Format: rails.Format{}, Secrets: [][]byte{[]byte(s)}})
 			assert.ErrorIs(t, err, cookiesession.ErrWeakSecret)
+			formattest.WeakSecretRefused(t, rails.Format{}, secretA, s, "Rails secret_key_base")
 		}
 	})
 }

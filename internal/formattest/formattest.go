@@ -3,6 +3,7 @@
 package formattest
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -47,4 +48,17 @@ func FuzzOpen(f *testing.F, sealer cookiesession.Sealer, expires time.Time, sess
 		assert.Equal(t, r.Values, r2.Values)
 		assert.Equal(t, r.ID, r2.ID)
 	})
+}
+
+// WeakSecretRefused asserts that New refuses format with a good secret
+// and weak after it: with ErrWeakSecret, an error that says
+// "cookiesession:" once, and names the weak one by its place, as what,
+// the format's own word for a secret ("Flask SECRET_KEY 1"), so that an
+// operator knows which line of a secrets file to fix.
+func WeakSecretRefused(t *testing.T, format cookiesession.Format, good, weak, what string) {
+	t.Helper()
+	_, err := cookiesession.New(cookiesession.Options{Format: format, Secrets: [][]byte{[]byte(good), []byte(weak)}})
+	require.ErrorIs(t, err, cookiesession.ErrWeakSecret)
+	assert.Equal(t, 1, strings.Count(err.Error(), "cookiesession:"), err.Error())
+	assert.Contains(t, err.Error(), what+" 1", "names the second secret")
 }
