@@ -136,7 +136,9 @@ type Options struct {
 	// NotBefore, when set, rejects every session created (or last renewed)
 	// before it: a kill switch that logs everyone out without rotating
 	// keys, fixed at start-up. Manager.RevokeAll does the same at run time
-	// through Revocations.
+	// through Revocations. A format whose cookies carry no creation time
+	// (LacksCreated) needs MaxAge set for either, and its sessions keep
+	// that one lifetime (see Session.SetMaxAge).
 	NotBefore time.Time
 
 	// Revocations, when set, is asked about every verified session and

@@ -110,7 +110,9 @@ const (
 	// New refuses NotBefore and Revocations for a format that lacks both,
 	// and with either of them set the Manager refuses a Record that
 	// carries neither (no revocation could ever end it), counted as
-	// RefusedRevoked.
+	// RefusedRevoked. With an expiry and either of them set, each session
+	// keeps the lifetime MaxAge: Session.SetMaxAge with another fails the
+	// save, since it would misdate the session.
 	LacksCreated
 
 	// LacksExpiry: the session expires Options.MaxAge after each read, as

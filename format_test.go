@@ -216,6 +216,48 @@ func TestForeignFormatDerivedCreation(t *testing.T) {
 	sealedBefore.visit(strict, func(_ http.ResponseWriter, s *Session) { assert.True(t, s.IsNew(), "sealed before NotBefore") })
 }
 
+// TestSetMaxAgeWithDerivedCreation: with revocation on, a format that
+// derives the creation time from the expiry keeps one lifetime, MaxAge:
+// a "remember me" of 30 days would make the session look created at
+// every read, so RevokeAll would never end it. The save fails instead,
+// until SetMaxAge(MaxAge), Renew or Destroy.
+func TestSetMaxAgeWithDerivedCreation(t *testing.T) {
+	f := signedJSON{lacks: lacksAll}
+	m, clk := newTestManager(t, Options{Format: f, Revocations: NewMemoryRevocations(), MaxAge: time.Hour})
+	s := m.LoadHeader()
+	s.Set("uid", "42")
+	s.SetMaxAge(30 * 24 * time.Hour)
+	_, err := m.SaveHeader(s)
+	require.ErrorContains(t, err, "SetMaxAge(720h0m0s) would misdate the session")
+	assert.ErrorContains(t, err, "Options.MaxAge (1h0m0s)")
+	s.SetMaxAge(time.Hour)
+	lines, err := m.SaveHeader(s)
+	require.NoError(t, err, "MaxAge itself is a renewal")
+	for name, mend := range map[string]func(s *Session){"Renew": (*Session).Renew, "Destroy": (*Session).Destroy} {
+		s := m.LoadHeader(strings.SplitN(lines[0], ";", 2)[0])
+		s.SetMaxAge(10 * time.Minute)
+		_, err := m.SaveHeader(s)
+		require.ErrorContains(t, err, "would misdate", name)
+		mend(s)
+		_, err = m.SaveHeader(s)
+		assert.NoError(t, err, name)
+	}
+
+	// What the refusal spares: the same session sealed for 30 days, read
+	// after RevokeAll, still looks created at the read.
+	plain, _ := newTestManager(t, Options{Format: f, MaxAge: time.Hour})
+	plain.now = clk.Now
+	long := plain.LoadHeader()
+	long.Set("uid", "42")
+	long.SetMaxAge(30 * 24 * time.Hour)
+	lines, err = plain.SaveHeader(long)
+	require.NoError(t, err)
+	clk.Add(time.Hour)
+	require.NoError(t, m.RevokeAll(context.Background()))
+	clk.Add(time.Second)
+	assert.False(t, m.LoadHeader(strings.SplitN(lines[0], ";", 2)[0]).IsNew(), "a longer lifetime escapes RevokeAll")
+}
+
 func cmpOr(a, b [][]byte) [][]byte {
 	if a != nil {
 		return a

@@ -72,6 +72,7 @@ const (
 	slotValue   slot = iota // a value, under failure.key
 	slotSubject             // the subject
 	slotFlash               // a flash message, in a format that carries none
+	slotMaxAge              // SetMaxAge's lifetime, where it would misdate the session
 )
 
 // load decodes the cookies on first use. The caller holds s.mu.
@@ -458,6 +459,7 @@ func (s *Session) Renew() {
 	s.env.ID = ""
 	s.env.setCreated(now)
 	s.env.Expires = now.Add(s.m.maxAge).Unix()
+	s.forget(slotMaxAge, "")
 	s.change()
 }
 
@@ -465,6 +467,15 @@ func (s *Session) Renew() {
 // Options.MaxAge gave it, for example 30 days for "remember me". The new
 // expiry is stored in the session, so it holds for later requests too. It
 // is capped at 400 days; d <= 0 destroys the session.
+//
+// A format that carries an expiry but no creation time (LacksCreated, as
+// iron-session's and Rails' cookies) has the creation time derived as the
+// expiry less Options.MaxAge. With Options.Revocations or NotBefore set,
+// a d other than Options.MaxAge would misdate the session: a longer one
+// would make it look created at every read, out of reach of RevokeAll and
+// RevokeSubject; a shorter one, older than it is, refused by a revocation
+// made before it existed. So the save fails until SetMaxAge(Options.MaxAge),
+// Renew or Destroy: give such a format's sessions one lifetime, MaxAge.
 func (s *Session) SetMaxAge(d time.Duration) {
 	if d <= 0 {
 		s.Destroy()
@@ -472,7 +483,14 @@ func (s *Session) SetMaxAge(d time.Duration) {
 	}
 	s.lock()
 	defer s.mu.Unlock()
-	s.env.Expires = s.m.now().Add(min(d, maxCookieLifetime)).Unix()
+	d = min(d, maxCookieLifetime)
+	if d != s.m.maxAge && s.m.traits.Lacks&(LacksCreated|LacksExpiry) == LacksCreated && (s.m.revocations != nil || s.m.notBefore != 0) {
+		s.fail(slotMaxAge, "", fmt.Errorf("cookiesession: %v sessions carry no creation time, which revocation derives from the expiry as "+
+			"Options.MaxAge (%v) before it: SetMaxAge(%v) would misdate the session", s.m.format, s.m.maxAge, d))
+		return
+	}
+	s.forget(slotMaxAge, "")
+	s.env.Expires = s.m.now().Add(d).Unix()
 	s.change()
 }
 
