@@ -83,6 +83,11 @@ func TestSentinel(t *testing.T) {
 		eventually(t, 10*time.Second, replicated, "replica in sync")
 
 		var logs redistest.Logs
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("what the list writing during the failover logged:\n%s", logs.String())
+			}
+		})
 		// a writes while the primary is up: its WAIT gets a second, which a
 		// loaded machine needs; b writes during the failover.
 		a := list(redisrevocation.Options{WaitReplicas: 1, Timeout: 2 * time.Second})
