@@ -7,19 +7,14 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"net/http"
-	"runtime"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cookiesession/cookiesession"
 	"github.com/cookiesession/cookiesession/format/django"
-	"github.com/cookiesession/cookiesession/internal/benchcycle"
+	"github.com/cookiesession/cookiesession/internal/formattest"
 )
 
 // garbage returns a value of about n bytes shaped as a Django cookie (a
@@ -69,17 +64,7 @@ func hostileManager(tb testing.TB) *cookiesession.Manager {
 // TestSignedBombIsBounded: a compressed payload that inflates past 1 MiB is
 // refused, having cost at most about twice that much memory.
 func TestSignedBombIsBounded(t *testing.T) {
-	m := hostileManager(t)
-	bomb := signedBomb(t, testSecret("1"))
-	require.Less(t, len(bomb), 4096, "it fits in a cookie")
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	_, err := m.Inspect(cookieName + "=" + bomb)
-	runtime.ReadMemStats(&after)
-	assert.ErrorIs(t, err, cookiesession.ErrInvalid)
-	assert.ErrorContains(t, err, "1 MiB")
-	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(3<<20), "allocated bytes")
+	formattest.BombBounded(t, hostileManager(t), cookieName, signedBomb(t, testSecret("1")))
 }
 
 // BenchmarkHostileHeader measures hostile Cookie headers against a
@@ -88,21 +73,5 @@ func TestSignedBombIsBounded(t *testing.T) {
 //
 //	go test -run '^$' -bench HostileHeader -benchmem ./format/django
 func BenchmarkHostileHeader(b *testing.B) {
-	m := hostileManager(b)
-	h := m.Middleware(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-		m.FromContext(r.Context()).IsNew()
-	}))
-	var distinct strings.Builder
-	for distinct.Len() < 1<<20 {
-		distinct.WriteString(cookieName + "=" + garbage(4000) + "; ")
-	}
-	bomb := signedBomb(b, testSecret("1"))
-	for _, c := range []struct{ name, header string }{
-		{"unrelated-1MiB", strings.Repeat("x=y; ", (1<<20)/5)},
-		{"garbage-4KB-4-keys", cookieName + "=" + garbage(4000)},
-		{"distinct-4KB-values-1MiB-4-keys", distinct.String()},
-		{"signed-bomb-" + strconv.Itoa(len(bomb)/1024) + "KB-inflating-2MiB", cookieName + "=" + bomb},
-	} {
-		b.Run(c.name, func(b *testing.B) { benchcycle.Header(b, h, c.header) })
-	}
+	formattest.HostileHeaders(b, hostileManager(b), cookieName, 4, garbage, signedBomb(b, testSecret("1")))
 }

@@ -1,10 +1,8 @@
 package django_test
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -68,26 +66,7 @@ func startDjango(t *testing.T) *harness.Process {
 
 func newManager(t testing.TB, f django.Format, secrets ...string) *cookiesession.Manager {
 	t.Helper()
-	raw := make([][]byte, len(secrets))
-	for i, s := range secrets {
-		raw[i] = []byte(s)
-	}
-	m, err := cookiesession.New(cookiesession.Options{Format: f, Secrets: raw, Name: cookieName, MaxAge: django.DefaultCookieAge})
-	require.NoError(t, err)
-	return m
-}
-
-// saved returns the session cookie's value that lines set, or "".
-func saved(t testing.TB, lines []string) string {
-	t.Helper()
-	for _, l := range lines {
-		c, err := http.ParseSetCookie(l)
-		require.NoError(t, err)
-		if c.Name == cookieName && c.MaxAge >= 0 {
-			return c.Value
-		}
-	}
-	return ""
+	return formattest.New(t, cookiesession.Options{Format: f, Name: cookieName, MaxAge: django.DefaultCookieAge}, secrets...)
 }
 
 // authSession is what django.contrib.auth.login leaves in a session, and a
@@ -115,7 +94,7 @@ func TestDjangoAndGoShareASession(t *testing.T) {
 			require.False(t, s.IsNew())
 			for k, v := range session {
 				got, _ := cookiesession.Value[any](s, k)
-				assert.Equal(t, mustJSON(t, v), mustJSON(t, got), k)
+				assert.Equal(t, formattest.JSON(t, v), formattest.JSON(t, got), k)
 			}
 			assert.Empty(t, s.ID(), "Django's sessions have no ID")
 			assert.WithinDuration(t, time.Now().Add(django.DefaultCookieAge), s.Expires(), 3*time.Second)
@@ -124,13 +103,13 @@ func TestDjangoAndGoShareASession(t *testing.T) {
 			lines, err := m.SaveHeader(s)
 			require.NoError(t, err)
 			var got djangoAnswer
-			py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: saved(t, lines)}, &got)
+			py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 			require.True(t, got.Valid)
 			want := map[string]any{"seen_by": "Go ✓"}
 			for k, v := range session {
 				want[k] = v
 			}
-			assert.JSONEq(t, mustJSON(t, want), mustJSON(t, got.Session))
+			assert.JSONEq(t, formattest.JSON(t, want), formattest.JSON(t, got.Session))
 		})
 	}
 }
@@ -166,11 +145,11 @@ func TestGoWritesDjangoReads(t *testing.T) {
 	}
 	lines, err := m.SaveHeader(s)
 	require.NoError(t, err)
-	value := saved(t, lines)
+	value := formattest.Saved(t, lines, cookieName)
 	var got djangoAnswer
 	py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: value, CookieAge: 3600}, &got)
 	require.True(t, got.Valid)
-	assert.JSONEq(t, mustJSON(t, authSession), mustJSON(t, got.Session), "non-ASCII arrives intact")
+	assert.JSONEq(t, formattest.JSON(t, authSession), formattest.JSON(t, got.Session), "non-ASCII arrives intact")
 
 	py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: value, CookieAge: 3600, Now: time.Now().Add(time.Hour + 2*time.Second).Unix()}, &got)
 	assert.False(t, got.Valid, "Django refuses it SESSION_COOKIE_AGE after the Go side signed it")
@@ -188,7 +167,7 @@ func TestDjangoRotation(t *testing.T) {
 		lines, err := m.SaveHeader(s)
 		require.NoError(t, err)
 		var got djangoAnswer
-		py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: saved(t, lines)}, &got)
+		py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 		assert.True(t, got.Valid, "Django with the new SECRET_KEY reads the re-issued cookie")
 		assert.True(t, newManager(t, django.Format{}, keyNew).LoadHeader(cookieName+"="+sealed.Cookie).IsNew())
 	})
@@ -203,7 +182,7 @@ func TestDjangoRotation(t *testing.T) {
 		lines, err := old.SaveHeader(s)
 		require.NoError(t, err)
 		var got djangoAnswer
-		py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: saved(t, lines)}, &got)
+		py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 		assert.False(t, got.Valid)
 	})
 }
@@ -256,12 +235,12 @@ func TestDjangoRefusals(t *testing.T) {
 		s.Set("_auth_user_id", "1")
 		lines, err := m.SaveHeader(s)
 		require.NoError(t, err)
-		value := saved(t, lines)
+		value := formattest.Saved(t, lines, cookieName)
 		s = m.LoadHeader()
 		s.Set("_auth_user_id", "2")
 		lines, err = m.SaveHeader(s)
 		require.NoError(t, err)
-		forged, _, _ := strings.Cut(saved(t, lines), ":")
+		forged, _, _ := strings.Cut(formattest.Saved(t, lines, cookieName), ":")
 		_, sig, _ := strings.Cut(value, ":")
 		var got djangoAnswer
 		py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: forged + ":" + sig}, &got)
@@ -282,13 +261,6 @@ func TestDjangoRefusals(t *testing.T) {
 	})
 }
 
-func mustJSON(t testing.TB, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	require.NoError(t, err)
-	return string(b)
-}
-
 // TestDjangoSigningTimeIsCreation: the signing time is the session's creation
 // time, whatever Options.MaxAge is, so RevokeAll and NotBefore hold with
 // the default MaxAge (a day, against Django's longer lifetime).
@@ -297,22 +269,5 @@ func TestDjangoSigningTimeIsCreation(t *testing.T) {
 	signed := time.Now().Add(-time.Hour).Truncate(time.Second)
 	var sealed djangoAnswer
 	py.Do(djangoRequest{Op: "seal", SecretKey: keyNew, Session: authSession, Now: signed.Unix()}, &sealed)
-	cookie := cookieName + "=" + sealed.Cookie
-
-	m, err := cookiesession.New(cookiesession.Options{Format: django.Format{}, Secrets: [][]byte{[]byte(keyNew)}, Name: cookieName, Revocations: cookiesession.NewMemoryRevocations()})
-	require.NoError(t, err)
-	in, err := m.Inspect(cookie)
-	require.NoError(t, err)
-	assert.True(t, signed.Equal(in.Created), "created %v, signed %v", in.Created, signed)
-	assert.True(t, signed.Add(django.DefaultCookieAge).Equal(in.Expires))
-
-	require.NoError(t, m.RevokeAll(context.Background()))
-	_, err = m.Inspect(cookie)
-	assert.ErrorIs(t, err, cookiesession.ErrRevoked)
-	assert.True(t, m.LoadHeader(cookie).IsNew())
-
-	m, err = cookiesession.New(cookiesession.Options{Format: django.Format{}, Secrets: [][]byte{[]byte(keyNew)}, Name: cookieName, NotBefore: signed.Add(time.Second)})
-	require.NoError(t, err)
-	_, err = m.Inspect(cookie)
-	assert.ErrorIs(t, err, cookiesession.ErrRevoked)
+	formattest.SigningTimeIsCreation(t, django.Format{}, cookieName, keyNew, cookieName+"="+sealed.Cookie, signed, django.DefaultCookieAge)
 }

@@ -1,11 +1,8 @@
 package flask_test
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"net/http"
 	"os/exec"
 	"strings"
 	"sync"
@@ -69,26 +66,7 @@ func startFlask(t *testing.T) *harness.Process {
 
 func newManager(t testing.TB, f flask.Format, secrets ...string) *cookiesession.Manager {
 	t.Helper()
-	raw := make([][]byte, len(secrets))
-	for i, s := range secrets {
-		raw[i] = []byte(s)
-	}
-	m, err := cookiesession.New(cookiesession.Options{Format: f, Secrets: raw, Name: cookieName, MaxAge: flask.DefaultLifetime})
-	require.NoError(t, err)
-	return m
-}
-
-// saved returns the session cookie's value that lines set, or "".
-func saved(t testing.TB, lines []string) string {
-	t.Helper()
-	for _, l := range lines {
-		c, err := http.ParseSetCookie(l)
-		require.NoError(t, err)
-		if c.Name == cookieName && c.MaxAge >= 0 {
-			return c.Value
-		}
-	}
-	return ""
+	return formattest.New(t, cookiesession.Options{Format: f, Name: cookieName, MaxAge: flask.DefaultLifetime}, secrets...)
 }
 
 // typed is a session holding each type Flask's tagged JSON marks, as the
@@ -143,13 +121,13 @@ func TestFlaskAndGoShareASession(t *testing.T) {
 	lines, err := m.SaveHeader(s)
 	require.NoError(t, err)
 	var got flaskAnswer
-	py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew}, Cookie: saved(t, lines)}, &got)
+	py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew}, Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 	require.True(t, got.Valid)
 	want := map[string]any{"visits": 3}
 	for k, v := range typed {
 		want[k] = v
 	}
-	assert.JSONEq(t, mustJSON(t, want), mustJSON(t, got.Session), "every Python type survives the Go side")
+	assert.JSONEq(t, formattest.JSON(t, want), formattest.JSON(t, got.Session), "every Python type survives the Go side")
 }
 
 // TestGoWritesFlaskReads: values the Go side sets with the tagged types
@@ -168,7 +146,7 @@ func TestGoWritesFlaskReads(t *testing.T) {
 	s.Set("note", flask.Markup("<b>Zoë</b>"))
 	lines, err := m.SaveHeader(s)
 	require.NoError(t, err)
-	value := saved(t, lines)
+	value := formattest.Saved(t, lines, cookieName)
 	var got flaskAnswer
 	py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew}, Cookie: value, Lifetime: 3600}, &got)
 	require.True(t, got.Valid)
@@ -178,7 +156,7 @@ func TestGoWritesFlaskReads(t *testing.T) {
 			want[k] = v
 		}
 	}
-	assert.JSONEq(t, mustJSON(t, want), mustJSON(t, got.Session))
+	assert.JSONEq(t, formattest.JSON(t, want), formattest.JSON(t, got.Session))
 
 	py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew}, Cookie: value, Lifetime: 3600, Now: time.Now().Add(time.Hour + 2*time.Second).Unix()}, &got)
 	assert.False(t, got.Valid, "Flask refuses it PERMANENT_SESSION_LIFETIME after the Go side signed it")
@@ -198,7 +176,7 @@ func TestFlaskRotation(t *testing.T) {
 		lines, err := m.SaveHeader(s)
 		require.NoError(t, err)
 		var got flaskAnswer
-		py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew}, Cookie: saved(t, lines)}, &got)
+		py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew}, Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 		assert.True(t, got.Valid, "Flask with only the new key reads the re-issued cookie")
 		assert.True(t, newManager(t, flask.Format{}, keyNew).LoadHeader(cookieName+"="+sealed.Cookie).IsNew())
 	})
@@ -213,9 +191,9 @@ func TestFlaskRotation(t *testing.T) {
 		lines, err := old.SaveHeader(s)
 		require.NoError(t, err)
 		var got flaskAnswer
-		py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew, keyOld}, Cookie: saved(t, lines)}, &got)
+		py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew, keyOld}, Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 		assert.True(t, got.Valid)
-		py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew}, Cookie: saved(t, lines)}, &got)
+		py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew}, Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 		assert.False(t, got.Valid)
 	})
 }
@@ -257,12 +235,12 @@ func TestFlaskRefusals(t *testing.T) {
 		s.Set("_user_id", "1")
 		lines, err := m.SaveHeader(s)
 		require.NoError(t, err)
-		value := saved(t, lines)
+		value := formattest.Saved(t, lines, cookieName)
 		s = m.LoadHeader()
 		s.Set("_user_id", "2")
 		lines, err = m.SaveHeader(s)
 		require.NoError(t, err)
-		forged, _, _ := strings.Cut(saved(t, lines), ".")
+		forged, _, _ := strings.Cut(formattest.Saved(t, lines, cookieName), ".")
 		_, sig, _ := strings.Cut(value, ".")
 		var got flaskAnswer
 		py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew}, Cookie: forged + "." + sig}, &got)
@@ -278,13 +256,6 @@ func TestFlaskRefusals(t *testing.T) {
 	})
 }
 
-func mustJSON(t testing.TB, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	require.NoError(t, err)
-	return string(b)
-}
-
 // TestFlaskSigningTimeIsCreation: the signing time is the session's creation
 // time, whatever Options.MaxAge is, so RevokeAll and NotBefore hold with
 // the default MaxAge (a day, against Flask's longer lifetime).
@@ -293,24 +264,7 @@ func TestFlaskSigningTimeIsCreation(t *testing.T) {
 	signed := time.Now().Add(-time.Hour).Truncate(time.Second)
 	var sealed flaskAnswer
 	py.Do(flaskRequest{Op: "seal", SecretKeys: []string{keyNew}, Session: map[string]any{"_user_id": "42"}, Now: signed.Unix()}, &sealed)
-	cookie := cookieName + "=" + sealed.Cookie
-
-	m, err := cookiesession.New(cookiesession.Options{Format: flask.Format{}, Secrets: [][]byte{[]byte(keyNew)}, Name: cookieName, Revocations: cookiesession.NewMemoryRevocations()})
-	require.NoError(t, err)
-	in, err := m.Inspect(cookie)
-	require.NoError(t, err)
-	assert.True(t, signed.Equal(in.Created), "created %v, signed %v", in.Created, signed)
-	assert.True(t, signed.Add(flask.DefaultLifetime).Equal(in.Expires))
-
-	require.NoError(t, m.RevokeAll(context.Background()))
-	_, err = m.Inspect(cookie)
-	assert.ErrorIs(t, err, cookiesession.ErrRevoked)
-	assert.True(t, m.LoadHeader(cookie).IsNew())
-
-	m, err = cookiesession.New(cookiesession.Options{Format: flask.Format{}, Secrets: [][]byte{[]byte(keyNew)}, Name: cookieName, NotBefore: signed.Add(time.Second)})
-	require.NoError(t, err)
-	_, err = m.Inspect(cookie)
-	assert.ErrorIs(t, err, cookiesession.ErrRevoked)
+	formattest.SigningTimeIsCreation(t, flask.Format{}, cookieName, keyNew, cookieName+"="+sealed.Cookie, signed, flask.DefaultLifetime)
 }
 
 // TestGoMapsNamedLikeTags: a Go map whose only key is one of Flask's tags
@@ -332,7 +286,7 @@ func TestGoMapsNamedLikeTags(t *testing.T) {
 	require.NoError(t, err)
 
 	var got flaskAnswer
-	py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew}, Cookie: saved(t, lines)}, &got)
+	py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew}, Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 	require.True(t, got.Valid)
 	assert.JSONEq(t, `{
 		"prefs": {" m": "<img src=x onerror=alert(1)>"},
@@ -340,7 +294,7 @@ func TestGoMapsNamedLikeTags(t *testing.T) {
 		"deep": {"list": [{" t": [1]}, {" di": 2}]},
 		"note": {"$markup": "<b>ok</b>"},
 		"pair": {"$tuple": [{" b": "x"}]}
-	}`, mustJSON(t, got.Session), "Flask reads the maps as dicts, the tagged types as Python types")
+	}`, formattest.JSON(t, got.Session), "Flask reads the maps as dicts, the tagged types as Python types")
 
 	var sealed flaskAnswer
 	py.Do(flaskRequest{Op: "seal", SecretKeys: []string{keyNew}, Session: got.Session}, &sealed)

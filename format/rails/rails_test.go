@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"net/http"
 	"net/url"
 	"os/exec"
 	"strings"
@@ -86,26 +85,7 @@ func keys(digest string, secrets ...string) []railsKey {
 
 func newManager(t *testing.T, f rails.Format, secrets ...string) *cookiesession.Manager {
 	t.Helper()
-	raw := make([][]byte, len(secrets))
-	for i, s := range secrets {
-		raw[i] = []byte(s)
-	}
-	m, err := cookiesession.New(cookiesession.Options{Format: f, Secrets: raw, Name: cookieName, MaxAge: time.Hour})
-	require.NoError(t, err)
-	return m
-}
-
-// saved returns the session cookie's value that lines set, or "".
-func saved(t *testing.T, lines []string) string {
-	t.Helper()
-	for _, l := range lines {
-		c, err := http.ParseSetCookie(l)
-		require.NoError(t, err)
-		if c.Name == cookieName && c.MaxAge >= 0 {
-			return c.Value
-		}
-	}
-	return ""
+	return formattest.New(t, cookiesession.Options{Format: f, Name: cookieName, MaxAge: time.Hour}, secrets...)
 }
 
 func digestName(d rails.Digest) string { return strings.ToLower(d.String()) }
@@ -139,7 +119,7 @@ func TestRailsAndGoShareASession(t *testing.T) {
 			lines, err := m.SaveHeader(s)
 			require.NoError(t, err)
 			var got railsAnswer
-			rb.Do(railsRequest{Op: "open", Keys: keys(digestName(d), secretA), Cookie: saved(t, lines)}, &got)
+			rb.Do(railsRequest{Op: "open", Keys: keys(digestName(d), secretA), Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 			require.True(t, got.Valid)
 			assert.Equal(t, sealed.Session["session_id"], got.Session["session_id"])
 			assert.Equal(t, csrf, got.Session["_csrf_token"])
@@ -159,7 +139,7 @@ func TestGoWritesRailsReads(t *testing.T) {
 	s.Set("name", "Zoë 😀")
 	lines, err := m.SaveHeader(s)
 	require.NoError(t, err)
-	value := saved(t, lines)
+	value := formattest.Saved(t, lines, cookieName)
 	var got railsAnswer
 	rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA), Cookie: value}, &got)
 	require.True(t, got.Valid)
@@ -174,7 +154,7 @@ func TestGoWritesRailsReads(t *testing.T) {
 		s.Renew()
 		lines, err := m.SaveHeader(s)
 		require.NoError(t, err)
-		rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA), Cookie: saved(t, lines)}, &got)
+		rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA), Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 		require.True(t, got.Valid)
 		assert.NotEqual(t, before, got.Session["session_id"])
 		assert.Equal(t, s.ID(), got.Session["session_id"])
@@ -192,7 +172,7 @@ func TestRailsRotation(t *testing.T) {
 		require.False(t, s.IsNew())
 		lines, err := m.SaveHeader(s)
 		require.NoError(t, err)
-		value := saved(t, lines)
+		value := formattest.Saved(t, lines, cookieName)
 		require.NotEmpty(t, value, "re-issued with the newest secret")
 		var got railsAnswer
 		rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA), Cookie: value}, &got)
@@ -206,13 +186,13 @@ func TestRailsRotation(t *testing.T) {
 		lines, err := old.SaveHeader(s)
 		require.NoError(t, err)
 		var got railsAnswer
-		rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA, secretB), Cookie: saved(t, lines)}, &got)
+		rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA, secretB), Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 		require.True(t, got.Valid)
 		require.NotEmpty(t, got.Cookie, "Rails re-issues it with its newest secret")
 		s = newManager(t, rails.Format{}, secretA).LoadHeader(cookieName + "=" + got.Cookie)
 		assert.False(t, s.IsNew())
 
-		rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA), Cookie: saved(t, lines)}, &got)
+		rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA), Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 		assert.False(t, got.Valid, "not without the old secret in cookies_rotations")
 	})
 
@@ -228,7 +208,7 @@ func TestRailsRotation(t *testing.T) {
 		lines, err := m.SaveHeader(s)
 		require.NoError(t, err)
 		var got railsAnswer
-		rb.Do(railsRequest{Op: "open", Keys: []railsKey{{secretA, "sha256"}}, Cookie: saved(t, lines)}, &got)
+		rb.Do(railsRequest{Op: "open", Keys: []railsKey{{secretA, "sha256"}}, Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 		assert.True(t, got.Valid, "written with SHA256 keys")
 
 		sha1App := newManager(t, rails.Format{Digest: rails.SHA1}, secretA)
@@ -236,7 +216,7 @@ func TestRailsRotation(t *testing.T) {
 		s.Set("user_id", 8)
 		lines, err = sha1App.SaveHeader(s)
 		require.NoError(t, err)
-		rb.Do(railsRequest{Op: "open", Keys: []railsKey{{secretA, "sha256"}, {secretA, "sha1"}}, Cookie: saved(t, lines)}, &got)
+		rb.Do(railsRequest{Op: "open", Keys: []railsKey{{secretA, "sha256"}, {secretA, "sha1"}}, Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 		assert.True(t, got.Valid, "Rails with a SHA1 key generator in cookies_rotations reads a SHA1 cookie")
 
 		// Before either side seals with SHA256, both read it.
@@ -249,7 +229,7 @@ func TestRailsRotation(t *testing.T) {
 		s.Set("user_id", 10)
 		lines, err = sha256App.SaveHeader(s)
 		require.NoError(t, err)
-		rb.Do(railsRequest{Op: "open", Keys: []railsKey{{secretA, "sha1"}, {secretA, "sha256"}}, Cookie: saved(t, lines)}, &got)
+		rb.Do(railsRequest{Op: "open", Keys: []railsKey{{secretA, "sha1"}, {secretA, "sha256"}}, Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 		assert.True(t, got.Valid, "Rails sealing with SHA1 reads SHA256 through cookies_rotations")
 	})
 }
@@ -329,7 +309,7 @@ func TestRailsRefusals(t *testing.T) {
 		s.Set("user_id", 7)
 		lines, err := m.SaveHeader(s)
 		require.NoError(t, err)
-		raw, err := url.QueryUnescape(saved(t, lines))
+		raw, err := url.QueryUnescape(formattest.Saved(t, lines, cookieName))
 		require.NoError(t, err)
 		ct, rest, _ := strings.Cut(raw, "--")
 		b, err := base64.StdEncoding.DecodeString(ct)
