@@ -1,8 +1,6 @@
 package django_test
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -19,15 +17,9 @@ import (
 	"github.com/cookiesession/cookiesession/internal/harness"
 )
 
-// testSecret returns a 64-character SECRET_KEY made from seed.
-func testSecret(seed string) string {
-	sum := sha256.Sum256([]byte(seed))
-	return hex.EncodeToString(sum[:])
-}
-
 var (
-	keyNew = testSecret("new")
-	keyOld = testSecret("old")
+	keyNew = formattest.HexSecret("new")
+	keyOld = formattest.HexSecret("old")
 )
 
 const cookieName = "sessionid"
@@ -194,9 +186,7 @@ func TestDjangoRefusals(t *testing.T) {
 	t.Run("expired by SESSION_COOKIE_AGE", func(t *testing.T) {
 		var sealed djangoAnswer
 		py.Do(djangoRequest{Op: "seal", SecretKey: keyNew, Session: authSession, Now: time.Now().Add(-django.DefaultCookieAge - time.Minute).Unix()}, &sealed)
-		_, err := m.Inspect(cookieName + "=" + sealed.Cookie)
-		assert.ErrorIs(t, err, cookiesession.ErrExpired)
-		assert.True(t, m.LoadHeader(cookieName+"="+sealed.Cookie).IsNew())
+		formattest.Refused(t, m, cookieName+"="+sealed.Cookie, cookiesession.ErrExpired)
 	})
 
 	t.Run("pickle is refused unread", func(t *testing.T) {

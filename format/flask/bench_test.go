@@ -1,8 +1,6 @@
 package flask_test
 
 import (
-	"bytes"
-	"compress/zlib"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha1"
@@ -10,8 +8,6 @@ import (
 	"encoding/binary"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/require"
 
 	"github.com/cookiesession/cookiesession"
 	"github.com/cookiesession/cookiesession/format/flask"
@@ -30,14 +26,8 @@ func garbage(n int) string {
 // sign it, whose payload inflates to 2 MiB: only a holder of the secret
 // can make one, and the reader stops inflating at 1 MiB all the same.
 func signedBomb(tb testing.TB, secret string) string {
-	var z bytes.Buffer
-	w, err := zlib.NewWriterLevel(&z, zlib.BestCompression)
-	require.NoError(tb, err)
-	_, _ = w.Write([]byte(`{"a":"`))
-	_, _ = w.Write(make([]byte, 2<<20))
-	require.NoError(tb, w.Close())
 	ts := binary.BigEndian.AppendUint32(nil, uint32(time.Now().Unix()))
-	signed := "." + base64.RawURLEncoding.EncodeToString(z.Bytes()) + "." + base64.RawURLEncoding.EncodeToString(ts)
+	signed := "." + base64.RawURLEncoding.EncodeToString(formattest.Bomb(tb)) + "." + base64.RawURLEncoding.EncodeToString(ts)
 	derive := hmac.New(sha1.New, []byte(secret))
 	derive.Write([]byte("cookie-session"))
 	mac := hmac.New(sha1.New, derive.Sum(nil))
@@ -46,19 +36,14 @@ func signedBomb(tb testing.TB, secret string) string {
 }
 
 func hostileManager(tb testing.TB) *cookiesession.Manager {
-	m, err := cookiesession.New(cookiesession.Options{
-		Format:  flask.Format{},
-		Name:    cookieName,
-		Secrets: [][]byte{[]byte(testSecret("1")), []byte(testSecret("2")), []byte(testSecret("3")), []byte(testSecret("4"))},
-	})
-	require.NoError(tb, err)
-	return m
+	return formattest.New(tb, cookiesession.Options{Format: flask.Format{}, Name: cookieName},
+		formattest.HexSecret("1"), formattest.HexSecret("2"), formattest.HexSecret("3"), formattest.HexSecret("4"))
 }
 
 // TestSignedBombIsBounded: a compressed payload that inflates past 1 MiB is
 // refused, having cost at most about twice that much memory.
 func TestSignedBombIsBounded(t *testing.T) {
-	formattest.BombBounded(t, hostileManager(t), cookieName, signedBomb(t, testSecret("1")))
+	formattest.BombBounded(t, hostileManager(t), cookieName, signedBomb(t, formattest.HexSecret("1")))
 }
 
 // BenchmarkHostileHeader measures hostile Cookie headers against a
@@ -67,5 +52,5 @@ func TestSignedBombIsBounded(t *testing.T) {
 //
 //	go test -run '^$' -bench HostileHeader -benchmem ./format/flask
 func BenchmarkHostileHeader(b *testing.B) {
-	formattest.HostileHeaders(b, hostileManager(b), cookieName, 4, garbage, signedBomb(b, testSecret("1")))
+	formattest.HostileHeaders(b, hostileManager(b), cookieName, 4, garbage, signedBomb(b, formattest.HexSecret("1")))
 }

@@ -1,8 +1,6 @@
 package flask_test
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"os/exec"
 	"strings"
 	"sync"
@@ -18,16 +16,9 @@ import (
 	"github.com/cookiesession/cookiesession/internal/harness"
 )
 
-// testSecret returns a 64-character SECRET_KEY made from seed, as
-// secrets.token_hex() prints one.
-func testSecret(seed string) string {
-	sum := sha256.Sum256([]byte(seed))
-	return hex.EncodeToString(sum[:])
-}
-
 var (
-	keyNew = testSecret("new")
-	keyOld = testSecret("old")
+	keyNew = formattest.HexSecret("new")
+	keyOld = formattest.HexSecret("old")
 )
 
 const cookieName = "session"
@@ -205,9 +196,7 @@ func TestFlaskRefusals(t *testing.T) {
 	t.Run("expired by PERMANENT_SESSION_LIFETIME", func(t *testing.T) {
 		var sealed flaskAnswer
 		py.Do(flaskRequest{Op: "seal", SecretKeys: []string{keyNew}, Session: map[string]any{"_user_id": "1"}, Now: time.Now().Add(-flask.DefaultLifetime - time.Minute).Unix()}, &sealed)
-		_, err := m.Inspect(cookieName + "=" + sealed.Cookie)
-		assert.ErrorIs(t, err, cookiesession.ErrExpired)
-		assert.True(t, m.LoadHeader(cookieName+"="+sealed.Cookie).IsNew())
+		formattest.Refused(t, m, cookieName+"="+sealed.Cookie, cookiesession.ErrExpired)
 	})
 
 	t.Run("NotBefore ends sessions last written before it", func(t *testing.T) {

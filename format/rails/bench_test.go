@@ -6,8 +6,6 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/cookiesession/cookiesession"
 	"github.com/cookiesession/cookiesession/format/rails"
 	"github.com/cookiesession/cookiesession/internal/formattest"
@@ -32,11 +30,7 @@ func garbage(n int) string {
 //
 //	go test -run '^$' -bench HostileHeader -benchmem ./format/rails
 func BenchmarkHostileHeader(b *testing.B) {
-	m, err := cookiesession.New(cookiesession.Options{
-		Format:  rails.Format{ReadBoth: true},
-		Name:    cookieName,
-		Secrets: [][]byte{[]byte(testSecret("1")), []byte(testSecret("2")), []byte(testSecret("3")), []byte(testSecret("4"))},
-	})
-	require.NoError(b, err)
+	m := formattest.New(b, cookiesession.Options{Format: rails.Format{ReadBoth: true}, Name: cookieName},
+		testSecret("1"), testSecret("2"), testSecret("3"), testSecret("4"))
 	formattest.HostileHeaders(b, m, cookieName, 8, garbage, "")
 }

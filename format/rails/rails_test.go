@@ -2,9 +2,7 @@ package rails_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"net/url"
 	"os/exec"
 	"strings"
@@ -24,8 +22,7 @@ import (
 // testSecret returns a 128-character secret_key_base made from seed, as
 // bin/rails secret prints one.
 func testSecret(seed string) string {
-	a, b := sha256.Sum256([]byte(seed)), sha256.Sum256([]byte(seed+"2"))
-	return hex.EncodeToString(a[:]) + hex.EncodeToString(b[:])
+	return formattest.HexSecret(seed) + formattest.HexSecret(seed+"2")
 }
 
 var (
@@ -241,9 +238,7 @@ func TestRailsRefusals(t *testing.T) {
 	t.Run("expired by Rails' own expiry", func(t *testing.T) {
 		var sealed railsAnswer
 		rb.Do(railsRequest{Op: "seal", Keys: keys("sha256", secretA), Session: map[string]any{"user_id": 7}, ExpireAfter: 60, Now: time.Now().Add(-time.Hour).Unix()}, &sealed)
-		_, err := m.Inspect(cookieName + "=" + sealed.Cookie)
-		assert.ErrorIs(t, err, cookiesession.ErrExpired)
-		assert.True(t, m.LoadHeader(cookieName+"="+sealed.Cookie).IsNew())
+		formattest.Refused(t, m, cookieName+"="+sealed.Cookie, cookiesession.ErrExpired)
 	})
 
 	t.Run("NotBefore ends sessions last written before it", func(t *testing.T) {
@@ -277,9 +272,7 @@ func TestRailsRefusals(t *testing.T) {
 
 		// Without expire_after (Rails' default) a session carries no time
 		// at all: no revocation could end it, so it is refused.
-		_, err = m.Inspect(cookieName + "=" + forever.Cookie)
-		assert.ErrorIs(t, err, cookiesession.ErrRevoked)
-		assert.True(t, m.LoadHeader(cookieName+"="+forever.Cookie).IsNew())
+		formattest.Refused(t, m, cookieName+"="+forever.Cookie, cookiesession.ErrRevoked)
 	})
 
 	t.Run("Ruby Marshal is refused unread", func(t *testing.T) {

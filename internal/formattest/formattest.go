@@ -3,7 +3,11 @@
 package formattest
 
 import (
+	"bytes"
+	"compress/zlib"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"runtime"
@@ -18,6 +22,14 @@ import (
 	"github.com/cookiesession/cookiesession"
 	"github.com/cookiesession/cookiesession/internal/benchcycle"
 )
+
+// HexSecret returns a 64-character secret made from seed, in hex as
+// Python's secrets.token_hex() prints one: the same for every run, and
+// strong enough for every format.
+func HexSecret(seed string) string {
+	sum := sha256.Sum256([]byte(seed))
+	return hex.EncodeToString(sum[:])
+}
 
 // New returns the manager of opts with secrets added to opts.Secrets, or
 // fails the test. Each format's newManager fills in its own defaults
@@ -71,6 +83,16 @@ func CookiesOf(lines []string) string {
 	return strings.Join(parts, "; ")
 }
 
+// Refused asserts that m refuses the session of the Cookie header with
+// target: Inspect gives it as the reason, and a request that loads the
+// header starts a new session.
+func Refused(t testing.TB, m *cookiesession.Manager, header string, target error) {
+	t.Helper()
+	_, err := m.Inspect(header)
+	assert.ErrorIs(t, err, target)
+	assert.True(t, m.LoadHeader(header).IsNew())
+}
+
 // Names returns the cookie names of Set-Cookie lines, in order.
 func Names(lines []string) []string {
 	var names []string
@@ -120,6 +142,19 @@ func Bounded(t *testing.T, m *cookiesession.Manager, header string) {
 	assert.LessOrEqual(t, after.TotalAlloc-before.TotalAlloc, uint64(512<<10), "bytes allocated per request")
 }
 
+// Bomb returns a zlib stream, at best compression, of a JSON object whose
+// one string inflates to 2 MiB: the payload of a compressed cookie that a
+// reader must stop inflating at 1 MiB.
+func Bomb(tb testing.TB) []byte {
+	var z bytes.Buffer
+	w, err := zlib.NewWriterLevel(&z, zlib.BestCompression)
+	require.NoError(tb, err)
+	_, _ = w.Write([]byte(`{"a":"`))
+	_, _ = w.Write(make([]byte, 2<<20))
+	require.NoError(tb, w.Close())
+	return z.Bytes()
+}
+
 // BombBounded asserts that m refuses bomb, the value of the cookie called
 // name whose signed, compressed payload inflates past 1 MiB, having
 // allocated less than 3 MiB.
@@ -164,6 +199,19 @@ func HostileHeaders(b *testing.B, m *cookiesession.Manager, name string, keys in
 	}
 }
 
+// HostileLoad measures m refusing the session of the Cookie header,
+// reporting allocations and the header's size (header-B), and fails the
+// benchmark if m accepts it.
+func HostileLoad(b *testing.B, m *cookiesession.Manager, header string) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if !m.LoadHeader(header).IsNew() {
+			b.Fatal("a forged value was accepted")
+		}
+	}
+	b.ReportMetric(float64(len(header)), "header-B")
+}
+
 // SigningTimeIsCreation asserts, for a format that derives a session's
 // creation time from its signing time, that cookie (named name, signed
 // with secret at signed by the other stack, which keeps it for lifetime)
@@ -178,9 +226,7 @@ func SigningTimeIsCreation(t *testing.T, format cookiesession.Format, name, secr
 	assert.True(t, signed.Add(lifetime).Equal(in.Expires))
 
 	require.NoError(t, m.RevokeAll(context.Background()))
-	_, err = m.Inspect(cookie)
-	assert.ErrorIs(t, err, cookiesession.ErrRevoked)
-	assert.True(t, m.LoadHeader(cookie).IsNew())
+	Refused(t, m, cookie, cookiesession.ErrRevoked)
 
 	m = New(t, cookiesession.Options{Format: format, Name: name, NotBefore: signed.Add(time.Second)}, secret)
 	_, err = m.Inspect(cookie)
