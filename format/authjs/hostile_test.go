@@ -96,12 +96,7 @@ func FuzzOpen(f *testing.F) {
 	f.Add("e30....")
 	f.Fuzz(func(t *testing.T, value string) {
 		for _, s := range []cookiesession.Sealer{v5, v4} {
-			r, _, err := s.Open(value, time.Now())
-			if err != nil {
-				require.ErrorIs(t, err, cookiesession.ErrInvalid)
-				continue
-			}
-			require.True(t, sealed[string(cookiesession.AppendObject(nil, r.Values))], "opened a session it never sealed: %q", value)
+			formattest.OpensOnlySealed(t, s, sealed, value, time.Now())
 		}
 	})
 }

@@ -2,7 +2,6 @@ package django_test
 
 import (
 	"net/http"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -42,10 +41,8 @@ type djangoAnswer struct {
 }
 
 var djangoMissing = sync.OnceValue(func() string {
-	if out, err := exec.Command("/usr/bin/python3", "-c", "import django, sys; sys.exit(django.VERSION[:2] != (3, 2))").CombinedOutput(); err != nil {
-		return "Django 3.2 is not installed for /usr/bin/python3 (apt-get install python3-django): " + strings.TrimSpace(string(out))
-	}
-	return ""
+	return harness.Missing("Django 3.2 is not installed for /usr/bin/python3 (apt-get install python3-django)",
+		"/usr/bin/python3", "-c", "import django, sys; sys.exit(django.VERSION[:2] != (3, 2))")
 })
 
 // startDjango runs testdata/django/session.py: Django 3.2's

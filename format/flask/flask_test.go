@@ -1,7 +1,6 @@
 package flask_test
 
 import (
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -41,10 +40,7 @@ type flaskAnswer struct {
 
 var flaskMissing = sync.OnceValue(func() string {
 	const probe = "import flask, itsdangerous, sys; from importlib.metadata import version; sys.exit(not version('flask').startswith('2.2') or not itsdangerous.__version__.startswith('2.1'))"
-	if out, err := exec.Command("/usr/bin/python3", "-c", probe).CombinedOutput(); err != nil {
-		return "Flask 2.2 and itsdangerous 2.1 are not installed for /usr/bin/python3 (apt-get install python3-flask): " + strings.TrimSpace(string(out))
-	}
-	return ""
+	return harness.Missing("Flask 2.2 and itsdangerous 2.1 are not installed for /usr/bin/python3 (apt-get install python3-flask)", "/usr/bin/python3", "-c", probe)
 })
 
 // startFlask runs testdata/flask/session.py: a Flask 2.2 application's

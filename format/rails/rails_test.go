@@ -58,10 +58,8 @@ var railsMissing = sync.OnceValue(func() string {
 	if _, err := exec.LookPath("ruby"); err != nil {
 		return "ruby is not installed (apt-get install ruby ruby-actionpack ruby-activesupport ruby-railties)"
 	}
-	if out, err := exec.Command("ruby", "-e", `require "action_controller/railtie"; exit(Rails.version.start_with?("6.1") ? 0 : 1)`).CombinedOutput(); err != nil {
-		return "Rails 6.1 is not installed (apt-get install ruby-actionpack ruby-activesupport ruby-railties): " + strings.TrimSpace(string(out))
-	}
-	return ""
+	return harness.Missing("Rails 6.1 is not installed (apt-get install ruby-actionpack ruby-activesupport ruby-railties)",
+		"ruby", "-e", `require "action_controller/railtie"; exit(Rails.version.start_with?("6.1") ? 0 : 1)`)
 })
 
 // startRails runs testdata/rails/session.rb: a Rails 6.1 application's

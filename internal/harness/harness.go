@@ -48,6 +48,17 @@ func Need(t testing.TB, what string, missing string) {
 	t.Skipf("%s interoperability test: %s", what, missing)
 }
 
+// Missing runs name with args, a probe that fails when a stack is missing
+// or of another version than the tests want, and returns what Need takes:
+// "" when the probe succeeds, else want (what to install) and the probe's
+// output.
+func Missing(want, name string, args ...string) string {
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		return want + ": " + strings.TrimSpace(string(out))
+	}
+	return ""
+}
+
 // Start runs name with args in the repository's root and stops it when the
 // test ends.
 func Start(t testing.TB, name string, args ...string) *Process {
