@@ -1,9 +1,9 @@
 // Package harness runs the scripts under testdata/ that seal and open
 // sessions with another stack's own library, for the interoperability
-// tests of format/...: for Rails, Django and Flask one process per test,
-// one JSON request per line on its stdin, one JSON answer per line on its
-// stdout; for the Node stacks (iron-session, Auth.js) an HTTP app on
-// 127.0.0.1.
+// tests of format/... and of the Express format: for Rails, Django and
+// Flask one process per test, one JSON request per line on its stdin, one
+// JSON answer per line on its stdout; for the Node stacks (iron-session,
+// Auth.js, Express's cookie-session) an HTTP app on 127.0.0.1.
 package harness
 
 import (
