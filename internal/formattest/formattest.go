@@ -70,6 +70,21 @@ func Saved(t testing.TB, lines []string, name string) string {
 	return ""
 }
 
+// Spliced returns a forgery for a format whose value is a payload, sep and
+// then what signs it: the payload of a session of m that sets key to "2",
+// joined to the rest of the value of one that sets it to "1". Both halves
+// are genuine, so only a signature over the whole value refuses it.
+func Spliced(t testing.TB, m *cookiesession.Manager, name, sep, key string) string {
+	t.Helper()
+	value := func(v string) string {
+		return Saved(t, Save(t, m, "", func(s *cookiesession.Session) { s.Set(key, v) }), name)
+	}
+	signed := value("1")
+	forged, _, _ := strings.Cut(value("2"), sep)
+	_, sig, _ := strings.Cut(signed, sep)
+	return forged + sep + sig
+}
+
 // CookiesOf returns the name=value pairs of Set-Cookie lines as a Cookie
 // header, leaving out deletions: what a browser sends back.
 func CookiesOf(lines []string) string {
