@@ -1,20 +1,16 @@
 package cookiesession
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
-	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cookiesession/cookiesession/internal/harness"
 )
 
 func newExpressManager(t *testing.T, keys ...string) *Manager {
@@ -160,52 +156,16 @@ type expressApp struct {
 // installed packages the test is skipped, unless CI is set.
 func startExpress(t *testing.T, keys ...string) *expressApp {
 	t.Helper()
-	dir := filepath.Join("testdata", "express")
-	missing := ""
-	if _, err := exec.LookPath("node"); err != nil {
-		missing = "node is not installed"
-	} else if _, err := os.Stat(filepath.Join(dir, "node_modules", "cookie-session")); err != nil {
-		missing = "run 'npm ci' in testdata/express"
-	}
-	if missing != "" {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("Express interoperability test: %s", missing)
-		}
-		t.Skipf("Express interoperability test: %s", missing)
-	}
-	cmd := exec.Command("node", "app.js")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "KEYS="+strings.Join(keys, ","))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	port, err := bufio.NewReader(out).ReadString('\n')
-	require.NoError(t, err, "the Express app did not start")
-	return &expressApp{t, "http://127.0.0.1:" + strings.TrimSpace(port)}
+	return &expressApp{t, harness.StartNode(t, "Express", "express", "cookie-session", "npm ci", "KEYS="+strings.Join(keys, ","))}
 }
 
 // get requests path with the Cookie header and returns the session JSON
 // Express answers and the Cookie header of what it set.
 func (e *expressApp) get(path, cookie string) (map[string]any, string) {
 	e.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, e.url+path, nil)
-	require.NoError(e.t, err)
-	if cookie != "" {
-		req.Header.Set("Cookie", cookie)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(e.t, err)
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	require.Equal(e.t, http.StatusOK, resp.StatusCode, string(body))
 	var session map[string]any
-	require.NoError(e.t, json.Unmarshal(body, &session), string(body))
-	return session, cookiesOf(resp.Header.Values("Set-Cookie"))
+	h := harness.Get(e.t, e.url+path, cookie, &session)
+	return session, cookiesOf(h.Values("Set-Cookie"))
 }
 
 func TestExpressInterop(t *testing.T) {

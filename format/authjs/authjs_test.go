@@ -1,15 +1,10 @@
 package authjs_test
 
 import (
-	"bufio"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +15,7 @@ import (
 	"github.com/cookiesession/cookiesession"
 	"github.com/cookiesession/cookiesession/format/authjs"
 	"github.com/cookiesession/cookiesession/internal/formattest"
+	"github.com/cookiesession/cookiesession/internal/harness"
 )
 
 // Secrets as `npx auth secret` makes them: 32 random bytes, base64.
@@ -33,47 +29,11 @@ const (
 
 func newManager(t *testing.T, format cookiesession.Format, name string, opts cookiesession.Options, secrets ...string) *cookiesession.Manager {
 	t.Helper()
-	for _, s := range secrets {
-		opts.Secrets = append(opts.Secrets, []byte(s))
-	}
 	opts.Format, opts.Name, opts.Insecure = format, name, !strings.HasPrefix(name, "__Secure-")
 	if opts.MaxAge == 0 {
 		opts.MaxAge = 30 * 24 * time.Hour
 	}
-	m, err := cookiesession.New(opts)
-	require.NoError(t, err)
-	return m
-}
-
-// cookiesOf returns the name=value pairs of Set-Cookie lines as a Cookie
-// header, leaving out deletions.
-func cookiesOf(lines []string) string {
-	var parts []string
-	for _, l := range lines {
-		c, err := http.ParseSetCookie(l)
-		if err == nil && c.MaxAge >= 0 && c.Value != "" {
-			parts = append(parts, c.Name+"="+c.Value)
-		}
-	}
-	return strings.Join(parts, "; ")
-}
-
-func names(lines []string) []string {
-	var names []string
-	for _, l := range lines {
-		name, _, _ := strings.Cut(l, "=")
-		names = append(names, name)
-	}
-	return names
-}
-
-func save(t *testing.T, m *cookiesession.Manager, header string, change func(s *cookiesession.Session)) []string {
-	t.Helper()
-	s := m.LoadHeader(header)
-	change(s)
-	lines, err := m.SaveHeader(s)
-	require.NoError(t, err)
-	return lines
+	return formattest.New(t, opts, secrets...)
 }
 
 // jwtHeader decodes the protected header of the token in a cookie line.
@@ -100,7 +60,7 @@ func TestSealOpen(t *testing.T) {
 	} {
 		t.Run(tc.format.String(), func(t *testing.T) {
 			m := newManager(t, tc.format, tc.name, cookiesession.Options{}, secretOne)
-			lines := save(t, m, "", func(s *cookiesession.Session) {
+			lines := formattest.Save(t, m, "", func(s *cookiesession.Session) {
 				s.SetSubject("user-ada")
 				s.Set("email", "ada@example.com")
 			})
@@ -112,14 +72,14 @@ func TestSealOpen(t *testing.T) {
 			}
 			assert.Equal(t, tc.header, h)
 
-			s := m.LoadHeader(cookiesOf(lines))
+			s := m.LoadHeader(formattest.CookiesOf(lines))
 			assert.Equal(t, "user-ada", s.Subject(), "sub")
 			email, _ := cookiesession.Value[string](s, "email")
 			assert.Equal(t, "ada@example.com", email)
 			assert.NotEmpty(t, s.ID(), "jti")
 			assert.WithinDuration(t, time.Now().Add(30*24*time.Hour), s.Expires(), 2*time.Second, "exp")
 
-			value := strings.TrimPrefix(cookiesOf(lines), tc.name+"=")
+			value := strings.TrimPrefix(formattest.CookiesOf(lines), tc.name+"=")
 			parts := strings.Split(value, ".")
 			flip := func(s string) string {
 				c := byte('A')
@@ -151,19 +111,19 @@ func TestSealOpen(t *testing.T) {
 func TestSecretList(t *testing.T) {
 	old := newManager(t, authjs.Format{}, v5Cookie, cookiesession.Options{}, secretOld)
 	m := newManager(t, authjs.Format{}, v5Cookie, cookiesession.Options{}, secretNew, secretOld)
-	oldKid := jwtHeader(t, save(t, old, "", func(s *cookiesession.Session) { s.Set("n", 0) })[0])["kid"]
-	lines := save(t, old, "", func(s *cookiesession.Session) { s.Set("n", 1) })
-	lines = save(t, m, cookiesOf(lines), func(s *cookiesession.Session) {
+	oldKid := jwtHeader(t, formattest.Save(t, old, "", func(s *cookiesession.Session) { s.Set("n", 0) })[0])["kid"]
+	lines := formattest.Save(t, old, "", func(s *cookiesession.Session) { s.Set("n", 1) })
+	lines = formattest.Save(t, m, formattest.CookiesOf(lines), func(s *cookiesession.Session) {
 		n, _ := cookiesession.Value[int](s, "n")
 		assert.Equal(t, 1, n)
 	})
 	require.Len(t, lines, 1, "re-issued with the newest secret")
 	assert.NotEqual(t, oldKid, jwtHeader(t, lines[0])["kid"])
-	assert.True(t, old.LoadHeader(cookiesOf(lines)).IsNew(), "the old secret alone does not read it")
+	assert.True(t, old.LoadHeader(formattest.CookiesOf(lines)).IsNew(), "the old secret alone does not read it")
 
 	// The salt is the cookie name: a token does not move to another name.
 	other := newManager(t, authjs.Format{}, "__Secure-"+v5Cookie, cookiesession.Options{}, secretNew)
-	assert.True(t, other.LoadHeader("__Secure-"+cookiesOf(lines)).IsNew())
+	assert.True(t, other.LoadHeader("__Secure-"+formattest.CookiesOf(lines)).IsNew())
 }
 
 // node is the real Auth.js or next-auth, in testdata/authjs.
@@ -174,52 +134,16 @@ type node struct {
 
 func startNode(t *testing.T, env ...string) *node {
 	t.Helper()
-	dir := filepath.Join("..", "..", "testdata", "authjs")
-	missing := ""
-	if _, err := exec.LookPath("node"); err != nil {
-		missing = "node is not installed"
-	} else if _, err := os.Stat(filepath.Join(dir, "node_modules", "@auth", "core")); err != nil {
-		missing = "run 'npm ci --legacy-peer-deps' in testdata/authjs"
-	}
-	if missing != "" {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("Auth.js interoperability test: %s", missing)
-		}
-		t.Skipf("Auth.js interoperability test: %s", missing)
-	}
-	cmd := exec.Command("node", "app.js")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	port, err := bufio.NewReader(out).ReadString('\n')
-	require.NoError(t, err, "the Auth.js app did not start")
-	return &node{t, "http://127.0.0.1:" + strings.TrimSpace(port)}
+	return &node{t, harness.StartNode(t, "Auth.js", "authjs", "@auth/core", "npm ci --legacy-peer-deps", env...)}
 }
 
 // get requests path with the Cookie header and returns the JSON answer and
 // the Set-Cookie lines.
 func (n *node) get(path, cookie string) (map[string]any, []string) {
 	n.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, n.url+path, nil)
-	require.NoError(n.t, err)
-	if cookie != "" {
-		req.Header.Set("Cookie", cookie)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(n.t, err)
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	require.Equal(n.t, http.StatusOK, resp.StatusCode, string(body))
 	var answer map[string]any
-	require.NoError(n.t, json.Unmarshal(body, &answer), string(body))
-	return answer, resp.Header.Values("Set-Cookie")
+	h := harness.Get(n.t, n.url+path, cookie, &answer)
+	return answer, h.Values("Set-Cookie")
 }
 
 // login signs in on the Node side and returns the session's Set-Cookie lines.
@@ -246,7 +170,7 @@ func TestAuthJSInterop(t *testing.T) {
 		app := startNode(t, env...)
 		m := newManager(t, authjs.Format{}, v5Cookie, cookiesession.Options{}, secretOne)
 		lines := app.login("ada", `{"role":"reader","prefs":{"theme":"dark"}}`)
-		lines = save(t, m, cookiesOf(lines), func(s *cookiesession.Session) {
+		lines = formattest.Save(t, m, formattest.CookiesOf(lines), func(s *cookiesession.Session) {
 			assert.Equal(t, "user-ada", s.Subject(), "sub")
 			var email, role string
 			require.True(t, s.Get("email", &email))
@@ -258,7 +182,7 @@ func TestAuthJSInterop(t *testing.T) {
 			assert.WithinDuration(t, time.Now(), s.Created(), 5*time.Second, "iat")
 			s.Set("role", "editor")
 		})
-		token := app.token(cookiesOf(lines))
+		token := app.token(formattest.CookiesOf(lines))
 		require.NotNil(t, token, "Auth.js reads Go's token")
 		assert.Equal(t, "editor", token["role"])
 		assert.Equal(t, "user-ada", token["sub"])
@@ -272,42 +196,42 @@ func TestAuthJSInterop(t *testing.T) {
 	t.Run("a secret list on each side", func(t *testing.T) {
 		both := startNode(t, "SECRETS="+secretNew+","+secretOld, "COOKIE="+v5Cookie)
 		old := newManager(t, authjs.Format{}, v5Cookie, cookiesession.Options{}, secretOld)
-		lines := save(t, old, "", func(s *cookiesession.Session) { s.Set("by", "go, old secret") })
-		assert.Equal(t, "go, old secret", both.token(cookiesOf(lines))["by"], "Auth.js with [new, old] reads Go's token of the old secret")
+		lines := formattest.Save(t, old, "", func(s *cookiesession.Session) { s.Set("by", "go, old secret") })
+		assert.Equal(t, "go, old secret", both.token(formattest.CookiesOf(lines))["by"], "Auth.js with [new, old] reads Go's token of the old secret")
 
 		oldApp := startNode(t, "SECRETS="+secretOld, "COOKIE="+v5Cookie)
 		lines = oldApp.login("bob", `{"by":"node, old secret"}`)
 		m := newManager(t, authjs.Format{}, v5Cookie, cookiesession.Options{}, secretNew, secretOld)
-		lines = save(t, m, cookiesOf(lines), func(s *cookiesession.Session) {
+		lines = formattest.Save(t, m, formattest.CookiesOf(lines), func(s *cookiesession.Session) {
 			by, _ := cookiesession.Value[string](s, "by")
 			assert.Equal(t, "node, old secret", by)
 		})
 		require.Len(t, lines, 1, "re-issued with the new secret")
 		newApp := startNode(t, "SECRETS="+secretNew, "COOKIE="+v5Cookie)
-		assert.Equal(t, "node, old secret", newApp.token(cookiesOf(lines))["by"], "Auth.js with the new secret alone reads what Go re-issued")
+		assert.Equal(t, "node, old secret", newApp.token(formattest.CookiesOf(lines))["by"], "Auth.js with the new secret alone reads what Go re-issued")
 	})
 
 	t.Run("an expired session is refused on each side", func(t *testing.T) {
 		app := startNode(t, env...)
 		m := newManager(t, authjs.Format{}, v5Cookie, cookiesession.Options{MaxAge: time.Hour}, secretOne)
-		lines := save(t, m, "", func(s *cookiesession.Session) { s.SetSubject("user-cy") })
-		assert.NotNil(t, app.token(cookiesOf(lines)), "read within the hour")
+		lines := formattest.Save(t, m, "", func(s *cookiesession.Session) { s.SetSubject("user-cy") })
+		assert.NotNil(t, app.token(formattest.CookiesOf(lines)), "read within the hour")
 		// 15 s past the hour is within Auth.js's tolerance; 16 s is not.
 		later := startNode(t, append(env, "OFFSET=3616000")...)
-		assert.Nil(t, later.token(cookiesOf(lines)), "Auth.js refuses Go's token once expired")
+		assert.Nil(t, later.token(formattest.CookiesOf(lines)), "Auth.js refuses Go's token once expired")
 
 		earlier := startNode(t, append(env, "OFFSET=-2592001000")...) // 30 days and a second ago
 		lines = earlier.login("cy", `{}`)
-		_, err := m.Inspect(cookiesOf(lines))
+		_, err := m.Inspect(formattest.CookiesOf(lines))
 		assert.ErrorIs(t, err, cookiesession.ErrExpired, "Go refuses Auth.js's token once expired")
 	})
 
 	t.Run("a tampered cookie is refused on each side", func(t *testing.T) {
 		app := startNode(t, env...)
 		m := newManager(t, authjs.Format{}, v5Cookie, cookiesession.Options{}, secretOne)
-		tampered := tamper(cookiesOf(app.login("dee", `{}`)))
+		tampered := tamper(formattest.CookiesOf(app.login("dee", `{}`)))
 		assert.True(t, m.LoadHeader(tampered).IsNew(), "Go refuses Auth.js's token, changed")
-		tampered = tamper(cookiesOf(save(t, m, "", func(s *cookiesession.Session) { s.SetSubject("user-dee") })))
+		tampered = tamper(formattest.CookiesOf(formattest.Save(t, m, "", func(s *cookiesession.Session) { s.SetSubject("user-dee") })))
 		assert.Nil(t, app.token(tampered), "Auth.js refuses Go's token, changed")
 	})
 
@@ -329,15 +253,15 @@ func TestAuthJSInterop(t *testing.T) {
 		m := newManager(t, authjs.Format{}, v5Cookie, cookiesession.Options{MaxChunks: 4}, secretOne)
 		big := strings.Repeat("ab", 2500)
 		lines := app.login("eve", `{"big":"`+big+`"}`)
-		assert.Equal(t, []string{v5Cookie + ".0", v5Cookie + ".1"}, names(lines), "Auth.js splits at 3,936 characters")
+		assert.Equal(t, []string{v5Cookie + ".0", v5Cookie + ".1"}, formattest.Names(lines), "Auth.js splits at 3,936 characters")
 		more := strings.Repeat("c", 4000)
-		lines = save(t, m, cookiesOf(lines), func(s *cookiesession.Session) {
+		lines = formattest.Save(t, m, formattest.CookiesOf(lines), func(s *cookiesession.Session) {
 			got, _ := cookiesession.Value[string](s, "big")
 			assert.Equal(t, big, got)
 			s.Set("more", more)
 		})
-		assert.Equal(t, []string{v5Cookie + ".0", v5Cookie + ".1", v5Cookie + ".2", v5Cookie + ".3"}, names(lines))
-		token := app.token(cookiesOf(lines))
+		assert.Equal(t, []string{v5Cookie + ".0", v5Cookie + ".1", v5Cookie + ".2", v5Cookie + ".3"}, formattest.Names(lines))
+		token := app.token(formattest.CookiesOf(lines))
 		require.NotNil(t, token, "Auth.js joins Go's chunks")
 		assert.Equal(t, more, token["more"])
 	})
@@ -351,14 +275,14 @@ func TestNextAuth4Interop(t *testing.T) {
 	t.Run("next-auth writes, Go reads and changes, next-auth reads", func(t *testing.T) {
 		answer, _ := app.get("/encode?claims="+url.QueryEscape(`{"sub":"user-ada","name":"Ada","email":"ada@example.com"}`), "")
 		token, _ := answer["token"].(string)
-		lines := save(t, m, v4Cookie+"="+token, func(s *cookiesession.Session) {
+		lines := formattest.Save(t, m, v4Cookie+"="+token, func(s *cookiesession.Session) {
 			assert.Equal(t, "user-ada", s.Subject())
 			name, _ := cookiesession.Value[string](s, "name")
 			assert.Equal(t, "Ada", name)
 			assert.WithinDuration(t, time.Now().Add(30*24*time.Hour), s.Expires(), 5*time.Second)
 			s.Set("name", "Ada L.")
 		})
-		answer, _ = app.get("/token", cookiesOf(lines))
+		answer, _ = app.get("/token", formattest.CookiesOf(lines))
 		claims, _ := answer["token"].(map[string]any)
 		require.NotNil(t, claims, "getToken reads Go's token")
 		assert.Equal(t, "Ada L.", claims["name"])
@@ -367,9 +291,9 @@ func TestNextAuth4Interop(t *testing.T) {
 
 	t.Run("chunks written by Go are joined by getToken", func(t *testing.T) {
 		big := strings.Repeat("x", 6000)
-		lines := save(t, m, "", func(s *cookiesession.Session) { s.Set("big", big) })
-		assert.Equal(t, []string{v4Cookie + ".0", v4Cookie + ".1", v4Cookie + ".2"}, names(lines), "8 KB of token")
-		answer, _ := app.get("/token", cookiesOf(lines))
+		lines := formattest.Save(t, m, "", func(s *cookiesession.Session) { s.Set("big", big) })
+		assert.Equal(t, []string{v4Cookie + ".0", v4Cookie + ".1", v4Cookie + ".2"}, formattest.Names(lines), "8 KB of token")
+		answer, _ := app.get("/token", formattest.CookiesOf(lines))
 		claims, _ := answer["token"].(map[string]any)
 		require.NotNil(t, claims)
 		assert.Equal(t, big, claims["big"])
@@ -377,14 +301,14 @@ func TestNextAuth4Interop(t *testing.T) {
 
 	t.Run("another secret, an expired or a tampered token is refused on each side", func(t *testing.T) {
 		other := newManager(t, authjs.NextAuth4{}, v4Cookie, cookiesession.Options{}, secretNew)
-		lines := save(t, other, "", func(s *cookiesession.Session) { s.Set("n", 1) })
-		answer, _ := app.get("/token", cookiesOf(lines))
+		lines := formattest.Save(t, other, "", func(s *cookiesession.Session) { s.Set("n", 1) })
+		answer, _ := app.get("/token", formattest.CookiesOf(lines))
 		assert.Nil(t, answer["token"], "next-auth refuses a token of another secret")
-		answer, _ = app.get("/token", tamper(cookiesOf(save(t, m, "", func(s *cookiesession.Session) { s.Set("n", 1) }))))
+		answer, _ = app.get("/token", tamper(formattest.CookiesOf(formattest.Save(t, m, "", func(s *cookiesession.Session) { s.Set("n", 1) }))))
 		assert.Nil(t, answer["token"], "next-auth refuses Go's token, changed")
 
 		later := startNode(t, append(env, "OFFSET=2592016000")...) // 30 days and 16 s later
-		answer, _ = later.get("/token", cookiesOf(save(t, m, "", func(s *cookiesession.Session) { s.Set("n", 1) })))
+		answer, _ = later.get("/token", formattest.CookiesOf(formattest.Save(t, m, "", func(s *cookiesession.Session) { s.Set("n", 1) })))
 		assert.Nil(t, answer["token"], "next-auth refuses Go's token once expired")
 
 		earlier := startNode(t, append(env, "OFFSET=-2592001000")...)

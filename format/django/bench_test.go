@@ -1,25 +1,16 @@
 package django_test
 
 import (
-	"bytes"
-	"compress/zlib"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"net/http"
-	"runtime"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/cookiesession/cookiesession"
 	"github.com/cookiesession/cookiesession/format/django"
-	"github.com/cookiesession/cookiesession/internal/benchcycle"
+	"github.com/cookiesession/cookiesession/internal/formattest"
 )
 
 // garbage returns a value of about n bytes shaped as a Django cookie (a
@@ -34,13 +25,7 @@ func garbage(n int) string {
 // whose payload inflates to 2 MiB: only a holder of the secret can make
 // one, and the reader stops inflating at 1 MiB all the same.
 func signedBomb(tb testing.TB, secret string) string {
-	var z bytes.Buffer
-	w, err := zlib.NewWriterLevel(&z, zlib.BestCompression)
-	require.NoError(tb, err)
-	_, _ = w.Write([]byte(`{"a":"`))
-	_, _ = w.Write(make([]byte, 2<<20))
-	require.NoError(tb, w.Close())
-	signed := "." + base64.RawURLEncoding.EncodeToString(z.Bytes()) + ":" + base62(time.Now().Unix())
+	signed := "." + base64.RawURLEncoding.EncodeToString(formattest.Bomb(tb)) + ":" + base62(time.Now().Unix())
 	key := sha256.Sum256([]byte("django.contrib.sessions.backends.signed_cookies" + "signer" + secret))
 	mac := hmac.New(sha256.New, key[:])
 	mac.Write([]byte(signed))
@@ -57,29 +42,14 @@ func base62(n int64) string {
 }
 
 func hostileManager(tb testing.TB) *cookiesession.Manager {
-	m, err := cookiesession.New(cookiesession.Options{
-		Format:  django.Format{},
-		Name:    cookieName,
-		Secrets: [][]byte{[]byte(testSecret("1")), []byte(testSecret("2")), []byte(testSecret("3")), []byte(testSecret("4"))},
-	})
-	require.NoError(tb, err)
-	return m
+	return formattest.New(tb, cookiesession.Options{Format: django.Format{}, Name: cookieName},
+		formattest.HexSecret("1"), formattest.HexSecret("2"), formattest.HexSecret("3"), formattest.HexSecret("4"))
 }
 
 // TestSignedBombIsBounded: a compressed payload that inflates past 1 MiB is
 // refused, having cost at most about twice that much memory.
 func TestSignedBombIsBounded(t *testing.T) {
-	m := hostileManager(t)
-	bomb := signedBomb(t, testSecret("1"))
-	require.Less(t, len(bomb), 4096, "it fits in a cookie")
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	_, err := m.Inspect(cookieName + "=" + bomb)
-	runtime.ReadMemStats(&after)
-	assert.ErrorIs(t, err, cookiesession.ErrInvalid)
-	assert.ErrorContains(t, err, "1 MiB")
-	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(3<<20), "allocated bytes")
+	formattest.BombBounded(t, hostileManager(t), cookieName, signedBomb(t, formattest.HexSecret("1")))
 }
 
 // BenchmarkHostileHeader measures hostile Cookie headers against a
@@ -88,21 +58,5 @@ func TestSignedBombIsBounded(t *testing.T) {
 //
 //	go test -run '^$' -bench HostileHeader -benchmem ./format/django
 func BenchmarkHostileHeader(b *testing.B) {
-	m := hostileManager(b)
-	h := m.Middleware(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-		m.FromContext(r.Context()).IsNew()
-	}))
-	var distinct strings.Builder
-	for distinct.Len() < 1<<20 {
-		distinct.WriteString(cookieName + "=" + garbage(4000) + "; ")
-	}
-	bomb := signedBomb(b, testSecret("1"))
-	for _, c := range []struct{ name, header string }{
-		{"unrelated-1MiB", strings.Repeat("x=y; ", (1<<20)/5)},
-		{"garbage-4KB-4-keys", cookieName + "=" + garbage(4000)},
-		{"distinct-4KB-values-1MiB-4-keys", distinct.String()},
-		{"signed-bomb-" + strconv.Itoa(len(bomb)/1024) + "KB-inflating-2MiB", cookieName + "=" + bomb},
-	} {
-		b.Run(c.name, func(b *testing.B) { benchcycle.Header(b, h, c.header) })
-	}
+	formattest.HostileHeaders(b, hostileManager(b), cookieName, 4, garbage, signedBomb(b, formattest.HexSecret("1")))
 }

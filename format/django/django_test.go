@@ -1,12 +1,7 @@
 package django_test
 
 import (
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"net/http"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -21,15 +16,9 @@ import (
 	"github.com/cookiesession/cookiesession/internal/harness"
 )
 
-// testSecret returns a 64-character SECRET_KEY made from seed.
-func testSecret(seed string) string {
-	sum := sha256.Sum256([]byte(seed))
-	return hex.EncodeToString(sum[:])
-}
-
 var (
-	keyNew = testSecret("new")
-	keyOld = testSecret("old")
+	keyNew = formattest.HexSecret("new")
+	keyOld = formattest.HexSecret("old")
 )
 
 const cookieName = "sessionid"
@@ -52,10 +41,8 @@ type djangoAnswer struct {
 }
 
 var djangoMissing = sync.OnceValue(func() string {
-	if out, err := exec.Command("/usr/bin/python3", "-c", "import django, sys; sys.exit(django.VERSION[:2] != (3, 2))").CombinedOutput(); err != nil {
-		return "Django 3.2 is not installed for /usr/bin/python3 (apt-get install python3-django): " + strings.TrimSpace(string(out))
-	}
-	return ""
+	return harness.Missing("Django 3.2 is not installed for /usr/bin/python3 (apt-get install python3-django)",
+		"/usr/bin/python3", "-c", "import django, sys; sys.exit(django.VERSION[:2] != (3, 2))")
 })
 
 // startDjango runs testdata/django/session.py: Django 3.2's
@@ -68,26 +55,7 @@ func startDjango(t *testing.T) *harness.Process {
 
 func newManager(t testing.TB, f django.Format, secrets ...string) *cookiesession.Manager {
 	t.Helper()
-	raw := make([][]byte, len(secrets))
-	for i, s := range secrets {
-		raw[i] = []byte(s)
-	}
-	m, err := cookiesession.New(cookiesession.Options{Format: f, Secrets: raw, Name: cookieName, MaxAge: django.DefaultCookieAge})
-	require.NoError(t, err)
-	return m
-}
-
-// saved returns the session cookie's value that lines set, or "".
-func saved(t testing.TB, lines []string) string {
-	t.Helper()
-	for _, l := range lines {
-		c, err := http.ParseSetCookie(l)
-		require.NoError(t, err)
-		if c.Name == cookieName && c.MaxAge >= 0 {
-			return c.Value
-		}
-	}
-	return ""
+	return formattest.New(t, cookiesession.Options{Format: f, Name: cookieName, MaxAge: django.DefaultCookieAge}, secrets...)
 }
 
 // authSession is what django.contrib.auth.login leaves in a session, and a
@@ -115,7 +83,7 @@ func TestDjangoAndGoShareASession(t *testing.T) {
 			require.False(t, s.IsNew())
 			for k, v := range session {
 				got, _ := cookiesession.Value[any](s, k)
-				assert.Equal(t, mustJSON(t, v), mustJSON(t, got), k)
+				assert.Equal(t, formattest.JSON(t, v), formattest.JSON(t, got), k)
 			}
 			assert.Empty(t, s.ID(), "Django's sessions have no ID")
 			assert.WithinDuration(t, time.Now().Add(django.DefaultCookieAge), s.Expires(), 3*time.Second)
@@ -124,13 +92,13 @@ func TestDjangoAndGoShareASession(t *testing.T) {
 			lines, err := m.SaveHeader(s)
 			require.NoError(t, err)
 			var got djangoAnswer
-			py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: saved(t, lines)}, &got)
+			py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 			require.True(t, got.Valid)
 			want := map[string]any{"seen_by": "Go ✓"}
 			for k, v := range session {
 				want[k] = v
 			}
-			assert.JSONEq(t, mustJSON(t, want), mustJSON(t, got.Session))
+			assert.JSONEq(t, formattest.JSON(t, want), formattest.JSON(t, got.Session))
 		})
 	}
 }
@@ -166,11 +134,11 @@ func TestGoWritesDjangoReads(t *testing.T) {
 	}
 	lines, err := m.SaveHeader(s)
 	require.NoError(t, err)
-	value := saved(t, lines)
+	value := formattest.Saved(t, lines, cookieName)
 	var got djangoAnswer
 	py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: value, CookieAge: 3600}, &got)
 	require.True(t, got.Valid)
-	assert.JSONEq(t, mustJSON(t, authSession), mustJSON(t, got.Session), "non-ASCII arrives intact")
+	assert.JSONEq(t, formattest.JSON(t, authSession), formattest.JSON(t, got.Session), "non-ASCII arrives intact")
 
 	py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: value, CookieAge: 3600, Now: time.Now().Add(time.Hour + 2*time.Second).Unix()}, &got)
 	assert.False(t, got.Valid, "Django refuses it SESSION_COOKIE_AGE after the Go side signed it")
@@ -188,7 +156,7 @@ func TestDjangoRotation(t *testing.T) {
 		lines, err := m.SaveHeader(s)
 		require.NoError(t, err)
 		var got djangoAnswer
-		py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: saved(t, lines)}, &got)
+		py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 		assert.True(t, got.Valid, "Django with the new SECRET_KEY reads the re-issued cookie")
 		assert.True(t, newManager(t, django.Format{}, keyNew).LoadHeader(cookieName+"="+sealed.Cookie).IsNew())
 	})
@@ -203,7 +171,7 @@ func TestDjangoRotation(t *testing.T) {
 		lines, err := old.SaveHeader(s)
 		require.NoError(t, err)
 		var got djangoAnswer
-		py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: saved(t, lines)}, &got)
+		py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 		assert.False(t, got.Valid)
 	})
 }
@@ -215,9 +183,7 @@ func TestDjangoRefusals(t *testing.T) {
 	t.Run("expired by SESSION_COOKIE_AGE", func(t *testing.T) {
 		var sealed djangoAnswer
 		py.Do(djangoRequest{Op: "seal", SecretKey: keyNew, Session: authSession, Now: time.Now().Add(-django.DefaultCookieAge - time.Minute).Unix()}, &sealed)
-		_, err := m.Inspect(cookieName + "=" + sealed.Cookie)
-		assert.ErrorIs(t, err, cookiesession.ErrExpired)
-		assert.True(t, m.LoadHeader(cookieName+"="+sealed.Cookie).IsNew())
+		formattest.Refused(t, m, cookieName+"="+sealed.Cookie, cookiesession.ErrExpired)
 	})
 
 	t.Run("pickle is refused unread", func(t *testing.T) {
@@ -235,9 +201,8 @@ func TestDjangoRefusals(t *testing.T) {
 		var older, newer djangoAnswer
 		py.Do(djangoRequest{Op: "seal", SecretKey: keyNew, Session: authSession, Now: time.Now().Add(-20 * time.Minute).Unix()}, &older)
 		py.Do(djangoRequest{Op: "seal", SecretKey: keyNew, Session: authSession}, &newer)
-		m, err := cookiesession.New(cookiesession.Options{Format: django.Format{}, Secrets: [][]byte{[]byte(keyNew)}, Name: cookieName, MaxAge: django.DefaultCookieAge, NotBefore: time.Now().Add(-10 * time.Minute)})
-		require.NoError(t, err)
-		_, err = m.Inspect(cookieName + "=" + older.Cookie)
+		m := formattest.New(t, cookiesession.Options{Format: django.Format{}, Name: cookieName, MaxAge: django.DefaultCookieAge, NotBefore: time.Now().Add(-10 * time.Minute)}, keyNew)
+		_, err := m.Inspect(cookieName + "=" + older.Cookie)
 		assert.ErrorIs(t, err, cookiesession.ErrRevoked)
 		assert.False(t, m.LoadHeader(cookieName+"="+newer.Cookie).IsNew())
 	})
@@ -252,21 +217,11 @@ func TestDjangoRefusals(t *testing.T) {
 	})
 
 	t.Run("tampered", func(t *testing.T) {
-		s := m.LoadHeader()
-		s.Set("_auth_user_id", "1")
-		lines, err := m.SaveHeader(s)
-		require.NoError(t, err)
-		value := saved(t, lines)
-		s = m.LoadHeader()
-		s.Set("_auth_user_id", "2")
-		lines, err = m.SaveHeader(s)
-		require.NoError(t, err)
-		forged, _, _ := strings.Cut(saved(t, lines), ":")
-		_, sig, _ := strings.Cut(value, ":")
+		forged := formattest.Spliced(t, m, cookieName, ":", "_auth_user_id")
 		var got djangoAnswer
-		py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: forged + ":" + sig}, &got)
+		py.Do(djangoRequest{Op: "open", SecretKey: keyNew, Cookie: forged}, &got)
 		assert.False(t, got.Valid)
-		_, err = m.Inspect(cookieName + "=" + forged + ":" + sig)
+		_, err := m.Inspect(cookieName + "=" + forged)
 		assert.ErrorIs(t, err, cookiesession.ErrInvalid)
 	})
 
@@ -282,13 +237,6 @@ func TestDjangoRefusals(t *testing.T) {
 	})
 }
 
-func mustJSON(t testing.TB, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	require.NoError(t, err)
-	return string(b)
-}
-
 // TestDjangoSigningTimeIsCreation: the signing time is the session's creation
 // time, whatever Options.MaxAge is, so RevokeAll and NotBefore hold with
 // the default MaxAge (a day, against Django's longer lifetime).
@@ -297,22 +245,5 @@ func TestDjangoSigningTimeIsCreation(t *testing.T) {
 	signed := time.Now().Add(-time.Hour).Truncate(time.Second)
 	var sealed djangoAnswer
 	py.Do(djangoRequest{Op: "seal", SecretKey: keyNew, Session: authSession, Now: signed.Unix()}, &sealed)
-	cookie := cookieName + "=" + sealed.Cookie
-
-	m, err := cookiesession.New(cookiesession.Options{Format: django.Format{}, Secrets: [][]byte{[]byte(keyNew)}, Name: cookieName, Revocations: cookiesession.NewMemoryRevocations()})
-	require.NoError(t, err)
-	in, err := m.Inspect(cookie)
-	require.NoError(t, err)
-	assert.True(t, signed.Equal(in.Created), "created %v, signed %v", in.Created, signed)
-	assert.True(t, signed.Add(django.DefaultCookieAge).Equal(in.Expires))
-
-	require.NoError(t, m.RevokeAll(context.Background()))
-	_, err = m.Inspect(cookie)
-	assert.ErrorIs(t, err, cookiesession.ErrRevoked)
-	assert.True(t, m.LoadHeader(cookie).IsNew())
-
-	m, err = cookiesession.New(cookiesession.Options{Format: django.Format{}, Secrets: [][]byte{[]byte(keyNew)}, Name: cookieName, NotBefore: signed.Add(time.Second)})
-	require.NoError(t, err)
-	_, err = m.Inspect(cookie)
-	assert.ErrorIs(t, err, cookiesession.ErrRevoked)
+	formattest.SigningTimeIsCreation(t, django.Format{}, cookieName, keyNew, cookieName+"="+sealed.Cookie, signed, django.DefaultCookieAge)
 }

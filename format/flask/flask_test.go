@@ -1,12 +1,6 @@
 package flask_test
 
 import (
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"net/http"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -21,16 +15,9 @@ import (
 	"github.com/cookiesession/cookiesession/internal/harness"
 )
 
-// testSecret returns a 64-character SECRET_KEY made from seed, as
-// secrets.token_hex() prints one.
-func testSecret(seed string) string {
-	sum := sha256.Sum256([]byte(seed))
-	return hex.EncodeToString(sum[:])
-}
-
 var (
-	keyNew = testSecret("new")
-	keyOld = testSecret("old")
+	keyNew = formattest.HexSecret("new")
+	keyOld = formattest.HexSecret("old")
 )
 
 const cookieName = "session"
@@ -53,10 +40,7 @@ type flaskAnswer struct {
 
 var flaskMissing = sync.OnceValue(func() string {
 	const probe = "import flask, itsdangerous, sys; from importlib.metadata import version; sys.exit(not version('flask').startswith('2.2') or not itsdangerous.__version__.startswith('2.1'))"
-	if out, err := exec.Command("/usr/bin/python3", "-c", probe).CombinedOutput(); err != nil {
-		return "Flask 2.2 and itsdangerous 2.1 are not installed for /usr/bin/python3 (apt-get install python3-flask): " + strings.TrimSpace(string(out))
-	}
-	return ""
+	return harness.Missing("Flask 2.2 and itsdangerous 2.1 are not installed for /usr/bin/python3 (apt-get install python3-flask)", "/usr/bin/python3", "-c", probe)
 })
 
 // startFlask runs testdata/flask/session.py: a Flask 2.2 application's
@@ -69,26 +53,7 @@ func startFlask(t *testing.T) *harness.Process {
 
 func newManager(t testing.TB, f flask.Format, secrets ...string) *cookiesession.Manager {
 	t.Helper()
-	raw := make([][]byte, len(secrets))
-	for i, s := range secrets {
-		raw[i] = []byte(s)
-	}
-	m, err := cookiesession.New(cookiesession.Options{Format: f, Secrets: raw, Name: cookieName, MaxAge: flask.DefaultLifetime})
-	require.NoError(t, err)
-	return m
-}
-
-// saved returns the session cookie's value that lines set, or "".
-func saved(t testing.TB, lines []string) string {
-	t.Helper()
-	for _, l := range lines {
-		c, err := http.ParseSetCookie(l)
-		require.NoError(t, err)
-		if c.Name == cookieName && c.MaxAge >= 0 {
-			return c.Value
-		}
-	}
-	return ""
+	return formattest.New(t, cookiesession.Options{Format: f, Name: cookieName, MaxAge: flask.DefaultLifetime}, secrets...)
 }
 
 // typed is a session holding each type Flask's tagged JSON marks, as the
@@ -143,13 +108,13 @@ func TestFlaskAndGoShareASession(t *testing.T) {
 	lines, err := m.SaveHeader(s)
 	require.NoError(t, err)
 	var got flaskAnswer
-	py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew}, Cookie: saved(t, lines)}, &got)
+	py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew}, Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 	require.True(t, got.Valid)
 	want := map[string]any{"visits": 3}
 	for k, v := range typed {
 		want[k] = v
 	}
-	assert.JSONEq(t, mustJSON(t, want), mustJSON(t, got.Session), "every Python type survives the Go side")
+	assert.JSONEq(t, formattest.JSON(t, want), formattest.JSON(t, got.Session), "every Python type survives the Go side")
 }
 
 // TestGoWritesFlaskReads: values the Go side sets with the tagged types
@@ -168,7 +133,7 @@ func TestGoWritesFlaskReads(t *testing.T) {
 	s.Set("note", flask.Markup("<b>Zoë</b>"))
 	lines, err := m.SaveHeader(s)
 	require.NoError(t, err)
-	value := saved(t, lines)
+	value := formattest.Saved(t, lines, cookieName)
 	var got flaskAnswer
 	py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew}, Cookie: value, Lifetime: 3600}, &got)
 	require.True(t, got.Valid)
@@ -178,7 +143,7 @@ func TestGoWritesFlaskReads(t *testing.T) {
 			want[k] = v
 		}
 	}
-	assert.JSONEq(t, mustJSON(t, want), mustJSON(t, got.Session))
+	assert.JSONEq(t, formattest.JSON(t, want), formattest.JSON(t, got.Session))
 
 	py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew}, Cookie: value, Lifetime: 3600, Now: time.Now().Add(time.Hour + 2*time.Second).Unix()}, &got)
 	assert.False(t, got.Valid, "Flask refuses it PERMANENT_SESSION_LIFETIME after the Go side signed it")
@@ -198,7 +163,7 @@ func TestFlaskRotation(t *testing.T) {
 		lines, err := m.SaveHeader(s)
 		require.NoError(t, err)
 		var got flaskAnswer
-		py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew}, Cookie: saved(t, lines)}, &got)
+		py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew}, Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 		assert.True(t, got.Valid, "Flask with only the new key reads the re-issued cookie")
 		assert.True(t, newManager(t, flask.Format{}, keyNew).LoadHeader(cookieName+"="+sealed.Cookie).IsNew())
 	})
@@ -213,9 +178,9 @@ func TestFlaskRotation(t *testing.T) {
 		lines, err := old.SaveHeader(s)
 		require.NoError(t, err)
 		var got flaskAnswer
-		py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew, keyOld}, Cookie: saved(t, lines)}, &got)
+		py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew, keyOld}, Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 		assert.True(t, got.Valid)
-		py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew}, Cookie: saved(t, lines)}, &got)
+		py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew}, Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 		assert.False(t, got.Valid)
 	})
 }
@@ -227,18 +192,15 @@ func TestFlaskRefusals(t *testing.T) {
 	t.Run("expired by PERMANENT_SESSION_LIFETIME", func(t *testing.T) {
 		var sealed flaskAnswer
 		py.Do(flaskRequest{Op: "seal", SecretKeys: []string{keyNew}, Session: map[string]any{"_user_id": "1"}, Now: time.Now().Add(-flask.DefaultLifetime - time.Minute).Unix()}, &sealed)
-		_, err := m.Inspect(cookieName + "=" + sealed.Cookie)
-		assert.ErrorIs(t, err, cookiesession.ErrExpired)
-		assert.True(t, m.LoadHeader(cookieName+"="+sealed.Cookie).IsNew())
+		formattest.Refused(t, m, cookieName+"="+sealed.Cookie, cookiesession.ErrExpired)
 	})
 
 	t.Run("NotBefore ends sessions last written before it", func(t *testing.T) {
 		var older, newer flaskAnswer
 		py.Do(flaskRequest{Op: "seal", SecretKeys: []string{keyNew}, Session: map[string]any{"_user_id": "1"}, Now: time.Now().Add(-20 * time.Minute).Unix()}, &older)
 		py.Do(flaskRequest{Op: "seal", SecretKeys: []string{keyNew}, Session: map[string]any{"_user_id": "1"}}, &newer)
-		m, err := cookiesession.New(cookiesession.Options{Format: flask.Format{}, Secrets: [][]byte{[]byte(keyNew)}, Name: cookieName, MaxAge: flask.DefaultLifetime, NotBefore: time.Now().Add(-10 * time.Minute)})
-		require.NoError(t, err)
-		_, err = m.Inspect(cookieName + "=" + older.Cookie)
+		m := formattest.New(t, cookiesession.Options{Format: flask.Format{}, Name: cookieName, MaxAge: flask.DefaultLifetime, NotBefore: time.Now().Add(-10 * time.Minute)}, keyNew)
+		_, err := m.Inspect(cookieName + "=" + older.Cookie)
 		assert.ErrorIs(t, err, cookiesession.ErrRevoked)
 		assert.False(t, m.LoadHeader(cookieName+"="+newer.Cookie).IsNew())
 	})
@@ -253,21 +215,11 @@ func TestFlaskRefusals(t *testing.T) {
 	})
 
 	t.Run("tampered", func(t *testing.T) {
-		s := m.LoadHeader()
-		s.Set("_user_id", "1")
-		lines, err := m.SaveHeader(s)
-		require.NoError(t, err)
-		value := saved(t, lines)
-		s = m.LoadHeader()
-		s.Set("_user_id", "2")
-		lines, err = m.SaveHeader(s)
-		require.NoError(t, err)
-		forged, _, _ := strings.Cut(saved(t, lines), ".")
-		_, sig, _ := strings.Cut(value, ".")
+		forged := formattest.Spliced(t, m, cookieName, ".", "_user_id")
 		var got flaskAnswer
-		py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew}, Cookie: forged + "." + sig}, &got)
+		py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew}, Cookie: forged}, &got)
 		assert.False(t, got.Valid)
-		_, err = m.Inspect(cookieName + "=" + forged + "." + sig)
+		_, err := m.Inspect(cookieName + "=" + forged)
 		assert.ErrorIs(t, err, cookiesession.ErrInvalid)
 	})
 
@@ -278,13 +230,6 @@ func TestFlaskRefusals(t *testing.T) {
 	})
 }
 
-func mustJSON(t testing.TB, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	require.NoError(t, err)
-	return string(b)
-}
-
 // TestFlaskSigningTimeIsCreation: the signing time is the session's creation
 // time, whatever Options.MaxAge is, so RevokeAll and NotBefore hold with
 // the default MaxAge (a day, against Flask's longer lifetime).
@@ -293,24 +238,7 @@ func TestFlaskSigningTimeIsCreation(t *testing.T) {
 	signed := time.Now().Add(-time.Hour).Truncate(time.Second)
 	var sealed flaskAnswer
 	py.Do(flaskRequest{Op: "seal", SecretKeys: []string{keyNew}, Session: map[string]any{"_user_id": "42"}, Now: signed.Unix()}, &sealed)
-	cookie := cookieName + "=" + sealed.Cookie
-
-	m, err := cookiesession.New(cookiesession.Options{Format: flask.Format{}, Secrets: [][]byte{[]byte(keyNew)}, Name: cookieName, Revocations: cookiesession.NewMemoryRevocations()})
-	require.NoError(t, err)
-	in, err := m.Inspect(cookie)
-	require.NoError(t, err)
-	assert.True(t, signed.Equal(in.Created), "created %v, signed %v", in.Created, signed)
-	assert.True(t, signed.Add(flask.DefaultLifetime).Equal(in.Expires))
-
-	require.NoError(t, m.RevokeAll(context.Background()))
-	_, err = m.Inspect(cookie)
-	assert.ErrorIs(t, err, cookiesession.ErrRevoked)
-	assert.True(t, m.LoadHeader(cookie).IsNew())
-
-	m, err = cookiesession.New(cookiesession.Options{Format: flask.Format{}, Secrets: [][]byte{[]byte(keyNew)}, Name: cookieName, NotBefore: signed.Add(time.Second)})
-	require.NoError(t, err)
-	_, err = m.Inspect(cookie)
-	assert.ErrorIs(t, err, cookiesession.ErrRevoked)
+	formattest.SigningTimeIsCreation(t, flask.Format{}, cookieName, keyNew, cookieName+"="+sealed.Cookie, signed, flask.DefaultLifetime)
 }
 
 // TestGoMapsNamedLikeTags: a Go map whose only key is one of Flask's tags
@@ -332,7 +260,7 @@ func TestGoMapsNamedLikeTags(t *testing.T) {
 	require.NoError(t, err)
 
 	var got flaskAnswer
-	py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew}, Cookie: saved(t, lines)}, &got)
+	py.Do(flaskRequest{Op: "open", SecretKeys: []string{keyNew}, Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 	require.True(t, got.Valid)
 	assert.JSONEq(t, `{
 		"prefs": {" m": "<img src=x onerror=alert(1)>"},
@@ -340,7 +268,7 @@ func TestGoMapsNamedLikeTags(t *testing.T) {
 		"deep": {"list": [{" t": [1]}, {" di": 2}]},
 		"note": {"$markup": "<b>ok</b>"},
 		"pair": {"$tuple": [{" b": "x"}]}
-	}`, mustJSON(t, got.Session), "Flask reads the maps as dicts, the tagged types as Python types")
+	}`, formattest.JSON(t, got.Session), "Flask reads the maps as dicts, the tagged types as Python types")
 
 	var sealed flaskAnswer
 	py.Do(flaskRequest{Op: "seal", SecretKeys: []string{keyNew}, Session: got.Session}, &sealed)

@@ -2,7 +2,6 @@ package iron_test
 
 import (
 	"fmt"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,19 +12,8 @@ import (
 
 	"github.com/cookiesession/cookiesession"
 	"github.com/cookiesession/cookiesession/format/iron"
+	"github.com/cookiesession/cookiesession/internal/formattest"
 )
-
-// chunked splits value into the cookies NAME.0, NAME.1, … of at most 3,900
-// bytes, as a Cookie header.
-func chunked(name, value string) string {
-	var parts []string
-	for i := 0; value != ""; i++ {
-		n := min(3900, len(value))
-		parts = append(parts, name+"."+strconv.Itoa(i)+"="+value[:n])
-		value = value[n:]
-	}
-	return strings.Join(parts, "; ")
-}
 
 // forgedSeal is the costliest value to refuse: the largest that four
 // chunks hold, shaped as a seal of a configured password id, so that the
@@ -52,14 +40,8 @@ func hostileManager(tb testing.TB) *cookiesession.Manager {
 // session").
 func BenchmarkHostile(b *testing.B) {
 	m := hostileManager(b)
-	header := chunked("s", forgedSeal("1"))
-	b.ReportAllocs()
-	for b.Loop() {
-		if !m.LoadHeader(header).IsNew() {
-			b.Fatal("a forged seal was accepted")
-		}
-	}
-	b.ReportMetric(float64(len(header)), "header-B")
+	header := formattest.Chunked("s", forgedSeal("1"))
+	formattest.HostileLoad(b, m, header)
 }
 
 // FuzzOpen: nothing opens but a session this format sealed, and no
@@ -83,12 +65,7 @@ func FuzzOpen(f *testing.F) {
 	f.Add(forgedSeal("1"))
 	f.Add("Fe26.2********~2")
 	f.Fuzz(func(t *testing.T, value string) {
-		r, _, err := sealer.Open(value, time.Now())
-		if err != nil {
-			require.ErrorIs(t, err, cookiesession.ErrInvalid)
-			return
-		}
-		require.True(t, sealed[string(cookiesession.AppendObject(nil, r.Values))], "opened a session it never sealed: %q", value)
+		formattest.OpensOnlySealed(t, sealer, sealed, value, time.Now())
 	})
 }
 
@@ -97,30 +74,15 @@ func FuzzOpen(f *testing.F) {
 // every request: at most 100 allocations and 512 KiB.
 func TestHostileCost(t *testing.T) {
 	m := hostileManager(t)
-	header := chunked("s", forgedSeal("1"))
+	header := formattest.Chunked("s", forgedSeal("1"))
 	for name, h := range map[string]string{
 		"forged seal":                     header,
 		"forged seal, two last chunks":    header + "; s.3=" + strings.Repeat("B", 3000),
-		"forged seal of an unknown id":    chunked("s", forgedSeal("9")),
-		"forged seal, no suffix, 4 parts": chunked("s", strings.Replace(forgedSeal("1"), "*", ".", 4)),
+		"forged seal of an unknown id":    formattest.Chunked("s", forgedSeal("9")),
+		"forged seal, no suffix, 4 parts": formattest.Chunked("s", strings.Replace(forgedSeal("1"), "*", ".", 4)),
 	} {
-		t.Run(name, func(t *testing.T) { assertBounded(t, m, h) })
+		t.Run(name, func(t *testing.T) { formattest.Bounded(t, m, h) })
 	}
-}
-
-func assertBounded(t *testing.T, m *cookiesession.Manager, header string) {
-	t.Helper()
-	serve := func() {
-		if !m.LoadHeader(header).IsNew() {
-			t.Fatal("a forged value was accepted")
-		}
-	}
-	assert.LessOrEqual(t, testing.AllocsPerRun(5, serve), 100.0, "allocations per request")
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	serve()
-	runtime.ReadMemStats(&after)
-	assert.LessOrEqual(t, after.TotalAlloc-before.TotalAlloc, uint64(512<<10), "bytes allocated per request")
 }
 
 // TestTossedChunkZero: a lone app_session.0 beside a valid app_session
@@ -130,8 +92,8 @@ func assertBounded(t *testing.T, m *cookiesession.Manager, header string) {
 func TestTossedChunkZero(t *testing.T) {
 	for _, maxChunks := range []int{1, 4} {
 		m := newManager(t, cookiesession.Options{MaxChunks: maxChunks}, pwOne)
-		header := cookiesOf(save(t, m, "", func(s *cookiesession.Session) { s.Set("user", "victim") }))
-		lines := save(t, m, header+"; app_session.0=junk", func(s *cookiesession.Session) {
+		header := formattest.CookiesOf(formattest.Save(t, m, "", func(s *cookiesession.Session) { s.Set("user", "victim") }))
+		lines := formattest.Save(t, m, header+"; app_session.0=junk", func(s *cookiesession.Session) {
 			assert.False(t, s.IsNew(), "MaxChunks %d", maxChunks)
 			user, _ := cookiesession.Value[string](s, "user")
 			assert.Equal(t, "victim", user)

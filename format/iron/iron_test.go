@@ -1,14 +1,9 @@
 package iron_test
 
 import (
-	"bufio"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +14,7 @@ import (
 	"github.com/cookiesession/cookiesession"
 	"github.com/cookiesession/cookiesession/format/iron"
 	"github.com/cookiesession/cookiesession/internal/formattest"
+	"github.com/cookiesession/cookiesession/internal/harness"
 )
 
 // Passwords of 32 characters and more, as iron-session wants them.
@@ -30,16 +26,11 @@ const (
 
 func newManager(t *testing.T, opts cookiesession.Options, secrets ...string) *cookiesession.Manager {
 	t.Helper()
-	for _, s := range secrets {
-		opts.Secrets = append(opts.Secrets, []byte(s))
-	}
 	opts.Format = iron.Format{}
 	opts.Name = "app_session"
 	opts.Insecure = true
 	opts.MaxAge = cmpOr(opts.MaxAge, time.Hour)
-	m, err := cookiesession.New(opts)
-	require.NoError(t, err)
-	return m
+	return formattest.New(t, opts, secrets...)
 }
 
 func cmpOr(a, b time.Duration) time.Duration {
@@ -49,31 +40,9 @@ func cmpOr(a, b time.Duration) time.Duration {
 	return b
 }
 
-// cookiesOf returns the name=value pairs of Set-Cookie lines as a Cookie
-// header, leaving out deletions.
-func cookiesOf(lines []string) string {
-	var parts []string
-	for _, l := range lines {
-		c, err := http.ParseSetCookie(l)
-		if err == nil && c.MaxAge >= 0 && c.Value != "" {
-			parts = append(parts, c.Name+"="+c.Value)
-		}
-	}
-	return strings.Join(parts, "; ")
-}
-
-func save(t *testing.T, m *cookiesession.Manager, header string, change func(s *cookiesession.Session)) []string {
-	t.Helper()
-	s := m.LoadHeader(header)
-	change(s)
-	lines, err := m.SaveHeader(s)
-	require.NoError(t, err)
-	return lines
-}
-
 func TestSealOpen(t *testing.T) {
 	m := newManager(t, cookiesession.Options{}, pwOne)
-	lines := save(t, m, "", func(s *cookiesession.Session) {
+	lines := formattest.Save(t, m, "", func(s *cookiesession.Session) {
 		s.Set("user", map[string]any{"id": 7, "name": "Zoë"})
 	})
 	require.Len(t, lines, 1)
@@ -87,7 +56,7 @@ func TestSealOpen(t *testing.T) {
 	assert.Len(t, parts[2], 64, "a 256-bit salt in hex")
 	assert.Len(t, parts[6], 64)
 
-	s := m.LoadHeader(cookiesOf(lines))
+	s := m.LoadHeader(formattest.CookiesOf(lines))
 	var user struct {
 		ID   int
 		Name string
@@ -121,7 +90,7 @@ func TestSealOpen(t *testing.T) {
 // iron-session 9 sets it (8 would set 0 or less).
 func TestShortLifetime(t *testing.T) {
 	m := newManager(t, cookiesession.Options{MaxAge: time.Minute}, pwOne)
-	lines := save(t, m, "", func(s *cookiesession.Session) { s.Set("n", 1) })
+	lines := formattest.Save(t, m, "", func(s *cookiesession.Session) { s.Set("n", 1) })
 	c, err := http.ParseSetCookie(lines[0])
 	require.NoError(t, err)
 	assert.Equal(t, 60, c.MaxAge)
@@ -169,8 +138,8 @@ func TestPasswords(t *testing.T) {
 
 	old := newManager(t, cookiesession.Options{}, "1:"+pwOld)
 	m := newManager(t, cookiesession.Options{}, "2:"+pwNew, "1:"+pwOld)
-	lines := save(t, old, "", func(s *cookiesession.Session) { s.Set("n", 1) })
-	lines = save(t, m, cookiesOf(lines), func(s *cookiesession.Session) {
+	lines := formattest.Save(t, old, "", func(s *cookiesession.Session) { s.Set("n", 1) })
+	lines = formattest.Save(t, m, formattest.CookiesOf(lines), func(s *cookiesession.Session) {
 		n, _ := cookiesession.Value[int](s, "n")
 		assert.Equal(t, 1, n)
 	})
@@ -179,16 +148,16 @@ func TestPasswords(t *testing.T) {
 
 	// The rollout's first step: the old password seals, the new one opens.
 	first := newManager(t, cookiesession.Options{}, "1:"+pwOld, "2:"+pwNew)
-	assert.False(t, first.LoadHeader(cookiesOf(lines)).IsNew(), "reads seals of password 2")
-	lines = save(t, first, "", func(s *cookiesession.Session) { s.Set("n", 2) })
+	assert.False(t, first.LoadHeader(formattest.CookiesOf(lines)).IsNew(), "reads seals of password 2")
+	lines = formattest.Save(t, first, "", func(s *cookiesession.Session) { s.Set("n", 2) })
 	assert.Contains(t, lines[0], "=Fe26.2*1*", "seals with password 1, which the Node side still has alone")
 }
 
 func TestExpiry(t *testing.T) {
 	m := newManager(t, cookiesession.Options{}, pwOne)
 	before := time.Now()
-	lines := save(t, m, "", func(s *cookiesession.Session) { s.Set("n", 1) })
-	value := strings.TrimPrefix(cookiesOf(lines), "app_session=")
+	lines := formattest.Save(t, m, "", func(s *cookiesession.Session) { s.Set("n", 1) })
+	value := strings.TrimPrefix(formattest.CookiesOf(lines), "app_session=")
 	assert.InDelta(t, before.Add(time.Hour).UnixMilli(), expiryOf(t, value), 2000, "the expiry is sealed in milliseconds")
 
 	sealer, err := iron.Format{}.NewSealer([][]byte{[]byte(pwOne)}, "app_session")
@@ -243,33 +212,7 @@ type node struct {
 // installed packages the test is skipped, unless CI is set.
 func startNode(t *testing.T, env ...string) *node {
 	t.Helper()
-	dir := filepath.Join("..", "..", "testdata", "iron")
-	missing := ""
-	if _, err := exec.LookPath("node"); err != nil {
-		missing = "node is not installed"
-	} else if _, err := os.Stat(filepath.Join(dir, "node_modules", "iron-session")); err != nil {
-		missing = "run 'npm ci' in testdata/iron"
-	}
-	if missing != "" {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("iron-session interoperability test: %s", missing)
-		}
-		t.Skipf("iron-session interoperability test: %s", missing)
-	}
-	cmd := exec.Command("node", "app.js")
-	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), "COOKIE=app_session"), env...)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	port, err := bufio.NewReader(out).ReadString('\n')
-	require.NoError(t, err, "the iron-session app did not start")
-	return &node{t, "http://127.0.0.1:" + strings.TrimSpace(port)}
+	return &node{t, harness.StartNode(t, "iron-session", "iron", "iron-session", "npm ci", append([]string{"COOKIE=app_session"}, env...)...)}
 }
 
 // get requests path with the Cookie header and returns the session JSON
@@ -277,18 +220,8 @@ func startNode(t *testing.T, env ...string) *node {
 // refused the cookie, if it did.
 func (n *node) get(path, cookie string) (session map[string]any, setCookie []string, refused string) {
 	n.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, n.url+path, nil)
-	require.NoError(n.t, err)
-	if cookie != "" {
-		req.Header.Set("Cookie", cookie)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(n.t, err)
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	require.Equal(n.t, http.StatusOK, resp.StatusCode, string(body))
-	require.NoError(n.t, json.Unmarshal(body, &session), string(body))
-	return session, resp.Header.Values("Set-Cookie"), resp.Header.Get("X-Unseal-Error")
+	h := harness.Get(n.t, n.url+path, cookie, &session)
+	return session, h.Values("Set-Cookie"), h.Get("X-Unseal-Error")
 }
 
 func set(values string) string { return "/set?json=" + url.QueryEscape(values) }
@@ -305,13 +238,13 @@ func TestInterop(t *testing.T) {
 				require.NoError(t, err)
 				assert.Equal(t, 3600-60, c.MaxAge, "iron-session's Max-Age, which the format copies")
 
-				lines = save(t, m, cookiesOf(lines), func(s *cookiesession.Session) {
+				lines = formattest.Save(t, m, formattest.CookiesOf(lines), func(s *cookiesession.Session) {
 					var user struct{ Name string }
 					require.True(t, s.Get("user", &user))
 					assert.Equal(t, `Zoë "Z" <b>`, user.Name)
 					s.Set("cart", []int{1, 2})
 				})
-				session, _, refused := app.get("/get", cookiesOf(lines))
+				session, _, refused := app.get("/get", formattest.CookiesOf(lines))
 				assert.Empty(t, refused)
 				assert.Equal(t, map[string]any{
 					"user":       map[string]any{"id": float64(7), "name": `Zoë "Z" <b>`},
@@ -323,19 +256,19 @@ func TestInterop(t *testing.T) {
 			t.Run("a rotated password on each side", func(t *testing.T) {
 				both := startNode(t, "VERSION="+version, `PASSWORD={"2":"`+pwNew+`","1":"`+pwOld+`"}`)
 				old := newManager(t, cookiesession.Options{}, "1:"+pwOld)
-				session, _, _ := both.get("/get", cookiesOf(save(t, old, "", func(s *cookiesession.Session) { s.Set("by", "go, old password") })))
+				session, _, _ := both.get("/get", formattest.CookiesOf(formattest.Save(t, old, "", func(s *cookiesession.Session) { s.Set("by", "go, old password") })))
 				assert.Equal(t, "go, old password", session["by"], "Node with both passwords reads Go's seal of the old one")
 
 				oldNode := startNode(t, "VERSION="+version, `PASSWORD={"1":"`+pwOld+`"}`)
 				_, lines, _ := oldNode.get(set(`{"by":"node, old password"}`), "")
 				m := newManager(t, cookiesession.Options{}, "2:"+pwNew, "1:"+pwOld)
-				lines = save(t, m, cookiesOf(lines), func(s *cookiesession.Session) {
+				lines = formattest.Save(t, m, formattest.CookiesOf(lines), func(s *cookiesession.Session) {
 					by, _ := cookiesession.Value[string](s, "by")
 					assert.Equal(t, "node, old password", by)
 				})
 				require.Len(t, lines, 1, "re-issued with password 2")
 				newNode := startNode(t, "VERSION="+version, `PASSWORD={"2":"`+pwNew+`"}`)
-				session, _, _ = newNode.get("/get", cookiesOf(lines))
+				session, _, _ = newNode.get("/get", formattest.CookiesOf(lines))
 				assert.Equal(t, "node, old password", session["by"], "Node with password 2 alone reads what Go re-issued")
 			})
 
@@ -345,10 +278,10 @@ func TestInterop(t *testing.T) {
 				// iron's 60 s of skew; and then as far behind.
 				later := startNode(t, "VERSION="+version, "PASSWORD="+pwOne, "OFFSET=3660000")
 				m := newManager(t, cookiesession.Options{}, pwOne)
-				lines := save(t, m, "", func(s *cookiesession.Session) { s.Set("n", 1) })
-				session, _, _ := app.get("/get", cookiesOf(lines))
+				lines := formattest.Save(t, m, "", func(s *cookiesession.Session) { s.Set("n", 1) })
+				session, _, _ := app.get("/get", formattest.CookiesOf(lines))
 				assert.Equal(t, float64(1), session["n"], "Node reads Go's seal within the hour")
-				session, _, refused := later.get("/get", cookiesOf(lines))
+				session, _, refused := later.get("/get", formattest.CookiesOf(lines))
 				assert.Empty(t, session, "Node refuses Go's seal once expired")
 				if version == "9" {
 					assert.Equal(t, "expired", refused)
@@ -356,7 +289,7 @@ func TestInterop(t *testing.T) {
 
 				earlier := startNode(t, "VERSION="+version, "PASSWORD="+pwOne, "TTL=3600", "OFFSET=-3660000")
 				_, lines, _ = earlier.get(set(`{"n":2}`), "")
-				_, err := m.Inspect(cookiesOf(lines))
+				_, err := m.Inspect(formattest.CookiesOf(lines))
 				assert.ErrorIs(t, err, cookiesession.ErrExpired, "Go refuses Node's seal once expired")
 			})
 
@@ -364,9 +297,9 @@ func TestInterop(t *testing.T) {
 				app := startNode(t, "VERSION="+version, "PASSWORD="+pwOne)
 				m := newManager(t, cookiesession.Options{}, pwOne)
 				_, lines, _ := app.get(set(`{"role":"user"}`), "")
-				tampered := tamper(cookiesOf(lines))
+				tampered := tamper(formattest.CookiesOf(lines))
 				assert.True(t, m.LoadHeader(tampered).IsNew(), "Go refuses Node's seal, changed")
-				tampered = tamper(cookiesOf(save(t, m, "", func(s *cookiesession.Session) { s.Set("role", "user") })))
+				tampered = tamper(formattest.CookiesOf(formattest.Save(t, m, "", func(s *cookiesession.Session) { s.Set("role", "user") })))
 				session, _, refused := app.get("/get", tampered)
 				assert.Empty(t, session, "Node refuses Go's seal, changed")
 				if version == "9" {
@@ -381,24 +314,24 @@ func TestInterop(t *testing.T) {
 		m := newManager(t, cookiesession.Options{MaxChunks: 4}, pwOne)
 		big := strings.Repeat("ab", 3000)
 		_, lines, _ := app.get(set(`{"big":"`+big+`"}`), "")
-		assert.Equal(t, []string{"app_session.0", "app_session.1", "app_session.2"}, names(lines), "8 KB of seal in 3 cookies")
+		assert.Equal(t, []string{"app_session.0", "app_session.1", "app_session.2"}, formattest.Names(lines), "8 KB of seal in 3 cookies")
 		more := strings.Repeat("c", 1000)
-		lines = save(t, m, cookiesOf(lines), func(s *cookiesession.Session) {
+		lines = formattest.Save(t, m, formattest.CookiesOf(lines), func(s *cookiesession.Session) {
 			got, _ := cookiesession.Value[string](s, "big")
 			assert.Equal(t, big, got)
 			s.Set("more", more)
 		})
-		assert.Equal(t, []string{"app_session.0", "app_session.1", "app_session.2"}, names(lines))
-		session, _, refused := app.get("/get", cookiesOf(lines))
+		assert.Equal(t, []string{"app_session.0", "app_session.1", "app_session.2"}, formattest.Names(lines))
+		session, _, refused := app.get("/get", formattest.CookiesOf(lines))
 		assert.Empty(t, refused)
 		assert.Equal(t, more, session["more"])
 
 		// Shrunk into one cookie by Node, read by Go; and back.
-		_, shrunk, _ := app.get(set(`{"big":"","more":""}`), cookiesOf(lines))
-		assert.Equal(t, []string{"app_session", "app_session.0", "app_session.1", "app_session.2"}, names(shrunk), "one cookie set, three deleted")
-		lines = save(t, m, cookiesOf(shrunk), func(s *cookiesession.Session) { s.Set("big", big) })
-		assert.Equal(t, []string{"app_session.0", "app_session.1", "app_session.2", "app_session"}, names(lines), "three set, one deleted")
-		session, _, _ = app.get("/get", cookiesOf(lines))
+		_, shrunk, _ := app.get(set(`{"big":"","more":""}`), formattest.CookiesOf(lines))
+		assert.Equal(t, []string{"app_session", "app_session.0", "app_session.1", "app_session.2"}, formattest.Names(shrunk), "one cookie set, three deleted")
+		lines = formattest.Save(t, m, formattest.CookiesOf(shrunk), func(s *cookiesession.Session) { s.Set("big", big) })
+		assert.Equal(t, []string{"app_session.0", "app_session.1", "app_session.2", "app_session"}, formattest.Names(lines), "three set, one deleted")
+		session, _, _ = app.get("/get", formattest.CookiesOf(lines))
 		assert.Equal(t, big, session["big"])
 	})
 
@@ -407,22 +340,12 @@ func TestInterop(t *testing.T) {
 		// a v6 cookie and answers its "persistent" key, here none.
 		app := startNode(t, "VERSION=8", "PASSWORD="+pwOne)
 		m := newManager(t, cookiesession.Options{}, pwOne)
-		header := cookiesOf(save(t, m, "", func(s *cookiesession.Session) { s.Set("n", 1) }))
+		header := formattest.CookiesOf(formattest.Save(t, m, "", func(s *cookiesession.Session) { s.Set("n", 1) }))
 		session, _, _ := app.get("/get", header)
 		assert.Equal(t, float64(1), session["n"])
 		session, _, _ = app.get("/get", strings.TrimSuffix(header, "~2"))
 		assert.Empty(t, session)
 	})
-}
-
-// names returns the cookie names of Set-Cookie lines, in order.
-func names(lines []string) []string {
-	var names []string
-	for _, l := range lines {
-		name, _, _ := strings.Cut(l, "=")
-		names = append(names, name)
-	}
-	return names
 }
 
 // tamper changes one character in the middle of the ciphertext.
@@ -461,9 +384,7 @@ func TestRevocationNeedsALifetime(t *testing.T) {
 	require.NoError(t, err)
 	_, err = m.Inspect("app_session=" + older)
 	assert.ErrorIs(t, err, cookiesession.ErrRevoked, "sealed an hour before NotBefore")
-	_, err = m.Inspect("app_session=" + forever)
-	assert.ErrorIs(t, err, cookiesession.ErrRevoked)
-	assert.True(t, m.LoadHeader("app_session="+forever).IsNew())
+	formattest.Refused(t, m, "app_session="+forever, cookiesession.ErrRevoked)
 
 	opts.NotBefore = time.Time{}
 	m, err = cookiesession.New(opts)

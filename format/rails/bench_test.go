@@ -3,16 +3,12 @@ package rails_test
 import (
 	"crypto/rand"
 	"encoding/base64"
-	"net/http"
 	"net/url"
-	"strings"
 	"testing"
-
-	"github.com/stretchr/testify/require"
 
 	"github.com/cookiesession/cookiesession"
 	"github.com/cookiesession/cookiesession/format/rails"
-	"github.com/cookiesession/cookiesession/internal/benchcycle"
+	"github.com/cookiesession/cookiesession/internal/formattest"
 )
 
 // garbage returns a value of about n bytes shaped as a Rails cookie
@@ -34,24 +30,7 @@ func garbage(n int) string {
 //
 //	go test -run '^$' -bench HostileHeader -benchmem ./format/rails
 func BenchmarkHostileHeader(b *testing.B) {
-	m, err := cookiesession.New(cookiesession.Options{
-		Format:  rails.Format{ReadBoth: true},
-		Name:    cookieName,
-		Secrets: [][]byte{[]byte(testSecret("1")), []byte(testSecret("2")), []byte(testSecret("3")), []byte(testSecret("4"))},
-	})
-	require.NoError(b, err)
-	h := m.Middleware(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-		m.FromContext(r.Context()).IsNew()
-	}))
-	var distinct strings.Builder
-	for distinct.Len() < 1<<20 {
-		distinct.WriteString(cookieName + "=" + garbage(4000) + "; ")
-	}
-	for _, c := range []struct{ name, header string }{
-		{"unrelated-1MiB", strings.Repeat("x=y; ", (1<<20)/5)},
-		{"garbage-4KB-8-keys", cookieName + "=" + garbage(4000)},
-		{"distinct-4KB-values-1MiB-8-keys", distinct.String()},
-	} {
-		b.Run(c.name, func(b *testing.B) { benchcycle.Header(b, h, c.header) })
-	}
+	m := formattest.New(b, cookiesession.Options{Format: rails.Format{ReadBoth: true}, Name: cookieName},
+		testSecret("1"), testSecret("2"), testSecret("3"), testSecret("4"))
+	formattest.HostileHeaders(b, m, cookieName, 8, garbage, "")
 }

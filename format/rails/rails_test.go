@@ -2,10 +2,7 @@ package rails_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
-	"net/http"
 	"net/url"
 	"os/exec"
 	"strings"
@@ -25,8 +22,7 @@ import (
 // testSecret returns a 128-character secret_key_base made from seed, as
 // bin/rails secret prints one.
 func testSecret(seed string) string {
-	a, b := sha256.Sum256([]byte(seed)), sha256.Sum256([]byte(seed+"2"))
-	return hex.EncodeToString(a[:]) + hex.EncodeToString(b[:])
+	return formattest.HexSecret(seed) + formattest.HexSecret(seed+"2")
 }
 
 var (
@@ -62,10 +58,8 @@ var railsMissing = sync.OnceValue(func() string {
 	if _, err := exec.LookPath("ruby"); err != nil {
 		return "ruby is not installed (apt-get install ruby ruby-actionpack ruby-activesupport ruby-railties)"
 	}
-	if out, err := exec.Command("ruby", "-e", `require "action_controller/railtie"; exit(Rails.version.start_with?("6.1") ? 0 : 1)`).CombinedOutput(); err != nil {
-		return "Rails 6.1 is not installed (apt-get install ruby-actionpack ruby-activesupport ruby-railties): " + strings.TrimSpace(string(out))
-	}
-	return ""
+	return harness.Missing("Rails 6.1 is not installed (apt-get install ruby-actionpack ruby-activesupport ruby-railties)",
+		"ruby", "-e", `require "action_controller/railtie"; exit(Rails.version.start_with?("6.1") ? 0 : 1)`)
 })
 
 // startRails runs testdata/rails/session.rb: a Rails 6.1 application's
@@ -86,26 +80,7 @@ func keys(digest string, secrets ...string) []railsKey {
 
 func newManager(t *testing.T, f rails.Format, secrets ...string) *cookiesession.Manager {
 	t.Helper()
-	raw := make([][]byte, len(secrets))
-	for i, s := range secrets {
-		raw[i] = []byte(s)
-	}
-	m, err := cookiesession.New(cookiesession.Options{Format: f, Secrets: raw, Name: cookieName, MaxAge: time.Hour})
-	require.NoError(t, err)
-	return m
-}
-
-// saved returns the session cookie's value that lines set, or "".
-func saved(t *testing.T, lines []string) string {
-	t.Helper()
-	for _, l := range lines {
-		c, err := http.ParseSetCookie(l)
-		require.NoError(t, err)
-		if c.Name == cookieName && c.MaxAge >= 0 {
-			return c.Value
-		}
-	}
-	return ""
+	return formattest.New(t, cookiesession.Options{Format: f, Name: cookieName, MaxAge: time.Hour}, secrets...)
 }
 
 func digestName(d rails.Digest) string { return strings.ToLower(d.String()) }
@@ -139,7 +114,7 @@ func TestRailsAndGoShareASession(t *testing.T) {
 			lines, err := m.SaveHeader(s)
 			require.NoError(t, err)
 			var got railsAnswer
-			rb.Do(railsRequest{Op: "open", Keys: keys(digestName(d), secretA), Cookie: saved(t, lines)}, &got)
+			rb.Do(railsRequest{Op: "open", Keys: keys(digestName(d), secretA), Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 			require.True(t, got.Valid)
 			assert.Equal(t, sealed.Session["session_id"], got.Session["session_id"])
 			assert.Equal(t, csrf, got.Session["_csrf_token"])
@@ -159,7 +134,7 @@ func TestGoWritesRailsReads(t *testing.T) {
 	s.Set("name", "Zoë 😀")
 	lines, err := m.SaveHeader(s)
 	require.NoError(t, err)
-	value := saved(t, lines)
+	value := formattest.Saved(t, lines, cookieName)
 	var got railsAnswer
 	rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA), Cookie: value}, &got)
 	require.True(t, got.Valid)
@@ -174,7 +149,7 @@ func TestGoWritesRailsReads(t *testing.T) {
 		s.Renew()
 		lines, err := m.SaveHeader(s)
 		require.NoError(t, err)
-		rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA), Cookie: saved(t, lines)}, &got)
+		rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA), Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 		require.True(t, got.Valid)
 		assert.NotEqual(t, before, got.Session["session_id"])
 		assert.Equal(t, s.ID(), got.Session["session_id"])
@@ -192,7 +167,7 @@ func TestRailsRotation(t *testing.T) {
 		require.False(t, s.IsNew())
 		lines, err := m.SaveHeader(s)
 		require.NoError(t, err)
-		value := saved(t, lines)
+		value := formattest.Saved(t, lines, cookieName)
 		require.NotEmpty(t, value, "re-issued with the newest secret")
 		var got railsAnswer
 		rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA), Cookie: value}, &got)
@@ -206,13 +181,13 @@ func TestRailsRotation(t *testing.T) {
 		lines, err := old.SaveHeader(s)
 		require.NoError(t, err)
 		var got railsAnswer
-		rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA, secretB), Cookie: saved(t, lines)}, &got)
+		rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA, secretB), Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 		require.True(t, got.Valid)
 		require.NotEmpty(t, got.Cookie, "Rails re-issues it with its newest secret")
 		s = newManager(t, rails.Format{}, secretA).LoadHeader(cookieName + "=" + got.Cookie)
 		assert.False(t, s.IsNew())
 
-		rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA), Cookie: saved(t, lines)}, &got)
+		rb.Do(railsRequest{Op: "open", Keys: keys("sha256", secretA), Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 		assert.False(t, got.Valid, "not without the old secret in cookies_rotations")
 	})
 
@@ -228,7 +203,7 @@ func TestRailsRotation(t *testing.T) {
 		lines, err := m.SaveHeader(s)
 		require.NoError(t, err)
 		var got railsAnswer
-		rb.Do(railsRequest{Op: "open", Keys: []railsKey{{secretA, "sha256"}}, Cookie: saved(t, lines)}, &got)
+		rb.Do(railsRequest{Op: "open", Keys: []railsKey{{secretA, "sha256"}}, Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 		assert.True(t, got.Valid, "written with SHA256 keys")
 
 		sha1App := newManager(t, rails.Format{Digest: rails.SHA1}, secretA)
@@ -236,7 +211,7 @@ func TestRailsRotation(t *testing.T) {
 		s.Set("user_id", 8)
 		lines, err = sha1App.SaveHeader(s)
 		require.NoError(t, err)
-		rb.Do(railsRequest{Op: "open", Keys: []railsKey{{secretA, "sha256"}, {secretA, "sha1"}}, Cookie: saved(t, lines)}, &got)
+		rb.Do(railsRequest{Op: "open", Keys: []railsKey{{secretA, "sha256"}, {secretA, "sha1"}}, Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 		assert.True(t, got.Valid, "Rails with a SHA1 key generator in cookies_rotations reads a SHA1 cookie")
 
 		// Before either side seals with SHA256, both read it.
@@ -249,7 +224,7 @@ func TestRailsRotation(t *testing.T) {
 		s.Set("user_id", 10)
 		lines, err = sha256App.SaveHeader(s)
 		require.NoError(t, err)
-		rb.Do(railsRequest{Op: "open", Keys: []railsKey{{secretA, "sha1"}, {secretA, "sha256"}}, Cookie: saved(t, lines)}, &got)
+		rb.Do(railsRequest{Op: "open", Keys: []railsKey{{secretA, "sha1"}, {secretA, "sha256"}}, Cookie: formattest.Saved(t, lines, cookieName)}, &got)
 		assert.True(t, got.Valid, "Rails sealing with SHA1 reads SHA256 through cookies_rotations")
 	})
 }
@@ -261,18 +236,15 @@ func TestRailsRefusals(t *testing.T) {
 	t.Run("expired by Rails' own expiry", func(t *testing.T) {
 		var sealed railsAnswer
 		rb.Do(railsRequest{Op: "seal", Keys: keys("sha256", secretA), Session: map[string]any{"user_id": 7}, ExpireAfter: 60, Now: time.Now().Add(-time.Hour).Unix()}, &sealed)
-		_, err := m.Inspect(cookieName + "=" + sealed.Cookie)
-		assert.ErrorIs(t, err, cookiesession.ErrExpired)
-		assert.True(t, m.LoadHeader(cookieName+"="+sealed.Cookie).IsNew())
+		formattest.Refused(t, m, cookieName+"="+sealed.Cookie, cookiesession.ErrExpired)
 	})
 
 	t.Run("NotBefore ends sessions last written before it", func(t *testing.T) {
 		var older, newer railsAnswer
 		rb.Do(railsRequest{Op: "seal", Keys: keys("sha256", secretA), Session: map[string]any{"user_id": 7}, ExpireAfter: 3600, Now: time.Now().Add(-20 * time.Minute).Unix()}, &older)
 		rb.Do(railsRequest{Op: "seal", Keys: keys("sha256", secretA), Session: map[string]any{"user_id": 7}, ExpireAfter: 3600}, &newer)
-		m, err := cookiesession.New(cookiesession.Options{Format: rails.Format{}, Secrets: [][]byte{[]byte(secretA)}, Name: cookieName, MaxAge: time.Hour, NotBefore: time.Now().Add(-10 * time.Minute)})
-		require.NoError(t, err)
-		_, err = m.Inspect(cookieName + "=" + older.Cookie)
+		m := formattest.New(t, cookiesession.Options{Format: rails.Format{}, Name: cookieName, MaxAge: time.Hour, NotBefore: time.Now().Add(-10 * time.Minute)}, secretA)
+		_, err := m.Inspect(cookieName + "=" + older.Cookie)
 		assert.ErrorIs(t, err, cookiesession.ErrRevoked)
 		assert.False(t, m.LoadHeader(cookieName+"="+newer.Cookie).IsNew())
 	})
@@ -297,9 +269,7 @@ func TestRailsRefusals(t *testing.T) {
 
 		// Without expire_after (Rails' default) a session carries no time
 		// at all: no revocation could end it, so it is refused.
-		_, err = m.Inspect(cookieName + "=" + forever.Cookie)
-		assert.ErrorIs(t, err, cookiesession.ErrRevoked)
-		assert.True(t, m.LoadHeader(cookieName+"="+forever.Cookie).IsNew())
+		formattest.Refused(t, m, cookieName+"="+forever.Cookie, cookiesession.ErrRevoked)
 	})
 
 	t.Run("Ruby Marshal is refused unread", func(t *testing.T) {
@@ -329,7 +299,7 @@ func TestRailsRefusals(t *testing.T) {
 		s.Set("user_id", 7)
 		lines, err := m.SaveHeader(s)
 		require.NoError(t, err)
-		raw, err := url.QueryUnescape(saved(t, lines))
+		raw, err := url.QueryUnescape(formattest.Saved(t, lines, cookieName))
 		require.NoError(t, err)
 		ct, rest, _ := strings.Cut(raw, "--")
 		b, err := base64.StdEncoding.DecodeString(ct)

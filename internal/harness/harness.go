@@ -1,17 +1,21 @@
 // Package harness runs the scripts under testdata/ that seal and open
-// sessions with another stack's own library (Rails, Django, Flask), for the
-// interoperability tests of format/...: one process per test, one JSON
-// request per line on its stdin, one JSON answer per line on its stdout.
+// sessions with another stack's own library, for the interoperability
+// tests of format/... and of the Express format: for Rails, Django and
+// Flask one process per test, one JSON request per line on its stdin, one
+// JSON answer per line on its stdout; for the Node stacks (iron-session,
+// Auth.js, Express's cookie-session) an HTTP app on 127.0.0.1.
 package harness
 
 import (
 	"bufio"
 	"encoding/json"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -42,6 +46,17 @@ func Need(t testing.TB, what string, missing string) {
 		t.Fatalf("%s interoperability test: %s", what, missing)
 	}
 	t.Skipf("%s interoperability test: %s", what, missing)
+}
+
+// Missing runs name with args, a probe that fails when a stack is missing
+// or of another version than the tests want, and returns what Need takes:
+// "" when the probe succeeds, else want (what to install) and the probe's
+// output.
+func Missing(want, name string, args ...string) string {
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		return want + ": " + strings.TrimSpace(string(out))
+	}
+	return ""
 }
 
 // Start runs name with args in the repository's root and stops it when the
@@ -80,4 +95,55 @@ func (p *Process) Do(req, resp any) {
 	require.NoError(p.t, json.Unmarshal(p.out.Bytes(), &failed), "%s", p.out.Bytes())
 	require.Empty(p.t, failed.Error, "the harness failed on %s", line)
 	require.NoError(p.t, json.Unmarshal(p.out.Bytes(), resp))
+}
+
+// StartNode runs testdata/dir/app.js with env added to its environment,
+// stops it when the test ends and returns its address,
+// http://127.0.0.1:PORT, from the port it prints first. Without node, or
+// without the package module installed under testdata/dir/node_modules,
+// Need skips (or fails) the test, naming install, the command that
+// installs the packages.
+func StartNode(t testing.TB, what, dir, module, install string, env ...string) string {
+	t.Helper()
+	dir = filepath.Join(root(), "testdata", dir)
+	missing := ""
+	if _, err := exec.LookPath("node"); err != nil {
+		missing = "node is not installed"
+	} else if _, err := os.Stat(filepath.Join(dir, "node_modules", module)); err != nil {
+		missing = "run '" + install + "' in " + filepath.Join("testdata", filepath.Base(dir))
+	}
+	Need(t, what, missing)
+	cmd := exec.Command("node", "app.js")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	port, err := bufio.NewReader(out).ReadString('\n')
+	require.NoError(t, err, "the %s app did not start", what)
+	return "http://127.0.0.1:" + strings.TrimSpace(port)
+}
+
+// Get requests url with the Cookie header (none when cookie is empty),
+// requires 200 OK, decodes the JSON body into answer and returns the
+// response's header.
+func Get(t testing.TB, url, cookie string, answer any) http.Header {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	require.NoError(t, err)
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	require.NoError(t, json.Unmarshal(body, answer), string(body))
+	return resp.Header
 }
