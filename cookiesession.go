@@ -137,8 +137,9 @@ type Options struct {
 	// before it: a kill switch that logs everyone out without rotating
 	// keys, fixed at start-up. Manager.RevokeAll does the same at run time
 	// through Revocations. A format whose cookies carry no creation time
-	// (LacksCreated) needs MaxAge set for either, and its sessions keep
-	// that one lifetime (see Session.SetMaxAge).
+	// (LacksCreated) needs MaxAge set for either, as the lifetime both
+	// applications seal every session with: Session.SetMaxAge with another
+	// fails the save, and a session read with a later expiry is refused.
 	NotBefore time.Time
 
 	// Revocations, when set, is asked about every verified session and
@@ -541,17 +542,37 @@ func (m *Manager) openForeign(ctx context.Context, value string, now time.Time) 
 	if err != nil && !errors.Is(err, ErrExpired) {
 		return decoded{}, err
 	}
-	if err == nil && (m.revocations != nil || m.notBefore != 0) && r.timeless(m.traits) {
-		// Its creation time would be each read's: no revocation could
-		// ever end it, so it is refused rather than let through.
-		err = errTimeless
+	if err == nil && (m.revocations != nil || m.notBefore != 0) {
+		switch {
+		case r.timeless(m.traits):
+			// Its creation time would be each read's: no revocation could
+			// ever end it, so it is refused rather than let through.
+			err = errTimeless
+		case m.traits.Lacks&LacksCreated != 0 && r.Expires.Sub(now) > m.maxAge+sealSkew:
+			// Sealed for longer than MaxAge (by the other application, or
+			// before revocation was configured): its creation time, the
+			// expiry less MaxAge, would be later than it is, and each
+			// read's while it is in the future.
+			err = errLongLived
+		}
 	}
 	return m.admit(ctx, decoded{env: env, keyIndex: keyIndex, secret: set.counters[keyIndex]}, err)
 }
 
+// sealSkew is how much longer than MaxAge a session of a format that
+// lacks a creation time may last when read: another host's clock a
+// little ahead of this one's.
+const sealSkew = time.Minute
+
 // errTimeless refuses a session of a foreign format that carries neither
 // a creation time nor an expiry while revocation is configured.
 var errTimeless = fmt.Errorf("%w: the session carries neither a creation time nor an expiry, so NotBefore and Revocations could never end it", ErrRevoked)
+
+// errLongLived refuses a session of a foreign format that lacks a creation
+// time and expires further ahead than Options.MaxAge while revocation is
+// configured.
+var errLongLived = fmt.Errorf("%w: the session expires more than Options.MaxAge from now; its creation time, taken as the expiry less MaxAge, "+
+	"would be later than it is, out of reach of NotBefore and Revocations: seal every session with the lifetime MaxAge", ErrRevoked)
 
 // admit refuses a verified session that expired (err), was created
 // before NotBefore or is listed in Options.Revocations. A refused session

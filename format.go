@@ -110,9 +110,13 @@ const (
 	// New refuses NotBefore and Revocations for a format that lacks both,
 	// and with either of them set the Manager refuses a Record that
 	// carries neither (no revocation could ever end it), counted as
-	// RefusedRevoked. With an expiry and either of them set, each session
-	// keeps the lifetime MaxAge: Session.SetMaxAge with another fails the
-	// save, since it would misdate the session.
+	// RefusedRevoked. With an expiry and either of them set, every session
+	// must be sealed with the lifetime MaxAge, by both applications:
+	// Session.SetMaxAge with another fails the save, and a Record that
+	// expires further ahead than MaxAge (and a minute, for clocks) is
+	// refused as RefusedRevoked, since its creation time would be later
+	// than it is. (One sealed longer is indistinguishable, once its
+	// expiry is less than MaxAge away, from one sealed later.)
 	LacksCreated
 
 	// LacksExpiry: the session expires Options.MaxAge after each read, as

@@ -220,42 +220,82 @@ func TestForeignFormatDerivedCreation(t *testing.T) {
 // derives the creation time from the expiry keeps one lifetime, MaxAge:
 // a "remember me" of 30 days would make the session look created at
 // every read, so RevokeAll would never end it. The save fails instead,
-// until SetMaxAge(MaxAge), Renew or Destroy.
+// until SetMaxAge(MaxAge), Renew or Destroy; and a session sealed for
+// longer, by the other application or before revocation was configured,
+// is refused when read.
 func TestSetMaxAgeWithDerivedCreation(t *testing.T) {
 	f := signedJSON{lacks: lacksAll}
-	m, clk := newTestManager(t, Options{Format: f, Revocations: NewMemoryRevocations(), MaxAge: time.Hour})
-	s := m.LoadHeader()
-	s.Set("uid", "42")
-	s.SetMaxAge(30 * 24 * time.Hour)
-	_, err := m.SaveHeader(s)
-	require.ErrorContains(t, err, "SetMaxAge(720h0m0s) would misdate the session")
-	assert.ErrorContains(t, err, "Options.MaxAge (1h0m0s)")
-	s.SetMaxAge(time.Hour)
-	lines, err := m.SaveHeader(s)
-	require.NoError(t, err, "MaxAge itself is a renewal")
-	for name, mend := range map[string]func(s *Session){"Renew": (*Session).Renew, "Destroy": (*Session).Destroy} {
-		s := m.LoadHeader(strings.SplitN(lines[0], ";", 2)[0])
-		s.SetMaxAge(10 * time.Minute)
+	for name, opts := range map[string]Options{
+		"Revocations": {Revocations: NewMemoryRevocations()},
+		"NotBefore":   {NotBefore: time.Now().Add(-time.Hour)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			opts.Format, opts.MaxAge = f, time.Hour
+			m, _ := newTestManager(t, opts)
+			s := m.LoadHeader()
+			s.Set("uid", "42")
+			s.SetMaxAge(30 * 24 * time.Hour)
+			_, err := m.SaveHeader(s)
+			require.ErrorContains(t, err, "SetMaxAge(720h0m0s): signed JSON cookies carry no creation time")
+			assert.ErrorContains(t, err, "Options.MaxAge (1h0m0s)")
+			s.SetMaxAge(time.Hour - 300*time.Millisecond)
+			lines, err := m.SaveHeader(s)
+			require.NoError(t, err, "MaxAge itself, to the second the expiry keeps, is a renewal")
+			for name, mend := range map[string]func(s *Session){"Renew": (*Session).Renew, "Destroy": (*Session).Destroy} {
+				s := m.LoadHeader(strings.SplitN(lines[0], ";", 2)[0])
+				s.SetMaxAge(10 * time.Minute)
+				_, err := m.SaveHeader(s)
+				require.ErrorContains(t, err, "every session must keep that lifetime", name)
+				mend(s)
+				_, err = m.SaveHeader(s)
+				assert.NoError(t, err, name)
+			}
+		})
+	}
+
+	// Without revocation, or with a format that carries its creation time,
+	// a session may have any lifetime.
+	for name, opts := range map[string]Options{
+		"no revocation":      {Format: f},
+		"creation time kept": {Format: signedJSON{lacks: lacksAll &^ LacksCreated}, Revocations: NewMemoryRevocations()},
+		"built-in format":    {Revocations: NewMemoryRevocations()},
+	} {
+		opts.MaxAge = time.Hour
+		m, _ := newTestManager(t, opts)
+		s := m.LoadHeader()
+		s.Set("uid", "42")
+		s.SetMaxAge(30 * 24 * time.Hour)
 		_, err := m.SaveHeader(s)
-		require.ErrorContains(t, err, "would misdate", name)
-		mend(s)
-		_, err = m.SaveHeader(s)
 		assert.NoError(t, err, name)
 	}
 
-	// What the refusal spares: the same session sealed for 30 days, read
-	// after RevokeAll, still looks created at the read.
+	// A session sealed for 30 days (here by a Manager without revocation,
+	// as the other application or an earlier deployment would) looks
+	// created at every read: it is refused while revocation is on, rather
+	// than let through RevokeAll.
+	m, clk := newTestManager(t, Options{Format: f, Revocations: NewMemoryRevocations(), MaxAge: time.Hour})
 	plain, _ := newTestManager(t, Options{Format: f, MaxAge: time.Hour})
 	plain.now = clk.Now
 	long := plain.LoadHeader()
 	long.Set("uid", "42")
 	long.SetMaxAge(30 * 24 * time.Hour)
-	lines, err = plain.SaveHeader(long)
+	lines, err := plain.SaveHeader(long)
 	require.NoError(t, err)
-	clk.Add(time.Hour)
-	require.NoError(t, m.RevokeAll(context.Background()))
-	clk.Add(time.Second)
-	assert.False(t, m.LoadHeader(strings.SplitN(lines[0], ";", 2)[0]).IsNew(), "a longer lifetime escapes RevokeAll")
+	header := strings.SplitN(lines[0], ";", 2)[0]
+	assert.True(t, m.LoadHeader(header).IsNew())
+	_, err = m.Inspect(header)
+	assert.ErrorIs(t, err, ErrRevoked)
+	assert.ErrorContains(t, err, "expires more than Options.MaxAge from now")
+	assert.False(t, plain.LoadHeader(header).IsNew(), "without revocation it is a session")
+
+	// One sealed a few seconds longer, by a host whose clock is ahead, is
+	// read.
+	skewed := plain.LoadHeader()
+	skewed.Set("uid", "42")
+	skewed.SetMaxAge(time.Hour + 30*time.Second)
+	lines, err = plain.SaveHeader(skewed)
+	require.NoError(t, err)
+	assert.False(t, m.LoadHeader(strings.SplitN(lines[0], ";", 2)[0]).IsNew(), "within a minute of MaxAge")
 }
 
 func cmpOr(a, b [][]byte) [][]byte {

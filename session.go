@@ -447,7 +447,7 @@ func (s *Session) destroy() {
 
 // Renew gives the session a new ID and a fresh lifetime: its creation time
 // becomes now and its expiry Options.MaxAge from now (call SetMaxAge after
-// Renew for another). It keeps the values, the flash messages, the subject
+// Renew for another, where the format allows it: see SetMaxAge). It keeps the values, the flash messages, the subject
 // and the SetTransient choice, so a login that offers "remember me" must
 // call SetTransient either way. Call it when the user's privileges change,
 // at login and logout, so an ID recorded before cannot be confused with
@@ -473,9 +473,10 @@ func (s *Session) Renew() {
 // expiry less Options.MaxAge. With Options.Revocations or NotBefore set,
 // a d other than Options.MaxAge would misdate the session: a longer one
 // would make it look created at every read, out of reach of RevokeAll and
-// RevokeSubject; a shorter one, older than it is, refused by a revocation
-// made before it existed. So the save fails until SetMaxAge(Options.MaxAge),
-// Renew or Destroy: give such a format's sessions one lifetime, MaxAge.
+// NotBefore (and a session sealed so is refused when read); a shorter
+// one, older than it is, refused by a revocation made before it existed.
+// So the save fails until SetMaxAge(Options.MaxAge), Renew or Destroy:
+// give such a format's sessions one lifetime, MaxAge.
 func (s *Session) SetMaxAge(d time.Duration) {
 	if d <= 0 {
 		s.Destroy()
@@ -484,9 +485,12 @@ func (s *Session) SetMaxAge(d time.Duration) {
 	s.lock()
 	defer s.mu.Unlock()
 	d = min(d, maxCookieLifetime)
-	if d != s.m.maxAge && s.m.traits.Lacks&(LacksCreated|LacksExpiry) == LacksCreated && (s.m.revocations != nil || s.m.notBefore != 0) {
-		s.fail(slotMaxAge, "", fmt.Errorf("cookiesession: %v sessions carry no creation time, which revocation derives from the expiry as "+
-			"Options.MaxAge (%v) before it: SetMaxAge(%v) would misdate the session", s.m.format, s.m.maxAge, d))
+	// Whole seconds, as the expiry is stored: a lifetime computed to be
+	// MaxAge, with time.Until say, is MaxAge.
+	if d.Round(time.Second) != s.m.maxAge.Round(time.Second) && s.m.traits.Lacks&(LacksCreated|LacksExpiry) == LacksCreated &&
+		(s.m.revocations != nil || s.m.notBefore != 0) {
+		s.fail(slotMaxAge, "", fmt.Errorf("cookiesession: SetMaxAge(%v): %v cookies carry no creation time; with Revocations or NotBefore set it is "+
+			"taken as the expiry less Options.MaxAge (%v), so every session must keep that lifetime", d, s.m.format, s.m.maxAge))
 		return
 	}
 	s.forget(slotMaxAge, "")

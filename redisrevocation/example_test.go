@@ -2,6 +2,7 @@ package redisrevocation_test
 
 import (
 	"encoding/json"
+	"log"
 	"net/http"
 
 	"github.com/cookiesession/cookiesession/redisrevocation"
@@ -24,5 +25,5 @@ func ExampleList_State() {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(state)
 	})
-	go http.ListenAndServe("127.0.0.1:9090", admin)
+	go func() { log.Fatal(http.ListenAndServe("127.0.0.1:9090", admin)) }()
 }

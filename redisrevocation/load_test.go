@@ -63,6 +63,26 @@ func TestMessageMemory(t *testing.T) {
 	assert.LessOrEqual(t, bytes, uint64(2*len(records)))
 }
 
+// TestApplyKeepsTheLaterUntil: of two records of one session, as a retry
+// or a later RevokeMany appends them to a day, the later Until is kept,
+// whichever comes first.
+func TestApplyKeepsTheLaterUntil(t *testing.T) {
+	until := time.UnixMilli(time.Now().Add(time.Hour).UnixMilli())
+	early, late := cookiesession.SessionRevocation("s", until), cookiesession.SessionRevocation("s", until.Add(time.Second))
+	for name, records := range map[string]string{
+		"later last":  string(record.Append(record.Append(nil, early), late)),
+		"later first": string(record.Append(record.Append(nil, late), early)),
+	} {
+		l := &List{local: cookiesession.NewMemoryRevocations()}
+		used, refused, _, err := l.apply(records)
+		require.NoError(t, err, name)
+		assert.Equal(t, len(records), used, name)
+		assert.Zero(t, refused, name)
+		assert.Equal(t, 1, l.Len(), name)
+		assert.True(t, l.local.Covers(late), name)
+	}
+}
+
 // BenchmarkApply reports what applying the largest message the list
 // publishes allocates, per byte of the message.
 func BenchmarkApply(b *testing.B) {

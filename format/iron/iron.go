@@ -173,7 +173,7 @@ func (Format) NewSealer(secrets [][]byte, _ string) (cookiesession.Sealer, error
 		// matters most here, where one PBKDF2 iteration lets a guessable
 		// password be found offline.
 		if err := cookiesession.CheckSecret(p.secret, 0); err != nil {
-			return nil, fmt.Errorf("%w (iron-session password %d)", err, i)
+			return nil, fmt.Errorf("%w (iron-session password %d, id %s)", err, i, p.id)
 		}
 		for _, q := range s.passwords[:i] {
 			if q.id == p.id {

@@ -84,7 +84,7 @@ const (
 // writes can produce.
 var ErrCorrupt = errors.New("redisrevocation: unreadable record")
 
-// corrupt marks err as ErrCorrupt, once.
+// Corrupt marks err as ErrCorrupt, once.
 func Corrupt(err error) error {
 	if errors.Is(err, ErrCorrupt) {
 		return err

@@ -94,3 +94,18 @@ func FuzzRecords(f *testing.F) {
 		}
 	})
 }
+
+// TestKeys: the names are those every replica, of any version, reads and
+// writes; a change would split one list in two.
+func TestKeys(t *testing.T) {
+	k := KeysOf("")
+	assert.Equal(t, Keys{
+		Tag:       "{cookiesession:revocations:}",
+		Index:     "{cookiesession:revocations:}days",
+		Channel:   "{cookiesession:revocations:}records",
+		Confirmed: "{cookiesession:revocations:}confirmed",
+	}, k)
+	assert.Equal(t, "{cookiesession:revocations:}day:86400000", k.Day(86400000))
+	assert.Equal(t, "{shop:}day:0", KeysOf("shop:").Day(0))
+	assert.Equal(t, int64(2*86400000), DayEnd(time.UnixMilli(86400000)), "a day's end is exclusive")
+}

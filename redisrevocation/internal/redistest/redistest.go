@@ -109,6 +109,7 @@ type Logs struct {
 	b  bytes.Buffer
 }
 
+// Write adds a line the lists logged.
 func (l *Logs) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
