@@ -373,8 +373,11 @@ func TestJunkDayCostsNothing(t *testing.T) {
 // acknowledged, under each setting of the README's deployments table.
 // Replicas that were running keep enforcing what they had either way;
 // a replica started after the crash loads them with an append-only file
-// (fsync always, or every second: a crash of Redis alone loses nothing
-// its kernel has), and nothing without persistence.
+// (fsync always; or every second, where a crash of Redis alone loses
+// nothing it wrote to the kernel, which is all it acknowledged unless the
+// previous second's fsync was still running: then Redis holds writes back
+// for up to two seconds, and INFO shows them in aof_buffer_length), and
+// nothing without persistence.
 func TestCrash(t *testing.T) {
 	eachClient(t, func(t *testing.T, k clientKind) {
 		for _, tc := range []struct {
@@ -395,6 +398,17 @@ func TestCrash(t *testing.T) {
 				eventually(t, 2*time.Second, func() bool { return b.Len() == len(seen) }, "the other replica has them")
 				acked := logouts(100, false)
 				require.NoError(t, a.RevokeMany(ctx, acked))
+				// What Redis acknowledged but holds back from the kernel: its
+				// INFO answers after the event loop tried to write it.
+				heldBack := 0
+				if tc.loads {
+					c := srv.client(t)
+					persistence, err := c.Do(ctx, c.B().Info().Section("persistence").Build()).ToString()
+					require.NoError(t, err)
+					n, ok := infoField(persistence, "aof_buffer_length")
+					require.True(t, ok, "INFO persistence gives aof_buffer_length")
+					heldBack = n
+				}
 				srv.Kill() // right after the acknowledgement
 				srv.Restart()
 				eventually(t, 20*time.Second, func() bool { return a.Stale() == 0 && b.Stale() == 0 }, "reconnected")
@@ -406,10 +420,18 @@ func TestCrash(t *testing.T) {
 					require.True(t, b.Revoked(ctx, info(r.SessionID, "", now)), "the other replica keeps what it had")
 				}
 				late := srv.list(t, redisrevocation.Options{})
-				if tc.loads {
+				switch {
+				case tc.loads && heldBack > 0:
+					// A busy disk: what Redis held back (up to two seconds of
+					// writes) is lost with it, as the README says; what it had
+					// written loads.
+					t.Logf("Redis held %d bytes back for a running fsync when it was killed; a replica started after the crash loads %d of %d",
+						heldBack, late.Len(), len(seen)+len(acked))
+					assert.Less(t, late.Len(), len(seen)+len(acked), "held back, so not all of them")
+				case tc.loads:
 					assert.Equal(t, len(seen)+len(acked), late.Len(), "a replica started after the crash loads every acknowledged one")
 					eventually(t, 5*time.Second, func() bool { return b.Len() == len(seen)+len(acked) }, "and so does the other replica, by message or reload")
-				} else {
+				default:
 					assert.Zero(t, late.Len(), "without persistence, a replica started after the crash has none")
 				}
 				after := info("after-the-crash", "", now)
@@ -420,4 +442,15 @@ func TestCrash(t *testing.T) {
 			})
 		}
 	})
+}
+
+// infoField is the integer field name of an INFO reply.
+func infoField(info, name string) (int, bool) {
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, name+":"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			return n, err == nil
+		}
+	}
+	return 0, false
 }
