@@ -84,7 +84,11 @@ type Options struct {
 	// its last Renew), 24 hours by default, 400 days at most. It is
 	// enforced from the time inside the sealed payload, not from the
 	// cookie's Max-Age, so a client that keeps the cookie longer gains
-	// nothing. Session.SetMaxAge overrides it for one session.
+	// nothing. Session.SetMaxAge overrides it for one session, except
+	// where its doc says: with revocation on, a format whose cookies
+	// carry no creation time takes it as the expiry less MaxAge, so there
+	// changing MaxAge refuses the live sessions sealed for longer than the
+	// new one (counted as revoked) and makes the others look older.
 	MaxAge time.Duration
 
 	// IdleTimeout, when set, ends a session that has not been used for
@@ -139,7 +143,8 @@ type Options struct {
 	// through Revocations. A format whose cookies carry no creation time
 	// (LacksCreated) needs MaxAge set for either, as the lifetime both
 	// applications seal every session with: Session.SetMaxAge with another
-	// fails the save, and a session read with a later expiry is refused.
+	// fails the save, and a session read with an expiry more than MaxAge
+	// (and a minute) ahead is refused.
 	NotBefore time.Time
 
 	// Revocations, when set, is asked about every verified session and

@@ -225,10 +225,13 @@ func TestForeignFormatDerivedCreation(t *testing.T) {
 // is refused when read.
 func TestSetMaxAgeWithDerivedCreation(t *testing.T) {
 	f := signedJSON{lacks: lacksAll}
-	for name, opts := range map[string]Options{
+	// Both kinds of revocation, set before every session the test makes:
+	// the test clock starts at 12:00.
+	revocations := map[string]Options{
 		"Revocations": {Revocations: NewMemoryRevocations()},
-		"NotBefore":   {NotBefore: time.Now().Add(-time.Hour)},
-	} {
+		"NotBefore":   {NotBefore: time.Date(2026, 11, 28, 11, 0, 0, 0, time.UTC)},
+	}
+	for name, opts := range revocations {
 		t.Run(name, func(t *testing.T) {
 			opts.Format, opts.MaxAge = f, time.Hour
 			m, _ := newTestManager(t, opts)
@@ -243,6 +246,7 @@ func TestSetMaxAgeWithDerivedCreation(t *testing.T) {
 			require.NoError(t, err, "MaxAge itself, to the second the expiry keeps, is a renewal")
 			for name, mend := range map[string]func(s *Session){"Renew": (*Session).Renew, "Destroy": (*Session).Destroy} {
 				s := m.LoadHeader(strings.SplitN(lines[0], ";", 2)[0])
+				require.False(t, s.IsNew(), "the session saved above, admitted")
 				s.SetMaxAge(10 * time.Minute)
 				_, err := m.SaveHeader(s)
 				require.ErrorContains(t, err, "every session must keep that lifetime", name)
@@ -272,30 +276,34 @@ func TestSetMaxAgeWithDerivedCreation(t *testing.T) {
 	// A session sealed for 30 days (here by a Manager without revocation,
 	// as the other application or an earlier deployment would) looks
 	// created at every read: it is refused while revocation is on, rather
-	// than let through RevokeAll.
-	m, clk := newTestManager(t, Options{Format: f, Revocations: NewMemoryRevocations(), MaxAge: time.Hour})
-	plain, _ := newTestManager(t, Options{Format: f, MaxAge: time.Hour})
-	plain.now = clk.Now
-	long := plain.LoadHeader()
-	long.Set("uid", "42")
-	long.SetMaxAge(30 * 24 * time.Hour)
-	lines, err := plain.SaveHeader(long)
-	require.NoError(t, err)
-	header := strings.SplitN(lines[0], ";", 2)[0]
-	assert.True(t, m.LoadHeader(header).IsNew())
-	_, err = m.Inspect(header)
-	assert.ErrorIs(t, err, ErrRevoked)
-	assert.ErrorContains(t, err, "expires more than Options.MaxAge from now")
-	assert.False(t, plain.LoadHeader(header).IsNew(), "without revocation it is a session")
-
-	// One sealed a few seconds longer, by a host whose clock is ahead, is
+	// than let through RevokeAll, and the refusal summary says why. One
+	// sealed a few seconds longer, by a host whose clock is ahead, is
 	// read.
-	skewed := plain.LoadHeader()
-	skewed.Set("uid", "42")
-	skewed.SetMaxAge(time.Hour + 30*time.Second)
-	lines, err = plain.SaveHeader(skewed)
-	require.NoError(t, err)
-	assert.False(t, m.LoadHeader(strings.SplitN(lines[0], ";", 2)[0]).IsNew(), "within a minute of MaxAge")
+	for name, opts := range revocations {
+		t.Run(name+" on reading", func(t *testing.T) {
+			opts.Format, opts.MaxAge = f, time.Hour
+			m, clk, summary := summaryLog(t, opts)
+			plain, _ := newTestManager(t, Options{Format: f, MaxAge: time.Hour})
+			plain.now = clk.Now
+			sealed := func(d time.Duration) string {
+				s := plain.LoadHeader()
+				s.Set("uid", "42")
+				s.SetMaxAge(d)
+				lines, err := plain.SaveHeader(s)
+				require.NoError(t, err)
+				return strings.SplitN(lines[0], ";", 2)[0]
+			}
+			clk.Add(2 * time.Hour) // past NotBefore
+			long := sealed(30 * 24 * time.Hour)
+			assert.True(t, m.LoadHeader(long).IsNew())
+			_, err := m.Inspect(long)
+			assert.ErrorIs(t, err, ErrRevoked)
+			assert.ErrorContains(t, err, "expires more than Options.MaxAge from now")
+			assert.False(t, plain.LoadHeader(long).IsNew(), "without revocation it is a session")
+			assert.Contains(t, summary(), "hint=\"1 of the revoked carry no creation time")
+			assert.False(t, m.LoadHeader(sealed(time.Hour+30*time.Second)).IsNew(), "within a minute of MaxAge")
+		})
+	}
 }
 
 func cmpOr(a, b [][]byte) [][]byte {

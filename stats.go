@@ -204,10 +204,12 @@ type stats struct {
 	cookieHeader histogram
 
 	// For the refusal summary: the refusals since the last one, those
-	// sealed with a removed secret, and the accepted reads since the first
-	// refusal of the period; armed while a summary is due.
+	// sealed with a removed secret, those of a format without creation
+	// time that revocation could not date, and the accepted reads since
+	// the first refusal of the period; armed while a summary is due.
 	pending        [numRefusals]atomic.Uint64
 	pendingRemoved atomic.Uint64
+	pendingUndated atomic.Uint64
 	pendingOK      atomic.Uint64
 	armed          atomic.Bool
 	summaryEvery   time.Duration // 0: never
@@ -278,6 +280,9 @@ func (m *Manager) countRead(d *decoded, err error, now time.Time) {
 		if errors.Is(err, errRemovedSecret) {
 			s.pendingRemoved.Add(1)
 		}
+		if errors.Is(err, errTimeless) || errors.Is(err, errLongLived) {
+			s.pendingUndated.Add(1)
+		}
 		// The first refusal of a period arms the summary's timer, so that
 		// it is written whatever traffic follows, and nothing is left
 		// running once no cookie is refused.
@@ -336,13 +341,13 @@ func (m *Manager) summarize() {
 			args = append(args, Refusal(r).String(), counts[r])
 		}
 	}
-	removed := s.pendingRemoved.Swap(0)
+	removed, undated := s.pendingRemoved.Swap(0), s.pendingUndated.Swap(0)
 	if total == 0 {
 		return // summed up already, by the summary a racing refusal armed
 	}
 	ok := s.pendingOK.Load()
 	args = append(args, "accepted", ok)
-	if hint := refusalHint(counts, removed); hint != "" {
+	if hint := refusalHint(counts, removed, undated); hint != "" {
 		args = append(args, "hint", hint)
 	}
 	msg := fmt.Sprintf("cookiesession: %d session cookies refused; each was a new session", total)
@@ -355,11 +360,15 @@ func (m *Manager) summarize() {
 // refusalHint suggests a cause for refusals, or returns "". removed is
 // how many were sealed with a secret removed at the last change: only a
 // cookie that secret sealed verifies under it, so junk cannot make an
-// operator put a retired secret back.
-func refusalHint(counts [numRefusals]uint64, removed uint64) string {
+// operator put a retired secret back. undated is how many were refused,
+// as revoked, because revocation could not date them.
+func refusalHint(counts [numRefusals]uint64, removed, undated uint64) string {
 	var hints []string
 	if removed > 0 {
 		hints = append(hints, fmt.Sprintf("%d were sealed with a secret removed at the last change of secrets while its cookies were still live: unless it leaked, put it back second until Manager.SafeToRemove says it can go", removed))
+	}
+	if undated > 0 {
+		hints = append(hints, fmt.Sprintf("%d of the revoked carry no creation time, and no expiry or one more than MaxAge ahead, so revocation could not date them: the other application must seal every session with an expiry, MaxAge ahead", undated))
 	}
 	if counts[RefusedChunkMissing] > 0 {
 		hints = append(hints, "chunks go missing: a proxy or client drops cookies past its Cookie header limit (8 KB for nginx); store less or lower MaxChunks")
