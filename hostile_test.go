@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/cookiejar"
@@ -216,7 +217,7 @@ type hostileShape struct{ name, header string }
 func hostileShapes(tb testing.TB, maxChunks int) (*Manager, []hostileShape) {
 	tb.Helper()
 	keys := [][]byte{testKey(1), testKey(2), testKey(3), testKey(4)}
-	m, err := New(Options{Secrets: keys, MaxChunks: maxChunks})
+	m, err := New(Options{Secrets: keys, MaxChunks: maxChunks, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(tb, err)
 	// A 16-chunk session sealed under a fifth key: it joins, and every key
 	// has to try it.
