@@ -351,7 +351,7 @@ func TestPerformanceQuotesItsRuns(t *testing.T) {
 	ops.names(t, countingFile)
 	counting := readBench(t, countingFile)
 	require.Zero(t, slices.Max(counting.of(t, "BenchmarkCounting", "allocs/op")), "counting allocates nothing")
-	ops.says(t, fmt.Sprintf("(`BenchmarkCounting`: %.0f ns, the median of %d runs on a busy machine, and no allocation per request, against %.1f–%.1f µs for the whole request in the [Performance](performance.md) table's run",
+	ops.says(t, fmt.Sprintf("(`BenchmarkCounting`: %.0f ns, the median of %d runs on a quiet machine, and no allocation per request, against %.1f–%.1f µs for the whole request in the [Performance](performance.md) table's run",
 		counting.median(t, "BenchmarkCounting", "ns/op"), len(counting.of(t, "BenchmarkCounting", "ns/op")),
 		typical("cookiesession-compact", "ns/op")/1e3, typical("cookiesession", "ns/op")/1e3))
 	times := func(slow, fast string) string {
