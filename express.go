@@ -66,12 +66,7 @@ func (e *envelope) appendExpressJSON(b []byte) []byte {
 // and flashes; the caller sets the times.
 func parseExpress(data []byte) (envelope, error) {
 	var e envelope
-	p := newParser(data)
-	var fields []field
-	err := p.document(func() (err error) {
-		fields, err = p.fields(nil)
-		return err
-	})
+	fields, err := parseFields(data)
 	if err != nil {
 		return envelope{}, fmt.Errorf("%w: not a cookie-session object: %v", ErrInvalid, err)
 	}

@@ -174,16 +174,22 @@ func CheckSecret(secret []byte, minLength int) error {
 // anything but one object, in time linear in len(data); the error wraps
 // ErrInvalid. Formats use it to read a session's values.
 func ParseObject(data []byte) ([]Field, error) {
+	fields, err := parseFields(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: not a JSON object: %v", ErrInvalid, err)
+	}
+	return toValues(fields), nil
+}
+
+// parseFields parses data as one JSON object and returns its members.
+func parseFields(data []byte) ([]field, error) {
 	p := newParser(data)
 	var fields []field
 	err := p.document(func() (err error) {
 		fields, err = p.fields(nil)
 		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("%w: not a JSON object: %v", ErrInvalid, err)
-	}
-	return toValues(fields), nil
+	return fields, err
 }
 
 // AppendObject appends values to dst as one JSON object, in order. Each
