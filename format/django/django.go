@@ -43,12 +43,8 @@
 package django
 
 import (
-	"bytes"
 	"cmp"
-	"compress/zlib"
-	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,7 +53,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cookiesession/cookiesession"
-	"github.com/cookiesession/cookiesession/internal/inflate"
+	"github.com/cookiesession/cookiesession/format/internal/signing"
 )
 
 // salt is the signed_cookies backend's salt; the Signer appends "signer".
@@ -71,10 +67,6 @@ const MinSecretLength = 50
 
 // DefaultCookieAge is Django's default SESSION_COOKIE_AGE, two weeks.
 const DefaultCookieAge = 14 * 24 * time.Hour
-
-// clockSkew is how far in the future a signing time may lie (another
-// host's clock a little ahead) before the cookie is refused.
-const clockSkew = time.Minute
 
 // ErrPickle reports a session that Django serialized with pickle. It is
 // never decoded. It matches cookiesession.ErrInvalid.
@@ -120,11 +112,11 @@ func (c *codec) Open(value string, now time.Time) (cookiesession.Record, int, er
 	if err != nil {
 		return cookiesession.Record{}, 0, err
 	}
-	values, err := cookiesession.ParseObject(o.json)
+	values, err := cookiesession.ParseObject(o.JSON)
 	if err != nil {
 		return cookiesession.Record{}, 0, err
 	}
-	return cookiesession.Record{Values: values, Created: o.signed, Expires: o.signed.Add(c.age)}, o.key, nil
+	return cookiesession.Record{Values: values, Created: o.Signed, Expires: o.Signed.Add(c.age)}, o.Key, nil
 }
 
 // Seal signs r's values at now.
@@ -156,65 +148,34 @@ func newCodec(secrets [][]byte, age time.Duration) (*codec, error) {
 	return c, nil
 }
 
-func sign(key []byte, data string) string {
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(data))
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
-}
-
-// opened is a verified cookie.
-type opened struct {
-	json   []byte    // the session, a JSON object
-	signed time.Time // when it was signed
-	key    int       // index of the secret that verified it
-}
-
-// open verifies value and returns the session JSON it holds. It does not
-// check the age: the caller compares signed+age with now.
-func (c *codec) open(value string, now time.Time) (opened, error) {
-	colon := strings.LastIndexByte(value, ':')
-	if colon < 0 {
-		return opened{}, fmt.Errorf("%w: no signature", cookiesession.ErrInvalid)
-	}
-	signed, sig := value[:colon], []byte(value[colon+1:])
-	key := -1
-	for i, k := range c.keys {
-		if hmac.Equal([]byte(sign(k, signed)), sig) {
-			key = i
-			break
+// scheme is django.core.signing's TimestampSigner: ":" between the parts,
+// HMAC-SHA256, the time in base62.
+var scheme = signing.Scheme{
+	Sep:        ':',
+	Hash:       sha256.New,
+	AppendTime: appendBase62,
+	ParseTime: func(s string) (int64, error) {
+		if n, ok := base62(s); ok {
+			return n, nil
 		}
-	}
-	if key < 0 {
-		return opened{}, errNotVerified
-	}
-	colon = strings.LastIndexByte(signed, ':')
-	if colon < 0 {
-		return opened{}, fmt.Errorf("%w: no timestamp", cookiesession.ErrInvalid)
-	}
-	payload, stamp := signed[:colon], signed[colon+1:]
-	ts, ok := base62(stamp)
-	if !ok {
-		return opened{}, fmt.Errorf("%w: the timestamp is not base62", cookiesession.ErrInvalid)
-	}
-	at := time.Unix(ts, 0)
-	if at.After(now.Add(clockSkew)) {
-		return opened{}, fmt.Errorf("%w: signed in the future", cookiesession.ErrInvalid)
-	}
-	compressed := strings.HasPrefix(payload, ".")
-	data, err := base64.RawURLEncoding.Strict().DecodeString(strings.TrimPrefix(payload, "."))
+		return 0, errors.New("the timestamp is not base62")
+	},
+	NotVerified: errNotVerified,
+}
+
+// open verifies value and returns the session JSON it holds, refusing
+// pickle. It does not check the age: the caller compares Signed+age with
+// now.
+func (c *codec) open(value string, now time.Time) (signing.Opened, error) {
+	o, err := scheme.Open(c.keys, value, now)
 	if err != nil {
-		return opened{}, fmt.Errorf("%w: the payload is not base64url", cookiesession.ErrInvalid)
+		return signing.Opened{}, err
 	}
-	if compressed {
-		if data, err = inflate.Zlib(data); err != nil {
-			return opened{}, fmt.Errorf("%w: the compressed payload: %v", cookiesession.ErrInvalid, err)
-		}
-	}
-	if len(data) > 0 && data[0] == 0x80 {
+	if len(o.JSON) > 0 && o.JSON[0] == 0x80 {
 		// Pickle protocol 2 and later start with PROTO (0x80).
-		return opened{}, ErrPickle
+		return signing.Opened{}, ErrPickle
 	}
-	return opened{json: data, signed: at, key: key}, nil
+	return o, nil
 }
 
 // seal signs session (a JSON object) at now, compressed when that is
@@ -224,22 +185,7 @@ func (c *codec) seal(session []byte, now time.Time) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var payload string
-	if z := deflate(data); len(z) < len(data)-1 {
-		payload = "." + base64.RawURLEncoding.EncodeToString(z)
-	} else {
-		payload = base64.RawURLEncoding.EncodeToString(data)
-	}
-	signed := payload + ":" + string(appendBase62(nil, now.Unix()))
-	return signed + ":" + sign(c.keys[0], signed), nil
-}
-
-func deflate(data []byte) []byte {
-	var b bytes.Buffer
-	w, _ := zlib.NewWriterLevel(&b, zlib.DefaultCompression) // a valid level
-	_, _ = w.Write(data)
-	_ = w.Close()
-	return b.Bytes()
+	return scheme.Seal(c.keys[0], data, now), nil
 }
 
 // asciiJSON escapes every non-ASCII character of valid JSON as \uXXXX.

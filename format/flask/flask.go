@@ -52,7 +52,6 @@ package flask
 import (
 	"bytes"
 	"cmp"
-	"compress/zlib"
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
@@ -60,11 +59,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+	"math"
 	"time"
 
 	"github.com/cookiesession/cookiesession"
-	"github.com/cookiesession/cookiesession/internal/inflate"
+	"github.com/cookiesession/cookiesession/format/internal/signing"
 )
 
 // salt is SecureCookieSessionInterface.salt.
@@ -78,10 +77,6 @@ const MinSecretLength = 32
 
 // DefaultLifetime is Flask's default PERMANENT_SESSION_LIFETIME, 31 days.
 const DefaultLifetime = 31 * 24 * time.Hour
-
-// clockSkew is how far in the future a signing time may lie (another
-// host's clock a little ahead) before the cookie is refused.
-const clockSkew = time.Minute
 
 var errNotVerified = fmt.Errorf("%w: not a Flask session of these secrets", cookiesession.ErrInvalid)
 
@@ -121,14 +116,14 @@ func (f Format) NewSealer(secrets [][]byte, _ string) (cookiesession.Sealer, err
 // Open verifies value and returns the session it holds, expiring Lifetime
 // after its signing.
 func (c *codec) Open(value string, now time.Time) (cookiesession.Record, int, error) {
-	o, err := c.open(value, now)
+	o, err := scheme.Open(c.keys, value, now)
 	if err != nil {
 		return cookiesession.Record{}, 0, err
 	}
-	if !json.Valid(o.json) {
+	if !json.Valid(o.JSON) {
 		return cookiesession.Record{}, 0, fmt.Errorf("%w: the Flask session is not JSON", cookiesession.ErrInvalid)
 	}
-	session, err := retag(o.json, false)
+	session, err := retag(o.JSON, false)
 	if err != nil {
 		return cookiesession.Record{}, 0, fmt.Errorf("%w: %v", cookiesession.ErrInvalid, err)
 	}
@@ -136,7 +131,7 @@ func (c *codec) Open(value string, now time.Time) (cookiesession.Record, int, er
 	if err != nil {
 		return cookiesession.Record{}, 0, err
 	}
-	return cookiesession.Record{Values: values, Created: o.signed, Expires: o.signed.Add(c.lifetime)}, o.key, nil
+	return cookiesession.Record{Values: values, Created: o.Signed, Expires: o.Signed.Add(c.lifetime)}, o.Key, nil
 }
 
 // Seal signs r's values at now.
@@ -172,64 +167,27 @@ func newCodec(secrets [][]byte, lifetime time.Duration) (*codec, error) {
 	return c, nil
 }
 
-func sign(key []byte, data string) string {
-	mac := hmac.New(sha1.New, key)
-	mac.Write([]byte(data))
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
-}
-
-// opened is a verified cookie.
-type opened struct {
-	json   []byte    // the session, a JSON object in Flask's tagged JSON
-	signed time.Time // when it was signed
-	key    int       // index of the secret that verified it
-}
-
-// open verifies value and returns the session JSON it holds. It does not
-// check the age: the caller compares signed+lifetime with now.
-func (c *codec) open(value string, now time.Time) (opened, error) {
-	dot := strings.LastIndexByte(value, '.')
-	if dot < 0 {
-		return opened{}, fmt.Errorf("%w: no signature", cookiesession.ErrInvalid)
-	}
-	signed, sig := value[:dot], []byte(value[dot+1:])
-	key := -1
-	for i, k := range c.keys {
-		if hmac.Equal([]byte(sign(k, signed)), sig) {
-			key = i
-			break
+// scheme is itsdangerous' TimestampSigner: "." between the parts,
+// HMAC-SHA1, the time as the shortest big-endian bytes in base64url.
+var scheme = signing.Scheme{
+	Sep:  '.',
+	Hash: sha1.New,
+	AppendTime: func(dst []byte, unix int64) []byte {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(max(unix, 0)))
+		return base64.RawURLEncoding.AppendEncode(dst, bytes.TrimLeft(n[:], "\x00"))
+	},
+	ParseTime: func(s string) (int64, error) {
+		ts, err := base64.RawURLEncoding.Strict().DecodeString(s)
+		if err != nil || len(ts) == 0 || len(ts) > 8 || ts[0] == 0 {
+			return 0, errors.New("the timestamp is not base64url of an integer")
 		}
-	}
-	if key < 0 {
-		return opened{}, errNotVerified
-	}
-	dot = strings.LastIndexByte(signed, '.')
-	if dot < 0 {
-		return opened{}, fmt.Errorf("%w: no timestamp", cookiesession.ErrInvalid)
-	}
-	payload, stamp := signed[:dot], signed[dot+1:]
-	ts, err := base64.RawURLEncoding.Strict().DecodeString(stamp)
-	if err != nil || len(ts) == 0 || len(ts) > 8 || ts[0] == 0 {
-		return opened{}, fmt.Errorf("%w: the timestamp is not base64url of an integer", cookiesession.ErrInvalid)
-	}
-	var n [8]byte
-	copy(n[8-len(ts):], ts)
-	u := binary.BigEndian.Uint64(n[:])
-	at := time.Unix(int64(u), 0)
-	if u > uint64(now.Add(clockSkew).Unix()) {
-		return opened{}, fmt.Errorf("%w: signed in the future", cookiesession.ErrInvalid)
-	}
-	compressed := strings.HasPrefix(payload, ".")
-	data, err := base64.RawURLEncoding.Strict().DecodeString(strings.TrimPrefix(payload, "."))
-	if err != nil {
-		return opened{}, fmt.Errorf("%w: the payload is not base64url", cookiesession.ErrInvalid)
-	}
-	if compressed {
-		if data, err = inflate.Zlib(data); err != nil {
-			return opened{}, fmt.Errorf("%w: the compressed payload: %v", cookiesession.ErrInvalid, err)
-		}
-	}
-	return opened{json: data, signed: at, key: key}, nil
+		var n [8]byte
+		copy(n[8-len(ts):], ts)
+		// Past int64, it is refused as in the future all the same.
+		return int64(min(binary.BigEndian.Uint64(n[:]), math.MaxInt64)), nil
+	},
+	NotVerified: errNotVerified,
 }
 
 // seal signs session (a JSON object) at now, compressed when that is
@@ -238,23 +196,5 @@ func (c *codec) seal(session []byte, now time.Time) (string, error) {
 	if !json.Valid(session) {
 		return "", errors.New("cookiesession: the Flask session is not JSON")
 	}
-	var payload string
-	if z := deflate(session); len(z) < len(session)-1 {
-		payload = "." + base64.RawURLEncoding.EncodeToString(z)
-	} else {
-		payload = base64.RawURLEncoding.EncodeToString(session)
-	}
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(max(now.Unix(), 0)))
-	ts := bytes.TrimLeft(n[:], "\x00")
-	signed := payload + "." + base64.RawURLEncoding.EncodeToString(ts)
-	return signed + "." + sign(c.keys[0], signed), nil
-}
-
-func deflate(data []byte) []byte {
-	var b bytes.Buffer
-	w, _ := zlib.NewWriterLevel(&b, zlib.DefaultCompression) // a valid level
-	_, _ = w.Write(data)
-	_ = w.Close()
-	return b.Bytes()
+	return scheme.Seal(c.keys[0], session, now), nil
 }
