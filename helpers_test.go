@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -163,28 +161,4 @@ func counterServer(t *testing.T, m *Manager) *httptest.Server {
 	})))
 	t.Cleanup(srv.Close)
 	return srv
-}
-
-// localJar is a cookie jar that sends Secure cookies back to
-// http://127.0.0.1, as browsers and Go 1.26's net/http/cookiejar do for
-// loopback hosts; Go 1.25's, the oldest the module supports, does not.
-type localJar struct{ jar *cookiejar.Jar }
-
-func newLocalJar() localJar {
-	jar, _ := cookiejar.New(nil)
-	return localJar{jar}
-}
-
-func (j localJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
-	j.jar.SetCookies(asHTTPS(u), cookies)
-}
-
-func (j localJar) Cookies(u *url.URL) []*http.Cookie { return j.jar.Cookies(asHTTPS(u)) }
-
-func asHTTPS(u *url.URL) *url.URL {
-	s := *u
-	if s.Scheme == "http" {
-		s.Scheme = "https"
-	}
-	return &s
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cookiesession/cookiesession/internal/localjar"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -72,7 +73,7 @@ func TestRotationThroughAFileUnderLoad(t *testing.T) {
 	var wg sync.WaitGroup
 	jars := make([]http.CookieJar, clients)
 	for i := range clients {
-		jars[i] = newLocalJar()
+		jars[i] = localjar.New()
 		c := &http.Client{Jar: jars[i], Timeout: 5 * time.Second}
 		wg.Add(1)
 		go func() {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/cookiesession/cookiesession"
+	"github.com/cookiesession/cookiesession/internal/localjar"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -623,7 +624,7 @@ func TestDemoRotatesFromAFile(t *testing.T) {
 	require.NoError(t, os.WriteFile(file, []byte(keyOld), 0o600))
 	url, stop := runDemo(t, "-secrets-file", file)
 	defer stop()
-	c := &http.Client{Jar: newLocalJar()}
+	c := &http.Client{Jar: localjar.New()}
 	page := func() string {
 		resp, err := c.Get(url + "/")
 		require.NoError(t, err)
@@ -643,28 +644,4 @@ func TestDemoRotatesFromAFile(t *testing.T) {
 	assert.Contains(t, body, "keep: it verified a cookie", "the old secret's cookie was re-issued a moment ago")
 	assert.Contains(t, body, "refused: none", "nobody was logged out")
 	assert.NotContains(t, body, `<strong id="visits">1</strong>`)
-}
-
-// localJar is a cookie jar that sends Secure cookies back to
-// http://127.0.0.1, as browsers and Go 1.26's net/http/cookiejar do for
-// loopback hosts; Go 1.25's, the oldest the module supports, does not.
-type localJar struct{ jar *cookiejar.Jar }
-
-func newLocalJar() localJar {
-	jar, _ := cookiejar.New(nil)
-	return localJar{jar}
-}
-
-func (j localJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
-	j.jar.SetCookies(asHTTPS(u), cookies)
-}
-
-func (j localJar) Cookies(u *url.URL) []*http.Cookie { return j.jar.Cookies(asHTTPS(u)) }
-
-func asHTTPS(u *url.URL) *url.URL {
-	s := *u
-	if s.Scheme == "http" {
-		s.Scheme = "https"
-	}
-	return &s
 }
